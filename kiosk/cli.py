@@ -1,0 +1,150 @@
+"""The `kiosk` command: run the app, import a library, show status.
+
+Every subcommand has --help. Errors for people are sentences on stderr with a non-zero exit;
+tracebacks go to the log, not the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from kiosk import __version__
+from kiosk.bundle import open_library
+from kiosk.guides import LibraryInvalid
+from kiosk.paths import SAMPLE_LIBRARY
+from kiosk.settings import Settings, load_settings
+from offline_cache.store import Store
+
+log = logging.getLogger("kiosk")
+
+
+def open_store(settings: Settings) -> Store:
+    """The store for this data dir; a new one is filled from the bundled sample library, so a
+    kiosk that has never seen a server still has guides to show."""
+    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    if not store.has_content() and store.content_version is None:
+        library = open_library(SAMPLE_LIBRARY)
+        store.import_library(library, content_version="sample")
+        log.info("filled a new data dir from the sample library (%d guides)", len(library))
+    return store
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = load_settings(args.data_dir)
+    try:
+        library = open_library(args.path)
+    except LibraryInvalid as exc:
+        print(f"Not imported: {len(exc.problems)} problem(s) in {args.path}. "
+              "The kiosk's content is unchanged.", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    counts = store.import_library(library)
+    langs = sorted({lang for g in library.guides.values() for lang in g.languages})
+    print(f"Imported {len(library)} guides from {args.path} as content version {store.content_version}: "
+          f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
+          f"{counts['removed']} removed; {len(library.images)} images; languages {', '.join(langs)}.")
+    return 0
+
+
+def status_report(settings: Settings, store: Store) -> dict:
+    usage = shutil.disk_usage(settings.data_path)
+    return {
+        "device": settings.device,
+        "app_version": __version__,
+        "data_dir": str(settings.data_path),
+        "content_version": store.content_version,
+        "guides": store.guide_count(),
+        "languages": store.languages(),
+        "outbox_depth": store.outbox_depth(),
+        "outbox_dropped": store.get_state("outbox_dropped", 0),
+        "server_url": settings.server_url or None,
+        "last_sync": store.get_state("last_sync"),
+        "free_disk_bytes": usage.free,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = load_settings(args.data_dir)
+    store = open_store(settings)
+    report = status_report(settings, store)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    last = report["last_sync"] or {}
+    print(f"Device          {report['device']}")
+    print(f"Content version {report['content_version']} ({report['guides']} guides; "
+          f"languages {', '.join(report['languages'])})")
+    print(f"Outbox          {report['outbox_depth']} events waiting")
+    print(f"Server          {report['server_url'] or 'none configured (offline kiosk)'}")
+    print(f"Last sync       {last.get('result', 'never')} {last.get('at', '')} {last.get('error') or ''}".rstrip())
+    print(f"Free disk       {report['free_disk_bytes'] / 1e9:.1f} GB")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.data_dir)
+    if args.windowed:
+        settings.fullscreen = False
+    if args.server:
+        settings.server_url = args.server
+    if args.token:
+        settings.token = args.token
+    from kiosk.logs import setup_logging
+
+    setup_logging(settings.log_dir)
+    store = open_store(settings)
+    from kiosk.app import run_app  # Kivy is imported only here: other commands start fast
+
+    return run_app(settings, store)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="A self-help guide kiosk.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="the kiosk's data folder (default: $KIOSK_DATA_DIR or "
+                                          "~/.local/share/guide-kiosk)")
+
+    p = sub.add_parser("run", help="run the full-screen kiosk app",
+                       description="Run the kiosk. A new data dir is filled from the bundled sample library.")
+    data_dir(p)
+    p.add_argument("--windowed", action="store_true", help="run in a window instead of full screen")
+    p.add_argument("--server", help="central server URL (overrides the config file)")
+    p.add_argument("--token", help="this device's token (overrides the config file)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("import", help="validate and load a library folder or bundle",
+                       description="Validate a guide library (folder, .zip or .tar.gz) and load it into "
+                                   "the offline cache in one transaction. An invalid library changes nothing.")
+    data_dir(p)
+    p.add_argument("path", help="library folder or bundle file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("status", help="content version, guide count, outbox depth, last sync",
+                       description="Show what this kiosk holds and how its last sync went.")
+    data_dir(p)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

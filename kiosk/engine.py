@@ -1,0 +1,264 @@
+"""The session engine: one customer's walk through the guides, and the events it leaves behind.
+
+The screens ask the engine to start, choose, go back, start over, jump and give feedback; the
+engine decides where that leads, writes each event to the outbox before answering, and hands back
+a `StepView` with everything a screen shows. It never imports Kivy and never touches the network,
+so every rule here is tested without a window.
+
+When a session ends (done, or the idle timeout) every trace of it is dropped from memory: the next
+customer starts with no history to go Back into.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.events import make_event, scrub
+from kiosk.guides import Guide, pick
+from offline_cache.store import SearchHit, Store
+
+
+class EngineError(Exception):
+    """A request the current state cannot honour (no session, no such choice, unknown guide)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    guide_id: str
+    guide_version: int
+    step_id: str
+    path: tuple[int, ...] = ()  # choice indices taken from the guide's start to reach this step
+
+
+@dataclass(frozen=True)
+class StepView:
+    """Everything a screen needs to draw one step, already in the customer's language."""
+
+    guide_id: str
+    guide_version: int
+    guide_title: str
+    step_id: str
+    text: str
+    image: str | None  # path inside the guide, for Store.image_for
+    choices: tuple[str, ...]
+    outcome: str | None  # resolved | escalate on an outcome step
+    path: tuple[int, ...]
+    depth: int  # 1 on the first step
+    language: str
+
+    @property
+    def is_outcome(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass
+class _Session:
+    id: str
+    started_mono: float
+    history: list[Position] = field(default_factory=list)
+    position: Position | None = None
+    feedback_given: set[tuple[str, str]] = field(default_factory=set)
+
+
+class SessionEngine:
+    def __init__(self, store: Store, device_id: str, *, default_language: str = "en",
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.device_id = device_id
+        self.default_language = default_language
+        self.language = default_language
+        self._clock, self._monotonic = clock, monotonic
+        self._session: _Session | None = None
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # --- state ---------------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session.id if self._session else None
+
+    @property
+    def position(self) -> Position | None:
+        return self._session.position if self._session else None
+
+    @property
+    def can_go_back(self) -> bool:
+        return bool(self._session and self._session.position)
+
+    def _need_session(self) -> _Session:
+        if self._session is None:
+            raise EngineError("no session has been started")
+        return self._session
+
+    def _record(self, kind: str, data: dict[str, Any] | None = None, at: Position | None = None) -> dict:
+        session = self._need_session()
+        at = at if at is not None else session.position
+        event = make_event(
+            kind, device=self.device_id, session=session.id,
+            guide=at.guide_id if at else None, guide_version=at.guide_version if at else None,
+            step=at.step_id if at else None, lang=self.language, data=data,
+            now=self._clock(), mono=round(self._monotonic() - session.started_mono, 4))
+        self.store.append_event(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    # --- session lifecycle ---------------------------------------------------------------------
+
+    def start_session(self, language: str | None = None) -> str:
+        if self._session is not None:
+            self.end_session("replaced")
+        self.language = language or self.default_language
+        self._session = _Session(secrets.token_hex(8), self._monotonic())
+        self._record("session_start")
+        return self._session.id
+
+    def end_session(self, reason: str = "done") -> None:
+        """Close the session and forget it: nothing the customer did stays reachable."""
+        if self._session is None:
+            return
+        if reason == "idle_timeout":
+            self._record("idle_timeout")
+        self._record("session_end", {"reason": reason})
+        self._session = None
+        self.language = self.default_language
+
+    def idle_timeout(self) -> None:
+        self.end_session("idle_timeout")
+
+    def set_language(self, language: str) -> None:
+        if language == self.language:
+            return
+        previous, self.language = self.language, language
+        if self._session:
+            self._record("language", {"from": previous, "to": language})
+
+    # --- finding a guide -----------------------------------------------------------------------
+
+    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Results for search-as-you-type; not recorded (see record_search)."""
+        return self.store.search(text, self.language, limit)
+
+    def record_search(self, text: str, hits: int) -> None:
+        """Record a search the customer settled on (opened a result, or paused on no results)."""
+        text = scrub(text)[:200]
+        if text:
+            self._record("search", {"query": text, "hits": hits}, at=None)
+
+    # --- moving through a guide ----------------------------------------------------------------
+
+    def _load(self, guide_id: str) -> tuple[Guide, int]:
+        found = self.store.guide(guide_id)
+        if found is None:
+            raise EngineError(f"there is no guide '{guide_id}'")
+        return found
+
+    def _go(self, position: Position, push: bool = True) -> StepView:
+        session = self._need_session()
+        if push and session.position is not None:
+            session.history.append(session.position)
+        session.position = position
+        view = self.current()
+        self._record("step_view", {"depth": view.depth})
+        if view.outcome:
+            self._record("outcome", {"outcome": view.outcome})
+        return view
+
+    def open_guide(self, guide_id: str, via: str = "home") -> StepView:
+        guide, version = self._load(guide_id)
+        self.store.count_start(guide_id)
+        return self._go(Position(guide_id, version, guide.start, ()))
+
+    def current(self) -> StepView:
+        session = self._need_session()
+        pos = session.position
+        if pos is None:
+            raise EngineError("no guide is open")
+        guide, _ = self._load(pos.guide_id)
+        step = guide.steps[pos.step_id]
+        lang, default = self.language, guide.language
+        return StepView(
+            guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
+            step_id=step.id, text=pick(step.text, lang, default), image=step.image,
+            choices=tuple(pick(c.label, lang, default) for c in step.choices), outcome=step.end,
+            path=pos.path, depth=len(pos.path) + 1, language=lang)
+
+    def choose(self, index: int) -> StepView:
+        session = self._need_session()
+        pos = session.position
+        if pos is None:
+            raise EngineError("no guide is open")
+        guide, _ = self._load(pos.guide_id)
+        step = guide.steps[pos.step_id]
+        if not 0 <= index < len(step.choices):
+            raise EngineError(f"step '{step.id}' has no choice {index}")
+        choice = step.choices[index]
+        self._record("choice", {"index": index, "label": pick(choice.label, guide.language, guide.language),
+                                "next": choice.next, "guide": choice.guide})
+        if choice.guide:
+            target, version = self._load(choice.guide)
+            return self._go(Position(target.id, version, target.start, ()))
+        return self._go(Position(pos.guide_id, pos.guide_version, choice.next, pos.path + (index,)))
+
+    def back(self) -> StepView | None:
+        """One step back; None means back out of the guide to the home screen."""
+        session = self._need_session()
+        if session.position is None:
+            return None
+        self._record("back", {"from": session.position.step_id})
+        if not session.history:
+            session.position = None
+            return None
+        return self._go(session.history.pop(), push=False)
+
+    def restart(self) -> StepView:
+        """Start the current guide over from its first step."""
+        session = self._need_session()
+        pos = session.position
+        if pos is None:
+            raise EngineError("no guide is open")
+        self._record("restart")
+        guide, version = self._load(pos.guide_id)
+        session.history.clear()
+        return self._go(Position(guide.id, version, guide.start, ()), push=False)
+
+    def go_home(self) -> None:
+        """Leave the guide for the home screen; the session goes on."""
+        session = self._need_session()
+        session.position = None
+        session.history.clear()
+
+    def resume(self, guide_id: str, path: tuple[int, ...]) -> StepView:
+        """Re-walk a recorded path through a guide (the mobile page does this from a QR code)."""
+        guide, version = self._load(guide_id)
+        step_id = guide.start
+        for index in path:
+            step = guide.steps[step_id]
+            if not 0 <= index < len(step.choices) or not step.choices[index].next:
+                raise EngineError("that path does not fit this guide")
+            step_id = step.choices[index].next
+        return self._go(Position(guide_id, version, step_id, tuple(path)))
+
+    # --- after the outcome ---------------------------------------------------------------------
+
+    def feedback(self, helped: bool | None, rating: int | None = None, comment: str = "") -> dict:
+        """Record 'did this help?', 1-5 stars and an optional comment (scrubbed of contact details)."""
+        session = self._need_session()
+        pos = session.position
+        if rating is not None and not 1 <= int(rating) <= 5:
+            raise EngineError("a rating is 1 to 5 stars")
+        data = {"helped": helped, "rating": int(rating) if rating is not None else None,
+                "comment": scrub(comment or "")}
+        if pos is not None:
+            key = (pos.guide_id, pos.step_id)
+            if key in session.feedback_given:
+                raise EngineError("feedback for this outcome was already given")
+            session.feedback_given.add(key)
+        return self._record("feedback", data)
+
+    def handoff_shown(self, url: str) -> None:
+        self._record("handoff_shown", {"url": url})

@@ -1,0 +1,42 @@
+"""Schema of the kiosk's SQLite store, as an ordered list of migrations.
+
+Every released schema stays here unchanged; a new release adds a migration at the end. A kiosk
+that was offline for months migrates forward on start, one step at a time, each in a transaction.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("guide-kiosk")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["sync_state"].create({"key": str, "value": str}, pk="key")
+    db["guides"].create(
+        {"id": str, "version": int, "sha256": str, "language": str, "title": str, "category": str,
+         "category_id": str, "languages": str, "start": str, "doc": str},
+        pk="id", not_null={"version", "sha256", "doc"},
+    )
+    db["guides"].create_index(["category_id"])
+    db["steps"].create({"guide_id": str, "step_id": str, "doc": str}, pk=("guide_id", "step_id"))
+    db["images"].create({"sha256": str, "data": bytes}, pk="sha256")
+    db["guide_images"].create({"guide_id": str, "path": str, "sha256": str}, pk=("guide_id", "path"))
+    db["guide_images"].create_index(["sha256"])
+    db["categories"].create({"id": str, "name": str, "guide_count": int}, pk="id")
+    db["guide_starts"].create({"guide_id": str, "starts": int}, pk="guide_id")
+    db["search_docs"].create(
+        {"id": int, "guide_id": str, "lang": str, "title": str, "keywords": str, "category": str, "body": str},
+        pk="id",
+    )
+    db["search_docs"].create_index(["guide_id"])
+    db["search_docs"].enable_fts(["title", "keywords", "category", "body"], create_triggers=True,
+                                 tokenize="unicode61 remove_diacritics 2")
+    # seq orders the queue; uuid is the event's identity on the server, so a re-queued event
+    # (after a crash between send and ack) is still stored once there.
+    db.execute(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE, "
+        "type TEXT NOT NULL, created_at REAL NOT NULL, body TEXT NOT NULL)"
+    )
+    db["outbox"].create_index(["type", "seq"])

@@ -1,0 +1,430 @@
+"""The kiosk's SQLite store: content, search, the event outbox and sync state.
+
+One file, WAL mode, so the UI's reads never wait on the sync thread's writes. Content changes go
+through `install_content`, which switches versions in a single transaction: a reader (or a kiosk
+that loses power) sees the whole old library or the whole new one, never a mix.
+
+No Kivy and no network here: the session engine and the sync client call in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from kiosk.guides import Guide, Library, pick
+from offline_cache.migrations import migrations
+
+# When the outbox is full, these go first (oldest first); feedback and outcomes are never dropped.
+DROP_ORDER = ("step_view", "search", "language", "back", "choice", "restart", "handoff_shown",
+              "session_start", "idle_timeout", "session_end")
+NEVER_DROPPED = ("feedback", "outcome", "handoff_opened")
+DEFAULT_OUTBOX_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class GuideSummary:
+    id: str
+    version: int
+    title: str
+    category: str
+    category_id: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    guide_id: str
+    title: str
+    category: str
+    rank: float
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    guide_count: int
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    seq: int
+    uuid: str
+    type: str
+    body: dict[str, Any]
+
+
+def category_id(guide: Guide) -> str:
+    """A stable key for a category: its text in the guide's default language, slugged."""
+    name = pick(guide.category, "en", guide.language).casefold()
+    return re.sub(r"[^\w]+", "-", name).strip("-") or "general"
+
+
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
+
+
+def _fts_text(text: str) -> str:
+    """Text as FTS5's unicode61 tokenizer should see it. Chinese and Japanese have no spaces, so
+    each ideograph becomes its own token; a query for 行李 then finds 行李箱."""
+    return _CJK.sub(r" \1 ", unicodedata.normalize("NFKC", text))
+
+
+def fts_query(user_text: str) -> str | None:
+    """Search-as-you-type: every word must match, the last one as a prefix. Quotes keep FTS5
+    operators typed by a customer (AND, -, *, ") from being read as syntax."""
+    words = [w for w in re.split(r"[^\w]+", _fts_text(user_text).casefold()) if w]
+    if not words:
+        return None
+    terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
+    return " ".join(terms)
+
+
+class Store:
+    """The offline cache. Safe to share between the UI thread and the sync thread: each thread
+    gets its own SQLite connection to the same file."""
+
+    def __init__(self, path: str | Path, outbox_limit: int = DEFAULT_OUTBOX_LIMIT):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.outbox_limit = outbox_limit
+        self._local = threading.local()
+        self._guide_cache: dict[tuple[str, int], Guide] = {}
+        db = self.db
+        migrations.apply(db)
+
+    # --- connections ---------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            db = self._local.db = sqlite_utils.Database(conn)
+        return db
+
+    @contextmanager
+    def _write(self):
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so the UI thread
+        and the sync thread queue for it (busy_timeout) instead of failing on a stale snapshot."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # --- sync state (small key-value table) ------------------------------------------------------
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT INTO sync_state(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, json.dumps(value)])
+
+    # --- content -------------------------------------------------------------------------------
+
+    @property
+    def content_version(self) -> str | None:
+        return self.get_state("content_version")
+
+    def has_content(self) -> bool:
+        return self.db.execute("SELECT 1 FROM guides LIMIT 1").fetchone() is not None
+
+    def put_images(self, images: dict[str, bytes]) -> int:
+        """Store images by sha256. Harmless before a switch: nothing names them yet."""
+        have = self.image_hashes()
+        new = [(digest, data) for digest, data in images.items() if digest not in have]
+        with self._write():
+            self.db.conn.executemany("INSERT OR IGNORE INTO images(sha256, data) VALUES (?, ?)", new)
+        return len(new)
+
+    def image_hashes(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT sha256 FROM images")}
+
+    def get_image(self, sha256: str) -> bytes | None:
+        row = self.db.execute("SELECT data FROM images WHERE sha256 = ?", [sha256]).fetchone()
+        return row[0] if row else None
+
+    def guide_versions(self) -> dict[str, tuple[int, str]]:
+        """guide id -> (version, sha256) of what is installed now."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT id, version, sha256 FROM guides")}
+
+    def import_library(self, library: Library, content_version: str | None = None) -> dict[str, int]:
+        """Install a whole validated library (kiosk import, first start). A guide keeps its version
+        when its content is unchanged, and moves up by one when it changed."""
+        current = self.guide_versions()
+        versioned = []
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "removed": 0}
+        for guide in library.guides.values():
+            old = current.get(guide.id)
+            if old is None:
+                versioned.append((guide, 1))
+                counts["added"] += 1
+            elif old[1] != guide.sha256:
+                versioned.append((guide, old[0] + 1))
+                counts["changed"] += 1
+            else:
+                counts["unchanged"] += 1
+        counts["removed"] = len(set(current) - set(library.guides))
+        version = content_version or f"local-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.put_images(library.images)
+        self.install_content(version, versioned, set(library.guides))
+        self.remove_unused_images()
+        return counts
+
+    def install_content(self, content_version: str, changed: Iterable[tuple[Guide, int]],
+                        keep_ids: set[str]) -> None:
+        """The one switch from one content version to the next, in one transaction: the guides in
+        `changed` are written, guides not in `keep_ids` are removed, the search index follows.
+        Images must already be stored (put_images)."""
+        db = self.db
+        changed = list(changed)
+        have_images = self.image_hashes()
+        for guide, _ in changed:
+            missing = set(guide.images.values()) - have_images
+            if missing:
+                raise ValueError(f"guide '{guide.id}' names images that are not stored: {sorted(missing)}")
+        with self._write():
+            current = {r[0] for r in db.execute("SELECT id FROM guides")}
+            for gid in current - keep_ids:
+                self._delete_guide(gid)
+            for guide, version in changed:
+                self._delete_guide(guide.id)
+                self._insert_guide(guide, version)
+            missing = keep_ids - {r[0] for r in db.execute("SELECT id FROM guides")}
+            if missing:
+                raise ValueError(f"the new content names guides it does not contain: {sorted(missing)}")
+            self._rebuild_categories()
+            db.execute("INSERT INTO sync_state(key, value) VALUES ('content_version', ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(content_version)])
+        self._guide_cache.clear()
+
+    def remove_unused_images(self) -> int:
+        """Drop images no installed guide names. Run only after a switch, never before it."""
+        with self._write():
+            cur = self.db.execute(
+                "DELETE FROM images WHERE sha256 NOT IN (SELECT DISTINCT sha256 FROM guide_images)")
+        return cur.rowcount
+
+    def _delete_guide(self, gid: str) -> None:
+        for table in ("steps", "guide_images", "search_docs"):
+            self.db.execute(f"DELETE FROM {table} WHERE guide_id = ?", [gid])
+        self.db.execute("DELETE FROM guides WHERE id = ?", [gid])
+
+    def _insert_guide(self, guide: Guide, version: int) -> None:
+        db = self.db
+        doc = guide.to_dict()
+        db.execute(
+            "INSERT INTO guides(id, version, sha256, language, title, category, category_id, "
+            "languages, start, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [guide.id, version, guide.sha256, guide.language, json.dumps(guide.title, ensure_ascii=False),
+             json.dumps(guide.category, ensure_ascii=False), category_id(guide),
+             json.dumps(guide.languages), guide.start, json.dumps(doc, ensure_ascii=False)])
+        db.conn.executemany(
+            "INSERT INTO steps(guide_id, step_id, doc) VALUES (?, ?, ?)",
+            [(guide.id, sid, json.dumps(sdoc, ensure_ascii=False)) for sid, sdoc in doc["steps"].items()])
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO guide_images(guide_id, path, sha256) VALUES (?, ?, ?)",
+            [(guide.id, rel, digest) for rel, digest in guide.images.items()])
+        # One search row per language: title weighs most, then keywords, then the steps' text.
+        langs = set(guide.title) | set(guide.keywords)
+        for step in guide.steps.values():
+            langs |= set(step.text)
+        rows = []
+        for lang in sorted(langs):
+            body = " ".join(step.text[lang] for step in guide.steps.values() if lang in step.text)
+            body += " " + " ".join(pick(c.label, lang, "") for s in guide.steps.values() for c in s.choices
+                                   if lang in c.label)
+            rows.append((guide.id, lang, _fts_text(guide.title.get(lang, "")),
+                         _fts_text(" ".join(guide.keywords.get(lang, ()))),
+                         _fts_text(guide.category.get(lang, "")), _fts_text(body)))
+        db.conn.executemany(
+            "INSERT INTO search_docs(guide_id, lang, title, keywords, category, body) VALUES (?, ?, ?, ?, ?, ?)",
+            rows)
+
+    def _rebuild_categories(self) -> None:
+        db = self.db
+        db.execute("DELETE FROM categories")
+        db.execute(
+            "INSERT INTO categories(id, name, guide_count) "
+            "SELECT category_id, MIN(category), COUNT(*) FROM guides GROUP BY category_id")
+
+    # --- reading content -----------------------------------------------------------------------
+
+    def guide(self, guide_id: str) -> tuple[Guide, int] | None:
+        """The whole installed guide and its version; cached, since a session reads it often."""
+        row = self.db.execute("SELECT version, doc FROM guides WHERE id = ?", [guide_id]).fetchone()
+        if row is None:
+            return None
+        key = (guide_id, row[0])
+        if key not in self._guide_cache:
+            if len(self._guide_cache) > 256:
+                self._guide_cache.clear()
+            self._guide_cache[key] = Guide.from_dict(json.loads(row[1]))
+        return self._guide_cache[key], row[0]
+
+    def step(self, guide_id: str, step_id: str) -> dict[str, Any] | None:
+        """One step's document by primary key: what the step screen needs, nothing more."""
+        row = self.db.execute("SELECT doc FROM steps WHERE guide_id = ? AND step_id = ?",
+                              [guide_id, step_id]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def image_for(self, guide_id: str, rel_path: str) -> bytes | None:
+        row = self.db.execute(
+            "SELECT images.data FROM guide_images JOIN images USING (sha256) "
+            "WHERE guide_images.guide_id = ? AND guide_images.path = ?", [guide_id, rel_path]).fetchone()
+        return row[0] if row else None
+
+    def _summary(self, row: sqlite3.Row | tuple, lang: str) -> GuideSummary:
+        gid, version, language, title, category, cat_id, languages = row
+        return GuideSummary(gid, version, pick(json.loads(title), lang, language),
+                            pick(json.loads(category), lang, language), cat_id, tuple(json.loads(languages)))
+
+    _SUMMARY = "SELECT id, version, language, title, category, category_id, languages FROM guides"
+
+    def list_guides(self, lang: str = "en", category: str | None = None) -> list[GuideSummary]:
+        if category:
+            rows = self.db.execute(self._SUMMARY + " WHERE category_id = ?", [category])
+        else:
+            rows = self.db.execute(self._SUMMARY)
+        return sorted((self._summary(r, lang) for r in rows), key=lambda g: g.title.casefold())
+
+    def guide_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM guides").fetchone()[0]
+
+    def categories(self, lang: str = "en") -> list[Category]:
+        rows = self.db.execute("SELECT id, name, guide_count FROM categories")
+        return sorted((Category(cid, pick(json.loads(name), lang, "en"), n) for cid, name, n in rows),
+                      key=lambda c: c.name.casefold())
+
+    def languages(self) -> list[str]:
+        """Every language some guide is fully written in, most common first."""
+        counts: dict[str, int] = {}
+        for (langs,) in self.db.execute("SELECT languages FROM guides"):
+            for lang in json.loads(langs):
+                counts[lang] = counts.get(lang, 0) + 1
+        return sorted(counts, key=lambda lang: (-counts[lang], lang))
+
+    def popular_guides(self, lang: str = "en", limit: int = 6) -> list[GuideSummary]:
+        """Guides most started on this kiosk; the rest of the list filled in title order."""
+        rows = self.db.execute(
+            self._SUMMARY.replace("FROM guides", "FROM guides LEFT JOIN guide_starts ON guide_starts.guide_id = id")
+            + " ORDER BY COALESCE(guide_starts.starts, 0) DESC, id LIMIT ?", [limit])
+        return [self._summary(r, lang) for r in rows]
+
+    def count_start(self, guide_id: str) -> None:
+        self.db.execute("INSERT INTO guide_starts(guide_id, starts) VALUES (?, 1) "
+                        "ON CONFLICT(guide_id) DO UPDATE SET starts = starts + 1", [guide_id])
+
+    def search(self, text: str, lang: str = "en", limit: int = 20) -> list[SearchHit]:
+        """Ranked full-text search over titles, keywords, categories and step text in every
+        language; a match in the customer's language ranks above the same match in another."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        try:
+            rows = self.db.execute(
+                "SELECT search_docs.guide_id, search_docs.lang, "
+                "bm25(search_docs_fts, 10.0, 6.0, 3.0, 1.0) AS rank "
+                "FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
+                "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?", [query, limit * 8]).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        best: dict[str, float] = {}
+        for gid, row_lang, rank in rows:
+            score = rank * (1.5 if row_lang == lang else 1.0)  # bm25: more negative is better
+            best[gid] = min(best.get(gid, 0.0), score)
+        ordered = sorted(best, key=lambda g: best[g])[:limit]
+        if not ordered:
+            return []
+        marks = ",".join("?" * len(ordered))
+        info = {r[0]: self._summary(r, lang) for r in self.db.execute(self._SUMMARY + f" WHERE id IN ({marks})",
+                                                                      ordered)}
+        return [SearchHit(g, info[g].title, info[g].category, best[g]) for g in ordered if g in info]
+
+    def raw_fts(self, text: str, limit: int = 20) -> list[tuple]:
+        """The bare FTS5 query, for the benchmark to compare search() against."""
+        return self.db.execute("SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? "
+                               "ORDER BY rank LIMIT ?", [fts_query(text), limit]).fetchall()
+
+    # --- the event outbox ----------------------------------------------------------------------
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        """Write one event durably before anything else happens with it."""
+        self.append_events([event])
+
+    def append_events(self, events: list[dict[str, Any]]) -> None:
+        with self._write():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO outbox(uuid, type, created_at, body) VALUES (?, ?, ?, ?)",
+                [(e["uuid"], e["type"], time.time(), json.dumps(e, ensure_ascii=False)) for e in events])
+            self._enforce_outbox_bound()
+
+    def _enforce_outbox_bound(self) -> None:
+        depth = self.outbox_depth()
+        excess = depth - self.outbox_limit
+        if excess <= 0:
+            return
+        dropped = 0
+        for kind in DROP_ORDER:
+            if excess - dropped <= 0:
+                break
+            cur = self.db.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE type = ? ORDER BY seq LIMIT ?)",
+                [kind, excess - dropped])
+            dropped += cur.rowcount
+        if dropped:
+            self.db.execute("INSERT INTO sync_state(key, value) VALUES ('outbox_dropped', ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value", [dropped])
+
+    def outbox_depth(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def take_batch(self, limit: int = 500, after_seq: int = 0) -> list[OutboxEvent]:
+        """The oldest events not yet acknowledged. They stay in the outbox until ack()."""
+        rows = self.db.execute("SELECT seq, uuid, type, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                               [after_seq, limit])
+        return [OutboxEvent(seq, uuid, kind, json.loads(body)) for seq, uuid, kind, body in rows]
+
+    def ack(self, uuids: Iterable[str]) -> int:
+        """Delete events the server acknowledged; only these ever leave the outbox."""
+        uuids = list(uuids)
+        with self._write():
+            n = 0
+            for i in range(0, len(uuids), 500):
+                chunk = uuids[i:i + 500]
+                cur = self.db.execute(f"DELETE FROM outbox WHERE uuid IN ({','.join('?' * len(chunk))})", chunk)
+                n += cur.rowcount
+        return n
