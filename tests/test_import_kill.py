@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from library_factory import write_generated_library
 
-
 REPO = Path(__file__).resolve().parent.parent
 KIOSK = REPO / ".venv" / "bin" / "kiosk"
 KILLS = 20
@@ -30,17 +29,21 @@ def content_state(db_path: Path) -> tuple:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.execute("BEGIN")
-        state = tuple(conn.execute(sql).fetchone()[0] for sql in (
-            "SELECT COUNT(*) FROM guides",
-            "SELECT COUNT(*) FROM steps",
-            "SELECT COUNT(*) FROM search_docs",
-            "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
-            "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
-            "SELECT value FROM sync_state WHERE key = 'content_version'",
-        ))
+        state = tuple(
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                "SELECT COUNT(*) FROM guides",
+                "SELECT COUNT(*) FROM steps",
+                "SELECT COUNT(*) FROM search_docs",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
+                "SELECT value FROM sync_state WHERE key = 'content_version'",
+            )
+        )
         # Every image a guide names is there (unused ones may linger until the cleanup after a switch).
-        missing = conn.execute("SELECT COUNT(*) FROM guide_images WHERE sha256 NOT IN "
-                               "(SELECT sha256 FROM images)").fetchone()[0]
+        missing = conn.execute(
+            "SELECT COUNT(*) FROM guide_images WHERE sha256 NOT IN (SELECT sha256 FROM images)"
+        ).fetchone()[0]
         conn.execute("COMMIT")
         assert missing == 0, f"{missing} images named by guides are missing"
         return state
@@ -49,8 +52,12 @@ def content_state(db_path: Path) -> tuple:
 
 
 def start_import(data_dir: Path, library: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(KIOSK), "import", "--data-dir", str(data_dir), str(library)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    return subprocess.Popen(
+        [str(KIOSK), "import", "--data-dir", str(data_dir), str(library)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
 
 
 def wait_for_db_writes(wal: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -66,8 +73,10 @@ def wait_for_db_writes(wal: Path, proc: subprocess.Popen, timeout: float = 60) -
 def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
     seed = int(os.environ.get("KILL_TEST_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    libraries = {name: write_generated_library(tmp_path / name, count, marker, seed=s, steps=1 + s % 3)
-                 for name, (count, marker, s) in SIZES.items()}
+    libraries = {
+        name: write_generated_library(tmp_path / name, count, marker, seed=s, steps=1 + s % 3)
+        for name, (count, marker, s) in SIZES.items()
+    }
     data = tmp_path / "data"
     db_path, wal = data / "kiosk.db", data / "kiosk.db-wal"
     # Two whole imports: the content each leaves, how long an import takes, and how long its
@@ -102,10 +111,14 @@ def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
             killed_while_writing += wal.exists() and wal.stat().st_size > 0
         state = content_state(db_path)
         matches = [name for name, want in expected.items() if state == want]
-        assert matches, (f"seed {seed}, attempt {attempt}: content is neither A nor B: {state}; "
-                         f"A={expected['A']} B={expected['B']}")
+        assert matches, (
+            f"seed {seed}, attempt {attempt}: content is neither A nor B: {state}; "
+            f"A={expected['A']} B={expected['B']}"
+        )
         if code == 0:
             assert matches == [target], f"seed {seed}: a finished import must leave its own content"
         current = matches[0]
-    assert killed >= KILLS // 2, f"seed {seed}: only {killed} of {KILLS} imports were still running when killed"
+    assert killed >= KILLS // 2, (
+        f"seed {seed}: only {killed} of {KILLS} imports were still running when killed"
+    )
     assert killed_while_writing >= 3, f"seed {seed}: only {killed_while_writing} kills landed while writing"
