@@ -20,7 +20,7 @@ KIOSK = REPO / ".venv" / "bin" / "kiosk"
 KILLS = 20
 # Sized so that the whole test stays under a minute on a shared 2-core machine: YAML parsing, not
 # SQLite, is most of an import's time, so more guides would mostly lengthen the uninteresting part.
-SIZES = {"A": (160, "alphamark", 1), "B": (120, "betamark", 3)}
+SIZES = {"A": (100, "alphamark", 1), "B": (80, "betamark", 3)}
 
 
 def content_state(db_path: Path) -> tuple:
@@ -91,8 +91,8 @@ def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
         whole_import = max(whole_import, time.perf_counter() - started)
         db_phase = time.perf_counter() - writing  # B's: A's first write also creates the schema
         expected[name] = content_state(db_path)
-    assert expected["A"][:5] == (160, 160 * 4, 320, 320, 0)
-    assert expected["B"][0] == 120 and expected["B"][4] == 240 and expected["B"][3] == 0
+    assert expected["A"][:5] == (100, 100 * 4, 200, 200, 0)
+    assert expected["B"][0] == 80 and expected["B"][4] == 160 and expected["B"][3] == 0
     assert expected["A"][5] != expected["B"][5]
 
     current, killed, killed_while_writing = "B", 0, 0
