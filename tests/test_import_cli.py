@@ -162,6 +162,17 @@ def test_status_json_on_a_new_data_dir(env, tmp_path):
     assert report["device"]
 
 
+def test_status_with_a_broken_sample_library_is_a_warning_not_a_traceback(env, tmp_path):
+    guides = base_guides()
+    guides["lost-passport.yaml"]["start"] = "nowhere"
+    write_library(Path(env["KIOSK_ASSETS"]) / "library", guides)
+    result = kiosk(env, "status", "--data-dir", str(tmp_path / "fresh"), "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "sample library" in result.stderr and "start step 'nowhere' does not exist" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["guides"] == 0 and report["content_version"] is None
+
+
 def test_status_for_people(env, tmp_path):
     result = kiosk(env, "status", "--data-dir", str(tmp_path / "fresh"))
     assert result.returncode == 0
