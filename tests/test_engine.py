@@ -115,7 +115,7 @@ def test_invalid_requests_are_refused(engine):
         engine.choose(7)
 
 
-@pytest.mark.parametrize("rating", [0, 6, -1, 100])
+@pytest.mark.parametrize("rating", [0, 6, -1, 100, 4.5, True, "5"])
 def test_rating_outside_1_to_5_is_refused(engine, rating):
     engine.start_session()
     engine.open_guide("lost-passport")
