@@ -9,23 +9,64 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from library_factory import base_guides, base_images, dump_yaml, write_library
 
 from kiosk.guides import Library, LibraryInvalid, load_library
-from library_factory import base_guides, base_images, dump_yaml, write_library
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
-    st.sampled_from(["en", "resolved", "escalate", "arrived", "report", "images/belt.png", "../x.png",
-                     "a\x00b.png", "x" * 300, "airport-wifi", "", " "]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "en",
+            "resolved",
+            "escalate",
+            "arrived",
+            "report",
+            "images/belt.png",
+            "../x.png",
+            "a\x00b.png",
+            "x" * 300,
+            "airport-wifi",
+            "",
+            " ",
+        ]
+    ),
 )
-keys = st.one_of(st.sampled_from(["id", "title", "start", "steps", "text", "choices", "label", "next",
-                                  "guide", "end", "image", "language", "keywords", "category", "en", "es"]),
-                 st.text(max_size=10), st.integers())
-nested = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(keys, inner, max_size=5)),
-                      max_leaves=25)
+keys = st.one_of(
+    st.sampled_from(
+        [
+            "id",
+            "title",
+            "start",
+            "steps",
+            "text",
+            "choices",
+            "label",
+            "next",
+            "guide",
+            "end",
+            "image",
+            "language",
+            "keywords",
+            "category",
+            "en",
+            "es",
+        ]
+    ),
+    st.text(max_size=10),
+    st.integers(),
+)
+nested = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
+    max_leaves=25,
+)
 
 
 def outcome_of(files: dict) -> object:

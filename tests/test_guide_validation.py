@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from library_factory import GIF_BYTES, base_guides, base_images, png_bytes, write_library
 
 from kiosk.guides import Library, LibraryInvalid, load_library
-from library_factory import GIF_BYTES, base_guides, base_images, png_bytes, write_library
 
 BAGGAGE = "lost-baggage.yaml"
 WIFI = "airport-wifi.yaml"
@@ -120,91 +120,246 @@ CASES = [
     Broken("duplicate guide id across files", _dup_id, "zz-copy.yaml", "lost-baggage.yaml already uses"),
     Broken("missing title", _set([BAGGAGE, "title"], DELETE), BAGGAGE, "has no title"),
     Broken("missing start", _set([BAGGAGE, "start"], DELETE), BAGGAGE, "has no start step"),
-    Broken("start names a non-existent step", _set([BAGGAGE, "start"], "nowhere"), BAGGAGE,
-           "start step 'nowhere' does not exist"),
-    Broken("next to a missing step", _set([BAGGAGE, "steps", "arrived", "choices", 0, "next"], "ghost"),
-           BAGGAGE, "leads to step 'ghost', which does not exist", step="arrived"),
-    Broken("guide jump to a missing guide",
-           _set([BAGGAGE, "steps", "arrived", "choices", 2, "guide"], "no-such-guide"), BAGGAGE,
-           "guide 'no-such-guide', which is not in the library", step="arrived"),
-    Broken("guide jump to an invalid guide id",
-           _set([BAGGAGE, "steps", "arrived", "choices", 2, "guide"], "Not A Guide"), BAGGAGE,
-           "which is not a valid guide id", step="arrived"),
-    Broken("unreachable step",
-           _set([BAGGAGE, "steps", "orphan"], {"text": "Nobody comes here", "end": "resolved"}),
-           BAGGAGE, "cannot be reached from the start step", step="orphan"),
-    Broken("step with neither choices nor end", _set([BAGGAGE, "steps", "report", "end"], DELETE),
-           BAGGAGE, "neither choices nor end", step="report"),
-    Broken("step with both choices and end", _set([BAGGAGE, "steps", "arrived", "end"], "resolved"),
-           BAGGAGE, "has both choices and end", step="arrived"),
-    Broken("bad end value", _set([BAGGAGE, "steps", "report", "end"], "solved"), BAGGAGE,
-           "must be 'resolved' or 'escalate'", step="report"),
+    Broken(
+        "start names a non-existent step",
+        _set([BAGGAGE, "start"], "nowhere"),
+        BAGGAGE,
+        "start step 'nowhere' does not exist",
+    ),
+    Broken(
+        "next to a missing step",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "next"], "ghost"),
+        BAGGAGE,
+        "leads to step 'ghost', which does not exist",
+        step="arrived",
+    ),
+    Broken(
+        "guide jump to a missing guide",
+        _set([BAGGAGE, "steps", "arrived", "choices", 2, "guide"], "no-such-guide"),
+        BAGGAGE,
+        "guide 'no-such-guide', which is not in the library",
+        step="arrived",
+    ),
+    Broken(
+        "guide jump to an invalid guide id",
+        _set([BAGGAGE, "steps", "arrived", "choices", 2, "guide"], "Not A Guide"),
+        BAGGAGE,
+        "which is not a valid guide id",
+        step="arrived",
+    ),
+    Broken(
+        "unreachable step",
+        _set([BAGGAGE, "steps", "orphan"], {"text": "Nobody comes here", "end": "resolved"}),
+        BAGGAGE,
+        "cannot be reached from the start step",
+        step="orphan",
+    ),
+    Broken(
+        "step with neither choices nor end",
+        _set([BAGGAGE, "steps", "report", "end"], DELETE),
+        BAGGAGE,
+        "neither choices nor end",
+        step="report",
+    ),
+    Broken(
+        "step with both choices and end",
+        _set([BAGGAGE, "steps", "arrived", "end"], "resolved"),
+        BAGGAGE,
+        "has both choices and end",
+        step="arrived",
+    ),
+    Broken(
+        "bad end value",
+        _set([BAGGAGE, "steps", "report", "end"], "solved"),
+        BAGGAGE,
+        "must be 'resolved' or 'escalate'",
+        step="report",
+    ),
     Broken("trap loop with no reachable end", _trap, BAGGAGE, "loop with no way to an end", step="loop-a"),
-    Broken("duplicate choice labels",
-           _set([BAGGAGE, "steps", "arrived", "choices", 1, "label"], {"en": "NO, IT NEVER CAME"}),
-           BAGGAGE, "have the same label", step="arrived"),
-    Broken("text missing the default language",
-           _set([BAGGAGE, "steps", "report", "text"], {"es": "Vaya al mostrador."}), BAGGAGE,
-           "no text in the guide's default language 'en'", step="report"),
-    Broken("label missing the default language",
-           _set([BAGGAGE, "steps", "arrived", "choices", 0, "label"], {"es": "No"}), BAGGAGE,
-           "choice 1 label has no text in the guide's default language", step="arrived"),
-    Broken("title missing the default language", _set([WIFI, "title"], {"zh": "无线网络"}), WIFI,
-           "title has no text in the guide's default language 'en'"),
-    Broken("empty text", _set([BAGGAGE, "steps", "report", "text"], {"en": "   "}), BAGGAGE,
-           "is empty or not text", step="report"),
-    Broken("step with no text", _set([BAGGAGE, "steps", "report", "text"], DELETE), BAGGAGE,
-           "has no text", step="report"),
-    Broken("missing image", _set([BAGGAGE, "steps", "arrived", "image"], "images/nope.png"), BAGGAGE,
-           "image 'images/nope.png' does not exist", step="arrived"),
-    Broken("image path with a NUL byte", _set([BAGGAGE, "steps", "arrived", "image"], "images/a\x00b.png"),
-           BAGGAGE, "cannot be read as a file", step="arrived"),
-    Broken("image path too long for the OS", _set([BAGGAGE, "steps", "arrived", "image"], "x" * 5000 + ".png"),
-           BAGGAGE, "cannot be read as a file", step="arrived"),
+    Broken(
+        "duplicate choice labels",
+        _set([BAGGAGE, "steps", "arrived", "choices", 1, "label"], {"en": "NO, IT NEVER CAME"}),
+        BAGGAGE,
+        "have the same label",
+        step="arrived",
+    ),
+    Broken(
+        "text missing the default language",
+        _set([BAGGAGE, "steps", "report", "text"], {"es": "Vaya al mostrador."}),
+        BAGGAGE,
+        "no text in the guide's default language 'en'",
+        step="report",
+    ),
+    Broken(
+        "label missing the default language",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "label"], {"es": "No"}),
+        BAGGAGE,
+        "choice 1 label has no text in the guide's default language",
+        step="arrived",
+    ),
+    Broken(
+        "title missing the default language",
+        _set([WIFI, "title"], {"zh": "无线网络"}),
+        WIFI,
+        "title has no text in the guide's default language 'en'",
+    ),
+    Broken(
+        "empty text",
+        _set([BAGGAGE, "steps", "report", "text"], {"en": "   "}),
+        BAGGAGE,
+        "is empty or not text",
+        step="report",
+    ),
+    Broken(
+        "step with no text",
+        _set([BAGGAGE, "steps", "report", "text"], DELETE),
+        BAGGAGE,
+        "has no text",
+        step="report",
+    ),
+    Broken(
+        "missing image",
+        _set([BAGGAGE, "steps", "arrived", "image"], "images/nope.png"),
+        BAGGAGE,
+        "image 'images/nope.png' does not exist",
+        step="arrived",
+    ),
+    Broken(
+        "image path with a NUL byte",
+        _set([BAGGAGE, "steps", "arrived", "image"], "images/a\x00b.png"),
+        BAGGAGE,
+        "cannot be read as a file",
+        step="arrived",
+    ),
+    Broken(
+        "image path too long for the OS",
+        _set([BAGGAGE, "steps", "arrived", "image"], "x" * 5000 + ".png"),
+        BAGGAGE,
+        "cannot be read as a file",
+        step="arrived",
+    ),
     Broken("GIF bytes named .png", _gif, BAGGAGE, "is not a PNG or JPEG picture", step="arrived"),
-    Broken("image path escaping the folder", _escape, BAGGAGE, "points outside the library folder",
-           step="arrived"),
-    Broken("image symlink escaping the folder", _symlink_out, BAGGAGE, "points outside the library folder",
-           step="arrived"),
-    Broken("YAML syntax error", _add_guide("broken.yaml", SYNTAX_ERROR), "broken.yaml", "YAML syntax error",
-           line=7),
-    Broken("duplicate YAML key", _add_guide("twice.yaml", DUPLICATE_KEY), "twice.yaml",
-           "each key may appear once", line=8),
-    Broken("non-UTF-8 file", _add_guide("latin1.yaml", "id: cafe\ntitle: Café\n".encode("latin-1")),
-           "latin1.yaml", "is not UTF-8 text"),
-    Broken("top level is a list", _add_guide("list.yaml", "- id: a\n- id: b\n"), "list.yaml",
-           "must be a YAML mapping"),
+    Broken(
+        "image path escaping the folder",
+        _escape,
+        BAGGAGE,
+        "points outside the library folder",
+        step="arrived",
+    ),
+    Broken(
+        "image symlink escaping the folder",
+        _symlink_out,
+        BAGGAGE,
+        "points outside the library folder",
+        step="arrived",
+    ),
+    Broken(
+        "YAML syntax error",
+        _add_guide("broken.yaml", SYNTAX_ERROR),
+        "broken.yaml",
+        "YAML syntax error",
+        line=7,
+    ),
+    Broken(
+        "duplicate YAML key",
+        _add_guide("twice.yaml", DUPLICATE_KEY),
+        "twice.yaml",
+        "each key may appear once",
+        line=8,
+    ),
+    Broken(
+        "non-UTF-8 file",
+        _add_guide("latin1.yaml", "id: cafe\ntitle: Café\n".encode("latin-1")),
+        "latin1.yaml",
+        "is not UTF-8 text",
+    ),
+    Broken(
+        "top level is a list",
+        _add_guide("list.yaml", "- id: a\n- id: b\n"),
+        "list.yaml",
+        "must be a YAML mapping",
+    ),
     Broken("empty guide file", _add_guide("empty.yaml", ""), "empty.yaml", "must be a YAML mapping"),
-    Broken("unknown step field (typo 'choises')",
-           lambda g, i, r: steps_of(g)["arrived"].__setitem__("choises", steps_of(g)["arrived"].pop("choices")),
-           BAGGAGE, "unknown field 'choises'", step="arrived"),
+    Broken(
+        "unknown step field (typo 'choises')",
+        lambda g, i, r: steps_of(g)["arrived"].__setitem__("choises", steps_of(g)["arrived"].pop("choices")),
+        BAGGAGE,
+        "unknown field 'choises'",
+        step="arrived",
+    ),
     Broken("unknown guide field", _set([BAGGAGE, "titel"], "Typo"), BAGGAGE, "unknown field 'titel'"),
-    Broken("unknown choice field", _set([BAGGAGE, "steps", "arrived", "choices", 0, "nxt"], "report"),
-           BAGGAGE, "choice 1 has an unknown field 'nxt'", step="arrived"),
-    Broken("choice with both next and guide",
-           _set([BAGGAGE, "steps", "arrived", "choices", 0, "guide"], "airport-wifi"), BAGGAGE,
-           "has both next and guide", step="arrived"),
-    Broken("choice with neither next nor guide",
-           _set([BAGGAGE, "steps", "arrived", "choices", 0, "next"], DELETE), BAGGAGE,
-           "has neither next nor guide", step="arrived"),
-    Broken("choice with no label", _set([BAGGAGE, "steps", "arrived", "choices", 0, "label"], DELETE),
-           BAGGAGE, "choice 1 has no label", step="arrived"),
-    Broken("choice that is not a mapping", _set([BAGGAGE, "steps", "arrived", "choices", 0], "report"),
-           BAGGAGE, "choice 1 must be a mapping", step="arrived"),
-    Broken("choices not a list", _set([BAGGAGE, "steps", "arrived", "choices"], {"a": "b"}), BAGGAGE,
-           "choices must be a list", step="arrived"),
+    Broken(
+        "unknown choice field",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "nxt"], "report"),
+        BAGGAGE,
+        "choice 1 has an unknown field 'nxt'",
+        step="arrived",
+    ),
+    Broken(
+        "choice with both next and guide",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "guide"], "airport-wifi"),
+        BAGGAGE,
+        "has both next and guide",
+        step="arrived",
+    ),
+    Broken(
+        "choice with neither next nor guide",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "next"], DELETE),
+        BAGGAGE,
+        "has neither next nor guide",
+        step="arrived",
+    ),
+    Broken(
+        "choice with no label",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0, "label"], DELETE),
+        BAGGAGE,
+        "choice 1 has no label",
+        step="arrived",
+    ),
+    Broken(
+        "choice that is not a mapping",
+        _set([BAGGAGE, "steps", "arrived", "choices", 0], "report"),
+        BAGGAGE,
+        "choice 1 must be a mapping",
+        step="arrived",
+    ),
+    Broken(
+        "choices not a list",
+        _set([BAGGAGE, "steps", "arrived", "choices"], {"a": "b"}),
+        BAGGAGE,
+        "choices must be a list",
+        step="arrived",
+    ),
     Broken("empty library folder", _replace_all, None, "contains no guide files"),
-    Broken("bad language code", _set([BAGGAGE, "language"], "english"), BAGGAGE,
-           "'english' is not a language code"),
-    Broken("bad language key in a text", _set([BAGGAGE, "title", "Spanish!"], "Equipaje"), BAGGAGE,
-           "title has 'Spanish!', which is not a language code"),
+    Broken(
+        "bad language code",
+        _set([BAGGAGE, "language"], "english"),
+        BAGGAGE,
+        "'english' is not a language code",
+    ),
+    Broken(
+        "bad language key in a text",
+        _set([BAGGAGE, "title", "Spanish!"], "Equipaje"),
+        BAGGAGE,
+        "title has 'Spanish!', which is not a language code",
+    ),
     Broken("steps not a mapping", _set([BAGGAGE, "steps"], ["arrived", "report"]), BAGGAGE, "has no steps"),
-    Broken("step not a mapping", _set([BAGGAGE, "steps", "report"], "Go to the desk"), BAGGAGE,
-           "must be a mapping with text", step="report"),
-    Broken("bad step id", _set([BAGGAGE, "steps", "bad step!"], {"text": "x", "end": "resolved"}), BAGGAGE,
-           "step id 'bad step!' must be letters"),
-    Broken("keywords not a list", _set([BAGGAGE, "keywords"], "bag luggage"), BAGGAGE,
-           "keywords must be a list"),
+    Broken(
+        "step not a mapping",
+        _set([BAGGAGE, "steps", "report"], "Go to the desk"),
+        BAGGAGE,
+        "must be a mapping with text",
+        step="report",
+    ),
+    Broken(
+        "bad step id",
+        _set([BAGGAGE, "steps", "bad step!"], {"text": "x", "end": "resolved"}),
+        BAGGAGE,
+        "step id 'bad step!' must be letters",
+    ),
+    Broken(
+        "keywords not a list", _set([BAGGAGE, "keywords"], "bag luggage"), BAGGAGE, "keywords must be a list"
+    ),
     Broken("guide file over 1 MB", _big_file, BAGGAGE, "a guide file may be at most 1 MB"),
 ]
 
@@ -256,13 +411,20 @@ def test_many_problems_are_all_reported_at_once(tmp_path):
     guides[WIFI]["steps"]["staff"]["choises"] = []  # 5 unknown field
     guides["lost-passport.yaml"]["steps"]["orphan"] = {"text": "x", "end": "resolved"}  # 6 unreachable
     guides["cafe-parking.yaml"]["steps"]["pay"]["choices"] = [
-        {"label": {"fr": "Encore", "en": "Again"}, "next": "pay"}]  # 7 both choices and end
+        {"label": {"fr": "Encore", "en": "Again"}, "next": "pay"}
+    ]  # 7 both choices and end
     guides["zz-bad.yaml"] = "id: [unclosed\n"  # 8 YAML syntax error
     with pytest.raises(LibraryInvalid) as refused:
         load_library(write_library(tmp_path / "library", guides, images))
     problems = refused.value.problems
     assert len(problems) == 8, refused.value.report()
-    assert {p.file for p in problems} == {BAGGAGE, WIFI, "lost-passport.yaml", "cafe-parking.yaml", "zz-bad.yaml"}
+    assert {p.file for p in problems} == {
+        BAGGAGE,
+        WIFI,
+        "lost-passport.yaml",
+        "cafe-parking.yaml",
+        "zz-bad.yaml",
+    }
     assert str(refused.value).startswith("8 problem(s)")
 
 
@@ -299,7 +461,10 @@ def test_design_md_example_is_valid(tmp_path):
     assert guide.steps["arrived"].text["en"] == "Did your bag come out on the baggage belt?"
     assert guide.steps["arrived"].text["es"] == "¿Salió su maleta por la cinta?"
     assert [c.label["en"] for c in guide.steps["arrived"].choices] == [
-        "No, it never came", "Yes, but it is damaged", "Wi-Fi help instead"]
+        "No, it never came",
+        "Yes, but it is damaged",
+        "Wi-Fi help instead",
+    ]
     assert guide.steps["arrived"].choices[2].guide == "airport-wifi"
     assert guide.steps["report"].end == "resolved" and guide.steps["damaged"].end == "escalate"
     assert guide.keywords == {"en": ("bag", "luggage", "suitcase", "missing")}

@@ -30,7 +30,9 @@ def env(tmp_path):
 
 
 def kiosk(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(KIOSK), *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(KIOSK), *args], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def status(env, data_dir: Path) -> dict:
@@ -103,8 +105,9 @@ def test_import_a_tar_gz_bundle_with_a_top_folder(env, tmp_path):
     assert status(env, tmp_path / "data")["guides"] == 4
 
 
-@pytest.mark.parametrize("evil_name", ["../evil.yaml", "../../evil.yaml", "/tmp/evil-abs.yaml",
-                                       "library/../../evil.yaml"])
+@pytest.mark.parametrize(
+    "evil_name", ["../evil.yaml", "../../evil.yaml", "/tmp/evil-abs.yaml", "library/../../evil.yaml"]
+)
 def test_a_hostile_zip_is_refused(env, tmp_path, evil_name):
     library = write_library(tmp_path / "work" / "library")
     bundle = make_bundle(library, tmp_path / "work" / "hostile.zip")
@@ -139,13 +142,35 @@ def test_a_corrupt_bundle_is_refused(env, tmp_path):
 
 def test_status_json_on_a_new_data_dir(env, tmp_path):
     report = status(env, tmp_path / "fresh")
-    assert set(report) == {"device", "app_version", "data_dir", "content_version", "guides", "languages",
-                           "outbox_depth", "outbox_dropped", "server_url", "last_sync", "free_disk_bytes"}
+    assert set(report) == {
+        "device",
+        "app_version",
+        "data_dir",
+        "content_version",
+        "guides",
+        "languages",
+        "outbox_depth",
+        "outbox_dropped",
+        "server_url",
+        "last_sync",
+        "free_disk_bytes",
+    }
     assert report["content_version"] == "sample" and report["guides"] == 4  # filled from the sample
     assert report["data_dir"] == str(tmp_path / "fresh")
     assert report["outbox_depth"] == 0 and report["last_sync"] is None and report["server_url"] is None
     assert report["languages"][0] == "en" and report["free_disk_bytes"] > 0
     assert report["device"]
+
+
+def test_status_with_a_broken_sample_library_is_a_warning_not_a_traceback(env, tmp_path):
+    guides = base_guides()
+    guides["lost-passport.yaml"]["start"] = "nowhere"
+    write_library(Path(env["KIOSK_ASSETS"]) / "library", guides)
+    result = kiosk(env, "status", "--data-dir", str(tmp_path / "fresh"), "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "sample library" in result.stderr and "start step 'nowhere' does not exist" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["guides"] == 0 and report["content_version"] is None
 
 
 def test_status_for_people(env, tmp_path):
@@ -155,12 +180,15 @@ def test_status_for_people(env, tmp_path):
     assert "Outbox          0 events waiting" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    ((), "A self-help guide kiosk."),
-    (("run",), "--windowed"),
-    (("import",), "An invalid library changes nothing."),
-    (("status",), "--json"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "A self-help guide kiosk."),
+        (("run",), "--windowed"),
+        (("import",), "An invalid library changes nothing."),
+        (("status",), "--json"),
+    ],
+)
 def test_help(env, args, expected):
     result = kiosk(env, *args, "--help")
     assert result.returncode == 0 and expected in result.stdout

@@ -56,7 +56,11 @@ def test_reimport_keeps_versions_and_a_change_bumps_only_that_guide(store, tmp_p
     store.import_library(load_library(write_library(tmp_path / "v1", guides)))
     first_version = store.content_version
     assert {gid: v for gid, (v, _) in store.guide_versions().items()} == {
-        "lost-baggage": 1, "airport-wifi": 1, "lost-passport": 1, "cafe-parking": 1}
+        "lost-baggage": 1,
+        "airport-wifi": 1,
+        "lost-passport": 1,
+        "cafe-parking": 1,
+    }
 
     counts = store.import_library(load_library(write_library(tmp_path / "v1-again", guides)))
     assert counts == {"added": 0, "changed": 0, "unchanged": 4, "removed": 0}
@@ -125,17 +129,20 @@ def test_search_as_you_type_matches_prefixes(searchable):
     assert "airport-wifi" in ids(searchable.search("wi"))
 
 
-@pytest.mark.parametrize(("query", "lang", "expected"), [
-    ("maleta", "es", "lost-baggage"),
-    ("Equipaje", "es", "lost-baggage"),
-    ("无线", "zh", "airport-wifi"),  # a keyword
-    ("网络", "zh", "airport-wifi"),  # inside the title 机场免费无线网络, no spaces in Chinese
-    ("上网", "en", "airport-wifi"),  # found from another language too
-    ("reserve", "fr", "cafe-parking"),  # réservé typed without accents
-    ("réservé", "fr", "cafe-parking"),
-    ("CAFÉ", "en", "cafe-parking"),
-    ("cafe", "en", "cafe-parking"),
-])
+@pytest.mark.parametrize(
+    ("query", "lang", "expected"),
+    [
+        ("maleta", "es", "lost-baggage"),
+        ("Equipaje", "es", "lost-baggage"),
+        ("无线", "zh", "airport-wifi"),  # a keyword
+        ("网络", "zh", "airport-wifi"),  # inside the title 机场免费无线网络, no spaces in Chinese
+        ("上网", "en", "airport-wifi"),  # found from another language too
+        ("reserve", "fr", "cafe-parking"),  # réservé typed without accents
+        ("réservé", "fr", "cafe-parking"),
+        ("CAFÉ", "en", "cafe-parking"),
+        ("cafe", "en", "cafe-parking"),
+    ],
+)
 def test_search_in_many_languages(searchable, query, lang, expected):
     assert ids(searchable.search(query, lang=lang))[:1] == [expected]
 
@@ -145,11 +152,44 @@ def test_search_results_are_in_the_customers_language(searchable):
     assert hit.title == "Equipaje perdido o retrasado" and hit.category == "Equipaje"
 
 
-@pytest.mark.parametrize("hostile", [
-    '"', '""', '"lost', "AND", "OR", "NOT", "lost AND", "AND lost", "*", "lost*", "**", "NEAR(", "NEAR(lost",
-    "NEAR(lost bag, 2)", "(", ")", "title:lost", "body:", "-lost", "^lost", "lost OR", "{", "}", "[", "+",
-    "'", "\\", "\x00", "%", "😀", "   ", "", "a" * 5000,
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"',
+        '""',
+        '"lost',
+        "AND",
+        "OR",
+        "NOT",
+        "lost AND",
+        "AND lost",
+        "*",
+        "lost*",
+        "**",
+        "NEAR(",
+        "NEAR(lost",
+        "NEAR(lost bag, 2)",
+        "(",
+        ")",
+        "title:lost",
+        "body:",
+        "-lost",
+        "^lost",
+        "lost OR",
+        "{",
+        "}",
+        "[",
+        "+",
+        "'",
+        "\\",
+        "\x00",
+        "%",
+        "😀",
+        "   ",
+        "",
+        "a" * 5000,
+    ],
+)
 def test_hostile_fts_syntax_never_raises(searchable, hostile):
     assert isinstance(searchable.search(hostile), list)
 
@@ -166,8 +206,11 @@ def test_operators_typed_by_a_customer_are_words(searchable):
 def test_categories_and_guides_by_category(searchable):
     cats = searchable.categories()
     assert [(c.id, c.name, c.guide_count) for c in cats] == [
-        ("baggage", "Baggage", 1), ("connectivity", "Connectivity", 1), ("documents", "Documents", 1),
-        ("parking", "Parking", 1)]
+        ("baggage", "Baggage", 1),
+        ("connectivity", "Connectivity", 1),
+        ("documents", "Documents", 1),
+        ("parking", "Parking", 1),
+    ]
     assert [g.id for g in searchable.list_guides(category="baggage")] == ["lost-baggage"]
     [parking] = searchable.list_guides(lang="fr", category="parking")
     assert parking.title == "Parking réservé du café"
@@ -205,8 +248,18 @@ def test_outbox_bound_drops_oldest_step_views_never_feedback(tmp_path):
     assert store.outbox_depth() == 10 and store.get_state("outbox_dropped", 0) == 0
     store.append_events([event("session_end", 300), event("step_view", 6), event("choice", 301)])
     kept = [(e.type, e.body["data"]["n"]) for e in store.take_batch(limit=100)]
-    assert kept == [("step_view", 3), ("step_view", 4), ("step_view", 5), ("feedback", 100), ("feedback", 101),
-                    ("feedback", 102), ("outcome", 200), ("session_end", 300), ("step_view", 6), ("choice", 301)]
+    assert kept == [
+        ("step_view", 3),
+        ("step_view", 4),
+        ("step_view", 5),
+        ("feedback", 100),
+        ("feedback", 101),
+        ("feedback", 102),
+        ("outcome", 200),
+        ("session_end", 300),
+        ("step_view", 6),
+        ("choice", 301),
+    ]
     assert store.get_state("outbox_dropped") == 3
     store.close()
 
@@ -228,18 +281,24 @@ def snapshot_counts(conn: sqlite3.Connection) -> tuple:
     """Counts in one read transaction: what a screen would see if it read them together."""
     conn.execute("BEGIN")
     try:
-        return tuple(conn.execute(sql).fetchone()[0] for sql in (
-            "SELECT COUNT(*) FROM guides", "SELECT COUNT(*) FROM steps", "SELECT COUNT(*) FROM search_docs",
-            "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
-            "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
-            "SELECT value FROM sync_state WHERE key = 'content_version'"))
+        return tuple(
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                "SELECT COUNT(*) FROM guides",
+                "SELECT COUNT(*) FROM steps",
+                "SELECT COUNT(*) FROM search_docs",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
+                "SELECT value FROM sync_state WHERE key = 'content_version'",
+            )
+        )
     finally:
         conn.execute("COMMIT")
 
 
 def test_a_reader_during_import_sees_old_or_new_never_a_mix(tmp_path):
-    lib_a = load_library(write_generated_library(tmp_path / "a", 300, "alphamark", seed=1, steps=4))
-    lib_b = load_library(write_generated_library(tmp_path / "b", 200, "betamark", seed=2, steps=6))
+    lib_a = load_library(write_generated_library(tmp_path / "a", 100, "alphamark", seed=1, steps=2))
+    lib_b = load_library(write_generated_library(tmp_path / "b", 80, "betamark", seed=2, steps=3))
     store = Store(tmp_path / "kiosk.db")
     reader = sqlite3.connect(tmp_path / "kiosk.db", isolation_level=None, check_same_thread=False)
 
@@ -247,7 +306,7 @@ def test_a_reader_during_import_sees_old_or_new_never_a_mix(tmp_path):
     state_a = snapshot_counts(reader)
     store.import_library(lib_b)
     state_b = snapshot_counts(reader)
-    assert state_a[:5] == (300, 300 * 6, 600, 600, 0) and state_b[:5] == (200, 200 * 8, 400, 0, 400)
+    assert state_a[:5] == (100, 100 * 4, 200, 200, 0) and state_b[:5] == (80, 80 * 5, 160, 0, 160)
 
     seen, stop = [], threading.Event()
 
