@@ -33,7 +33,7 @@ from kivy.clock import Clock, mainthread  # noqa: E402
 from kivy.config import Config  # noqa: E402
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty  # noqa: E402
 
-from kiosk import i18n  # noqa: E402
+from kiosk import i18n, watchdog  # noqa: E402
 from kiosk.engine import EngineError, SessionEngine, StepView  # noqa: E402
 from kiosk.handoff import Handoff, handoff_key, make_url  # noqa: E402
 from kiosk.settings import Settings  # noqa: E402
@@ -159,6 +159,10 @@ class KioskApp(App):
         if self.probe_path:
             Window.bind(on_flip=self._write_probe)
         Clock.schedule_once(lambda *_: self.screens["attract"].on_activate(), 0)
+        Clock.schedule_once(lambda *_: watchdog.notify("READY=1"), 0.5)
+        interval = watchdog.watchdog_interval()
+        if interval:  # pinged from the UI thread's clock: a hung UI stops the pings
+            Clock.schedule_interval(lambda *_: watchdog.notify("WATCHDOG=1"), interval)
         if self.tour_dir:
             Clock.schedule_once(lambda *_: self._run_tour(), 0.5)
         return self.sm

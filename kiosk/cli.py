@@ -116,6 +116,9 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     settings = load_settings(data_dir)
     settings.fullscreen = False
     settings.idle_timeout = 3600  # the tour opens the idle overlay itself
+    from kiosk.logs import setup_logging
+
+    setup_logging(settings.log_dir)
     store = open_store(settings)
     from kiosk.app import run_app
 

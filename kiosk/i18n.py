@@ -88,7 +88,41 @@ def shape(text: str) -> str:
     import arabic_reshaper
     from bidi import get_display
 
-    return "\n".join(get_display(arabic_reshaper.reshape(line)) for line in text.split("\n"))
+    return "\n".join(_mirror(get_display(arabic_reshaper.reshape(line))) for line in text.split("\n"))
+
+
+_MIRRORED = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
+
+
+def _mirror(visual: str) -> str:
+    """Turn brackets round in right-to-left text (python-bidi reorders but does not mirror).
+    A bracket between two Latin letters or digits, as in f(x), belongs to left-to-right text."""
+    chars = list(visual)
+    for i, ch in enumerate(chars):
+        if ch in "()[]{}<>«»‹›":
+            before = chars[i - 1] if i else " "
+            after = chars[i + 1] if i + 1 < len(chars) else " "
+            if not (before.isascii() and before.isalnum() and after.isascii() and after.isalnum()):
+                chars[i] = ch.translate(_MIRRORED)
+    return "".join(chars)
+
+
+_ASCII_RUN = re.compile(r"[\x21-\x7e]+(?: +[\x21-\x7e]+)*")
+
+
+def mark_font_runs(visual: str, font_name: str) -> str:
+    """Kivy markup that draws the ASCII runs of an Arabic line in `font_name`: the Arabic font has
+    no Latin letters, and Kivy's text providers do no font fallback of their own."""
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("[", "&bl;").replace("]", "&br;")
+
+    out, last = [], 0
+    for m in _ASCII_RUN.finditer(visual):
+        out.append(esc(visual[last:m.start()]))
+        out.append(f"[font={font_name}]{esc(m.group())}[/font]")
+        last = m.end()
+    out.append(esc(visual[last:]))
+    return "".join(out)
 
 
 def wrap_rtl(text: str, width: float, measure: Callable[[str], float]) -> str:

@@ -23,8 +23,8 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from kiosk.guides import image_kind
-from kiosk.i18n import is_rtl_text, wrap_rtl
-from screens.theme import font_for
+from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
+from screens.theme import FONT_FOR_SCRIPT, font_for
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,16 @@ class ShapedText:
             self.halign = "right" if self.base_halign == "left" else self.base_halign
             width = self.text_size[0] if self.text_size and self.text_size[0] else 0
             pad = self.padding[0] + self.padding[2] if len(self.padding) == 4 else 0
-            self.text = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size))
+            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size))
+            if any(ch.isascii() and ch.isalpha() or ch in "|@/_" for ch in visual):
+                self.markup = True
+                self.text = mark_font_runs(visual, FONT_FOR_SCRIPT["latin"])
+            else:
+                self.markup = False
+                self.text = visual
         else:
             self.halign = self.base_halign
+            self.markup = False
             self.text = raw
 
 
@@ -148,19 +155,20 @@ class OnScreenKeyboard(BoxLayout):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         Clock.schedule_once(lambda *_: self.build_keys())
+        App.get_running_app().fbind("lang", lambda *_: self.build_keys())
 
     def on_layout(self, *_):
         self.build_keys()
 
     def build_keys(self):
         self.clear_widgets()
+        app = App.get_running_app()
         for row in LAYOUTS[self.layout]:
-            line = BoxLayout(spacing=self.spacing)
+            line = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
             for ch in row:
                 line.add_widget(KeyButton(raw=ch, value=ch, probe_id=f"key:{ch}", on_release=self._press))
             self.add_widget(line)
-        app = App.get_running_app()
-        last = BoxLayout(spacing=self.spacing)
+        last = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
         last.add_widget(KeyButton(raw=app.t("Space"), value=" ", probe_id="key:space", size_hint_x=3,
                                   on_release=self._press))
         last.add_widget(KeyButton(raw=app.t("Delete"), value="\b", probe_id="key:delete", size_hint_x=1.2,
@@ -179,6 +187,11 @@ class NumberPad(GridLayout):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.build_keys()
+        App.get_running_app().fbind("lang", lambda *_: self.build_keys())
+
+    def build_keys(self):
+        self.clear_widgets()
         app = App.get_running_app()
         for value in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "\b", "0", "\n"]:
             label = {"\b": app.t("Delete"), "\n": app.t("OK")}.get(value, value)
