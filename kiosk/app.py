@@ -158,6 +158,9 @@ class KioskApp(App):
         Clock.schedule_interval(self._idle_tick, 0.25)
         if self.probe_path:
             Window.bind(on_flip=self._write_probe)
+            # the pointer's position tells a test that input reaches the app (the first moments
+            # after the window appears, X may not deliver clicks to it yet)
+            Window.bind(mouse_pos=lambda window, _pos: self._write_probe(window))
         Clock.schedule_once(lambda *_: self.screens["attract"].on_activate(), 0)
         Clock.schedule_once(lambda *_: watchdog.notify("READY=1"), 0.5)
         interval = watchdog.watchdog_interval()
@@ -622,7 +625,8 @@ class KioskApp(App):
         roots = [self._overlay] if overlay else list(reversed(window.children))
         for root in roots:
             walk(root, full)
-        return {"screen": self.sm.current, "overlay": overlay, "lang": self.lang, "session": self.engine.session_id,
+        mx, my = window.mouse_pos
+        return {"screen": self.sm.current, "overlay": overlay, "mouse": [left + round(mx), top + round(height - my)], "lang": self.lang, "session": self.engine.session_id,
                 "labels": labels, "buttons": buttons}
 
     # --- screenshots of every screen (`kiosk screenshots DIR`) ----------------------------------

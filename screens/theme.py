@@ -101,7 +101,7 @@ class Theme(EventDispatcher):
     # control sizes: a choice is at least 72 dp tall (>= 60 px at 1080p), with room between
     button_height = AliasProperty(lambda self: dp(72) * self._scale(), bind=["large_text"], cache=True)
     bar_height = AliasProperty(lambda self: dp(76) * self._scale(), bind=["large_text"], cache=True)
-    key_height = AliasProperty(lambda self: dp(58) * self._scale(), bind=["large_text"], cache=True)
+    key_height = AliasProperty(lambda self: dp(52) * self._scale(), bind=["large_text"], cache=True)
     pad = AliasProperty(lambda self: dp(20), bind=[], cache=True)
     gap = AliasProperty(lambda self: dp(14), bind=[], cache=True)
     # the reach layout leaves the top third of the screen for text only
