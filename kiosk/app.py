@@ -18,6 +18,7 @@ import math
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -26,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
+# SDL would turn SIGTERM into a window-close request, which the kiosk refuses; systemd's stop
+# must still stop it, so the signal is handled below instead.
+os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
 from kivy.app import App  # noqa: E402  (kivy.app does not open the window; Config is set first)
 from kivy.base import ExceptionHandler, ExceptionManager  # noqa: E402
@@ -119,6 +123,7 @@ class KioskApp(App):
         self._helped = True
         self._last_input_t = 0.0
         self._probe_last = None
+        self._drawn_at = 0.0
         self._probe_frame = 0
 
     # --- building --------------------------------------------------------------------------------
@@ -157,7 +162,15 @@ class KioskApp(App):
         self.screens = {s.name: s for s in self.sm.screens}
         Clock.schedule_interval(self._idle_tick, 0.25)
         if self.probe_path:
-            Window.bind(on_flip=self._write_probe)
+            # after the buffer swap, so a probe's time is when the frame really was on screen
+            Window.bind(on_flip=self._before_flip)
+            swap = Window.flip
+
+            def flip_then_probe():
+                swap()
+                self._write_probe(Window)
+
+            Window.flip = flip_then_probe
             # the pointer's position tells a test that input reaches the app (the first moments
             # after the window appears, X may not deliver clicks to it yet)
             Window.bind(mouse_pos=lambda window, _pos: self._write_probe(window))
@@ -575,6 +588,9 @@ class KioskApp(App):
 
     # --- the UI tests' probe ---------------------------------------------------------------------
 
+    def _before_flip(self, *_):
+        self._drawn_at = time.time()  # the UI thread's work for this frame is done; the swap follows
+
     def _write_probe(self, window, *_):
         """After a frame that changed what is on screen, write what a person would see: the
         screen, visible texts, and every tappable button with its centre in screen pixels."""
@@ -584,7 +600,7 @@ class KioskApp(App):
             return
         self._probe_last = snap
         self._probe_frame += 1
-        doc = dict(snap, frame=self._probe_frame, t=flipped_at, input_t=self._last_input_t)
+        doc = dict(snap, frame=self._probe_frame, t=flipped_at, drawn_t=self._drawn_at, input_t=self._last_input_t)
         tmp = self.probe_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, ensure_ascii=False)
@@ -660,5 +676,10 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None, tour_
     app = KioskApp(settings, store, engine, sync_service=sync_service,
                    probe_path=os.environ.get("KIOSK_TEST_PROBE") or None, tour_dir=tour_dir)
     app.handoff_key = handoff_key(token)
+
+    def on_sigterm(_signum, _frame):  # `systemctl stop`: leave cleanly, between two frames
+        Clock.schedule_once(lambda *_: app.exit_app(), 0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     app.run()
     return 0

@@ -35,14 +35,14 @@ _CJK = re.compile(r"[\u25a0-\u25ff\u2600-\u27bf\u2e80-\u9fff\uac00-\ud7af\uf900-
 
 def ensure_compiled(locale_dir: Path = LOCALE_DIR) -> list[Path]:
     """Compile every .po whose .mo is missing or stale; returns the .mo files written."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     written = []
     for po in sorted(locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
+        from babel.messages.mofile import write_mo  # only when there is work: Babel is slow to import
+        from babel.messages.pofile import read_po
+
         try:
             with po.open("rb") as fh:
                 catalog = read_po(fh, locale=po.parent.parent.name)
