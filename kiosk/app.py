@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 STAFF_CORNER_DP = 90  # the hidden staff gesture: five taps in this top-right square...
 STAFF_TAPS, STAFF_WINDOW = 5, 3.0  # ...within three seconds
 ESPEAK_VOICES = {"zh": "cmn", "en": "en-gb"}
+PROBE_SETTLE = 0.08  # seconds without a changed frame before the test probe is written
 CUSTOMER_SCREENS = ("home", "step", "outcome", "feedback", "thanks", "handoff")
 STAFF_SCREENS = ("staff_pin", "staff_status")
 
@@ -123,6 +124,8 @@ class KioskApp(App):
         self._helped = True
         self._last_input_t = 0.0
         self._probe_last = None
+        self._probe_pending: dict = {}
+        self._probe_event = None
         self._drawn_at = 0.0
         self._probe_frame = 0
 
@@ -600,10 +603,19 @@ class KioskApp(App):
             return
         self._probe_last = snap
         self._probe_frame += 1
-        doc = dict(snap, frame=self._probe_frame, t=flipped_at, drawn_t=self._drawn_at, input_t=self._last_input_t)
+        self._probe_pending = dict(snap, frame=self._probe_frame, t=flipped_at, drawn_t=self._drawn_at,
+                                   input_t=self._last_input_t)
+        # Written once the screen has settled (no changed frame for PROBE_SETTLE s): a layout can
+        # take a few frames, and a test must not aim at a button that is still moving.
+        if self._probe_event is not None:
+            self._probe_event.cancel()
+        self._probe_event = Clock.schedule_once(self._commit_probe, PROBE_SETTLE)
+
+    def _commit_probe(self, *_):
+        self._probe_event = None
         tmp = self.probe_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False)
+            json.dump(self._probe_pending, fh, ensure_ascii=False)
         os.replace(tmp, self.probe_path)
 
     def snapshot(self, window) -> dict:

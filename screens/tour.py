@@ -85,12 +85,14 @@ def tour(app, out: Path):
         home.open_search()
         for ch in SEARCH_WORDS.get(lang, "bag"):
             home.on_key(ch)
+        home._run_search()  # now, not on the next clock tick: the picture must show the results
         yield SETTLE
         shoot(f"{lang}-03-search-results")
 
         home.query = ""
         for ch in "xqzw":
             home.on_key(ch)
+        home._run_search()
         yield SETTLE
         shoot(f"{lang}-04-no-results")
 
@@ -142,4 +144,22 @@ def tour(app, out: Path):
         yield 1.0  # the status is gathered on a thread
         shoot(f"{lang}-13-staff-status")
         app.leave_staff()
+
+    # the accessibility modes, once: large text with high contrast, and the reach layout
+    app.start_session()
+    app.theme.large_text = app.theme.high_contrast = True
+    yield SETTLE
+    shoot("en-14-home-large-contrast")
+    walk(())
+    yield SETTLE
+    shoot("en-15-step-large-contrast")
+    app.theme.large_text = app.theme.high_contrast = False
+    app.theme.reach = True
+    app.go_home()
+    yield SETTLE
+    shoot("en-16-home-reach")
+    walk(())
+    yield SETTLE
+    shoot("en-17-step-reach")
+    app.finish_session()
     yield SETTLE

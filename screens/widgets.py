@@ -89,6 +89,24 @@ class Spacer(Widget):
     pass
 
 
+class Hideable(BoxLayout):
+    """A box that can step aside: when `shown` is False it takes no room, draws nothing and lets
+    every touch through. (Kivy's `disabled` would swallow touches, even on children that overflow
+    a zero-height box, and cover the controls beneath.)"""
+
+    shown = BooleanProperty(True)
+    full_height = ObjectProperty(None, allownone=True)  # the height when shown; None: size_hint
+
+    def on_touch_down(self, touch):
+        return super().on_touch_down(touch) if self.shown else False
+
+    def on_touch_move(self, touch):
+        return super().on_touch_move(touch) if self.shown else False
+
+    def on_touch_up(self, touch):
+        return super().on_touch_up(touch) if self.shown else False
+
+
 class StepImage(Widget):
     """An image from the store's bytes (PNG or JPEG), decoded in memory: no temp files."""
 
