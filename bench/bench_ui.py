@@ -97,7 +97,7 @@ class App:
             x = 40 + (i % 20) * 7
             subprocess.run(["xdotool", "mousemove", str(x), "680"], check=True)
             try:
-                self.wait(lambda s: s.get("mouse", [0])[0] == x, 0.5)
+                self.wait(lambda s, x=x: s.get("mouse", [0])[0] == x, 0.5)
                 return
             except TimeoutError:
                 continue
@@ -127,9 +127,7 @@ def bench_taps(taps: int) -> tuple[list[float], list[float]]:
             app.tap(f"guide:{guide_id}")
             app.wait(lambda s: s["screen"] == "step")
             in_app, end_to_end, cpu = [], [], []
-            step = 0
-            for n in range(taps):
-                step += 1
+            for step in range(1, taps + 1):
                 marker = f"Step {step} of the long guide."
                 sent = app.tap("choice:0")
                 snap = app.wait(lambda s, m=marker: any(label.startswith(m) for label in s["labels"]))

@@ -31,17 +31,17 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 # must still stop it, so the signal is handled below instead.
 os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
-from kivy.app import App  # noqa: E402  (kivy.app does not open the window; Config is set first)
-from kivy.base import ExceptionHandler, ExceptionManager  # noqa: E402
-from kivy.clock import Clock, mainthread  # noqa: E402
-from kivy.config import Config  # noqa: E402
-from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty  # noqa: E402
+from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
+from kivy.clock import Clock, mainthread
+from kivy.config import Config
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
-from kiosk import i18n, watchdog  # noqa: E402
-from kiosk.engine import EngineError, SessionEngine, StepView  # noqa: E402
-from kiosk.handoff import Handoff, handoff_key, make_url  # noqa: E402
-from kiosk.settings import Settings  # noqa: E402
-from offline_cache.store import Store  # noqa: E402
+from kiosk import i18n, watchdog
+from kiosk.engine import EngineError, SessionEngine, StepView
+from kiosk.handoff import Handoff, handoff_key, make_url
+from kiosk.settings import Settings
+from offline_cache.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,7 @@ class KioskApp(App):
 
     def _on_keyboard(self, _window, key, *_args):
         self._touched()
-        if key == 27:  # Esc (and Android back): swallowed, never exits
-            return True
-        return False
+        return key == 27  # Esc (and Android back) is swallowed: it never exits
 
     def _on_textinput(self, _window, text):
         self._touched()
@@ -515,7 +513,7 @@ class KioskApp(App):
         if self.sync_service is not None and hasattr(self.sync_service, "reachable"):
             try:
                 return self.t("reachable") if self.sync_service.reachable() else self.t("not reachable")
-            except Exception:
+            except Exception:  # noqa: BLE001 - whatever the service raises, the server is not reachable
                 return self.t("not reachable")
         if not self.settings.server_url:
             return self.t("no server configured")

@@ -58,7 +58,7 @@ class Kiosk:
         self.env = dict(os.environ, DISPLAY=display, KIOSK_TEST_PROBE=str(self.probe_path),
                         KIOSK_WINDOW_SIZE=f"{WINDOW[0]}x{WINDOW[1]}", KIVY_NO_ARGS="1",
                         KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(data_dir / "kivy-home"), **env)
-        self.log = open(data_dir / "app-output.txt", "wb")
+        self.log = open(data_dir / "app-output.txt", "wb")  # noqa: SIM115 - open as long as the app runs
         self.proc = subprocess.Popen([str(KIOSK), "run", "--windowed", "--data-dir", str(data_dir)],
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
 
