@@ -85,6 +85,12 @@ class HomeScreen(KioskScreen):
         box.clear_widgets()
         for gid, gtitle in items:
             box.add_widget(self._guide_button(app, gid, gtitle, via))
+        self._settle(box)
+
+    def _settle(self, box) -> None:
+        """Lay the new list out now and show its top. Waiting for the layout trigger sometimes
+        left a rebuilt list unplaced (seen with Arabic titles while typing fast)."""
+        box.do_layout()
         self.ids.results_scroll.scroll_y = 1
 
     def _fill_popular(self, app) -> None:
@@ -150,6 +156,7 @@ class HomeScreen(KioskScreen):
             for cat in app.categories():
                 box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}",
                                        on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
+            self._settle(box)
             self._record_trigger()
 
     def _record_no_results(self, *_):

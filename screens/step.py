@@ -28,6 +28,7 @@ class StepScreen(KioskScreen):
         for index, label in enumerate(view.choices):
             box.add_widget(KButton(raw=label, probe_id=f"choice:{index}",
                                    on_release=lambda _b, i=index: app.choose(i)))
+        box.do_layout()  # placed now, not on a trigger (see HomeScreen._settle)
         self.ids.text_scroll.scroll_y = 1
         self.ids.choice_scroll.scroll_y = 1
 

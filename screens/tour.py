@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh", "ar")
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
-SETTLE = 0.35
+SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
