@@ -560,6 +560,34 @@ class KioskApp(App):
 
         threading.Thread(target=work, daemon=True, name="staff-sync").start()
 
+    def staff_import_candidates(self, done: Callable[[list[str]], None]) -> None:
+        """Folders and bundle files that look like a guide library on mounted media (USB sticks),
+        found on a thread: a slow or dead drive must not freeze the screen."""
+        from kiosk.bundle import BUNDLE_SUFFIXES
+
+        roots = os.environ.get("KIOSK_IMPORT_ROOTS", "/media:/run/media:/mnt").split(os.pathsep)
+
+        def work():
+            found: list[str] = []
+            for root in roots:
+                for folder, dirs, files in os.walk(root):
+                    depth = Path(folder).relative_to(root).parts
+                    if len(depth) >= 3:
+                        dirs.clear()
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    if any(f.endswith((".yaml", ".yml")) for f in files):
+                        found.append(folder)
+                    found += [str(Path(folder) / f) for f in sorted(files) if f.lower().endswith(BUNDLE_SUFFIXES)]
+                    if len(found) >= 30:
+                        break
+            finish(found[:30])
+
+        @mainthread
+        def finish(found):
+            done(found)
+
+        threading.Thread(target=work, daemon=True, name="import-scan").start()
+
     def staff_import(self, path: str, done: Callable[[str], None]) -> None:
         from kiosk.bundle import open_library
         from kiosk.guides import LibraryInvalid

@@ -3,7 +3,6 @@ Back to the kiosk, and Exit (the only way to close the app)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from kivy.app import App
@@ -13,13 +12,6 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from screens.widgets import KioskScreen
 
 
-def _start_folder() -> str:
-    for candidate in ("/media", "/mnt", str(Path.home())):
-        if os.path.isdir(candidate):
-            return candidate
-    return "/"
-
-
 class StaffStatusScreen(KioskScreen):
     status_text = StringProperty("")
     sync_message = StringProperty("")
@@ -27,14 +19,14 @@ class StaffStatusScreen(KioskScreen):
     busy = BooleanProperty(False)
     import_path = StringProperty("")
     import_message = StringProperty("")
-    chooser_open = BooleanProperty(False)
-    start_folder = StringProperty(_start_folder())
 
     def on_activate(self) -> None:
         self.sync_message = ""
         self.import_message = ""
         self.sync_progress = 0
+        self.import_path = ""
         self.refresh()
+        self.scan()
 
     def refresh(self) -> None:
         App.get_running_app().staff_status(self._show_status)
@@ -56,8 +48,30 @@ class StaffStatusScreen(KioskScreen):
         self.sync_message = message
         self.refresh()
 
-    def choose_folder(self, selection: list[str], path: str) -> None:
-        self.import_path = selection[0] if selection else path
+    def scan(self) -> None:
+        """List what could be imported from USB sticks, as large buttons."""
+        self.ids.candidates.clear_widgets()
+        App.get_running_app().staff_import_candidates(self._show_candidates)
+
+    def _show_candidates(self, paths: list[str]) -> None:
+        from screens.widgets import KButton, KLabel
+
+        box = self.ids.candidates
+        box.clear_widgets()
+        app = App.get_running_app()
+        if not paths:
+            box.add_widget(KLabel(raw=app.t("No guide library found on a USB stick."), color=app.theme.muted))
+        for path in paths:
+            box.add_widget(KButton(raw=path, probe_id=f"import:{Path(path).name}", base_halign="left",
+                                   font_size=app.theme.font_small, primary=path == self.import_path,
+                                   on_release=lambda _b, p=path: self.choose(p)))
+        box.do_layout()
+
+    def choose(self, path: str) -> None:
+        self.import_path = path
+        for button in self.ids.candidates.children:
+            if hasattr(button, "primary"):
+                button.primary = button.raw == path
 
     def start_import(self) -> None:
         if not self.import_path:
