@@ -126,15 +126,18 @@ def bench_taps(taps: int) -> tuple[list[float], list[float]]:
             app.wait(lambda s: s["screen"] == "home")
             app.tap(f"guide:{guide_id}")
             app.wait(lambda s: s["screen"] == "step")
-            in_app, end_to_end, cpu = [], [], []
+            in_app, end_to_end, cpu, settled = [], [], [], []
             for step in range(1, taps + 1):
                 marker = f"Step {step} of the long guide."
                 sent = app.tap("choice:0")
                 snap = app.wait(lambda s, m=marker: any(label.startswith(m) for label in s["labels"]))
-                in_app.append((snap["t"] - snap["input_t"]) * 1000)
-                cpu.append((snap["drawn_t"] - snap["input_t"]) * 1000)
-                end_to_end.append((snap["t"] - sent) * 1000)
-            return in_app, end_to_end, cpu
+                # the first frame that showed the new step (the probe is written once settled)
+                first = next(f for f in snap["frames"] if any(label.startswith(marker) for label in f["labels"]))
+                in_app.append((first["t"] - snap["input_t"]) * 1000)
+                cpu.append((first["drawn_t"] - snap["input_t"]) * 1000)
+                end_to_end.append((first["t"] - sent) * 1000)
+                settled.append((snap["t"] - snap["input_t"]) * 1000)
+            return in_app, end_to_end, cpu, settled
         finally:
             app.stop()
 
@@ -186,10 +189,12 @@ def main() -> int:
         print("No DISPLAY: run under xvfb-run.", file=sys.stderr)
         return 2
 
-    in_app, end_to_end, cpu = bench_taps(args.taps)
-    print(f"Tap -> next step drawn, {len(in_app)} taps on a {STEPS}-step guide:")
+    in_app, end_to_end, cpu, settled = bench_taps(args.taps)
+    print(f"Tap -> next step drawn, {len(in_app)} taps on a {STEPS}-step guide "
+          f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
     for name, values, limit in (("UI thread (touch-up -> frame drawn)", cpu, FRAME_MS),
                                 ("in-app (touch-up -> buffers swapped)", in_app, FRAME_MS),
+                                ("in-app, until no further frame changes", settled, FRAME_MS),
                                 ("end-to-end (xdotool start -> frame)", end_to_end, INSTANT_MS)):
         med, p95 = statistics.median(values), pct(values, 95)
         verdict = "within" if p95 <= limit else "OVER"

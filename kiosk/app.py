@@ -629,8 +629,12 @@ class KioskApp(App):
             return
         self._probe_last = snap
         self._probe_frame += 1
+        # every changed frame since the last write, so a benchmark can find the first frame that
+        # showed something, not only the settled one
+        frames = (self._probe_pending.get("frames", []) if self._probe_event is not None else [])[-15:]
+        frames.append({"t": flipped_at, "drawn_t": self._drawn_at, "labels": snap["labels"][:6]})
         self._probe_pending = dict(snap, frame=self._probe_frame, t=flipped_at, drawn_t=self._drawn_at,
-                                   input_t=self._last_input_t)
+                                   input_t=self._last_input_t, frames=frames)
         # Written once the screen has settled (no changed frame for PROBE_SETTLE s): a layout can
         # take a few frames, and a test must not aim at a button that is still moving.
         if self._probe_event is not None:
