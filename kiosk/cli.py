@@ -28,7 +28,16 @@ def open_store(settings: Settings) -> Store:
     kiosk that has never seen a server still has guides to show."""
     store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
     if not store.has_content() and store.content_version is None:
-        library = open_library(SAMPLE_LIBRARY)
+        try:
+            library = open_library(SAMPLE_LIBRARY)
+        except LibraryInvalid as exc:
+            # A broken bundled library must not stop `kiosk status` or crash-loop `kiosk run`: the
+            # kiosk starts empty and says why; `kiosk import` or a sync fills it later.
+            log.error("the bundled sample library is invalid, starting with no guides:\n%s", exc.report())
+            print(f"Warning: the bundled sample library in {SAMPLE_LIBRARY} is invalid "
+                  f"({len(exc.problems)} problem(s)), so this kiosk has no guides yet:\n{exc.report()}",
+                  file=sys.stderr)
+            return store
         store.import_library(library, content_version="sample")
         log.info("filled a new data dir from the sample library (%d guides)", len(library))
     return store

@@ -249,9 +249,10 @@ class SessionEngine:
         """Record 'did this help?', 1-5 stars and an optional comment (scrubbed of contact details)."""
         session = self._need_session()
         pos = session.position
-        if rating is not None and not 1 <= int(rating) <= 5:
+        # Whole stars only: int(4.7) or int(True) would quietly store a rating nobody gave.
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
             raise EngineError("a rating is 1 to 5 stars")
-        data = {"helped": helped, "rating": int(rating) if rating is not None else None,
+        data = {"helped": helped, "rating": rating,
                 "comment": scrub(comment or "")}
         if pos is not None:
             key = (pos.guide_id, pos.step_id)
