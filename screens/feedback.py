@@ -35,7 +35,7 @@ class FeedbackScreen(KioskScreen):
             self.on_key(ch)
 
     def send(self) -> None:
-        App.get_running_app().send_feedback(self.rating or None, self.comment)
+        App.get_running_app().send_feedback(int(self.rating) if self.rating else None, self.comment)
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
