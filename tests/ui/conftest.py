@@ -138,6 +138,22 @@ class Kiosk:
         self.click(300, 30)
         return self.wait_screen("home")
 
+    def read_qr(self):
+        """Decode the QR code on screen from a capture of the X screen, as a phone camera would."""
+        import zxingcpp
+
+        raw = subprocess.run(["import", "-window", "root", "-colorspace", "gray", "-depth", "8", "gray:-"],
+                             env=self.env, check=True, capture_output=True, timeout=20).stdout
+
+        class Gray:  # zxing-cpp reads any object with the array interface; no numpy needed
+            def __init__(self, data: bytes):
+                self.__array_interface__ = {"shape": (WINDOW[1], WINDOW[0]), "typestr": "|u1", "data": data,
+                                            "version": 3}
+
+        found = zxingcpp.read_barcodes(Gray(raw))
+        assert len(found) == 1, f"expected one QR code on screen, found {len(found)}"
+        return found[0]
+
     def type(self, text: str) -> None:
         self.xdotool("type", "--delay", "30", text)
 

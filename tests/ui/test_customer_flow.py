@@ -30,12 +30,30 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     result_ids = [b["id"] for b in snap["buttons"] if b["id"].startswith("guide:")]
     assert "guide:lost-baggage" in result_ids
 
+    # one letter too many: a clear "no results" that still offers the categories, recorded once
+    # the customer pauses on it
+    snap = kiosk.tap_and_wait("key:q", lambda s: "No guides match \u201cbagq\u201d" in s["labels"], "no results")
+    assert "Try another word, or pick a category:" in snap["labels"]
+    assert any(b["id"].startswith("category:") for b in snap["buttons"])
+    assert not any(b["id"].startswith("guide:") for b in snap["buttons"])
+    kiosk.wait(lambda s: any(e["type"] == "search" for e in kiosk.events()), what="the search recorded")
+    kiosk.tap_and_wait("key:delete", lambda s: "Results for \u201cbag\u201d" in s["labels"], "results again")
+
     kiosk.tap("guide:lost-baggage")
     snap = kiosk.wait_screen("step")
     assert steps["belt"].text["en"] in snap["labels"]
     assert "Step 1" in snap["labels"]
     choice_buttons = [b for b in snap["buttons"] if b["id"].startswith("choice:")]
     assert [b["text"] for b in choice_buttons] == [c.label["en"] for c in steps["belt"].choices]
+
+    # "Continue on your phone": a QR code a phone can read from the screen, holding the URL shown
+    snap = kiosk.tap_and_wait("handoff", lambda s: s["screen"] == "handoff", "the QR code")
+    url = next(label for label in snap["labels"] if label.startswith("http"))
+    qr = kiosk.read_qr()
+    assert qr.text == url and qr.ec_level in ("M", "Q", "H")
+    assert qr.position.top_right.x - qr.position.top_left.x >= 300, "scannable from 1 m"
+    assert "/lost-baggage/" in url and "/belt?" in url
+    kiosk.tap_and_wait("handoff:close", lambda s: steps["belt"].text["en"] in s["labels"], "back on the step")
 
     # belt -> waited -> wait-more -> tag: three choices, each drawing the next step
     walk = [("belt", 0), ("waited", 1), ("wait-more", 1)]
@@ -71,16 +89,18 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     events = kiosk.events()
     assert {e["session"] for e in events} == {snap["session"]}, "one customer, one session id"
     kinds = [e["type"] for e in events]
-    assert kinds == ["session_start", "search",
-                     "step_view", "choice", "step_view", "choice", "step_view", "choice", "step_view",
+    assert kinds == ["session_start", "search", "search",
+                     "step_view", "handoff_shown", "choice", "step_view", "choice", "step_view", "choice", "step_view",
                      "back", "step_view", "choice", "step_view", "outcome", "feedback"]
-    search = events[1]
+    assert events[1]["data"] == {"query": "bagq", "hits": 0}
+    search = events[2]
     assert search["data"]["query"] == "bag" and search["data"]["hits"] >= len(result_ids) >= 1
+    assert events[4]["data"] == {"url": url} and events[4]["step"] == "belt"
     views = [e for e in events if e["type"] == "step_view"]
     assert [e["step"] for e in views] == ["belt", "waited", "wait-more", "tag", "wait-more", "found"]
     assert all(e["guide"] == "lost-baggage" for e in views)
     assert [e["data"]["index"] for e in events if e["type"] == "choice"] == [0, 1, 1, 0]
-    assert events[9]["data"] == {"from": "tag"}
+    assert next(e for e in events if e["type"] == "back")["data"] == {"from": "tag"}
     assert events[-2]["data"] == {"outcome": "resolved"}
     feedback = events[-1]["data"]
     assert feedback["helped"] is True and feedback["rating"] == 4
