@@ -114,6 +114,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_app(settings, store)
 
 
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    """Render every screen in English, Chinese and Arabic to PNG files, with the real app."""
+    import os
+    import tempfile
+
+    out = Path(args.dir).resolve()
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="kiosk-shots-")
+    os.environ.setdefault("KIOSK_WINDOW_SIZE", args.size)
+    settings = load_settings(data_dir)
+    settings.fullscreen = False
+    settings.idle_timeout = 3600  # the tour opens the idle overlay itself
+    from kiosk.logs import setup_logging
+
+    setup_logging(settings.log_dir)
+    store = open_store(settings)
+    from kiosk.app import run_app
+
+    run_app(settings, store, tour_dir=str(out))
+    shots = sorted(out.glob("*.png"))
+    print(f"Wrote {len(shots)} screenshots to {out}")
+    return 0 if shots else 1
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from kiosk.config_check import check_config
 
@@ -171,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("screenshots", help="save a PNG of every screen in en, zh and ar",
+                       description="Run the app in a window, walk it through every screen in English, "
+                                   "Chinese and Arabic, and save one PNG per screen into DIR. Needs a "
+                                   "display (use xvfb-run on a headless machine).")
+    data_dir(p)
+    p.add_argument("dir", help="folder for the PNG files")
+    p.add_argument("--size", default="1280x720", help="window size, e.g. 1920x1080 (default 1280x720)")
+    p.set_defaults(func=cmd_screenshots)
 
     p = sub.add_parser("config", help="check or change this kiosk's settings (kiosk.toml)",
                        description="check: say in plain words what is wrong in kiosk.toml; set-pin: store a "

@@ -1,0 +1,217 @@
+"""UI latency on the real app: tap -> next step drawn, on a generated 500-step guide, and cold
+start to the attract screen next to a bare Kivy App().run().
+
+Run under X (e.g. `xvfb-run -a -s "-screen 0 1280x720x24 +extension GLX" .venv/bin/python bench/bench_ui.py`).
+The app runs in its own process with KIOSK_TEST_PROBE set; taps go in through xdotool (X -> SDL2,
+as from a touch panel). For each tap two figures are taken:
+  * in-app: the touch-up reaching Kivy -> the frame showing the next step flipped (probe timestamps)
+  * end-to-end: just before xdotool is started -> that frame (includes starting xdotool, X and SDL)
+Limits: a tap should be answered within one 16.7 ms frame in-app (60 Hz); end-to-end under 100 ms,
+the usual threshold for "instant".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KIOSK = Path(sys.executable).with_name("kiosk")
+FRAME_MS = 1000 / 60
+INSTANT_MS = 100
+STEPS = 500
+
+
+def make_guide(folder: Path, steps: int = STEPS) -> str:
+    """One guide of `steps` steps: each offers three ways on (next, the one after, and back to a
+    hub), the last is the outcome, so every step is reachable and reaches the end."""
+    lines = ["id: bench-long", "language: en", "title: Long benchmark guide", "category: Benchmark",
+             "keywords: [bench]", "start: s0", "steps:"]
+    for i in range(steps):
+        lines.append(f"  s{i}:")
+        lines.append(f"    text: \"Step {i} of the long guide. " + "Some instructions to read here. " * 6 + "\"")
+        if i == steps - 1:
+            lines.append("    end: resolved")
+            continue
+        lines.append("    choices:")
+        targets = [i + 1, min(i + 2, steps - 1), max(0, i - 5)]
+        for n, target in enumerate(dict.fromkeys(targets)):
+            lines.append(f"      - {{label: \"Option {n} from step {i} to step {target}\", next: s{target}}}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench-long.yaml").write_text("\n".join(lines) + "\n")
+    return "bench-long"
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+class App:
+    def __init__(self, data_dir: Path):
+        self.probe_path = data_dir / "probe.json"
+        self.probe_path.unlink(missing_ok=True)
+        env = dict(os.environ, KIOSK_TEST_PROBE=str(self.probe_path), KIOSK_WINDOW_SIZE="1280x720",
+                   KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(data_dir / "kivy-home"),
+                   KIOSK_IDLE_TIMEOUT="600")
+        self.started = time.time()
+        command = os.environ.get("BENCH_APP_COMMAND", f"{KIOSK} run --windowed --data-dir").split()
+        self.proc = subprocess.Popen([*command, str(data_dir)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def probe(self) -> dict:
+        try:
+            return json.loads(self.probe_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"screen": None, "buttons": [], "labels": [], "frame": 0}
+
+    def wait(self, cond, timeout=30.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.probe()
+            if cond(snap):
+                return snap
+            time.sleep(0.002)
+        raise TimeoutError(f"no such frame; last {self.probe()}")
+
+    def click(self, x: int, y: int) -> None:
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True)
+
+    def tap(self, probe_id: str) -> float:
+        snap = self.wait(lambda s: any(b["id"] == probe_id for b in s["buttons"]))
+        b = next(b for b in snap["buttons"] if b["id"] == probe_id)
+        sent = time.time()
+        self.click(b["x"], b["y"])
+        return sent
+
+    def input_ready(self) -> None:
+        for i in range(200):
+            x = 40 + (i % 20) * 7
+            subprocess.run(["xdotool", "mousemove", str(x), "680"], check=True)
+            try:
+                self.wait(lambda s, x=x: s.get("mouse", [0])[0] == x, 0.5)
+                return
+            except TimeoutError:
+                continue
+        raise TimeoutError("the app never saw the pointer")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bench_taps(taps: int) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
+        tmp = Path(tmp)
+        guide_id = make_guide(tmp / "library")
+        subprocess.run([str(KIOSK), "import", "--data-dir", str(tmp / "data"), str(tmp / "library")], check=True,
+                       stdout=subprocess.DEVNULL)
+        app = App(tmp / "data")
+        try:
+            app.wait(lambda s: s["screen"] == "attract", 60)
+            app.input_ready()
+            app.click(300, 30)
+            app.wait(lambda s: s["screen"] == "home")
+            app.tap(f"guide:{guide_id}")
+            app.wait(lambda s: s["screen"] == "step")
+            in_app, end_to_end, cpu, settled = [], [], [], []
+            for step in range(1, taps + 1):
+                marker = f"Step {step} of the long guide."
+                sent = app.tap("choice:0")
+                snap = app.wait(lambda s, m=marker: any(label.startswith(m) for label in s["labels"]))
+                # the first frame that showed the new step (the probe is written once settled)
+                first = next(f for f in snap["frames"] if any(label.startswith(marker) for label in f["labels"]))
+                in_app.append((first["t"] - snap["input_t"]) * 1000)
+                cpu.append((first["drawn_t"] - snap["input_t"]) * 1000)
+                end_to_end.append((first["t"] - sent) * 1000)
+                settled.append((snap["t"] - snap["input_t"]) * 1000)
+            return in_app, end_to_end, cpu, settled
+        finally:
+            app.stop()
+
+
+BARE_KIVY = """
+import os, sys, time
+os.environ["KIVY_NO_ARGS"] = "1"
+from kivy.config import Config
+Config.set("graphics", "width", "1280"); Config.set("graphics", "height", "720")
+from kivy.app import App
+from kivy.uix.label import Label
+from kivy.core.window import Window
+def first(*_):
+    open(sys.argv[1], "w").write(repr(time.time()))
+    Window.unbind(on_flip=first)
+    App.get_running_app().stop()
+Window.bind(on_flip=first)
+App().run()
+"""
+
+
+def bench_cold_start(runs: int) -> tuple[list[float], list[float]]:
+    kiosk_ms, bare_ms = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "data"
+        subprocess.run([str(KIOSK), "status", "--data-dir", str(data)], check=True, stdout=subprocess.DEVNULL)
+        for _ in range(runs):
+            app = App(data)
+            snap = app.wait(lambda s: s["screen"] == "attract", 60)
+            kiosk_ms.append((snap["t"] - app.started) * 1000)
+            app.stop()
+            marker = tmp / "bare.txt"
+            marker.unlink(missing_ok=True)
+            env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(tmp / "kivy-home"))
+            started = time.time()
+            subprocess.run([sys.executable, "-c", BARE_KIVY, str(marker)], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            bare_ms.append((float(marker.read_text()) - started) * 1000)
+    return kiosk_ms, bare_ms
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--taps", type=int, default=60)
+    parser.add_argument("--starts", type=int, default=3)
+    args = parser.parse_args()
+    if not os.environ.get("DISPLAY"):
+        print("No DISPLAY: run under xvfb-run.", file=sys.stderr)
+        return 2
+
+    in_app, end_to_end, cpu, settled = bench_taps(args.taps)
+    print(f"Tap -> next step drawn, {len(in_app)} taps on a {STEPS}-step guide "
+          f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    for name, values, limit in (("UI thread (touch-up -> frame drawn)", cpu, FRAME_MS),
+                                ("in-app (touch-up -> buffers swapped)", in_app, FRAME_MS),
+                                ("in-app, until no further frame changes", settled, FRAME_MS),
+                                ("end-to-end (xdotool start -> frame)", end_to_end, INSTANT_MS)):
+        med, p95 = statistics.median(values), pct(values, 95)
+        verdict = "within" if p95 <= limit else "OVER"
+        print(f"  {name:38s} median {med:6.1f} ms  p95 {p95:6.1f} ms  max {max(values):6.1f} ms"
+              f"  -> p95 {verdict} the {limit:.1f} ms limit ({p95 / FRAME_MS:.1f} frames of 16.7 ms)")
+
+    if args.starts < 1:
+        return 0
+    kiosk_ms, bare_ms = bench_cold_start(args.starts)
+    print(f"Cold start to first frame, {args.starts} runs each:")
+    print(f"  kiosk run -> attract drawn        median {statistics.median(kiosk_ms):7.0f} ms "
+          f"(runs: {', '.join(f'{v:.0f}' for v in kiosk_ms)})")
+    print(f"  bare Kivy App().run() -> 1st frame median {statistics.median(bare_ms):7.0f} ms "
+          f"(runs: {', '.join(f'{v:.0f}' for v in bare_ms)})")
+    print(f"  kiosk overhead over bare Kivy: {statistics.median(kiosk_ms) - statistics.median(bare_ms):.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

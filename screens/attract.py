@@ -1,0 +1,53 @@
+"""Attract: the idle loop. It invites a tap in each of the library's languages in turn; any touch
+starts a session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, StringProperty
+
+from screens.widgets import KioskScreen
+
+CYCLE_SECONDS = 2.5
+
+
+class AttractScreen(KioskScreen):
+    shown_lang = StringProperty("en")
+    cycle_index = NumericProperty(0)
+    _event = None
+
+    def on_activate(self) -> None:
+        # one label per language: each name needs its own script's font
+        from screens.widgets import KLabel
+
+        row = self.ids.langs
+        row.clear_widgets()
+        for name in App.get_running_app().native_names:
+            row.add_widget(KLabel(raw=name, base_halign="center", font_size=App.get_running_app().theme.font_small))
+        self.cycle_index = 0
+        self._show()
+        self._event = Clock.schedule_interval(self._next, CYCLE_SECONDS)
+
+    def on_deactivate(self) -> None:
+        if self._event:
+            self._event.cancel()
+            self._event = None
+
+    def _next(self, *_):
+        self.cycle_index += 1
+        self._show()
+
+    def _show(self):
+        langs = App.get_running_app().languages or ["en"]
+        self.shown_lang = langs[self.cycle_index % len(langs)]
+
+    def on_touch_down(self, touch):
+        App.get_running_app().start_session()
+        return True
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,178 @@
+"""Home: the language picker, category tiles, popular guides, and search as you type on the
+on-screen keyboard, with a "no results" state that still offers the categories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, OptionProperty, StringProperty
+
+from kiosk.i18n import NATIVE_NAMES
+from screens.widgets import KButton, KioskScreen, KLabel
+
+# A search with no results is recorded once the customer has stopped typing for this long.
+NO_RESULT_PAUSE = 1.5
+
+
+class HomeScreen(KioskScreen):
+    mode = OptionProperty("browse", options=["browse", "search", "category"])
+    query = StringProperty("")
+    category_name = StringProperty("")
+    keyboard_open = BooleanProperty(False)
+    hits = ListProperty([])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._search_trigger = Clock.create_trigger(self._run_search, 0.05)
+        self._record_trigger = Clock.create_trigger(self._record_no_results, NO_RESULT_PAUSE)
+        self._recorded: set[str] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def on_activate(self) -> None:
+        self.refresh()
+
+    def on_deactivate(self) -> None:
+        self._record_trigger.cancel()
+
+    def reset(self) -> None:
+        """A new customer: no query, no category, keyboard closed."""
+        self.query = ""
+        self.mode = "browse"
+        self.keyboard_open = False
+        self.category_name = ""
+        self._recorded.clear()
+
+    def refresh(self) -> None:
+        app = App.get_running_app()
+        self._fill_languages(app)
+        self._fill_categories(app)
+        if self.mode == "search":
+            self._run_search()
+        elif self.mode == "category":
+            self._fill_category(app, self._category_id)
+        else:
+            self._fill_popular(app)
+
+    # --- filling -------------------------------------------------------------------------------
+
+    def _fill_languages(self, app) -> None:
+        box = self.ids.languages
+        box.clear_widgets()
+        for code in app.languages:
+            box.add_widget(KButton(raw=NATIVE_NAMES.get(code, code), probe_id=f"lang:{code}",
+                                   primary=code == app.lang, size_hint_x=None, width=app.theme.button_height * 1.9,
+                                   on_release=lambda _b, c=code: app.set_language(c)))
+
+    def _fill_categories(self, app) -> None:
+        grid = self.ids.categories
+        grid.clear_widgets()
+        for cat in app.categories():
+            grid.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}",
+                                    on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
+
+    def _guide_button(self, app, guide_id: str, title: str, via: str) -> KButton:
+        return KButton(raw=title, probe_id=f"guide:{guide_id}", base_halign="left",
+                       on_release=lambda _b: self.open_guide(guide_id, via))
+
+    def _fill_list(self, title: str, items: list[tuple[str, str]], via: str) -> None:
+        app = App.get_running_app()
+        self.ids.list_title.raw = title
+        box = self.ids.results
+        box.clear_widgets()
+        for gid, gtitle in items:
+            box.add_widget(self._guide_button(app, gid, gtitle, via))
+        self._settle(box)
+
+    def _settle(self, box) -> None:
+        """Lay the new list out now and show its top. Waiting for the layout trigger sometimes
+        left a rebuilt list unplaced (seen with Arabic titles while typing fast)."""
+        box.do_layout()
+        self.ids.results_scroll.scroll_y = 1
+
+    def _fill_popular(self, app) -> None:
+        self._fill_list(app.t("Popular guides"), [(g.id, g.title) for g in app.popular_guides()], "popular")
+
+    _category_id = ""
+
+    def _fill_category(self, app, category_id: str) -> None:
+        guides = app.guides_in(category_id)
+        self._fill_list(self.category_name, [(g.id, g.title) for g in guides], "category")
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def show_category(self, category_id: str, name: str) -> None:
+        self._category_id = category_id
+        self.category_name = name
+        self.mode = "category"
+        self.keyboard_open = False
+        self._fill_category(App.get_running_app(), category_id)
+
+    def show_browse(self) -> None:
+        self.mode = "browse"
+        self.query = ""
+        self.keyboard_open = False
+        self._fill_popular(App.get_running_app())
+
+    def open_search(self) -> None:
+        self.keyboard_open = True
+        self.mode = "search"
+        self._run_search()
+
+    def on_key(self, char: str) -> None:
+        if char == "\b":
+            self.query = self.query[:-1]
+        elif len(self.query) < 60:
+            self.query += char
+        self.mode = "search"
+        self._search_trigger()
+
+    def clear_query(self) -> None:
+        self.query = ""
+        self._search_trigger()
+
+    def _run_search(self, *_):
+        app = App.get_running_app()
+        text = self.query.strip()
+        self._record_trigger.cancel()
+        if not text:
+            self.hits = []
+            self.ids.list_title.raw = app.t("Type what you need help with")
+            self.ids.results.clear_widgets()
+            return
+        hits = app.search(text)
+        self.hits = [(h.guide_id, h.title) for h in hits]
+        if hits:
+            self._fill_list(app.t("Results for \u201c{query}\u201d").format(query=text),
+                            list(self.hits), "search")
+        else:
+            self.ids.list_title.raw = app.t("No guides match \u201c{query}\u201d").format(query=text)
+            box = self.ids.results
+            box.clear_widgets()
+            box.add_widget(KLabel(raw=app.t("Try another word, or pick a category:"), color=app.theme.muted))
+            for cat in app.categories():
+                box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}",
+                                       on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
+            self._settle(box)
+            self._record_trigger()
+
+    def _record_no_results(self, *_):
+        text = self.query.strip()
+        if text and not self.hits and text not in self._recorded:
+            self._recorded.add(text)
+            App.get_running_app().record_search(text, 0)
+
+    def open_guide(self, guide_id: str, via: str) -> None:
+        app = App.get_running_app()
+        if via == "search" and self.query.strip():
+            app.record_search(self.query.strip(), len(self.hits))
+        app.open_guide(guide_id, via)
+
+    def on_keyboard_open(self, *_):
+        pass
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

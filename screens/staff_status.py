@@ -1,0 +1,89 @@
+"""Staff status: what this kiosk holds and how its sync is doing, with Sync now, Import from folder,
+Back to the kiosk, and Exit (the only way to close the app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from screens.widgets import KioskScreen
+
+
+class StaffStatusScreen(KioskScreen):
+    status_text = StringProperty("")
+    sync_message = StringProperty("")
+    sync_progress = NumericProperty(0)
+    busy = BooleanProperty(False)
+    import_path = StringProperty("")
+    import_message = StringProperty("")
+
+    def on_activate(self) -> None:
+        self.sync_message = ""
+        self.import_message = ""
+        self.sync_progress = 0
+        self.import_path = ""
+        self.refresh()
+        self.scan()
+
+    def refresh(self) -> None:
+        App.get_running_app().staff_status(self._show_status)
+
+    def _show_status(self, lines: list[str]) -> None:
+        self.status_text = "\n".join(lines)
+
+    def sync_now(self) -> None:
+        self.busy = True
+        self.sync_progress = 0
+        App.get_running_app().staff_sync(self._sync_progress, self._sync_done)
+
+    def _sync_progress(self, message: str, fraction: float) -> None:
+        self.sync_message = message
+        self.sync_progress = max(0.0, min(1.0, fraction)) * 100
+
+    def _sync_done(self, message: str) -> None:
+        self.busy = False
+        self.sync_message = message
+        self.refresh()
+
+    def scan(self) -> None:
+        """List what could be imported from USB sticks, as large buttons."""
+        self.ids.candidates.clear_widgets()
+        App.get_running_app().staff_import_candidates(self._show_candidates)
+
+    def _show_candidates(self, paths: list[str]) -> None:
+        from screens.widgets import KButton, KLabel
+
+        box = self.ids.candidates
+        box.clear_widgets()
+        app = App.get_running_app()
+        if not paths:
+            box.add_widget(KLabel(raw=app.t("No guide library found on a USB stick."), color=app.theme.muted))
+        for path in paths:
+            box.add_widget(KButton(raw=path, probe_id=f"import:{Path(path).name}", base_halign="left",
+                                   font_size=app.theme.font_small, primary=path == self.import_path,
+                                   on_release=lambda _b, p=path: self.choose(p)))
+        box.do_layout()
+
+    def choose(self, path: str) -> None:
+        self.import_path = path
+        for button in self.ids.candidates.children:
+            if hasattr(button, "primary"):
+                button.primary = button.raw == path
+
+    def start_import(self) -> None:
+        if not self.import_path:
+            return
+        self.busy = True
+        self.import_message = App.get_running_app().t("Importing\u2026")
+        App.get_running_app().staff_import(self.import_path, self._import_done)
+
+    def _import_done(self, message: str) -> None:
+        self.busy = False
+        self.import_message = message
+        self.refresh()
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,41 @@
+"""Guide step: the step's text and image, its choices as large buttons, Back, Start over, Home,
+read aloud, and "Continue on your phone". Outcome steps go to the outcome screen instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import ObjectProperty, StringProperty
+
+from screens.widgets import KButton, KioskScreen
+
+
+class StepScreen(KioskScreen):
+    view = ObjectProperty(None, allownone=True)  # kiosk.engine.StepView
+    step_count = StringProperty("")
+
+    def show(self, view) -> None:
+        app = App.get_running_app()
+        self.view = view
+        self.heading = view.guide_title
+        self.step_count = app.t("Step {n}").format(n=view.depth)
+        self.ids.text.raw = view.text
+        self.ids.image.show(app.image_for(view))
+        box = self.ids.choices
+        box.clear_widgets()
+        for index, label in enumerate(view.choices):
+            box.add_widget(KButton(raw=label, probe_id=f"choice:{index}",
+                                   on_release=lambda _b, i=index: app.choose(i)))
+        box.do_layout()  # placed now, not on a trigger (see HomeScreen._settle)
+        self.ids.text_scroll.scroll_y = 1
+        self.ids.choice_scroll.scroll_y = 1
+
+    def refresh(self) -> None:
+        app = App.get_running_app()
+        if app.engine.position is not None and self.view is not None:
+            self.show(app.engine.current())
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

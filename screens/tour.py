@@ -1,0 +1,165 @@
+"""`kiosk screenshots DIR`: walk the real app through every screen in a few languages and save a
+PNG of each, so a person can look at what a customer sees (cut-off text, tofu boxes, Arabic).
+
+`tour()` is a generator driven by the App's clock: each `yield` gives the seconds to let the UI
+settle and draw before the next picture is taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "zh", "ar")
+SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
+SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
+
+
+def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
+    """The shortest choice path from the guide's start to its first resolved and escalate steps
+    (following only steps inside the guide)."""
+    found: dict[str, tuple[int, ...]] = {}
+    queue = deque([(guide.start, ())])
+    seen = {guide.start}
+    while queue:
+        sid, path = queue.popleft()
+        step = guide.steps[sid]
+        if step.end and step.end not in found:
+            found[step.end] = path
+        for i, choice in enumerate(step.choices):
+            if choice.next and choice.next not in seen:
+                seen.add(choice.next)
+                queue.append((choice.next, path + (i,)))
+    return found
+
+
+def _demo_guide(app):
+    """A guide with an image on its first step and both kinds of outcome, if the library has one."""
+    best = None
+    for summary in app.store.list_guides("en"):
+        guide, _ = app.store.guide(summary.id)
+        outcomes = _paths_to_outcomes(guide)
+        score = (guide.steps[guide.start].image is not None) + len(outcomes) + ("zh" in guide.languages)
+        if best is None or score > best[0]:
+            best = (score, guide, outcomes)
+    return best[1], best[2]
+
+
+def tour(app, out: Path):
+    from kivy.core.window import Window
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    def shoot(name: str) -> None:
+        target = out / f"{name}.png"
+        target.unlink(missing_ok=True)
+        Window.dispatch("on_draw")  # draw now, then read the back buffer before any flip
+        written = Window.screenshot(name=str(out / f"{name}-shot.png"))
+        os.replace(written, target)
+        log.info("screenshot %s", target)
+
+    def walk(path):
+        app.open_guide(guide.id, "home")
+        for index in path:
+            app.choose(index)
+
+    guide, outcomes = _demo_guide(app)
+    for lang in LANGUAGES:
+        home = app.screens["home"]
+        app.finish_session()
+        attract = app.screens["attract"]
+        attract.on_deactivate()  # hold the cycle on this language for the picture
+        attract.shown_lang = lang
+        yield SETTLE
+        shoot(f"{lang}-01-attract")
+
+        app.start_session()
+        app.set_language(lang)
+        yield SETTLE
+        shoot(f"{lang}-02-home")
+
+        home.open_search()
+        for ch in SEARCH_WORDS.get(lang, "bag"):
+            home.on_key(ch)
+        home._run_search()  # now, not on the next clock tick: the picture must show the results
+        yield SETTLE
+        shoot(f"{lang}-03-search-results")
+
+        home.query = ""
+        for ch in "xqzw":
+            home.on_key(ch)
+        home._run_search()
+        yield SETTLE
+        shoot(f"{lang}-04-no-results")
+
+        home.show_browse()
+        walk(())
+        yield SETTLE
+        shoot(f"{lang}-05-step")
+
+        if "resolved" in outcomes:
+            walk(outcomes["resolved"])
+            yield SETTLE
+            shoot(f"{lang}-06-outcome-resolved")
+        if "escalate" in outcomes:
+            walk(outcomes["escalate"])
+            yield SETTLE
+            shoot(f"{lang}-07-outcome-escalate")
+
+        app.answer_helped(True)
+        feedback = app.screens["feedback"]
+        feedback.rating = 4
+        for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
+            feedback.on_key(ch)
+        yield SETTLE
+        shoot(f"{lang}-08-feedback")
+
+        feedback.send()
+        yield SETTLE
+        shoot(f"{lang}-09-thanks")
+
+        walk(())
+        app.show_handoff()
+        yield SETTLE
+        shoot(f"{lang}-10-handoff")
+
+        app.close_handoff()
+        app._open_overlay()
+        app._overlay.remaining = 12
+        yield SETTLE
+        shoot(f"{lang}-11-idle-overlay")
+        app.still_here()
+
+        app.open_staff()
+        app.screens["staff_pin"].pin = "12"
+        yield SETTLE
+        shoot(f"{lang}-12-staff-pin")
+
+        app.screens["staff_pin"].pin = ""
+        app._show("staff_status")
+        yield 1.0  # the status is gathered on a thread
+        shoot(f"{lang}-13-staff-status")
+        app.leave_staff()
+
+    # the accessibility modes, once: large text with high contrast, and the reach layout
+    app.start_session()
+    app.theme.large_text = app.theme.high_contrast = True
+    yield SETTLE
+    shoot("en-14-home-large-contrast")
+    walk(())
+    yield SETTLE
+    shoot("en-15-step-large-contrast")
+    app.theme.large_text = app.theme.high_contrast = False
+    app.theme.reach = True
+    app.go_home()
+    yield SETTLE
+    shoot("en-16-home-reach")
+    walk(())
+    yield SETTLE
+    shoot("en-17-step-reach")
+    app.finish_session()
+    yield SETTLE

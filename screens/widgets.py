@@ -1,0 +1,244 @@
+"""Widgets every screen shares: text that shapes itself for its script, large buttons, the
+on-screen keyboard, the PIN pad, a step image, the QR code and the base screen class."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.image import Image as CoreImage
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics.texture import Texture
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+from kiosk.guides import image_kind
+from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
+from screens.theme import FONT_FOR_SCRIPT, font_for
+
+log = logging.getLogger(__name__)
+
+_measurers: dict[tuple[str, float], CoreLabel] = {}
+
+
+def _measure(font_name: str, font_size: float):
+    key = (font_name, round(font_size, 1))
+    if key not in _measurers:
+        _measurers[key] = CoreLabel(font_name=font_name, font_size=font_size)
+    core = _measurers[key]
+    return lambda s: core.get_extents(s)[0]
+
+
+class ShapedText:
+    """Set `raw` (the logical text); the widget picks the font that can draw it and, for Arabic,
+    joins the letters, wraps and lays the lines out right to left, aligned right."""
+
+    raw = StringProperty("")
+    probe_id = StringProperty("")  # names the widget in the UI tests' probe file
+    base_halign = OptionProperty("left", options=["left", "center", "right", "justify"])
+
+    def __init__(self, **kwargs):
+        self._reshape_trigger = Clock.create_trigger(self._reshape, -1)
+        super().__init__(**kwargs)
+        self.fbind("raw", self._reshape)  # at once: a probe or a test must never see stale text
+        self.fbind("width", self._reshape_trigger)
+        self.fbind("font_size", self._reshape_trigger)
+        self._reshape()
+
+    def _reshape(self, *_):
+        raw = self.raw
+        self.font_name = font_for(raw)
+        if is_rtl_text(raw):
+            self.halign = "right" if self.base_halign == "left" else self.base_halign
+            width = self.text_size[0] if self.text_size and self.text_size[0] else 0
+            pad = self.padding[0] + self.padding[2] if len(self.padding) == 4 else 0
+            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size))
+            if any(ch.isascii() and ch.isalpha() or ch in "|@/_" for ch in visual):
+                self.markup = True
+                self.text = mark_font_runs(visual, FONT_FOR_SCRIPT["latin"])
+            else:
+                self.markup = False
+                self.text = visual
+        else:
+            self.halign = self.base_halign
+            self.markup = False
+            self.text = raw
+
+
+class KLabel(ShapedText, Label):
+    pass
+
+
+class KButton(ShapedText, Button):
+    """A large touch target."""
+
+    primary = BooleanProperty(False)
+
+
+class Spacer(Widget):
+    pass
+
+
+class Hideable(BoxLayout):
+    """A box that can step aside: when `shown` is False it takes no room, draws nothing and lets
+    every touch through. (Kivy's `disabled` would swallow touches, even on children that overflow
+    a zero-height box, and cover the controls beneath.)"""
+
+    shown = BooleanProperty(True)
+    full_height = ObjectProperty(None, allownone=True)  # the height when shown; None: size_hint
+
+    def on_touch_down(self, touch):
+        return super().on_touch_down(touch) if self.shown else False
+
+    def on_touch_move(self, touch):
+        return super().on_touch_move(touch) if self.shown else False
+
+    def on_touch_up(self, touch):
+        return super().on_touch_up(touch) if self.shown else False
+
+
+class StepImage(Widget):
+    """An image from the store's bytes (PNG or JPEG), decoded in memory: no temp files."""
+
+    texture = ObjectProperty(None, allownone=True)
+
+    def show(self, data: bytes | None) -> None:
+        self.texture = None
+        if not data:
+            return
+        try:
+            self.texture = CoreImage(io.BytesIO(data), ext=image_kind(data) or "png").texture
+        except Exception:  # a broken image must not take the step with it
+            log.exception("could not decode a step image")
+
+
+class QRCode(Widget):
+    """A QR code as a texture: one texel per module, scaled with nearest-neighbour filtering so it
+    stays sharp at any size (as Electrum's qrcodewidget does). No Pillow, no image file."""
+
+    data = StringProperty("")
+    texture = ObjectProperty(None, allownone=True)
+    modules = ObjectProperty(0)
+
+    def on_data(self, *_):
+        if not self.data:
+            self.texture = None
+            return
+        import qrcode
+        from qrcode.constants import ERROR_CORRECT_M
+
+        qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+        qr.add_data(self.data)
+        qr.make(fit=True)
+        matrix = qr.get_matrix()  # includes the quiet zone
+        n = len(matrix)
+        dark, light = b"\x00\x00\x00\xff", b"\xff\xff\xff\xff"
+        # GL textures start at the bottom row
+        buf = b"".join(dark if cell else light for row in reversed(matrix) for cell in row)
+        tex = Texture.create(size=(n, n), colorfmt="rgba")
+        tex.mag_filter = "nearest"
+        tex.min_filter = "nearest"
+        tex.blit_buffer(buf, colorfmt="rgba", bufferfmt="ubyte")
+        self.modules = n
+        self.texture = tex
+
+
+class KeyButton(KButton):
+    value = StringProperty("")
+
+
+LAYOUTS = {
+    "latin": ["1234567890", "qwertyuiop", "asdfghjkl'", "zxcvbnm,.-"],
+    "arabic": ["1234567890", "ضصثقفغعهخحج", "شسيبلاتنمكط", "ئءؤرىةوزظذد"],
+}
+
+
+class OnScreenKeyboard(BoxLayout):
+    """A large keyboard built from buttons. Keys call `on_text(char)`; the space and delete keys
+    call the same. Arabic gets its own letters; other languages type with Latin letters."""
+
+    layout = OptionProperty("latin", options=list(LAYOUTS))
+    key_handler = ObjectProperty(None)  # callable(str): a character, " " or "\b"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        Clock.schedule_once(lambda *_: self.build_keys())
+        App.get_running_app().fbind("lang", lambda *_: self.build_keys())
+
+    def on_layout(self, *_):
+        self.build_keys()
+
+    def build_keys(self):
+        self.clear_widgets()
+        app = App.get_running_app()
+        for row in LAYOUTS[self.layout]:
+            line = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
+            for ch in row:
+                line.add_widget(KeyButton(raw=ch, value=ch, probe_id=f"key:{ch}", on_release=self._press))
+            self.add_widget(line)
+        last = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
+        last.add_widget(KeyButton(raw=app.t("Space"), value=" ", probe_id="key:space", size_hint_x=3,
+                                  on_release=self._press))
+        last.add_widget(KeyButton(raw=app.t("Delete"), value="\b", probe_id="key:delete", size_hint_x=1.2,
+                                  on_release=self._press))
+        self.add_widget(last)
+
+    def _press(self, button):
+        if self.key_handler:
+            self.key_handler(button.value)
+
+
+class NumberPad(GridLayout):
+    """A large 0-9 pad for the staff PIN."""
+
+    key_handler = ObjectProperty(None)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.build_keys()
+        App.get_running_app().fbind("lang", lambda *_: self.build_keys())
+
+    def build_keys(self):
+        self.clear_widgets()
+        app = App.get_running_app()
+        for value in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "\b", "0", "\n"]:
+            label = {"\b": app.t("Delete"), "\n": app.t("OK")}.get(value, value)
+            pid = {"\b": "pin:delete", "\n": "pin:ok"}.get(value, f"pin:{value}")
+            self.add_widget(KeyButton(raw=label, value=value, probe_id=pid, on_release=self._press))
+
+    def _press(self, button):
+        if self.key_handler:
+            self.key_handler(button.value)
+
+
+class KioskScreen(Screen):
+    """The common frame: a heading, and in the reach layout an empty top third. Screens override
+    on_activate / on_deactivate (called by the App when they come and go)."""
+
+    heading = StringProperty("")
+
+    def on_activate(self) -> None:
+        pass
+
+    def on_deactivate(self) -> None:
+        pass
+
+    def refresh(self) -> None:
+        """Redraw for a new language or new content."""
+
+
+class IdleOverlay(ModalView):
+    remaining = ObjectProperty(0)
+
+
+Builder.load_file(str(Path(__file__).with_name("widgets.kv")))

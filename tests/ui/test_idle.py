@@ -1,0 +1,58 @@
+"""The idle timeout: "Are you still there?", then the session is wiped and the attract loop
+returns; the next person cannot go Back into the last person's guide."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.guides import pick
+
+pytestmark = pytest.mark.ui
+
+
+def test_idle_overlay_then_attract_and_no_way_back(start_kiosk, library):
+    kiosk = start_kiosk(KIOSK_IDLE_TIMEOUT="4", KIOSK_IDLE_COUNTDOWN="3")
+    kiosk.touch_to_start()
+    snap = kiosk.tap_and_wait("lang:es", lambda s: "¿Cómo podemos ayudarle?" in s["labels"], "Spanish home")
+    first_guide = next(b["id"] for b in snap["buttons"] if b["id"].startswith("guide:"))
+    guide = library.guides[first_guide.split(":", 1)[1]]
+    start = guide.steps[guide.start]
+    first_text = pick(start.text, "es", guide.language)
+    kiosk.tap(first_guide)
+    snap = kiosk.wait_screen("step")
+    assert first_text in snap["labels"]
+    kiosk.tap("choice:0")
+    second = guide.steps[start.choices[0].next]
+    second_text = pick(second.text, "es", guide.language)
+    old = kiosk.wait_label(second_text)
+
+    # a touch on the overlay means "still here": the customer stays where they were
+    snap = kiosk.wait(lambda s: s["overlay"], timeout=10, what="the idle overlay")
+    assert "¿Sigue ahí?" in snap["labels"]
+    kiosk.click(640, 600)
+    snap = kiosk.wait(lambda s: not s["overlay"] and s["screen"] in ("step", "outcome"), what="back on the step")
+    assert second_text in snap["labels"]
+
+    # nobody answers this time
+    kiosk.wait(lambda s: s["overlay"], timeout=10, what="the idle overlay again")
+    snap = kiosk.wait_screen("attract", timeout=10)
+    assert snap["session"] is None
+
+    snap = kiosk.touch_to_start()
+    assert snap["lang"] == "en" and "How can we help?" in snap["labels"], "the next person starts in English"
+    assert snap["session"] not in (None, old["session"])
+    kiosk.key("Escape")  # the keyboard's Back key does nothing, and the app stays up
+    snap = kiosk.wait_screen("home")
+    assert not any(b["id"] in ("back", "restart") for b in snap["buttons"])
+    texts = " ".join(snap["labels"] + [b["text"] for b in snap["buttons"]])
+    assert first_text not in texts and second_text not in texts
+
+    events = kiosk.events()
+    first = [e for e in events if e["session"] == old["session"]]
+    kinds = [e["type"] for e in first]
+    assert kinds[:5] == ["session_start", "language", "step_view", "choice", "step_view"]
+    assert kinds[-2:] == ["idle_timeout", "session_end"] and first[-1]["data"] == {"reason": "idle_timeout"}
+    assert first[2]["guide"] == guide.id
+    second_session = [e for e in events if e["session"] == snap["session"]]
+    assert [e["type"] for e in second_session] == ["session_start"]
+    assert events.index(second_session[0]) > events.index(first[-1])
