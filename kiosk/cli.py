@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 from kiosk import __version__
 from kiosk.bundle import open_library
@@ -129,7 +128,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     from kiosk.sync import STAGES, SyncService
 
-    store = open_store(settings)
+    # Not open_store: a kiosk about to fetch the server's library need not unpack the sample first.
+    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
     service = SyncService.from_settings(settings, store)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),

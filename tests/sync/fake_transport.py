@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.guides import Library
 from kiosk.sync import canonical
-from kiosk.transport import (AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError)
+from kiosk.transport import AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError
 
 
 class FakeServer:

@@ -3,8 +3,6 @@ with the real server is in test_sync_server.py."""
 
 from __future__ import annotations
 
-import json
-
 from kiosk.events import make_event
 from kiosk.guides import load_library
 from kiosk.sync import SyncService
