@@ -212,14 +212,17 @@ class HttpTransport:
     # --- the API -------------------------------------------------------------------------------
 
     def health(self) -> bool:
-        """Is the server reachable and answering? The unauthenticated key endpoint is the probe:
-        it is cheap and touches no device state."""
-        try:
-            resp = self._request("GET", f"{API}/server-key", auth=False)
-        except TransportError:
-            return False
-        self._body(resp, "server-key")
-        return resp.status_code == 200
+        """Is the server reachable and answering? /healthz (which also checks the server's
+        database); a server without it is probed with the unauthenticated key endpoint."""
+        for path in ("/healthz", f"{API}/server-key"):
+            try:
+                resp = self._request("GET", path, auth=False)
+                self._body(resp, path)
+            except TransportError:
+                return False
+            if resp.status_code != 404:
+                return resp.status_code == 200
+        return False
 
     def fetch_server_key(self) -> str:
         resp = self._request("GET", f"{API}/server-key", auth=False)
@@ -273,7 +276,10 @@ class HttpTransport:
             if resp.status_code == 416:  # we already have everything the server has
                 resp.close()
             elif resp.status_code in (200, 206):
-                mode = "ab" if resp.status_code == 206 and have else "wb"
+                # Append only when the server really continues where the part file ends.
+                resumed = resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(
+                    f"bytes {have}-")
+                mode = "ab" if resumed and have else "wb"
                 self._stream_to(resp, part, mode, what)
             else:
                 resp.close()

@@ -1,15 +1,17 @@
 """A small TCP proxy that makes a bad network on purpose, between the kiosk and the real server.
 
-Each accepted connection draws its fate from a seeded RNG:
+Each reply (and each request) passing through draws its fate from a seeded RNG; a reply is
+recognised by its status line at the start of a chunk, so kept-alive connections get their
+share of trouble too:
   clean     forwarded untouched
   delay     each reply chunk waits a little (a slow link)
   cut       the reply is cut after a random number of bytes (FIN mid-body)
   truncate  the reply is cut inside its first few hundred bytes (mid-headers)
   reset     the connection is reset (RST) after a random number of reply bytes
   stall     the reply stops for longer than the client's read timeout, then is closed
-  drop_req  the request is cut before the server has all of it
+  drop_req  the request is cut before the server has all of it (the connection is reset)
 Counters record connections, bytes each way and faults by kind, so tests can also measure what a
-sync cost (bytes_down with faults off). The same seed gives the same sequence of fates.
+sync cost (bytes_down with faults off). The same seed gives the same sequence of fates (thread timing aside).
 
     with FaultProxy(("127.0.0.1", server_port), seed=7, fault_rate=0.3) as proxy:
         url = proxy.url
@@ -79,13 +81,16 @@ class FaultProxy:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _fate(self) -> tuple[str, int]:
+    def _fate(self, request: bool = False) -> tuple[str, int]:
         with self._lock:
             if self.rng.random() >= self.fault_rate:
                 return "clean", 0
             mode = self.rng.choice(self.modes)
+            if (mode == "drop_req") != request:
+                return "clean", 0
             limit = self.rng.randint(0, 400) if mode in ("truncate", "drop_req") else \
                 self.rng.randint(0, self.max_cut)
+            self.counts[mode] += 1
             return mode, limit
 
     def _accept_loop(self) -> None:
@@ -104,10 +109,8 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        mode, limit = self._fate()
         with self._lock:
             self.counts["connections"] += 1
-            self.counts[mode] += 1
         try:
             upstream = socket.create_connection(self.target, timeout=10)
         except OSError:
@@ -116,27 +119,29 @@ class FaultProxy:
         upstream.settimeout(None)
         with self._lock:
             self._open.update((client, upstream))
-        up = threading.Thread(target=self._pump_up, args=(client, upstream, mode, limit), daemon=True)
+        up = threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True)
         up.start()
         try:
-            self._pump_down(upstream, client, mode, limit)
+            self._pump_down(upstream, client)
         finally:
             up.join(1)
             with self._lock:
                 self._open.discard(client)
                 self._open.discard(upstream)
 
-    def _pump_up(self, client: socket.socket, upstream: socket.socket, mode: str, limit: int) -> None:
-        sent = 0
+    def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
+        mode, limit, sent = "clean", 0, 0
         try:
             while True:
                 data = client.recv(65536)
                 if not data:
                     break
+                if data.startswith((b"GET ", b"POST ", b"HEAD ", b"PUT ")):
+                    (mode, limit), sent = self._fate(request=True), 0
                 if mode == "drop_req" and sent + len(data) > limit:
                     upstream.sendall(data[:max(limit - sent, 0)])
                     _reset(client)
-                    _close(upstream)
+                    _reset(upstream)
                     return
                 upstream.sendall(data)
                 sent += len(data)
@@ -150,13 +155,15 @@ class FaultProxy:
             except OSError:
                 pass
 
-    def _pump_down(self, upstream: socket.socket, client: socket.socket, mode: str, limit: int) -> None:
-        passed = 0
+    def _pump_down(self, upstream: socket.socket, client: socket.socket) -> None:
+        mode, limit, passed = "clean", 0, 0
         try:
             while True:
                 data = upstream.recv(65536)
                 if not data:
                     break
+                if data.startswith(b"HTTP/1."):
+                    (mode, limit), passed = self._fate(), 0
                 if mode == "delay":
                     time.sleep(self.rng.uniform(0.005, 0.05))
                 if mode in ("cut", "truncate", "reset", "stall") and passed + len(data) > limit:
