@@ -18,7 +18,7 @@ Pull (one round):
 A failure anywhere before 6 leaves the installed content exactly as it was; the cause is kept in
 sync_state 'last_sync' for `kiosk status` and the heartbeat, and the next round tries again.
 
-Push: the outbox in bounded batches, each event stamped with the clock offset learnt from the
+Push (before the pull in each round): the outbox in bounded batches, each event stamped with the clock offset learnt from the
 server's replies; only what the server acknowledged (accepted + duplicates) is deleted; events it
 rejected as malformed are moved to rejected_events. Network errors and 5xx back off exponentially
 with full jitter, 429 waits out Retry-After, 401/403 stop the round with a clear status.
@@ -317,14 +317,16 @@ class SyncService:
     # --- one round -----------------------------------------------------------------------------
 
     def sync_once(self, progress: ProgressCallback | None = None) -> SyncResult:
-        """Pull content, push events, send a heartbeat. Never raises for anything the network or
+        """Push events, pull content, send a heartbeat. Never raises for anything the network or
         the server does: the outcome is in the result and in sync_state 'last_sync'."""
         started = time.monotonic()
         try:
             with self._exclusive():
                 rnd = _Round(progress)
-                pull, pull_error = self._guarded(self._pull, rnd)
+                # Events first: they are small and they are what staff are waiting for; a large
+                # content update on a slow link must not hold customers' feedback back.
                 push, push_error = self._guarded(self._push, rnd)
+                pull, pull_error = self._guarded(self._pull, rnd)
                 worst = max((pull, push), key=lambda r: _SEVERITY[r])
                 result = OK if worst == UNCHANGED and (rnd.changed or rnd.events_sent) else worst
                 errors = [e for e in (pull_error and f"content: {pull_error}",
@@ -428,8 +430,8 @@ class SyncService:
         stale = set(tables.staged_keys()) - {(g, v) for g, v, _ in plan.changed}
         tables.unstage(stale)
 
+        self._download_guides(plan, rnd)  # small and quick: staged before the long image downloads
         self._download_images(plan, rnd)
-        self._download_guides(plan, rnd)
         changed = self._validated_library(manifest, plan)
 
         with tables.transaction():

@@ -188,15 +188,26 @@ class FaultProxy:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST instead of FIN: the peer sees 'connection reset by peer'."""
+    """Close with RST instead of FIN: the peer sees 'connection reset by peer'. SHUT_RD wakes a
+    recv() blocked in the other pump thread without sending anything; close() then resets."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
-    _close(sock)
+    try:
+        sock.close()
+    except OSError:
+        pass
 
 
 def _close(sock: socket.socket) -> None:
+    """shutdown() first: a bare close() leaves a recv() blocked in the other pump thread holding
+    the socket open, and the server would wait on a connection nobody uses."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
     try:
         sock.close()
     except OSError:

@@ -14,7 +14,6 @@ def write_library(root: Path, guides: int = 5, images: int = 3, image_bytes: int
     """A library folder of `guides` guides, the first `images` of which show one image each.
     `revision` maps a guide id to a number that changes its text (a new guide version) without
     touching its image."""
-    rng = random.Random(seed)
     revision = revision or {}
     (root / "images").mkdir(parents=True, exist_ok=True)
     for i in range(guides):
@@ -23,6 +22,7 @@ def write_library(root: Path, guides: int = 5, images: int = 3, image_bytes: int
         if i < images:
             img = root / "images" / f"img-{i:04d}.png"
             if not img.exists():
+                rng = random.Random(f"{seed}-{i}")  # each image its own bytes, however often rewritten
                 img.write_bytes(PNG_MAGIC + rng.randbytes(max(image_bytes - len(PNG_MAGIC), 0)))
             image_line = f"    image: images/img-{i:04d}.png\n"
         rev = revision.get(gid, 0)
