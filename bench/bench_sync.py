@@ -26,14 +26,14 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kiosk.events import make_event  # noqa: E402
-from kiosk.guides import load_library  # noqa: E402
-from kiosk.sync import SyncService  # noqa: E402
-from kiosk.transport import HttpTransport  # noqa: E402
-from offline_cache.store import Store  # noqa: E402
-from tests.sync.conftest import ServerProc  # noqa: E402
-from tests.sync.faultproxy import FaultProxy  # noqa: E402
-from tests.sync.libgen import write_library  # noqa: E402
+from kiosk.events import make_event
+from kiosk.guides import load_library
+from kiosk.sync import SyncService
+from kiosk.transport import HttpTransport
+from offline_cache.store import Store
+from tests.sync.conftest import ServerProc
+from tests.sync.faultproxy import FaultProxy
+from tests.sync.libgen import write_library
 
 
 def verdict(ok: bool) -> str:

@@ -56,7 +56,7 @@ class ServerProc:
         return out.stdout
 
     def start(self) -> ServerProc:
-        log = open(self.data_dir / "serve.log", "ab")
+        log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the server process writes it)
         self.proc = subprocess.Popen(
             [str(BIN / "kiosk-server"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT)
