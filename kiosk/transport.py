@@ -21,6 +21,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,8 @@ def _retry_after(resp: requests.Response) -> float:
 
 class HttpTransport:
     def __init__(self, base_url: str, token: str, data_dir: str | Path, *,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8):
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8,
+                 clock: Callable[[], float] = time.time):
         if not base_url:
             raise ValueError("no server URL is configured")
         self.base_url = base_url.rstrip("/")
@@ -138,6 +140,7 @@ class HttpTransport:
         self.session.mount("https://", adapter)
         self.counters = Counters()
         self.clock = ClockOffset()
+        self._now = clock  # the kiosk's wall clock, the one its events are stamped with
         self._count_lock = threading.Lock()
 
     def close(self) -> None:
@@ -162,14 +165,14 @@ class HttpTransport:
         url = self.base_url + path
         body = kwargs.get("data") or b""
         self._count(requests_=1, bytes_out=len(body))
-        sent_at = time.time()
+        sent_at = self._now()
         try:
             if not auth:
                 kwargs.setdefault("headers", {})["Authorization"] = None  # None drops the session header
             resp = self.session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        received_at = time.time()
+        received_at = self._now()
         server_time = resp.headers.get("X-Server-Time")
         if server_time:
             try:

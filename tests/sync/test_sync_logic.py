@@ -78,3 +78,37 @@ def test_push_acks_only_acknowledged_and_sets_aside_rejected(store):
     assert set(server.events) == {e["uuid"] for e in events}
     assert all(e["server_time_offset"] == 2.5 for e in server.events.values())
     assert sync.tables.rejected_count() == 1
+
+
+def test_push_honours_retry_after_and_halves_a_batch_too_large(store):
+    import time
+
+    from kiosk.transport import ProtocolError, RateLimited
+
+    server = FakeServer()
+    sync = _service(store, server, batch_size=400)
+    store.append_events([make_event("search", device="k1", session="s", data={"query": "x", "hits": 1})
+                         for _ in range(1000)])
+    sync.transport.fail["events"] = RateLimited("busy", retry_after=0.3)
+    started = time.monotonic()
+    res = sync.sync_once()
+    assert time.monotonic() - started >= 0.3 and res.events_sent == 1000
+
+    store.append_events([make_event("search", device="k1", session="s") for _ in range(10)])
+    sync.transport.fail["events"] = ProtocolError("too large", 413)
+    assert sync.sync_once().events_sent == 10 and store.outbox_depth() == 0
+
+    store.append_events([make_event("feedback", device="k1", session="s")])
+    sync.transport.fail["events"] = RateLimited("come back in an hour", retry_after=3600)
+    res = sync.sync_once()
+    assert res.result == "offline" and "3600" in res.error and store.outbox_depth() == 1
+
+
+def test_revoked_token_is_reported_not_retried(store):
+    server = FakeServer()
+    server.token_ok = False
+    sync = _service(store, server)
+    store.append_events([make_event("feedback", device="k1", session="s")])
+    res = sync.sync_once()
+    assert res.result == "unauthorized" and "token" in res.error
+    assert server.requests.count("events") == 1 and store.outbox_depth() == 1

@@ -205,6 +205,8 @@ def test_server_away_kiosk_keeps_working_and_delivers_when_back(tmp_path):
     store = Store(kiosk.settings.db_path)
     store.import_library(load_library(lib), content_version="usb-1")  # content from a USB stick
     sync = SyncService.from_settings(kiosk.settings, store, heartbeat_seconds=0.5, probe_cap=0.5)
+    installed = []
+    sync.on_content_changed = installed.append
     sync.start()
     try:
         wait_for(lambda: (store.get_state("last_sync") or {}).get("result") == "offline", 10,
@@ -228,6 +230,55 @@ def test_server_away_kiosk_keeps_working_and_delivers_when_back(tmp_path):
         with server.db() as conn:
             comments = [r[0] for r in conn.execute("SELECT comment FROM events WHERE type = 'feedback'")]
         assert len(comments) == 30 and not any("7946" in c for c in comments)
+
+        # Staff's "Sync now": new content arrives at once, though the next scheduled round is minutes away.
+        write_library(lib, guides=5, images=2, revision={"guide-0002": 1})
+        server.publish(lib)
+        sync.request_sync()
+        wait_for(lambda: store.content_version == str(server.content_version()), 15, what="Sync now")
+        assert installed == ["1", "2"]
     finally:
         sync.stop()
         server.stop()
+
+
+def test_revoked_token_stops_with_a_clear_status_and_keeps_events(tmp_path, server, kiosk):
+    server.publish(write_library(tmp_path / "lib", guides=3, images=1))
+    kiosk.run("sync")
+    with server.db() as conn:
+        beat = conn.execute("SELECT content_version, outbox_depth FROM devices WHERE name = ?",
+                            [kiosk.name]).fetchone()
+    assert beat == (str(server.content_version()), 0), "the heartbeat after a sync reaches the fleet view"
+    store = kiosk.store()
+    store.append_events(_events(kiosk.name, 25))
+    server.cli("device", "revoke", kiosk.name)
+    out = kiosk.run("sync", check=False)
+    assert out.returncode == 1 and "token" in out.stderr
+    status = json.loads(kiosk.run("status", "--json").stdout)
+    assert status["last_sync"]["result"] == "unauthorized" and status["outbox_depth"] == 25
+    assert status["content_version"] == str(server.content_version())
+
+
+def test_malformed_events_are_set_aside_and_skewed_clock_is_corrected(tmp_path, server, kiosk):
+    server.publish(write_library(tmp_path / "lib", guides=3, images=1))
+    skew = -3600.0  # this kiosk's clock is an hour slow
+    sync = _service(kiosk, server.url)
+    sync.transport = HttpTransport(server.url, kiosk.token, kiosk.data_dir, clock=lambda: time.time() + skew)
+    sync.sync_once()  # learns the offset from the server's replies
+    good = [make_event("choice", device=kiosk.name, session="abc", guide="guide-0001", guide_version=1,
+                       step="ask", lang="en", data={"index": 0, "label": "Yes", "next": "done", "guide": None},
+                       now=time.time() + skew, mono=1.0) for _ in range(300)]
+    bad_type = dict(good[0], uuid="f" * 32, type="teleport")
+    other_device = dict(good[0], uuid="e" * 32, device="someone-else")
+    sync.store.append_events(good[:100] + [bad_type] + good[100:200] + [other_device] + good[200:])
+    result = sync.sync_once()
+    assert (result.events_sent, result.events_rejected, result.outbox_depth) == (300, 2, 0)
+    status = json.loads(kiosk.run("status", "--json").stdout)
+    assert status["rejected_events"] == 2 and status["outbox_depth"] == 0
+    assert "2 rejected by the server" in kiosk.run("status").stdout
+    with server.db() as conn:
+        rows = conn.execute("SELECT kiosk_time, server_time, received_at FROM events").fetchall()
+    assert len(rows) == 300
+    for kiosk_time, server_time, received_at in rows:
+        assert abs(kiosk_time - skew - server_time) < 2.0  # the kiosk's own time is kept as sent
+        assert abs(server_time - received_at) < 5.0  # and the server's corrected time is right
