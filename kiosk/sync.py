@@ -74,7 +74,7 @@ OK, UNCHANGED, OFFLINE, REJECTED, UNAUTHORIZED, ERROR, BUSY = (
 _SEVERITY = {UNCHANGED: 0, OK: 1, OFFLINE: 2, ERROR: 3, REJECTED: 4, UNAUTHORIZED: 5}
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total); stages below
-STAGES = ("manifest", "guides", "images", "events")
+STAGES = ("events", "manifest", "guides", "images")  # in the order a round runs them
 
 
 class Transport(Protocol):
@@ -129,7 +129,7 @@ class Plan:
     staged: list[tuple[str, int, str]]  # already downloaded and verified by an earlier round
     unchanged: list[str]
     removed: list[str]
-    images: dict[str, int | None]  # sha256 -> size, not stored yet
+    images: dict[str, int | None]  # sha256 -> size, not stored yet (narrowed once guides are in)
 
     @property
     def changed(self) -> list[tuple[str, int, str]]:
@@ -425,12 +425,13 @@ class SyncService:
         if plan.is_noop(installed_version):
             self._remember_manifest(reply, plan.content_version)
             return UNCHANGED
-        if hasattr(self.transport, "clean_partials"):
-            self.transport.clean_partials(set(plan.images))
         stale = set(tables.staged_keys()) - {(g, v) for g, v, _ in plan.changed}
         tables.unstage(stale)
 
         self._download_guides(plan, rnd)  # small and quick: staged before the long image downloads
+        plan.images = self._images_needed(manifest, plan)
+        if hasattr(self.transport, "clean_partials"):
+            self.transport.clean_partials(set(plan.images))
         self._download_images(plan, rnd)
         changed = self._validated_library(manifest, plan)
 
@@ -448,6 +449,24 @@ class SyncService:
             except Exception:
                 log.exception("on_content_changed callback failed")
         return OK
+
+    def _images_needed(self, manifest: dict[str, Any], plan: Plan) -> dict[str, int | None]:
+        """Images the new library's guides name and the store lacks (sha256 -> size). Taken from
+        the guides themselves rather than the manifest's list alone, so an image nobody names is
+        never fetched (and then dropped, and fetched again, every round)."""
+        named: set[str] = set()
+        for _, body in self.tables.staged().values():
+            try:
+                named |= set((json.loads(body).get("images") or {}).values())
+            except (ValueError, AttributeError):
+                pass  # validation refuses it with a proper reason
+        for gid in plan.unchanged:
+            installed = self.store.guide(gid)
+            if installed:
+                named |= set(installed[0].images.values())
+        have = self.store.image_hashes()
+        sizes = manifest["images"]
+        return {h: (sizes.get(h) or {}).get("size") for h in sorted(named - have) if _is_hex(h)}
 
     def _remember_manifest(self, reply: ManifestReply, version: str) -> None:
         if reply.etag:
