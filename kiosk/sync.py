@@ -102,6 +102,7 @@ class SyncResult:
     error: str | None = None
     content_version: str | None = None
     content_changed: bool = False
+    content_pending: str | None = None  # downloaded and verified, waiting for may_switch()
     pull: str = UNCHANGED
     push: str = UNCHANGED
     guides_downloaded: int = 0
@@ -254,6 +255,7 @@ class _Round:
     events_sent: int = 0
     events_rejected: int = 0
     changed: bool = False
+    pending: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def report(self, stage: str, done: int, total: int) -> None:
@@ -297,6 +299,11 @@ class SyncService:
         self.on_content_changed: Callable[[str], None] | None = None
         # Called with every SyncResult (staff mode shows it).
         self.on_synced: Callable[[SyncResult], None] | None = None
+        # Asked just before a switch; False keeps the new content staged (nothing is downloaded
+        # again) and the switch is retried shortly. The app answers "no customer mid-session", so
+        # a guide never changes under someone's finger.
+        self.may_switch: Callable[[], bool] | None = None
+        self.pending_retry = 15.0  # seconds until a deferred switch is tried again
         self._round_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -334,6 +341,7 @@ class SyncService:
                 res = SyncResult(
                     result=result, at=_now_iso(), error="; ".join(errors) or None,
                     content_version=self.store.content_version, content_changed=rnd.changed,
+                    content_pending=rnd.pending,
                     pull=pull, push=push, guides_downloaded=rnd.guides, images_downloaded=rnd.images,
                     bytes_downloaded=rnd.bytes, events_sent=rnd.events_sent,
                     events_rejected=rnd.events_rejected, outbox_depth=self.store.outbox_depth(),
@@ -434,6 +442,11 @@ class SyncService:
             self.transport.clean_partials(set(plan.images))
         self._download_images(plan, rnd)
         changed = self._validated_library(manifest, plan)
+        if self.may_switch is not None and not self.may_switch():
+            rnd.pending = plan.content_version
+            log.info("content version %s is ready; switching once no session is in progress",
+                     plan.content_version)
+            return OK if (rnd.guides or rnd.images) else UNCHANGED
 
         with tables.transaction():
             self.store.install_content(plan.content_version, changed, set(manifest["guides"]))
@@ -593,6 +606,8 @@ class SyncService:
             batch = self.store.take_batch(batch_size, after_seq=after_seq)
             if not batch:
                 break
+            if self.transport.server_offset is None:
+                self.transport.health()  # one cheap reply teaches the clock offset before stamping
             offset = self.transport.server_offset
             try:
                 reply = self.transport.post_events([stamp_offset(e.body, offset) for e in batch])
@@ -707,7 +722,8 @@ class SyncService:
                         next_probe = now + backoff_delay(1, 1.0, self.probe_cap, self.rng) + 1.0
                     else:
                         failures, next_probe = 0, None
-                        next_sync = now + self.interval
+                        next_sync = now + (min(self.interval, self.pending_retry) if result.content_pending
+                                           else self.interval)
                 elif next_probe is not None and now >= next_probe:
                     if self.transport.health():
                         log.info("the server answers again: syncing now")
@@ -730,6 +746,17 @@ class SyncService:
             self._wake.clear()
 
 
+def start_background_sync(settings: Any, store: Store, **kwargs: Any) -> SyncService | None:
+    """The app's one call: a started SyncService for these settings, or None for a kiosk with no
+    server configured (it runs from its own library; `kiosk import` updates it)."""
+    if not settings.server_url:
+        log.info("no server_url configured: this kiosk does not sync")
+        return None
+    service = SyncService.from_settings(settings, store, **kwargs)
+    service.start()
+    return service
+
+
 def sync_status(store: Store) -> dict[str, Any]:
     """What `kiosk status` shows about sync: the last round, and events set aside as malformed."""
     tables = SyncTables(store)
@@ -745,6 +772,7 @@ __all__ = [
     "SyncService",
     "canonical",
     "make_plan",
+    "start_background_sync",
     "sync_status",
     "verify_manifest",
 ]

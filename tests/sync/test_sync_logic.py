@@ -112,3 +112,23 @@ def test_revoked_token_is_reported_not_retried(store):
     res = sync.sync_once()
     assert res.result == "unauthorized" and "token" in res.error
     assert server.requests.count("events") == 1 and store.outbox_depth() == 1
+
+
+def test_switch_waits_for_the_session_to_end_without_downloading_again(store, tmp_path):
+    lib = write_library(tmp_path / "lib", guides=4, images=2)
+    server = FakeServer()
+    server.publish(load_library(lib))
+    sync = _service(store, server)
+    sync.sync_once()
+    write_library(lib, guides=4, images=3, revision={"guide-0000": 1})
+    server.publish(load_library(lib))
+    customer_mid_session = True
+    sync.may_switch = lambda: not customer_mid_session
+    res = sync.sync_once()
+    assert res.content_pending == "2" and store.content_version == "1"
+    assert (res.guides_downloaded, res.images_downloaded) == (2, 1)  # guide-0002 gained an image
+    customer_mid_session = False
+    server.requests.clear()
+    res = sync.sync_once()
+    assert res.content_changed and store.content_version == "2" and res.content_pending is None
+    assert "guide" not in server.requests and "image" not in server.requests
