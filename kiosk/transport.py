@@ -283,7 +283,8 @@ class HttpTransport:
                 resumed = resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(
                     f"bytes {have}-")
                 mode = "ab" if resumed and have else "wb"
-                self._stream_to(resp, part, mode, what)
+                start = have if mode == "ab" else 0
+                self._stream_to(resp, part, mode, what, None if size is None else size - start)
             else:
                 resp.close()
                 raise ProtocolError(f"{what}: unexpected reply HTTP {resp.status_code}", resp.status_code)
@@ -306,12 +307,19 @@ class HttpTransport:
             if path.stem not in keep:
                 path.unlink(missing_ok=True)
 
-    def _stream_to(self, resp: requests.Response, part: Path, mode: str, what: str) -> None:
+    def _stream_to(self, resp: requests.Response, part: Path, mode: str, what: str,
+                   most: int | None) -> None:
+        """Append the reply's body to `part`; never more than `most` bytes (a server sending more
+        than the manifest said is wrong, and must not fill the disk)."""
         received = 0
         expected = resp.headers.get("Content-Length")
         try:
             with part.open(mode) as fh:
                 for chunk in resp.iter_content(CHUNK):
+                    if most is not None and received + len(chunk) > most:
+                        fh.close()
+                        part.unlink(missing_ok=True)
+                        raise IntegrityError(f"{what}: the server sent more bytes than the manifest says")
                     fh.write(chunk)
                     received += len(chunk)
                 fh.flush()
