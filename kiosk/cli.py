@@ -151,6 +151,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(f"Problem: {result.error}", file=sys.stderr)
     return 0 if result.ok else 1
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from kiosk.config_check import check_config
+
+    if args.action == "check":
+        findings = check_config(args.data_dir)
+        for finding in findings:
+            print(finding)
+        errors = sum(f.level == "error" for f in findings)
+        print(f"{errors} error(s), {len(findings) - errors} warning(s)." if findings else "The configuration is fine.")
+        return 1 if errors else 0
+    if args.action == "set-pin":
+        import getpass
+
+        from kiosk.settings import hash_pin
+
+        pin = sys.stdin.readline().strip() if args.pin_stdin else getpass.getpass("New staff PIN: ")
+        if not pin.isdigit() or not 4 <= len(pin) <= 12:
+            print("A staff PIN is 4 to 12 digits.", file=sys.stderr)
+            return 1
+        settings = load_settings(args.data_dir)
+        settings.staff_pin_hash = hash_pin(pin)
+        print(f"Staff PIN saved (hashed) in {settings.save()}.")
+        return 0
+    settings = load_settings(args.data_dir)
+    print((settings.data_path / "kiosk.toml").read_text(), end="")
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="A self-help guide kiosk.")
@@ -190,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="this device's token (overrides the config file)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("config", help="check or change this kiosk's settings (kiosk.toml)",
+                       description="check: say in plain words what is wrong in kiosk.toml; set-pin: store a "
+                                   "new staff PIN (hashed); show: print the file.")
+    data_dir(p)
+    p.add_argument("action", choices=["check", "set-pin", "show"])
+    p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input (set-pin)")
+    p.set_defaults(func=cmd_config)
     return parser
 
 

@@ -310,17 +310,24 @@ class _GuideParser:
             self.problem("image must be a file path like images/belt.png", step_id)
             return None
         rel = value.strip()
-        path = (self.file_dir / rel).resolve()
-        if not path.is_relative_to(self.root.resolve()):
-            self.problem(f"image '{rel}' points outside the library folder", step_id)
+        # A path the OS cannot even look up (a NUL byte, a name too long) is the author's typo,
+        # not a crash: it is reported like any other missing image.
+        try:
+            path = (self.file_dir / rel).resolve()
+            if not path.is_relative_to(self.root.resolve()):
+                self.problem(f"image '{rel}' points outside the library folder", step_id)
+                return None
+            if not path.is_file():
+                self.problem(f"image '{rel}' does not exist next to the guide file", step_id)
+                return None
+            if path.stat().st_size > MAX_IMAGE_BYTES:
+                self.problem(f"image '{rel}' is larger than 20 MB", step_id)
+                return None
+            data = path.read_bytes()
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            self.problem(f"image '{rel[:80]}' cannot be read as a file ({reason})", step_id)
             return None
-        if not path.is_file():
-            self.problem(f"image '{rel}' does not exist next to the guide file", step_id)
-            return None
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            self.problem(f"image '{rel}' is larger than 20 MB", step_id)
-            return None
-        data = path.read_bytes()
         if image_kind(data) is None:
             self.problem(f"image '{rel}' is not a PNG or JPEG picture", step_id)
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import socket
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+log = logging.getLogger(__name__)
 
 CONFIG_NAME = "kiosk.toml"
 DEFAULT_PIN = "1234"
@@ -123,7 +126,17 @@ def load_settings(data_dir: str | Path | None = None, create: bool = True) -> Se
         with path.open("rb") as fh:
             values = tomllib.load(fh)
     known = {f.name: f.type for f in fields(Settings)}
-    settings = Settings(**{k: v for k, v in values.items() if k in known and k != "data_dir"})
+    defaults = Settings()
+    accepted = {}
+    for key, value in values.items():
+        if key not in known or key == "data_dir":
+            continue  # `kiosk config check` names unknown keys; the kiosk still starts
+        want = type(getattr(defaults, key))
+        try:
+            accepted[key] = value if isinstance(value, want) else _coerce(key, want, str(value))
+        except ValueError:
+            log.warning("ignoring %s = %r in %s: not a %s", key, value, path, want.__name__)
+    settings = Settings(**accepted)
     settings.data_dir = str(data)
     if not path.exists() and create:
         host = socket.gethostname().split(".")[0].lower() or "kiosk"

@@ -9,6 +9,7 @@ No Kivy and no network here: the session engine and the sync client call in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -89,6 +90,11 @@ def fts_query(user_text: str) -> str | None:
         return None
     terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
     return " ".join(terms)
+
+
+def library_digest(library: Library) -> str:
+    """sha256 over every guide's canonical sha256 (which covers its images' hashes)."""
+    return hashlib.sha256("\n".join(sorted(g.sha256 for g in library.guides.values())).encode()).hexdigest()
 
 
 class Store:
@@ -198,7 +204,10 @@ class Store:
             else:
                 counts["unchanged"] += 1
         counts["removed"] = len(set(current) - set(library.guides))
-        version = content_version or f"local-{time.strftime('%Y%m%d-%H%M%S')}"
+        # A local import names its version after the content itself, not the clock: two different
+        # libraries imported within the same second must not share a version, and re-importing the
+        # same library must not look like an update in `kiosk status` or the heartbeat.
+        version = content_version or "local-" + library_digest(library)[:12]
         self.put_images(library.images)
         self.install_content(version, versioned, set(library.guides))
         self.remove_unused_images()

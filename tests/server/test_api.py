@@ -14,11 +14,11 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
 from kiosk.events import make_event
 from server import db
 from server.signing import canonical
-from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
 
 def event(kind="step_view", device="kiosk-1", **kw):
@@ -66,7 +66,7 @@ def test_content_needs_a_valid_device_token(server):
 
 
 def test_revoked_device_is_refused(server):
-    code, out, err = server.cli("device", "add", "kiosk-gone")
+    out = server.cli("device", "add", "kiosk-gone")[1]
     token = out.strip().splitlines()[-1]
     with server.anonymous() as c:
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -34,6 +34,6 @@ parameters = {{ sha256 = "{image}" }}
         [str(ST), "--no-color", "--config-file", str(config), "run", f"{server.url}/openapi.json",
          "--checks", "not_a_server_error", "--max-examples", "10", "--workers", "1",
          "--generation-database", "none", "--request-timeout", "30", *auth],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path)
+        capture_output=True, text=True, timeout=180, cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "passed" in run.stdout and "failed" not in run.stdout.split("Test cases:")[-1]

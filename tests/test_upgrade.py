@@ -1,0 +1,45 @@
+"""A kiosk that was switched off for months must start on the new release: its SQLite file is
+migrated forward, content and unsent events intact. tests/fixtures/kiosk-schema-m001.db was made by
+the first released schema (m001) and must never be regenerated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from offline_cache.migrations import migrations
+from offline_cache.store import Store
+
+FIXTURE = "kiosk-schema-m001.db"
+
+
+def test_oldest_schema_migrates_forward_with_content_and_outbox(tmp_path, request):
+    src = request.path.parent / "fixtures" / FIXTURE
+    db_path = tmp_path / "kiosk.db"
+    shutil.copy(src, db_path)
+    store = Store(db_path)
+    applied = [m.name for m in migrations.applied(store.db)]
+    assert applied == [m.name for m in migrations._migrations], "every migration is applied in order"
+    assert store.integrity_check() == "ok"
+    assert store.content_version == "sample"
+    assert store.guide_count() == 11
+    assert [h.guide_id for h in store.search("bag")][:1] == ["lost-baggage"]
+    events = store.take_batch(100)
+    assert [e.type for e in events] == ["session_start", "step_view", "choice", "step_view", "session_end"]
+    assert {e.body["device"] for e in events} == {"old-kiosk"}
+    # and the kiosk command works on it
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(db_path, data / "kiosk.db")
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "status", "--json", "--data-dir", str(data)],
+                         capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report["content_version"] == "sample" and report["outbox_depth"] == 5
+
+
+def test_new_database_and_reopen_are_idempotent(tmp_path):
+    Store(tmp_path / "k.db").close()
+    store = Store(tmp_path / "k.db")
+    assert len(migrations.applied(store.db)) == len(migrations._migrations)
