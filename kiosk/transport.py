@@ -30,7 +30,7 @@ import requests
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between bytes) seconds
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024  # what a cut keeps: progress is written chunk by chunk
 
 
 class TransportError(Exception):
@@ -86,6 +86,7 @@ class Counters:
     requests: int = 0
     bytes_in: int = 0  # response bodies received
     bytes_out: int = 0  # request bodies sent
+    resumed: int = 0  # image downloads continued with Range where a cut one stopped
 
 
 class ClockOffset:
@@ -283,6 +284,9 @@ class HttpTransport:
                 resumed = resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(
                     f"bytes {have}-")
                 mode = "ab" if resumed and have else "wb"
+                if mode == "ab":
+                    with self._count_lock:
+                        self.counters.resumed += 1
                 start = have if mode == "ab" else 0
                 self._stream_to(resp, part, mode, what, None if size is None else size - start)
             else:
