@@ -36,8 +36,13 @@ def _nice_max(value: float) -> float:
 
 def bar_chart(points: Sequence[tuple[str, float]], *, title: str, width: int = 760, height: int = 220,
               label_every: int = 1, css_class: str = "chart") -> Markup:
-    """Vertical bars, one per (label, value), with a y axis of 0 .. a round maximum."""
+    """Vertical bars, one per (label, value), with a y axis of 0 .. a round maximum. Labels too
+    long for their bar are slanted."""
+    slant = bool(points) and max(len(label) for label, _ in points) * 6 > (width - 54) / len(points)
     left, right, top, bottom = 44, 10, 26, 34
+    if slant:
+        bottom = 34 + min(110, 5 * max(len(label) for label, _ in points))
+        height += bottom - 34
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in points), default=0))
     n = max(len(points), 1)
@@ -61,7 +66,11 @@ def bar_chart(points: Sequence[tuple[str, float]], *, title: str, width: int = 7
         y = top + plot_h - h
         parts.append(f'<rect class="bar" x="{_num(x)}" y="{_num(y)}" width="{_num(bar_w)}" height="{_num(h)}" '
                      f'fill="{BAR}"><title>{escape(label)}: {_num(value)}</title></rect>')
-        if i % label_every == 0:
+        if i % label_every == 0 and slant:
+            lx, ly = x + bar_w / 2, height - bottom + 12
+            parts.append(f'<text x="{_num(lx)}" y="{_num(ly)}" font-size="10" text-anchor="end" fill="{MUTED}" '
+                         f'transform="rotate(-35 {_num(lx)} {_num(ly)})">{escape(label)}</text>')
+        elif i % label_every == 0:
             parts.append(f'<text x="{_num(x + bar_w / 2)}" y="{height - bottom + 14}" font-size="10" '
                          f'text-anchor="middle" fill="{MUTED}">{escape(label)}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{MUTED}"/>')
@@ -157,7 +166,7 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
         f'<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="img" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" aria-label="{escape(title)}">',
         f'<title>{escape(title)}</title>',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs>',
         f'<text x="{margin}" y="{margin + 4}" font-size="14" font-weight="600" fill="{INK}">{escape(title)}</text>',
     ]

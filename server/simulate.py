@@ -19,7 +19,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,13 +57,40 @@ class Kiosk:
     clock_skew: float  # seconds its clock is behind the server (reported as server_time_offset)
 
 
+# Content edits during the period: (fraction of the period, guides whose text changed). Each edit
+# is published as a new content version, so a guide's version moves on with each edit.
+EDITS = [(1 / 3, ["lost-baggage", "airport-wifi", "store-finder", "refunds-returns"]),
+         (2 / 3, ["lost-baggage", "parking-payment", "gift-cards"])]
+PUBLISHERS = ["alice", "bob", "carol"]
+
+
 @dataclass
 class History:
     kiosks: list[Kiosk]
     events: list[dict[str, Any]]
     start: datetime
     days: int
-    guide_versions: dict[str, int]
+    library: Library
+
+    def edit_times(self) -> list[float]:
+        return [self.start.timestamp() + frac * self.days * 86400 for frac, _ in EDITS]
+
+    def version_at(self, guide: str, t: float) -> int:
+        """The guide's version on the kiosks at time t (1 + the edits to it published before t)."""
+        return 1 + sum(1 for (_, ids), at in zip(EDITS, self.edit_times(), strict=True) if guide in ids and t >= at)
+
+    def library_revisions(self) -> list[Library]:
+        """The library as first published, then after each edit (a changed start-step text)."""
+        revisions = [self.library]
+        current = dict(self.library.guides)
+        for n, (_, ids) in enumerate(EDITS, start=2):
+            for gid in ids:
+                g = current[gid]
+                start = g.steps[g.start]
+                text = {lang: f"{value} (rev {n})" for lang, value in start.text.items()}
+                current[gid] = replace(g, steps={**g.steps, g.start: replace(start, text=text)})
+            revisions.append(Library(dict(current), self.library.images, self.library.root))
+        return revisions
 
 
 def corrected_time(event: dict[str, Any]) -> float:
@@ -82,8 +109,8 @@ def make_kiosks(count: int, rng: random.Random) -> list[Kiosk]:
 class _Walker:
     """Emits one session's events the way kiosk.engine.SessionEngine records them."""
 
-    def __init__(self, library: Library, versions: dict[str, int], rng: random.Random):
-        self.library, self.versions, self.rng = library, versions, rng
+    def __init__(self, library: Library, version_at, rng: random.Random):
+        self.library, self.version_at, self.rng = library, version_at, rng
         self.guide_ids = sorted(library.guides)
         # Some guides are asked for far more often than others.
         self.guide_weights = [1.0 / (1 + i * 0.35) for i in range(len(self.guide_ids))]
@@ -126,7 +153,7 @@ class _Walker:
 
         def open_guide(gid: str) -> None:
             guide = self.library.guides[gid]
-            go((gid, self.versions[gid], guide.start), 1)
+            go((gid, self.version_at(gid, clock[0]), guide.start), 1)
 
         def end(reason: str) -> None:
             tick(1, 3)
@@ -199,7 +226,7 @@ class _Walker:
                             "next": choice.next, "guide": choice.guide})
             if choice.guide:
                 target = self.library.guides[choice.guide]
-                go((target.id, self.versions[target.id], target.start), 1)
+                go((target.id, self.version_at(target.id, clock[0]), target.start), 1)
             else:
                 go((pos[0], pos[1], choice.next), state["depth"] + 1)
         end("idle_timeout")
@@ -228,11 +255,11 @@ def generate(*, kiosks: int = 50, days: int = 60, sessions: int = 100_000, seed:
     """The whole history in memory: kiosks and every event, oldest session first."""
     rng = random.Random(seed)
     library = open_library(library_path)
-    versions = {gid: 1 + (i % 3) for i, gid in enumerate(sorted(library.guides))}
     fleet = make_kiosks(kiosks, rng)
     end = (end or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     start = (end - timedelta(days=days)).replace(hour=0)
-    walker = _Walker(library, versions, rng)
+    history = History(fleet, [], start, days, library)
+    walker = _Walker(library, history.version_at, rng)
     day_weights = [1.0 + 0.25 * ((d % 7) in (4, 5)) for d in range(days)]  # busier towards weekends
     langs, lang_w = zip(*LANGUAGES, strict=True)
     starts = []
@@ -243,11 +270,11 @@ def generate(*, kiosks: int = 50, days: int = 60, sessions: int = 100_000, seed:
         starts.append(t.timestamp())
     starts.sort()
     chosen = rng.choices(fleet, [k.busy for k in fleet], k=sessions)
-    events: list[dict[str, Any]] = []
+    events = history.events
     for t, kiosk in zip(starts, chosen, strict=True):
         # The kiosk stamps by its own clock, which is behind the server's by its skew.
         events.extend(walker.session(kiosk, t - kiosk.clock_skew, rng.choices(langs, lang_w)[0]))
-    return History(fleet, events, start, days, versions)
+    return history
 
 
 def batches(items: list, size: int) -> Iterator[list]:
