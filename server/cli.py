@@ -1,0 +1,213 @@
+"""`kiosk-server`: run the server and administer it. Administration commands talk to the database
+directly (not over HTTP), so they work before the server is running and from a maintenance shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from kiosk.guides import LibraryInvalid
+from server import auth, db, publish
+from server.signing import load_or_create_key, public_key_b64
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="database URL: postgresql://user@host/db, or a SQLite file path or sqlite:/// URL "
+                        "(default: env KIOSK_SERVER_DB, else server.db in the data dir)")
+    p.add_argument("--data-dir", metavar="DIR", type=Path, default=None,
+                   help="where the signing key and the default SQLite database live "
+                        f"(default: env KIOSK_SERVER_DATA_DIR, else {db.DEFAULT_DATA_DIR})")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="kiosk-server", description="The guide kiosks' central server.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP server",
+                           description="Run the API, the mobile continue pages and staff publishing.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--stale-after", type=float, metavar="MINUTES", default=None,
+                       help="a device not seen for this long is stale in the fleet view "
+                            "(default: env KIOSK_SERVER_STALE_AFTER, else 15)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    v = sub.add_parser("validate", help="check a guide library without publishing it",
+                       description="Validate a library folder or .zip/.tar.gz bundle; print every problem.")
+    v.add_argument("path", type=Path)
+
+    p = sub.add_parser("publish", parents=[common], help="publish a library as a new content version",
+                       description="Validate, then publish the library as a new content version. An invalid "
+                                   "library publishes nothing and every problem is printed.")
+    p.add_argument("path", type=Path, help="library folder or .zip/.tar.gz bundle")
+    p.add_argument("--by", default=None, help="who publishes (default: your login name)")
+    p.add_argument("--note", default=None, help="a note kept with the content version")
+
+    r = sub.add_parser("rollback", parents=[common], help="publish an earlier content version again",
+                       description="Publish the guides of an earlier content version as a new content version.")
+    r.add_argument("version", type=int)
+    r.add_argument("--by", default=None)
+
+    dev = sub.add_parser("device", help="add, list and revoke kiosks", description="Manage kiosk devices.")
+    dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    da = dsub.add_parser("add", parents=[common], help="register a kiosk and print its token once")
+    da.add_argument("name", help="device name: letters, digits, '-' or '_'")
+    da.add_argument("--location", default=None, help="where the kiosk stands")
+    dsub.add_parser("list", parents=[common], help="list kiosks and their fleet state")
+    dr = dsub.add_parser("revoke", parents=[common], help="revoke a kiosk's token")
+    dr.add_argument("name")
+
+    st = sub.add_parser("staff", help="manage staff logins", description="Manage staff logins.")
+    ssub = st.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    sa_ = ssub.add_parser("add", parents=[common], help="add a staff user, or set their password")
+    sa_.add_argument("username")
+    sa_.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    sub.add_parser("key", parents=[common], help="print the server's public key (for the kiosks' server_key)",
+                   description="Print the Ed25519 public key that signs manifests (made on first use).")
+    return parser
+
+
+def _settings(args) -> tuple[Path, str]:
+    data_dir = args.data_dir or Path(os.environ.get("KIOSK_SERVER_DATA_DIR") or db.DEFAULT_DATA_DIR)
+    url = args.db or os.environ.get("KIOSK_SERVER_DB") or db.default_url(data_dir)
+    if url.startswith("sqlite") or "://" not in url:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return data_dir, url
+
+
+def _engine(args):
+    _, url = _settings(args)
+    engine = db.make_engine(url, pool_size=2)
+    db.migrate(engine)
+    return engine
+
+
+def _problems(exc: LibraryInvalid) -> None:
+    print(f"The library has {len(exc.problems)} problem(s); nothing was published:", file=sys.stderr)
+    print(exc.report(), file=sys.stderr)
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    data_dir, url = _settings(args)
+    os.environ["KIOSK_SERVER_DATA_DIR"] = str(data_dir)
+    os.environ["KIOSK_SERVER_DB"] = url
+    if args.stale_after is not None:
+        os.environ["KIOSK_SERVER_STALE_AFTER"] = str(args.stale_after)
+    # Make the key and the schema once here, before the workers start and race for them.
+    load_or_create_key(data_dir)
+    db.migrate(db.make_engine(url, pool_size=1))
+    uvicorn.run("server.api:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, proxy_headers=True, server_header=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except auth.AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "validate":
+        try:
+            library = publish.validate(args.path)
+        except LibraryInvalid as exc:
+            print(f"The library has {len(exc.problems)} problem(s):", file=sys.stderr)
+            print(exc.report(), file=sys.stderr)
+            return 1
+        print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s)")
+        return 0
+    if args.command == "publish":
+        try:
+            library = publish.validate(args.path)
+        except LibraryInvalid as exc:
+            _problems(exc)
+            return 1
+        result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note)
+        print(result.summary())
+        return 0
+    if args.command == "rollback":
+        try:
+            result = publish.rollback(_engine(args), args.version, by=args.by or getpass.getuser())
+        except LibraryInvalid as exc:
+            print(f"Cannot roll back to content version {args.version}:\n{exc.report()}", file=sys.stderr)
+            return 1
+        print(result.summary() + f" (the content of version {args.version})")
+        return 0
+    if args.command == "device":
+        return _device(args)
+    if args.command == "staff":
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = getpass.getpass(f"Password for {args.username}: ")
+            if getpass.getpass("Again: ") != password:
+                print("error: the passwords differ", file=sys.stderr)
+                return 2
+        created = auth.set_staff_password(_engine(args), args.username, password)
+        print(f"Staff user '{args.username}' {'added' if created else 'password changed'}.")
+        return 0
+    if args.command == "key":
+        data_dir, _ = _settings(args)
+        print(public_key_b64(load_or_create_key(data_dir)))
+        return 0
+    return 2
+
+
+def _device(args) -> int:
+    import sqlalchemy as sa
+
+    engine = _engine(args)
+    if args.device_command == "add":
+        token = auth.add_device(engine, args.name, args.location)
+        print(f"Device '{args.name}' added. Its token (shown only now; put it in the kiosk's config):")
+        print(token)
+        return 0
+    if args.device_command == "revoke":
+        if not auth.revoke_device(engine, args.name):
+            print(f"error: no active device called '{args.name}'", file=sys.stderr)
+            return 1
+        print(f"Device '{args.name}' revoked; its token no longer works.")
+        return 0
+    with db.read(engine) as conn:
+        rows = conn.execute(sa.select(db.devices).order_by(db.devices.c.name)).mappings().all()
+    if not rows:
+        print("No devices yet: add one with `kiosk-server device add NAME`.")
+        return 0
+    print(f"{'NAME':<20} {'LOCATION':<24} {'LAST SEEN':<21} {'CONTENT':<8} {'OUTBOX':>6}  STATUS")
+    for row in rows:
+        status = "revoked" if row["revoked_at"] else "active"
+        print(f"{row['name']:<20} {(row['location'] or '')[:24]:<24} {_when(row['last_seen']):<21} "
+              f"{(row['content_version'] or '-'):<8} {row['outbox_depth'] if row['outbox_depth'] is not None else '-':>6}"
+              f"  {status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Serving published content: the signed manifest (with ETag), guide documents and images
+(immutable, content-addressed, with byte ranges so a cut download resumes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from threading import Lock
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Engine
+
+from server import db
+from server.signing import sign
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
+
+
+class ManifestCache:
+    """Signed manifest bodies by content version. Only a cache: any process rebuilds the same
+    bytes from the database (Ed25519 signatures are deterministic)."""
+
+    def __init__(self) -> None:
+        self._by_version: dict[int, tuple[bytes, str]] = {}
+        self._lock = Lock()
+
+    def get(self, engine: Engine, key) -> tuple[bytes, str] | None:
+        with db.read(engine) as conn:
+            latest = conn.execute(sa.select(sa.func.max(db.content_versions.c.version))).scalar()
+            if latest is None:
+                return None
+            if latest in self._by_version:
+                return self._by_version[latest]
+            manifest_json = conn.execute(sa.select(db.content_versions.c.manifest_json)
+                                         .where(db.content_versions.c.version == latest)).scalar_one()
+        canonical = manifest_json.encode()
+        etag = '"' + hashlib.sha256(canonical).hexdigest()[:32] + '"'
+        body = json.dumps({"manifest": json.loads(manifest_json), "signature": sign(key, canonical)},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        with self._lock:
+            self._by_version[latest] = (body, etag)
+        return body, etag
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+def manifest_response(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    found = ctx.manifests.get(ctx.engine, ctx.signing_key)
+    if found is None:
+        return JSONResponse({"detail": "no content has been published yet"}, status_code=404)
+    body, etag = found
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def image_response(request: Request, sha256: str) -> Response:
+    if not SHA256.match(sha256):
+        return JSONResponse({"detail": "an image is named by the sha256 of its bytes (64 hex digits)"},
+                            status_code=404)
+    etag = f'"{sha256}"'
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    with db.read(request.app.state.ctx.engine) as conn:
+        row = conn.execute(sa.select(db.images.c.kind, db.images.c.data).where(db.images.c.sha256 == sha256)).first()
+    if row is None:
+        return JSONResponse({"detail": "no such image"}, status_code=404)
+    data = bytes(row.data)
+    size = len(data)
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    media_type = MEDIA_TYPES.get(row.kind, "application/octet-stream")
+    wanted = request.headers.get("range")
+    if wanted:
+        m = _RANGE.match(wanted.strip())
+        start = end = None
+        if m and (m.group(1) or m.group(2)):
+            if m.group(1):
+                start = int(m.group(1))
+                end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+            else:  # suffix range: the last N bytes
+                start, end = max(size - int(m.group(2)), 0), size - 1
+        if start is None or start >= size or end < start:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        return Response(data[start:end + 1], status_code=206, media_type=media_type,
+                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
+    return Response(data, media_type=media_type, headers=headers)

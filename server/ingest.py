@@ -1,0 +1,182 @@
+"""Event ingest: check each event on its own, store each uuid once.
+
+A malformed event is rejected with a reason and the rest of the batch is still stored, so one bad
+row never blocks a kiosk's outbox. Storage is INSERT ... ON CONFLICT (uuid) DO NOTHING RETURNING
+uuid: the unique constraint, not a read-then-write, decides what is new, so concurrent re-sends of
+the same batch (from several server processes, too) leave exactly one row per uuid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from kiosk.events import EVENT_TYPES, scrub
+from server import db
+
+UUID = re.compile(r"^[0-9a-f]{32}$")
+MAX_BATCH = 1000
+MAX_DATA_BYTES = 20_000
+MAX_INT = 2**31 - 1
+CHANNELS = ("kiosk", "mobile")
+# A kiosk clock can be wrong, but no event happens after it reaches the server.
+FUTURE_SLACK = 300.0
+
+
+@dataclass
+class IngestResult:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _text(event: dict, key: str, max_len: int, required: bool = False) -> str | None:
+    value = event.get(key)
+    if value is None:
+        if required:
+            raise Malformed(f"'{key}' is missing")
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise Malformed(f"'{key}' must be text")
+    if len(value) > max_len:
+        raise Malformed(f"'{key}' is longer than {max_len} characters")
+    if "\x00" in value or not value.isprintable():
+        raise Malformed(f"'{key}' holds control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Malformed(f"'{key}' is not valid Unicode text") from None
+    return value
+
+
+def _int(value: Any, what: str, lo: int = 0, hi: int = MAX_INT) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise Malformed(f"'{what}' must be a whole number from {lo} to {hi}")
+    return value
+
+
+def _number(value: Any, what: str, required: bool = False) -> float | None:
+    if value is None:
+        if required:
+            raise Malformed(f"'{what}' is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or abs(value) > 1e12:
+        raise Malformed(f"'{what}' must be a number of seconds")
+    return float(value)
+
+
+def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
+    """The row to store for one event, or Malformed with the reason."""
+    if not isinstance(event, dict):
+        raise Malformed("an event must be a JSON object")
+    uuid = event.get("uuid")
+    if not isinstance(uuid, str) or not UUID.match(uuid):
+        raise Malformed("'uuid' must be 32 lower-case hex digits")
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise Malformed(f"type {str(kind)[:40]!r} is not an event type")
+    sender = _text(event, "device", 80, required=True)
+    if sender != device:
+        raise Malformed(f"event is from device {sender[:80]!r}, but the token belongs to {device!r}")
+    channel = event.get("channel", "kiosk")
+    if channel not in CHANNELS:
+        raise Malformed("'channel' must be 'kiosk' or 'mobile'")
+    kiosk_time = _number(event.get("kiosk_time"), "kiosk_time", required=True)
+    offset = _number(event.get("server_time_offset"), "server_time_offset") or 0.0
+    server_time = min(kiosk_time + offset, received_at + FUTURE_SLACK)
+    data = event.get("data") or {}
+    if not isinstance(data, dict):
+        raise Malformed("'data' must be a JSON object")
+    row: dict[str, Any] = {
+        "uuid": uuid, "device": device, "type": kind, "channel": channel,
+        "session": _text(event, "session", 80, required=True),
+        "guide": _text(event, "guide", 80), "guide_version": _int(event.get("guide_version"), "guide_version"),
+        "step": _text(event, "step", 80), "lang": _text(event, "lang", 16),
+        "kiosk_time": kiosk_time, "mono": _number(event.get("mono"), "mono"),
+        "server_time": server_time, "received_at": received_at,
+        "outcome": None, "rating": None, "helped": None, "comment": None, "query": None, "hits": None,
+    }
+    data = dict(data)
+    if kind == "outcome":
+        if data.get("outcome") not in ("resolved", "escalate"):
+            raise Malformed("an outcome event needs data.outcome 'resolved' or 'escalate'")
+        row["outcome"] = data["outcome"]
+    elif kind == "feedback":
+        helped = data.get("helped")
+        if helped is not None and not isinstance(helped, bool):
+            raise Malformed("data.helped must be true, false or null")
+        row["helped"] = helped
+        row["rating"] = _int(data.get("rating"), "data.rating", 1, 5)
+        comment = data.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            raise Malformed("data.comment must be text")
+        # Scrubbed again here: an old kiosk build, or anything posting events, may not have.
+        row["comment"] = scrub(comment) if comment else None
+        data["comment"] = row["comment"] or ""
+    elif kind == "search":
+        query = data.get("query")
+        if query is not None and not isinstance(query, str):
+            raise Malformed("data.query must be text")
+        row["query"] = scrub(query)[:200] if query else None
+        if query is not None:
+            data["query"] = row["query"] or ""
+        row["hits"] = _int(data.get("hits"), "data.hits")
+    elif kind == "choice":
+        _int(data.get("index"), "data.index", 0, 999)
+    encoded = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=str)
+    if len(encoded) > MAX_DATA_BYTES:
+        raise Malformed(f"'data' is larger than {MAX_DATA_BYTES} bytes")
+    row["data"] = encoded
+    return row
+
+
+def store_events(engine: Engine, device: str, events: list[Any], touch_device_id: int | None = None) -> IngestResult:
+    """Store the well-formed events of a batch; `touch_device_id` also marks that device as seen."""
+    received_at = time.time()
+    result = IngestResult()
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, event in enumerate(events):
+        try:
+            row = check_event(event, device, received_at)
+        except Malformed as exc:
+            uuid = event.get("uuid") if isinstance(event, dict) else None
+            result.rejected.append({"uuid": uuid if isinstance(uuid, str) and len(uuid) <= 64 else None,
+                                    "index": index, "reason": str(exc)})
+            continue
+        except (ValueError, TypeError, RecursionError) as exc:  # e.g. data too deep to encode
+            result.rejected.append({"uuid": None, "index": index, "reason": f"cannot be read ({type(exc).__name__})"})
+            continue
+        if row["uuid"] in seen:
+            result.duplicates.append(row["uuid"])  # the same event twice in one batch
+            continue
+        seen.add(row["uuid"])
+        rows.append(row)
+    inserted: set[str] = set()
+    if rows or touch_device_id is not None:
+        with db.write(engine) as conn:
+            if rows:
+                stmt = db.insert_ignore(conn, db.events, ["uuid"]).returning(db.events.c.uuid)
+                inserted = set(conn.execute(stmt, rows).scalars().all())
+            if touch_device_id is not None:
+                conn.execute(db.devices.update().where(db.devices.c.id == touch_device_id)
+                             .values(last_seen=received_at))
+        for row in rows:
+            (result.accepted if row["uuid"] in inserted else result.duplicates).append(row["uuid"])
+    return result

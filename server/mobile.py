@@ -1,0 +1,224 @@
+"""The mobile continue page: a phone that scanned a kiosk's QR code goes on through the same
+guide, in the same session, and can leave feedback. Plain HTML forms and links, no JavaScript.
+
+Two kinds of link lead here. `/c/...` is made by a kiosk (kiosk.handoff.make_url) and verified
+with that device's handoff key. `/m/...` is made by this server for every next page, in the same
+shape, signed with a server secret kept in the database (so any server process can check it).
+Either way, a link that does not verify gets a plain 403 page, never a guide.
+
+Events are recorded as the kiosk's device with channel "mobile". Their uuids are derived from the
+signed link, so reloading a page or re-submitting a form does not count twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from kiosk.events import scrub
+from kiosk.guides import Guide, pick
+from kiosk.handoff import BadHandoff, Handoff, parse_fields, sign, verify
+from server import i18n, publish
+from server.auth import device_by_name
+from server.content import image_response
+from server.ingest import store_events
+
+log = logging.getLogger("kiosk-server.mobile")
+router = APIRouter(tags=["mobile"])
+templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                        autoescape=select_autoescape(default=True, default_for_string=True))
+# No script may run on these pages, whatever text ends up in them.
+CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={
+        "Content-Security-Policy": CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer"})
+
+
+def error_page(status: int, lang: str = "en", key: str = "bad_link") -> HTMLResponse:
+    s = i18n.strings(lang)
+    ui = i18n.ui_language(lang)
+    return _html(templates.get_template("error.html").render(
+        lang=ui, dir=i18n.direction(ui), s=s, message=s[key], hint=s["bad_link_hint"] if key == "bad_link" else ""),
+        status)
+
+
+def _mobile_url(secret: bytes, h: Handoff, suffix: str = "") -> str:
+    path = ".".join(map(str, h.path)) or "-"
+    return (f"/m/{quote(h.device)}/{h.guide}/{h.version}/{quote(h.step)}{suffix}"
+            f"?p={path}&s={h.session}&l={h.lang}&k={sign(h, secret)}")
+
+
+def _event_id(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _record(request: Request, h: Handoff, kind: str, uuid: str, data: dict, step: str | None = None) -> None:
+    event = {"uuid": uuid, "type": kind, "device": h.device, "session": h.session, "channel": "mobile",
+             "kiosk_time": time.time(), "mono": None, "guide": h.guide, "guide_version": h.version,
+             "step": step or h.step, "lang": h.lang, "data": data}
+    result = store_events(request.app.state.ctx.engine, h.device, [event])
+    if result.rejected:
+        log.warning("mobile event not stored: %s", result.rejected)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, key: str = "bad_link", lang: str = "en"):
+        self.status, self.key, self.lang = status, key, lang
+
+
+def _check(request: Request, kind: str, device: str, guide: str, version: str, step: str,
+           p: str, s: str, l: str, k: str) -> tuple[Handoff, Guide]:
+    try:
+        h, sig = parse_fields(device, guide, version, step, p, s, l, k)
+    except BadHandoff:
+        raise _Refused(403) from None
+    ctx = request.app.state.ctx
+    if kind == "kiosk":
+        dev = device_by_name(ctx.engine, h.device)
+        key = dev.handoff_key if dev else None
+    else:
+        key = ctx.mobile_secret
+    if key is None or not verify(h, sig, key):
+        raise _Refused(403, lang=h.lang)
+    if device_by_name(ctx.engine, h.device) is None:  # revoked since
+        raise _Refused(403, lang=h.lang)
+    guide_obj = publish.load_guide(ctx.engine, h.guide, h.version)
+    if guide_obj is None or h.step not in guide_obj.steps:
+        raise _Refused(404, "gone", h.lang)
+    lang = h.lang if h.lang in guide_obj.languages else guide_obj.language
+    return replace(h, lang=lang), guide_obj
+
+
+def _history(guide: Guide, path: tuple[int, ...], lang: str) -> list[tuple[str, str]] | None:
+    """(step text, chosen label) for each choice on the path; None if the path does not fit."""
+    out, step_id = [], guide.start
+    for index in path:
+        step = guide.steps[step_id]
+        if not 0 <= index < len(step.choices) or not step.choices[index].next:
+            return None
+        choice = step.choices[index]
+        out.append((pick(step.text, lang, guide.language), pick(choice.label, lang, guide.language)))
+        step_id = choice.next
+    return out
+
+
+def _page(request: Request, h: Handoff, guide: Guide) -> HTMLResponse:
+    secret = request.app.state.ctx.mobile_secret
+    lang, step = h.lang, guide.steps[h.step]
+    history = _history(guide, h.path, lang)
+    if history is not None and len(history) != len(h.path):
+        history = None
+    choices = [(pick(c.label, lang, guide.language), _mobile_url(secret, h, f"/choose/{i}"))
+               for i, c in enumerate(step.choices)]
+    languages = [(code, i18n.LANGUAGE_NAMES.get(code, code), _mobile_url(secret, replace(h, lang=code)))
+                 for code in guide.languages if code != lang]
+    image = guide.images.get(step.image) if step.image else None
+    ui = i18n.ui_language(lang)
+    return _html(templates.get_template("step.html").render(
+        lang=lang, dir=i18n.direction(lang), s=i18n.strings(ui),
+        title=pick(guide.title, lang, guide.language), text=pick(step.text, lang, guide.language),
+        image=f"/m/img/{image}" if image else None, history=history or [], choices=choices,
+        outcome=step.end, languages=languages,
+        feedback_url=_mobile_url(secret, h, "/feedback") if step.end else None,
+        start_url=_mobile_url(secret, replace(h, step=guide.start, path=()))))
+
+
+def _show(request: Request, kind: str, device: str, guide: str, version: str, step: str,
+          p: str, s: str, l: str, k: str) -> Response:
+    try:
+        h, guide_obj = _check(request, kind, device, guide, version, step, p, s, l, k)
+    except _Refused as refused:
+        return error_page(refused.status, refused.lang, refused.key)
+    sig = sign(h, request.app.state.ctx.mobile_secret)
+    if kind == "kiosk":
+        _record(request, h, "handoff_opened", _event_id("handoff_opened", k), {})
+    _record(request, h, "step_view", _event_id("step_view", sig), {"depth": len(h.path) + 1})
+    end = guide_obj.steps[h.step].end
+    if end:
+        _record(request, h, "outcome", _event_id("outcome", sig), {"outcome": end})
+    return _page(request, h, guide_obj)
+
+
+@router.get("/c/{device}/{guide}/{version}/{step}", response_class=HTMLResponse,
+            summary="Mobile continue page, opened from a kiosk's QR code")
+def open_from_kiosk(request: Request, device: str, guide: str, version: str, step: str,
+                    p: str = "", s: str = "", l: str = "", k: str = "") -> Response:
+    return _show(request, "kiosk", device, guide, version, step, p, s, l, k)
+
+
+@router.get("/m/{device}/{guide}/{version}/{step}", response_class=HTMLResponse,
+            summary="Mobile continue page, a later step")
+def mobile_step(request: Request, device: str, guide: str, version: str, step: str,
+                p: str = "", s: str = "", l: str = "", k: str = "") -> Response:
+    return _show(request, "server", device, guide, version, step, p, s, l, k)
+
+
+@router.get("/m/{device}/{guide}/{version}/{step}/choose/{index}", summary="Take a choice on the mobile page")
+def mobile_choose(request: Request, device: str, guide: str, version: str, step: str, index: int,
+                  p: str = "", s: str = "", l: str = "", k: str = "") -> Response:
+    try:
+        h, guide_obj = _check(request, "server", device, guide, version, step, p, s, l, k)
+    except _Refused as refused:
+        return error_page(refused.status, refused.lang, refused.key)
+    choices = guide_obj.steps[h.step].choices
+    if not 0 <= index < len(choices):
+        return error_page(404, h.lang, "gone")
+    choice = choices[index]
+    ctx = request.app.state.ctx
+    _record(request, h, "choice", _event_id("choice", sign(h, ctx.mobile_secret), index),
+            {"index": index, "label": pick(choice.label, guide_obj.language, guide_obj.language),
+             "next": choice.next, "guide": choice.guide})
+    if choice.guide:
+        version_no = publish.current_guide_version(ctx.engine, choice.guide)
+        target = publish.load_guide(ctx.engine, choice.guide, version_no) if version_no else None
+        if target is None:
+            return error_page(404, h.lang, "gone")
+        nxt = replace(h, guide=target.id, version=version_no, step=target.start, path=())
+    else:
+        if len(h.path) >= 199:
+            return error_page(404, h.lang, "gone")
+        nxt = replace(h, step=choice.next, path=h.path + (index,))
+    return RedirectResponse(_mobile_url(ctx.mobile_secret, nxt), status_code=303)
+
+
+@router.post("/m/{device}/{guide}/{version}/{step}/feedback", response_class=HTMLResponse,
+             summary="Feedback at an outcome on the mobile page")
+def mobile_feedback(request: Request, device: str, guide: str, version: str, step: str,
+                    p: str = "", s: str = "", l: str = "", k: str = "",
+                    helped: str = Form(""), rating: str = Form(""), comment: str = Form("")) -> Response:
+    try:
+        h, guide_obj = _check(request, "server", device, guide, version, step, p, s, l, k)
+    except _Refused as refused:
+        return error_page(refused.status, refused.lang, refused.key)
+    if not guide_obj.steps[h.step].end:
+        return error_page(404, h.lang, "gone")
+    helped_value = {"yes": True, "no": False}.get(helped)
+    rating_value = int(rating) if rating in ("1", "2", "3", "4", "5") else None
+    comment = comment[:5000]
+    sig = sign(h, request.app.state.ctx.mobile_secret)
+    _record(request, h, "feedback", _event_id("feedback", sig),
+            {"helped": helped_value, "rating": rating_value, "comment": comment})
+    ui = i18n.ui_language(h.lang)
+    s_ = i18n.strings(ui)
+    return _html(templates.get_template("thanks.html").render(
+        lang=h.lang, dir=i18n.direction(h.lang), s=s_, title=pick(guide_obj.title, h.lang, guide_obj.language),
+        helped=s_["yes"] if helped_value else s_["no"] if helped_value is False else None,
+        rating=rating_value, comment=scrub(comment),
+        start_url=_mobile_url(request.app.state.ctx.mobile_secret, replace(h, step=guide_obj.start, path=()))))
+
+
+@router.get("/m/img/{sha256}", summary="A guide image for the mobile page (public, immutable)")
+def mobile_image(request: Request, sha256: str) -> Response:
+    return image_response(request, sha256)

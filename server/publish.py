@@ -1,0 +1,174 @@
+"""Publishing: a validated library becomes a new content version; old versions stay for rollback
+and for mobile pages that name an older guide version.
+
+The library is judged by kiosk.bundle.open_library, the same validator the kiosk runs, so what
+the server accepts a kiosk accepts too. A guide's version moves only when its canonical bytes
+(sha256) changed, so kiosks re-download only what really changed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kiosk.bundle import open_library
+from kiosk.guides import Guide, Library, LibraryInvalid, Problem, image_kind, library_from_documents
+from server import db
+from server.signing import canonical
+
+
+@dataclass
+class PublishResult:
+    content_version: int
+    guides: dict[str, int]  # guide id -> version in this content version
+    changed: list[str] = field(default_factory=list)  # guides with a new version
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        moved = ", ".join(f"{g} v{self.guides[g]}" for g in self.changed) or "none"
+        text = (f"Published content version {self.content_version}: {len(self.guides)} guide(s); "
+                f"new versions: {moved}")
+        if self.removed:
+            text += f"; removed: {', '.join(self.removed)}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"content_version": self.content_version, "guides": self.guides, "changed": self.changed,
+                "added": self.added, "removed": self.removed}
+
+
+def validate(path: str | Path) -> Library:
+    """Load and validate a library folder or bundle; raises LibraryInvalid with every problem."""
+    return open_library(path)
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def latest_content_version(conn: Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.max(db.content_versions.c.version))).scalar()
+
+
+def publish_library(engine: Engine, library: Library, by: str, note: str | None = None,
+                    rollback_of: int | None = None) -> PublishResult:
+    """Store `library` (already validated) as a new content version, in one transaction."""
+    now = time.time()
+    with db.write(engine) as conn:
+        db.lock(conn, "publish")
+        previous = latest_content_version(conn)
+        before: dict[str, int] = {}
+        if previous is not None:
+            before = dict(conn.execute(
+                sa.select(db.content_guides.c.guide_id, db.content_guides.c.guide_version)
+                .where(db.content_guides.c.content_version == previous)).all())
+        version = (previous or 0) + 1
+        result = PublishResult(version, {})
+        manifest_guides: dict[str, Any] = {}
+        manifest_images: dict[str, Any] = {}
+        for gid in sorted(library.guides):
+            guide = library.guides[gid]
+            body = guide.canonical_json()
+            sha = hashlib.sha256(body).hexdigest()
+            last = conn.execute(
+                sa.select(db.guide_versions.c.version, db.guide_versions.c.sha256)
+                .where(db.guide_versions.c.guide_id == gid)
+                .order_by(db.guide_versions.c.version.desc()).limit(1)).first()
+            if last is not None and last.sha256 == sha:
+                gver = last.version
+            else:
+                gver = (last.version if last else 0) + 1
+                conn.execute(db.guide_versions.insert().values(
+                    guide_id=gid, version=gver, sha256=sha, size=len(body), document=body, created_at=now))
+            if gid not in before:
+                result.added.append(gid)
+            if before.get(gid) != gver:
+                result.changed.append(gid)
+            result.guides[gid] = gver
+            manifest_guides[gid] = {"version": gver, "sha256": sha, "size": len(body)}
+            for digest in guide.images.values():
+                data = library.images[digest]
+                manifest_images[digest] = {"size": len(data), "type": image_kind(data)}
+        for digest, info in manifest_images.items():
+            conn.execute(db.insert_ignore(conn, db.images, ["sha256"]).values(
+                sha256=digest, kind=info["type"], size=info["size"], data=library.images[digest], created_at=now))
+        result.removed = sorted(set(before) - set(library.guides))
+        manifest = {"content_version": version, "published_at": _iso(now), "guides": manifest_guides,
+                    "images": manifest_images}
+        conn.execute(db.content_versions.insert().values(
+            version=version, published_at=now, published_by=by[:120], note=note, rollback_of=rollback_of,
+            manifest_json=canonical(manifest).decode()))
+        if result.guides:
+            conn.execute(db.content_guides.insert(), [
+                {"content_version": version, "guide_id": gid, "guide_version": gver}
+                for gid, gver in result.guides.items()])
+        return result
+
+
+def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = None) -> PublishResult:
+    """Validate then publish; an invalid library raises LibraryInvalid and publishes nothing."""
+    return publish_library(engine, validate(path), by, note)
+
+
+def library_of_version(engine: Engine, content_version: int) -> Library:
+    """The library as it was published in `content_version`, checked again like a kiosk would."""
+    with db.read(engine) as conn:
+        exists = conn.execute(sa.select(db.content_versions.c.version)
+                              .where(db.content_versions.c.version == content_version)).first()
+        if exists is None:
+            raise LibraryInvalid([Problem(f"content version {content_version}", "does not exist")])
+        rows = conn.execute(
+            sa.select(db.guide_versions.c.document)
+            .select_from(db.content_guides.join(db.guide_versions, sa.and_(
+                db.content_guides.c.guide_id == db.guide_versions.c.guide_id,
+                db.content_guides.c.guide_version == db.guide_versions.c.version)))
+            .where(db.content_guides.c.content_version == content_version)).scalars().all()
+        docs = [json.loads(bytes(doc)) for doc in rows]
+        wanted = {d for doc in docs for d in doc.get("images", {}).values()}
+        blobs = {}
+        if wanted:
+            blobs = {r.sha256: bytes(r.data) for r in conn.execute(
+                sa.select(db.images.c.sha256, db.images.c.data).where(db.images.c.sha256.in_(wanted)))}
+    return library_from_documents(docs, blobs)
+
+
+def rollback(engine: Engine, content_version: int, by: str) -> PublishResult:
+    """Publish an earlier content version's guides again, as a new content version."""
+    library = library_of_version(engine, content_version)
+    return publish_library(engine, library, by, note=f"rollback to content version {content_version}",
+                           rollback_of=content_version)
+
+
+def guide_document(engine: Engine, guide_id: str, version: int) -> bytes | None:
+    with db.read(engine) as conn:
+        doc = conn.execute(sa.select(db.guide_versions.c.document).where(
+            db.guide_versions.c.guide_id == guide_id, db.guide_versions.c.version == version)).scalar()
+    return bytes(doc) if doc is not None else None
+
+
+def load_guide(engine: Engine, guide_id: str, version: int) -> Guide | None:
+    doc = guide_document(engine, guide_id, version)
+    return Guide.from_dict(json.loads(doc)) if doc is not None else None
+
+
+def current_guide_version(engine: Engine, guide_id: str) -> int | None:
+    """The guide's version in the latest content version, else its newest stored version."""
+    with db.read(engine) as conn:
+        latest = latest_content_version(conn)
+        ver = None
+        if latest is not None:
+            ver = conn.execute(sa.select(db.content_guides.c.guide_version).where(
+                db.content_guides.c.content_version == latest, db.content_guides.c.guide_id == guide_id)).scalar()
+        if ver is None:
+            ver = conn.execute(sa.select(sa.func.max(db.guide_versions.c.version))
+                               .where(db.guide_versions.c.guide_id == guide_id)).scalar()
+    return ver
