@@ -143,15 +143,30 @@ staff = metadata.tables["staff"]
 events = metadata.tables["events"]
 
 
+# Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by
+# guide and version, and look up other events of the same session.
+DASHBOARD_INDEXES = [
+    sa.Index("ix_events_type_time", events.c.type, events.c.server_time),
+    sa.Index("ix_events_guide_version_type", events.c.guide, events.c.guide_version, events.c.type),
+    sa.Index("ix_events_session_type", events.c.session, events.c.type),
+]
+
+
 def _migration_1(conn: Connection) -> None:
     md = sa.MetaData()
     _v1_tables(md)
     md.create_all(conn)
 
 
+def _migration_2(conn: Connection) -> None:
+    for index in DASHBOARD_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
+    (2, "dashboard indexes on events", _migration_2),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
