@@ -96,6 +96,7 @@ class TreeEdge:
     target: str
     label: str  # choice label
     count: int  # sessions that took this arrow
+    index: int = 0  # the choice's position in its step
 
 
 def layered_layout(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str) -> dict[str, tuple[int, int]]:
@@ -187,7 +188,7 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
             bulge = max(x1, x2) + 40
             path = f"M{_num(x1)},{_num(y1)} C{_num(bulge)},{_num(y1)} {_num(bulge)},{_num(y2)} {_num(x2)},{_num(y2)}"
             lx, ly = bulge - 10, (y1 + y2) / 2
-        parts.append(f'<path class="edge" d="{path}" fill="none" stroke="{BAR_ALT}" stroke-width="{_num(stroke)}" '
+        parts.append(f'<path class="edge" data-choice="{escape(e.source)}/{e.index}" data-count="{e.count}" d="{path}" fill="none" stroke="{BAR_ALT}" stroke-width="{_num(stroke)}" '
                      f'marker-end="url(#arrow)"><title>{escape(e.label)}: {e.count} sessions</title></path>')
         labels.append(f'<g class="edge-label"><rect x="{_num(lx - 22)}" y="{_num(ly - 10)}" width="44" height="18" rx="9" '
                       f'fill="#fff" stroke="{BAR_ALT}"/><text x="{_num(lx)}" y="{_num(ly + 3)}" font-size="11" '

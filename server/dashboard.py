@@ -15,6 +15,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -266,7 +267,7 @@ def guide_tree(guide, flow: stats.GuideFlow, lang: str = "en") -> Any:
                 target = f"guide:{choice.guide}"
                 externals[target] = choice.guide
             edges.append(charts.TreeEdge(step.id, target, pick(choice.label, lang, guide.language),
-                                         flow.arrows.get((step.id, index), 0)))
+                                         flow.arrows.get((step.id, index), 0), index))
     for node_id, other in externals.items():
         nodes.append(charts.TreeNode(node_id, "another guide", external=True, notes=[other]))
     title = f"{pick(guide.title, lang, guide.language)} — version"
@@ -376,6 +377,21 @@ class FleetRow:
         return self.stale or self.failing or self.low_disk or self.deep_outbox
 
 
+def sync_failed(result: str | None) -> bool:
+    """The kiosk's last sync result is plain text ("ok", "error: ...") or a JSON object
+    ({"ok": false, "error": ...}); anything that is not a success counts as failing."""
+    text = (result or "").strip()
+    if not text:
+        return False  # never synced yet: shown as such, and stale if it never heartbeats
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return True
+        return not (obj.get("ok") is True or obj.get("status") == "ok") or bool(obj.get("error"))
+    return not text.lower().startswith("ok")
+
+
 @router.get("/fleet", response_class=HTMLResponse)
 def fleet_page(request: Request) -> HTMLResponse:
     user = require_staff(request)
@@ -386,10 +402,9 @@ def fleet_page(request: Request) -> HTMLResponse:
         latest = publish.latest_content_version(conn)
     rows = []
     for d in devices:
-        result = (d.last_sync_result or "").lower()
         rows.append(FleetRow(
             d, stale=not d.last_seen or now - d.last_seen > stale_after,
-            failing=bool(result) and not result.startswith("ok"),
+            failing=sync_failed(d.last_sync_result),
             low_disk=d.free_disk is not None and d.free_disk < LOW_DISK,
             deep_outbox=(d.outbox_depth or 0) > DEEP_OUTBOX,
             behind=latest is not None and str(d.content_version or "") != str(latest)))

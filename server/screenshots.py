@@ -49,7 +49,7 @@ def local_server(db_url: str, data_dir: Path, *, timeout: float = 60) -> Iterato
     """`kiosk-server serve` on a free loopback port; yields its base URL, stops it afterwards."""
     port = free_port()
     exe = Path(sys.executable).with_name("kiosk-server")
-    cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
+    cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, "--data-dir", str(data_dir)]
     env = {**os.environ, "KIOSK_SERVER_DATA_DIR": str(data_dir), "KIOSK_SERVER_DB": db_url}
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
