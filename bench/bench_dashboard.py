@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, local_server(args.db, Path(tmp)) as base:
         with httpx.Client(base_url=base, timeout=60) as client:
             r = client.post("/dashboard/login", data={"username": USER, "password": PASSWORD})
-            r.raise_for_status()
+            assert r.status_code == 303, f"login failed: {r.status_code} {r.text[:200]}"
             print(f"{'page':34} {'median':>8} {'p95':>8}   limit {LIMIT:.1f} s")
             for name, path in pages(client):
                 client.get(path).raise_for_status()  # warm-up: templates, plan and page caches

@@ -41,8 +41,8 @@ def bar_chart(points: Sequence[tuple[str, float]], *, title: str, width: int = 7
     slant = bool(points) and max(len(label) for label, _ in points) * 6 > (width - 54) / len(points)
     left, right, top, bottom = 44, 10, 26, 34
     if slant:
-        bottom = 34 + min(110, 5 * max(len(label) for label, _ in points))
-        height += bottom - 34
+        bottom = 24 + min(110, int(3.6 * max(len(label) for label, _ in points)))
+        height += max(0, bottom - 34)
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in points), default=0))
     n = max(len(points), 1)

@@ -433,7 +433,7 @@ def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, lis
 
 
 @router.get("/library", response_class=HTMLResponse)
-def library_page(request: Request, done: str | None = None) -> HTMLResponse:
+def library_page(request: Request, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
     user = require_staff(request)
     with db.read(_engine(request)) as conn:
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
@@ -448,6 +448,9 @@ def library_page(request: Request, done: str | None = None) -> HTMLResponse:
                       "diff": version_diff(guides.get(previous, {}), guides.get(v.version, {})),
                       "previous": previous})
     latest = versions[0].version if versions else None
+    # Built here from two numbers, so a crafted link cannot put words of its own on the page.
+    done = (f"Content version {rolled_back} was published again as version {published}."
+            if rolled_back and published else None)
     chart = charts.bar_chart([(f"v{it['v'].version}", len(it["diff"]["added"]) + len(it["diff"]["changed"])
                                + len(it["diff"]["removed"])) for it in reversed(items)],
                              title="Guides added, changed or removed per version", width=480, height=200)
@@ -462,6 +465,6 @@ def rollback(request: Request, version: int, csrf: str = Form("")) -> Response:
         result = publish.rollback(_engine(request), version, by=user)
     except LibraryInvalid as exc:
         raise HTTPException(404, str(exc)) from None
-    message = f"Content version {version} was published again as version {result.content_version}."
-    return RedirectResponse("/dashboard/library?" + urlencode({"done": message}), status_code=303)
+    return RedirectResponse(f"/dashboard/library?rolled_back={version}&published={result.content_version}",
+                            status_code=303)
 
