@@ -43,7 +43,7 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
 
 
 def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "never"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts)) if ts else "never"
 
 
 def _ago(ts: float | None) -> str:

@@ -155,6 +155,43 @@ DASHBOARD_INDEXES = [
 ]
 
 
+# Version 3: per-session summaries the dashboard's overview and guide tables read instead of
+# counting distinct sessions over raw events (server/summary.py keeps them; ingest refreshes the
+# sessions each batch touches, so they always agree with `events`).
+session_summary = sa.Table(
+    "session_summary", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("session", sa.String(80), primary_key=True),
+    sa.Column("started_at", sa.Double, nullable=False),  # server time of session_start (else first event)
+    sa.Column("lang", sa.String(16), nullable=True),  # language at session_start (else first event's)
+    sa.Column("has_start", sa.SmallInteger, nullable=False),  # 1 when its session_start arrived
+    sa.Column("guides", sa.Integer, nullable=False),  # distinct guides with a step view
+    sa.Column("resolved", sa.SmallInteger, nullable=False),
+    sa.Column("escalated", sa.SmallInteger, nullable=False),
+    sa.Column("walked_away", sa.SmallInteger, nullable=False),  # idle timeout on a step, no outcome
+    sa.Column("abandoned_home", sa.SmallInteger, nullable=False),  # idle timeout on the home screen
+    sa.Column("rating_sum", sa.Integer, nullable=False),
+    sa.Column("ratings", sa.Integer, nullable=False),
+    sa.Column("handoffs", sa.Integer, nullable=False),  # handoff_shown events
+    sa.Column("handoff_opened", sa.SmallInteger, nullable=False),
+    sa.Index("ix_session_summary_started", "started_at"),
+)
+session_guides = sa.Table(
+    "session_guides", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("session", sa.String(80), primary_key=True),
+    sa.Column("guide", sa.String(80), primary_key=True),
+    sa.Column("guide_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("started_at", sa.Double, nullable=False),  # the session's, for the same period filter
+    sa.Column("lang", sa.String(16), nullable=True),  # the session's
+    sa.Column("resolved", sa.SmallInteger, nullable=False),
+    sa.Column("escalated", sa.SmallInteger, nullable=False),
+    sa.Column("rating_sum", sa.Integer, nullable=False),
+    sa.Column("ratings", sa.Integer, nullable=False),
+    sa.Index("ix_session_guides_guide_started", "guide", "started_at"),
+)
+
+
 def _migration_1(conn: Connection) -> None:
     md = sa.MetaData()
     _v1_tables(md)
@@ -166,10 +203,19 @@ def _migration_2(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _migration_3(conn: Connection) -> None:
+    from server import summary
+
+    session_summary.create(conn)
+    session_guides.create(conn)
+    summary.rebuild(conn)  # an upgraded server summarises the events it already holds
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
     (2, "dashboard indexes on events", _migration_2),
+    (3, "per-session summaries for the dashboard", _migration_3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

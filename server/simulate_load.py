@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from server import auth, db, publish
+from server import auth, db, publish, summary
 from server.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 
 BATCH = 5000
@@ -51,12 +51,14 @@ def load(url_or_engine: str | Engine, history: History, *, seed: int = 11) -> En
 
 
 def insert_events(engine: Engine, events: list[dict]) -> None:
-    """Bulk insert, each row exactly as ingest would store it (check_event is the ingest mapping)."""
+    """Bulk insert, each row exactly as ingest would store it (check_event is the ingest mapping),
+    then the per-session summaries in one pass (ingest refreshes them batch by batch)."""
     with db.write(engine) as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA cache_size=-200000")  # 200 MB: the indexes stay in memory
         for chunk in batches(events, BATCH):
             conn.execute(db.events.insert(), [db_row(e) for e in chunk])
+        summary.rebuild(conn)
     # Fresh planner statistics after a bulk load; on PostgreSQL VACUUM also marks the pages
     # all-visible, which index-only scans need.
     if engine.dialect.name == "postgresql":

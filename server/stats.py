@@ -1,14 +1,18 @@
-"""The dashboard's numbers: SQL aggregations over the raw `events` table (SQLAlchemy Core), the
-same statements on SQLite and PostgreSQL.
+"""The dashboard's numbers: SQL aggregations (SQLAlchemy Core), the same statements on SQLite and
+PostgreSQL. Definitions (docs/dashboard.md repeats them for staff):
 
-Definitions (docs/dashboard.md repeats them for staff):
-- An event belongs to a period by its corrected server time (`server_time`), to a site by its
-  device's location, and to a language by the language on screen when it happened (`lang`).
-- sessions: session_start events. guides started: distinct (session, guide) pairs with a step view.
-- resolved / escalated: distinct sessions with an outcome event of that kind.
-- walked away: distinct sessions whose idle timeout fired on a guide step and that reached no outcome.
-- abandoned on home: distinct sessions whose idle timeout fired on the home screen (no step).
-- handoffs: handoff_shown events; opened: distinct sessions with a handoff_opened (phone) event.
+Overview and the guide tables count sessions, read from the per-session summaries
+(server/summary.py) that ingest keeps equal to the raw events. A session belongs to a period by
+the corrected server time of its session_start, to a site by its kiosk's location, and to a
+language by the language it started in. Per session: guides started = distinct guides with a
+step view; resolved / escalated = reached an outcome of that kind; walked away = its idle timeout
+fired on a guide step and it reached no outcome; abandoned on home = its idle timeout fired on the
+home screen; ratings from its feedback; handoffs = handoff_shown events; opened = a handoff_opened
+(phone) event. Per guide and version: sessions that saw a step of it, and their outcomes and
+ratings in it.
+
+The guide tree, feedback and search pages count raw events: an event belongs to a period by its
+own corrected time and to a language by the language on screen when it happened.
 """
 
 from __future__ import annotations
@@ -105,34 +109,38 @@ class Overview:
     per_hour: list[int]  # 24 buckets, UTC hour of day
 
 
+def session_where(f: Filters, table: sa.Table) -> list:
+    """Period, site and language of a session: when it started, where, in which language."""
+    terms = [table.c.started_at >= f.t0, table.c.started_at < f.t1]
+    if f.site:
+        terms.append(table.c.device.in_(sa.select(db.devices.c.name).where(db.devices.c.location == f.site)))
+    if f.lang:
+        terms.append(table.c.lang == f.lang)
+    return terms
+
+
 def overview(conn: Connection, f: Filters) -> Overview:
-    hour = int_floor(ev.c.server_time / 3600).label("hour")
-    by_hour = conn.execute(sa.select(hour, sa.func.count()).where(*where(f, "session_start")).group_by(hour)).all()
+    ss = db.session_summary
+    hour = int_floor(ss.c.started_at / 3600).label("hour")
+    by_hour = conn.execute(sa.select(hour, sa.func.count()).where(*session_where(f, ss), ss.c.has_start == 1)
+                           .group_by(hour)).all()
     day_counts: dict[date, int] = {}
     hours = [0] * 24
     for h, n in by_hour:
         day = datetime.fromtimestamp(h * 3600, UTC).date()
         day_counts[day] = day_counts.get(day, 0) + n
         hours[h % 24] += n
-    # Distinct (session, guide) pairs = the sum over guides of each guide's distinct sessions, which
-    # SQLite counts twice as fast as the pairs themselves.
-    guides_started = sum(sessions_per_guide(conn, f).values())
-    outcomes = dict(conn.execute(
-        sa.select(ev.c.outcome, sa.func.count(sa.distinct(ev.c.session)))
-        .where(*where(f, "outcome")).group_by(ev.c.outcome)).all())
-    other = ev.alias("o")
-    reached_outcome = sa.exists().where(other.c.session == ev.c.session, other.c.type == "outcome")
-    walked = _distinct_sessions(conn, *where(f, "idle_timeout"), ev.c.step.is_not(None), ~reached_outcome)
-    home = _distinct_sessions(conn, *where(f, "idle_timeout"), ev.c.step.is_(None))
-    avg, ratings = conn.execute(sa.select(sa.func.avg(ev.c.rating), sa.func.count(ev.c.rating))
-                                .where(*where(f, "feedback"))).one()
-    shown = conn.execute(sa.select(sa.func.count()).where(*where(f, "handoff_shown"))).scalar_one()
-    opened = _distinct_sessions(conn, *where(f, "handoff_opened"))
+    total = sa.func.sum
+    row = conn.execute(sa.select(
+        total(ss.c.guides), total(ss.c.resolved), total(ss.c.escalated), total(ss.c.walked_away),
+        total(ss.c.abandoned_home), total(ss.c.rating_sum), total(ss.c.ratings), total(ss.c.handoffs),
+        total(ss.c.handoff_opened)).where(*session_where(f, ss))).one()
+    guides, resolved, escalated, walked, home, rating_sum, ratings, shown, opened = (int(v or 0) for v in row)
     return Overview(
-        sessions=sum(hours), guides_started=guides_started, resolved=outcomes.get("resolved", 0),
-        escalated=outcomes.get("escalate", 0), walked_away=walked, abandoned_home=home,
-        avg_rating=float(avg) if avg is not None else None, ratings=ratings, handoffs_shown=shown,
-        handoffs_opened=opened, per_day=[(d, day_counts.get(d, 0)) for d in f.days()], per_hour=hours)
+        sessions=sum(hours), guides_started=guides, resolved=resolved, escalated=escalated, walked_away=walked,
+        abandoned_home=home, avg_rating=rating_sum / ratings if ratings else None, ratings=ratings,
+        handoffs_shown=shown, handoffs_opened=opened,
+        per_day=[(d, day_counts.get(d, 0)) for d in f.days()], per_hour=hours)
 
 
 # --- guides --------------------------------------------------------------------------------------
@@ -150,22 +158,15 @@ class GuideRow:
         return self.resolved / self.sessions if self.sessions else None
 
 
-def sessions_per_guide(conn: Connection, f: Filters) -> dict[str, int]:
-    return dict(conn.execute(sa.select(ev.c.guide, sa.func.count(sa.distinct(ev.c.session)))
-                             .where(*where(f, "step_view")).group_by(ev.c.guide)).all())
-
-
 def guides_table(conn: Connection, f: Filters) -> list[GuideRow]:
-    seen = sessions_per_guide(conn, f)
-    outs: dict[tuple[str, str], int] = {}
-    for g, outcome, n in conn.execute(
-            sa.select(ev.c.guide, ev.c.outcome, sa.func.count(sa.distinct(ev.c.session)))
-            .where(*where(f, "outcome")).group_by(ev.c.guide, ev.c.outcome)):
-        outs[(g, outcome)] = n
-    ratings = dict(conn.execute(sa.select(ev.c.guide, sa.func.avg(ev.c.rating))
-                                .where(*where(f, "feedback")).group_by(ev.c.guide)).all())
-    rows = [GuideRow(g, n, outs.get((g, "resolved"), 0), outs.get((g, "escalate"), 0),
-                     float(ratings[g]) if ratings.get(g) is not None else None) for g, n in seen.items() if g]
+    sg = db.session_guides
+    rows = []
+    for g, n, resolved, escalated, rating_sum, ratings in conn.execute(
+            sa.select(sg.c.guide, sa.func.count(), sa.func.sum(sg.c.resolved), sa.func.sum(sg.c.escalated),
+                      sa.func.sum(sg.c.rating_sum), sa.func.sum(sg.c.ratings))
+            .where(*session_where(f, sg)).group_by(sg.c.guide)):
+        rows.append(GuideRow(g, n, int(resolved or 0), int(escalated or 0),
+                             int(rating_sum) / int(ratings) if ratings else None))
     return sorted(rows, key=lambda r: -r.sessions)
 
 
@@ -196,19 +197,16 @@ class GuideFlow:
 def guide_flow(conn: Connection, f: Filters, guide: str, version: int | None) -> GuideFlow:
     """Everything the per-guide page draws: per-version results, and for `version` (the tree
     on screen) the sessions on each arrow and how people left each step."""
+    sg = db.session_guides
+    versions = []
+    for v, n, resolved, escalated, rating_sum, ratings in conn.execute(
+            sa.select(sg.c.guide_version, sa.func.count(), sa.func.sum(sg.c.resolved), sa.func.sum(sg.c.escalated),
+                      sa.func.sum(sg.c.rating_sum), sa.func.sum(sg.c.ratings))
+            .where(sg.c.guide == guide, *session_where(f, sg)).group_by(sg.c.guide_version)
+            .order_by(sg.c.guide_version)):
+        versions.append(VersionRow(v, n, int(resolved or 0), int(escalated or 0),
+                                   int(rating_sum) / int(ratings) if ratings else None, int(ratings or 0)))
     base = [ev.c.guide == guide]
-    seen = dict(conn.execute(sa.select(ev.c.guide_version, sa.func.count(sa.distinct(ev.c.session)))
-                             .where(*where(f, "step_view"), *base).group_by(ev.c.guide_version)).all())
-    outs = {(v, o): n for v, o, n in conn.execute(
-        sa.select(ev.c.guide_version, ev.c.outcome, sa.func.count(sa.distinct(ev.c.session)))
-        .where(*where(f, "outcome"), *base).group_by(ev.c.guide_version, ev.c.outcome))}
-    rates = {v: (a, n) for v, a, n in conn.execute(
-        sa.select(ev.c.guide_version, sa.func.avg(ev.c.rating), sa.func.count(ev.c.rating))
-        .where(*where(f, "feedback"), *base).group_by(ev.c.guide_version))}
-    versions = [VersionRow(v, n, outs.get((v, "resolved"), 0), outs.get((v, "escalate"), 0),
-                           float(rates[v][0]) if rates.get(v, (None,))[0] is not None else None,
-                           rates.get(v, (None, 0))[1])
-                for v, n in sorted(seen.items(), key=lambda kv: kv[0] or 0) if v is not None]
     flow = GuideFlow(versions)
     if version is None:
         return flow

@@ -4,6 +4,7 @@ a SQLite file and once on the test PostgreSQL (KIOSK_TEST_PG_URL, in a database 
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,17 @@ def _send_test_events(base: str, token: str) -> list[dict]:
     headers = {"Authorization": f"Bearer {token}"}
     r = httpx.post(base + "/api/v1/events", json={"events": events}, headers=headers)
     assert r.status_code == 200 and len(r.json()["accepted"]) == 2, r.text
+    # Whole sessions through ingest the hard way: shuffled across batches, one batch sent twice,
+    # so the per-session summaries must come out right from any arrival order.
+    lab = generate(kiosks=1, days=3, sessions=60, seed=5).events
+    for e in lab:
+        e["device"] = TEST_DEVICE
+    random.Random(1).shuffle(lab)
+    batches = [lab[i:i + 97] for i in range(0, len(lab), 97)]
+    for batch in batches + batches[1:2]:
+        r = httpx.post(base + "/api/v1/events", json={"events": batch}, headers=headers)
+        assert r.status_code == 200 and not r.json()["rejected"], r.text
+    events += lab
     r = httpx.post(base + "/api/v1/heartbeat", headers=headers, json={
         "content_version": 1, "outbox_depth": 812, "last_sync_result": "error: server unreachable",
         "app_version": "1.4.2", "free_disk": 200 * 1024 * 1024, "uptime": 3600})

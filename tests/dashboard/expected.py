@@ -46,42 +46,96 @@ def select(events: list[dict], period: Period, locations: dict[str, str], *types
     return out
 
 
-def overview(events: list[dict], period: Period, locations: dict[str, str]) -> dict[str, Any]:
-    def pick(*types):
-        return select(events, period, locations, *types)
+@dataclass
+class SessionFacts:
+    started_at: float
+    lang: str | None
+    device: str
+    has_start: bool
+    guides: set
+    outcomes: dict  # (guide, version) -> set of outcome kinds
+    any_outcome: bool
+    timed_out_on_step: bool
+    timed_out_home: bool
+    ratings: list  # (guide, version, rating)
+    handoffs: int
+    opened: bool
+    seen: set  # (guide, version) with a step view
 
-    ever_outcome = {e["session"] for e in events if e["type"] == "outcome"}
-    ratings = [e["data"]["rating"] for e in pick("feedback") if e["data"].get("rating") is not None]
-    per_day = Counter(datetime.fromtimestamp(server_time(e), UTC).date() for e in pick("session_start"))
+
+def sessions(events: list[dict]) -> dict[tuple[str, str], SessionFacts]:
+    """Each session's facts, straight from its events (events in any order)."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for e in events:
+        grouped.setdefault((e["device"], e["session"]), []).append(e)
+    out = {}
+    for key, evs in grouped.items():
+        starts = [e for e in evs if e["type"] == "session_start"]
+        first = starts[0] if starts else min(evs, key=server_time)
+        f = SessionFacts(server_time(first), first["lang"], key[0], bool(starts), set(), {}, False, False, False,
+                         [], 0, False, set())
+        for e in evs:
+            kind = e["type"]
+            if kind == "step_view":
+                f.guides.add(e["guide"])
+                f.seen.add((e["guide"], e["guide_version"]))
+            elif kind == "outcome":
+                f.any_outcome = True
+                f.outcomes.setdefault((e["guide"], e["guide_version"]), set()).add(e["data"]["outcome"])
+            elif kind == "idle_timeout":
+                if e["step"] is None:
+                    f.timed_out_home = True
+                else:
+                    f.timed_out_on_step = True
+            elif kind == "feedback" and e["data"].get("rating") is not None:
+                f.ratings.append((e["guide"], e["guide_version"], e["data"]["rating"]))
+            elif kind == "handoff_shown":
+                f.handoffs += 1
+            elif kind == "handoff_opened":
+                f.opened = True
+        out[key] = f
+    return out
+
+
+def in_period(f: SessionFacts, period: Period, locations: dict[str, str]) -> bool:
+    t0 = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC).timestamp()
+    t1 = datetime(period.end.year, period.end.month, period.end.day, tzinfo=UTC).timestamp() + 86400
+    return (t0 <= f.started_at < t1 and (not period.site or locations.get(f.device) == period.site)
+            and (not period.lang or f.lang == period.lang))
+
+
+def overview(events: list[dict], period: Period, locations: dict[str, str]) -> dict[str, Any]:
+    chosen = [f for f in sessions(events).values() if in_period(f, period, locations)]
+    ratings = [r for f in chosen for _, _, r in f.ratings]
+    per_day = Counter(datetime.fromtimestamp(f.started_at, UTC).date() for f in chosen if f.has_start)
     return {
-        "sessions": len(pick("session_start")),
-        "guides-started": len({(e["session"], e["guide"]) for e in pick("step_view")}),
-        "resolved": len({e["session"] for e in pick("outcome") if e["data"]["outcome"] == "resolved"}),
-        "escalated": len({e["session"] for e in pick("outcome") if e["data"]["outcome"] == "escalate"}),
-        "walked-away": len({e["session"] for e in pick("idle_timeout")
-                            if e["step"] is not None and e["session"] not in ever_outcome}),
-        "abandoned-home": len({e["session"] for e in pick("idle_timeout") if e["step"] is None}),
+        "sessions": sum(f.has_start for f in chosen),
+        "guides-started": sum(len(f.guides) for f in chosen),
+        "resolved": sum(any("resolved" in o for o in f.outcomes.values()) for f in chosen),
+        "escalated": sum(any("escalate" in o for o in f.outcomes.values()) for f in chosen),
+        "walked-away": sum(f.timed_out_on_step and not f.any_outcome for f in chosen),
+        "abandoned-home": sum(f.timed_out_home for f in chosen),
         "rating": f"{sum(ratings) / len(ratings):.2f}" if ratings else "–",
         "ratings": len(ratings),
-        "handoffs": len(pick("handoff_shown")),
-        "handoffs-opened": len({e["session"] for e in pick("handoff_opened")}),
+        "handoffs": sum(f.handoffs for f in chosen),
+        "handoffs-opened": sum(f.opened for f in chosen),
         "per_day": per_day,
     }
 
 
 def guide_versions(events: list[dict], period: Period, locations: dict[str, str], guide: str) -> dict[int, dict]:
     out: dict[int, dict] = {}
-    for e in select(events, period, locations, "step_view", "outcome"):
-        if e["guide"] != guide:
+    for f in sessions(events).values():
+        if not in_period(f, period, locations):
             continue
-        row = out.setdefault(e["guide_version"], {"sessions": set(), "resolved": set(), "escalated": set()})
-        if e["type"] == "step_view":
-            row["sessions"].add(e["session"])
-        elif e["data"]["outcome"] == "resolved":
-            row["resolved"].add(e["session"])
-        else:
-            row["escalated"].add(e["session"])
-    return {v: {k: len(s) for k, s in row.items()} for v, row in out.items()}
+        for g, v in f.seen:
+            if g != guide:
+                continue
+            row = out.setdefault(v, {"sessions": 0, "resolved": 0, "escalated": 0})
+            row["sessions"] += 1
+            row["resolved"] += "resolved" in f.outcomes.get((g, v), ())
+            row["escalated"] += "escalate" in f.outcomes.get((g, v), ())
+    return out
 
 
 def arrows(events: list[dict], period: Period, locations: dict[str, str], guide: str, version: int) -> dict[str, int]:
