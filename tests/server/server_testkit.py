@@ -1,0 +1,236 @@
+"""Helpers for the server tests: a database (a SQLite file, or a fresh PostgreSQL database per test
+module in the server from KIOSK_TEST_PG_URL), a small generated guide library, and
+`kiosk-server serve` running in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+STAFF_USER, STAFF_PASSWORD = "admin", "correct horse battery"
+
+
+# --- a small valid library ---------------------------------------------------------------------
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+LOST_BAG = """\
+id: lost-bag
+language: en
+title: {en: Lost or delayed baggage, es: Equipaje perdido o retrasado, ar: أمتعة مفقودة أو متأخرة}
+category: {en: Baggage, es: Equipaje, ar: الأمتعة}
+keywords: [bag, luggage, suitcase]
+start: arrived
+steps:
+  arrived:
+    text: {en: Did your bag come out on the baggage belt?, es: ¿Salió su maleta por la cinta?, ar: هل خرجت حقيبتك على سير الأمتعة؟}
+    image: images/belt.png
+    choices:
+      - {label: {en: "No, it never came", es: "No, nunca salió", ar: "لا، لم تخرج"}, next: waited}
+      - {label: {en: "Yes, but it is damaged", es: "Sí, pero está dañada", ar: "نعم، لكنها تالفة"}, next: damaged}
+      - {label: {en: "Wi-Fi help instead", es: "Ayuda con el Wi-Fi", ar: "مساعدة الواي فاي"}, guide: wifi}
+  waited:
+    text: {en: Have you waited 30 minutes after the last bags came out?, es: ¿Ha esperado 30 minutos?, ar: هل انتظرت 30 دقيقة؟}
+    choices:
+      - {label: {en: "Yes", es: "Sí", ar: "نعم"}, next: tag}
+      - {label: {en: "Not yet", es: "Todavía no", ar: "ليس بعد"}, next: wait-more}
+  wait-more:
+    text: {en: Bags can take a while. Wait a little longer., es: Espere un poco más., ar: انتظر قليلاً.}
+    choices:
+      - {label: {en: "I have waited", es: "Ya esperé", ar: "انتظرت"}, next: tag}
+  tag:
+    text: {en: Do you have the bag tag receipt from check-in?, es: ¿Tiene el resguardo de la etiqueta?, ar: هل لديك إيصال بطاقة الحقيبة؟}
+    choices:
+      - {label: {en: "Yes, I have it", es: "Sí, lo tengo", ar: "نعم، لدي"}, next: report}
+      - {label: {en: "No", es: "No", ar: "لا"}, next: desk}
+  report:
+    text: {en: Go to the Baggage Service desk by belt 4 with your tag receipt., es: Vaya al mostrador junto a la cinta 4., ar: توجه إلى مكتب خدمة الأمتعة بجوار السير 4.}
+    end: resolved
+  desk:
+    text: {en: Please see the staff at the Baggage Service desk., es: Hable con el personal del mostrador., ar: يرجى مراجعة الموظفين في المكتب.}
+    end: escalate
+  damaged:
+    text: {en: Report the damage at the desk before you leave the hall., es: Informe del daño en el mostrador., ar: أبلغ عن الضرر في المكتب.}
+    end: escalate
+"""
+
+WIFI = """\
+id: wifi
+title: Free Wi-Fi
+category: Airport services
+start: network
+steps:
+  network:
+    text: Can you see the network AIRPORT-FREE?
+    choices:
+      - {label: "Yes", next: done}
+      - {label: "No", next: staff}
+  done:
+    text: Connect and accept the terms in the page that opens.
+    end: resolved
+  staff:
+    text: Ask at the information desk.
+    end: escalate
+"""
+
+
+def make_library(root: Path, wifi_text: str | None = None) -> Path:
+    """A two-guide library (one in en/es/ar with an image, one in English only)."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "images" / "belt.png").write_bytes(png(96, 48, (40, 110, 180)))
+    (root / "lost-bag.yaml").write_text(LOST_BAG, encoding="utf-8")
+    wifi = WIFI if wifi_text is None else WIFI.replace("Can you see the network AIRPORT-FREE?", wifi_text)
+    (root / "wifi.yaml").write_text(wifi, encoding="utf-8")
+    return root
+
+
+# --- the command line, in process --------------------------------------------------------------
+
+
+def cli(*args: str, stdin: str = "") -> tuple[int, str, str]:
+    from server.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+def _pg_admin_url() -> str:
+    url = os.environ.get("KIOSK_TEST_PG_URL")
+    if not url:
+        url = subprocess.run([str(REPO / "scripts" / "test-postgres")], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        os.environ["KIOSK_TEST_PG_URL"] = url
+    return url
+
+
+@contextlib.contextmanager
+def fresh_pg_database(label: str):
+    import psycopg
+
+    admin = _pg_admin_url()
+    name = f"ks_{label}_{uuid.uuid4().hex[:8]}".lower()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    db_url: str
+    data_dir: Path
+    library: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    def device(self, name: str = "kiosk-1") -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[name]}"}, timeout=30)
+
+    def staff(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(STAFF_USER, STAFF_PASSWORD), timeout=60)
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def engine(self):
+        from server.db import make_engine
+
+        return make_engine(self.db_url, pool_size=2)
+
+    def cli(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
+        return cli(*args, "--db", self.db_url, "--data-dir", str(self.data_dir), stdin=stdin)
+
+
+def prepare(tmp: Path, db_url: str, devices=("kiosk-1", "kiosk-2")) -> Server:
+    """Publish the test library, add devices and a staff user, as an operator would."""
+    library = make_library(tmp / "library")
+    server = Server(url="", db_url=db_url, data_dir=tmp / "data", library=library)
+    code, out, err = server.cli("publish", str(library), "--by", "tests")
+    assert code == 0, err
+    for name in devices:
+        code, out, err = server.cli("device", "add", name, "--location", f"Hall {name}")
+        assert code == 0, err
+        server.tokens[name] = out.strip().splitlines()[-1]
+    code, out, err = server.cli("staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
+    assert code == 0, err
+    return server
+
+
+def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    server.url = f"http://127.0.0.1:{port}"
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    server.log = server.data_dir / f"server-{port}.log"
+    server.proc = subprocess.Popen(
+        [str(VENV_BIN / "kiosk-server"), "serve", "--port", str(port), "--db", server.db_url,
+         "--data-dir", str(server.data_dir), "--log-level", "warning", *extra],
+        stdout=server.log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start:\n{server.log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def stop(server: Server) -> None:
+    if server.proc and server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(5)

@@ -1,0 +1,323 @@
+"""Every endpoint of docs/api.md against the real server on loopback, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import tarfile
+import threading
+import time
+import zipfile
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
+
+from kiosk.events import make_event
+from server import db
+from server.signing import canonical
+
+
+def event(kind="step_view", device="kiosk-1", **kw):
+    return make_event(kind, device=device, session=kw.pop("session", "sess-1"), guide="lost-bag", guide_version=1,
+                      step="arrived", lang="en", **kw)
+
+
+def manifest_of(server):
+    with server.device() as c:
+        r = c.get("/api/v1/content/manifest")
+    assert r.status_code == 200
+    return r
+
+
+def test_server_key_verifies_the_manifest_and_matches_the_cli(server):
+    with server.anonymous() as c:
+        key = c.get("/api/v1/server-key").json()
+    assert key["algorithm"] == "ed25519"
+    code, out, _ = server.cli("key")
+    assert code == 0 and out.strip() == key["public_key"]
+    body = manifest_of(server).json()
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
+    public.verify(base64.b64decode(body["signature"]), canonical(body["manifest"]))  # raises if forged
+    assert set(body["manifest"]["guides"]) == {"lost-bag", "wifi"}
+    assert (server.data_dir / "server_key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_manifest_etag_gives_304_when_unchanged(server):
+    r = manifest_of(server)
+    etag = r.headers["ETag"]
+    assert etag == '"' + hashlib.sha256(canonical(r.json()["manifest"])).hexdigest()[:32] + '"'
+    with server.device() as c:
+        again = c.get("/api/v1/content/manifest", headers={"If-None-Match": etag})
+        other = c.get("/api/v1/content/manifest", headers={"If-None-Match": '"nope"'})
+    assert again.status_code == 304 and again.content == b""
+    assert other.status_code == 200
+
+
+def test_content_needs_a_valid_device_token(server):
+    with server.anonymous() as c:
+        assert c.get("/api/v1/content/manifest").status_code == 401
+        assert c.get("/api/v1/content/manifest", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/api/v1/content/manifest", auth=(STAFF_USER, STAFF_PASSWORD)).status_code == 401
+        assert c.post("/api/v1/events", json={"events": []}).status_code == 401
+
+
+def test_revoked_device_is_refused(server):
+    out = server.cli("device", "add", "kiosk-gone")[1]
+    token = out.strip().splitlines()[-1]
+    with server.anonymous() as c:
+        assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert server.cli("device", "revoke", "kiosk-gone")[0] == 0
+        assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_guides_are_served_by_id_and_version_as_their_canonical_bytes(server):
+    manifest = manifest_of(server).json()["manifest"]
+    with server.device() as c:
+        for gid, info in manifest["guides"].items():
+            r = c.get(f"/api/v1/content/guides/{gid}/{info['version']}")
+            assert r.status_code == 200
+            assert hashlib.sha256(r.content).hexdigest() == info["sha256"] and len(r.content) == info["size"]
+            assert "immutable" in r.headers["Cache-Control"]
+        assert c.get("/api/v1/content/guides/lost-bag/999").status_code == 404
+        assert c.get("/api/v1/content/guides/NOT_AN_ID/1").status_code == 422
+
+
+def test_images_by_sha256_with_ranges(server):
+    manifest = manifest_of(server).json()["manifest"]
+    (digest, info), = manifest["images"].items()
+    assert info["type"] == "png"
+    with server.device() as c:
+        full = c.get(f"/api/v1/content/images/{digest}")
+        assert full.status_code == 200 and full.headers["content-type"] == "image/png"
+        assert hashlib.sha256(full.content).hexdigest() == digest and len(full.content) == info["size"]
+        assert "immutable" in full.headers["Cache-Control"] and full.headers["Accept-Ranges"] == "bytes"
+        # a download cut after 20 bytes resumes from there
+        rest = c.get(f"/api/v1/content/images/{digest}", headers={"Range": "bytes=20-"})
+        assert rest.status_code == 206
+        assert rest.headers["Content-Range"] == f"bytes 20-{info['size'] - 1}/{info['size']}"
+        assert full.content[:20] + rest.content == full.content
+        assert c.get(f"/api/v1/content/images/{digest}", headers={"Range": f"bytes={info['size']}-"}).status_code == 416
+        assert c.get(f"/api/v1/content/images/{'0' * 64}").status_code == 404
+        assert c.get(f"/api/v1/content/images/{digest}", headers={"If-None-Match": f'"{digest}"'}).status_code == 304
+
+
+def test_events_are_accepted_duplicated_or_rejected_one_by_one(server):
+    good = [event(), event("search", data={"query": "bag call +44 20 7946 0958", "hits": 2})]
+    feedback = event("feedback", data={"helped": True, "rating": 4,
+                                       "comment": "Great, write to me at jane.doe@example.com"})
+    outcome = event("outcome", data={"outcome": "resolved"})
+    foreign = event(device="kiosk-2")
+    bad_type = {**event(), "type": "xyz"}
+    batch = [*good, feedback, "not an event", foreign, bad_type, outcome, {**event(), "kiosk_time": "soon"}]
+    with server.device() as c:
+        r = c.post("/api/v1/events", json={"events": batch})
+    assert r.status_code == 200
+    reply = r.json()
+    assert reply["accepted"] == [good[0]["uuid"], good[1]["uuid"], feedback["uuid"], outcome["uuid"]]
+    assert reply["duplicates"] == []
+    reasons = {item["index"]: item for item in reply["rejected"]}
+    assert set(reasons) == {3, 4, 5, 7}
+    assert "kiosk-2" in reasons[4]["reason"] and reasons[4]["uuid"] == foreign["uuid"]
+    assert "xyz" in reasons[5]["reason"]
+    assert "kiosk_time" in reasons[7]["reason"]
+    assert abs(reply["server_time"] - time.time()) < 60
+
+    engine = server.engine()
+    with engine.connect() as conn:
+        rows = {r.uuid: r for r in conn.execute(sa.select(db.events).where(
+            db.events.c.uuid.in_([e["uuid"] for e in batch if isinstance(e, dict)])))}
+    assert set(rows) == set(reply["accepted"])  # the foreign device's event was not stored
+    fb = rows[feedback["uuid"]]
+    assert fb.device == "kiosk-1" and fb.channel == "kiosk" and fb.session == "sess-1"
+    assert fb.helped is True and fb.rating == 4
+    assert "jane.doe" not in fb.comment and "[email removed]" in fb.comment
+    assert "jane.doe" not in fb.data
+    search = rows[good[1]["uuid"]]
+    assert search.hits == 2 and "7946" not in search.query
+    assert rows[outcome["uuid"]].outcome == "resolved"
+    assert rows[good[0]["uuid"]].guide == "lost-bag" and rows[good[0]["uuid"]].guide_version == 1
+    engine.dispose()
+
+
+def test_server_time_corrects_the_kiosk_clock(server):
+    now = time.time()
+    e = event(now=now - 3600)
+    e["server_time_offset"] = 3600.0  # the kiosk's clock is an hour behind
+    with server.device() as c:
+        assert c.post("/api/v1/events", json={"events": [e]}).json()["accepted"] == [e["uuid"]]
+    engine = server.engine()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.events).where(db.events.c.uuid == e["uuid"])).one()
+    engine.dispose()
+    assert abs(row.server_time - now) < 1 and abs(row.kiosk_time - (now - 3600)) < 1
+    assert row.received_at >= now - 5
+
+
+def _count(server, uuids) -> dict[str, int]:
+    engine = server.engine()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.events.c.uuid, sa.func.count()).where(db.events.c.uuid.in_(uuids))
+                            .group_by(db.events.c.uuid)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def test_a_resent_batch_is_stored_once(server):
+    batch = [event(session="resend") for _ in range(200)]
+    uuids = [e["uuid"] for e in batch]
+    with server.device() as c:
+        first = c.post("/api/v1/events", json={"events": batch}).json()
+        again = c.post("/api/v1/events", json={"events": batch + batch[:5]}).json()
+    assert first["accepted"] == uuids and first["duplicates"] == []
+    assert again["accepted"] == [] and sorted(again["duplicates"]) == sorted(uuids + uuids[:5])
+    assert _count(server, uuids) == {u: 1 for u in uuids}
+
+
+def test_concurrently_resent_batches_leave_one_row_per_uuid(server):
+    batch = [event(session="race") for _ in range(300)]
+    uuids = [e["uuid"] for e in batch]
+    replies, barrier = [], threading.Barrier(8)
+
+    def send():
+        with server.device() as c:
+            barrier.wait()
+            while True:
+                r = c.post("/api/v1/events", json={"events": batch})
+                if r.status_code != 429:
+                    break
+                time.sleep(float(r.headers["Retry-After"]) / 10)
+            replies.append(r.json())
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(replies) == 8
+    accepted = [u for r in replies for u in r["accepted"]]
+    assert sorted(accepted) == sorted(uuids)  # each uuid accepted by exactly one of the eight
+    for r in replies:
+        assert set(r["accepted"]) | set(r["duplicates"]) == set(uuids) and not r["rejected"]
+    assert _count(server, uuids) == {u: 1 for u in uuids}
+
+
+def test_too_many_or_too_large_batches_get_413(server):
+    with server.device() as c:
+        r = c.post("/api/v1/events", json={"events": [event() for _ in range(1001)]})
+        assert r.status_code == 413 and "1000" in r.json()["detail"]
+        huge = {"events": [event(data={"blob": "x" * 100_000}) for _ in range(60)]}
+        r = c.post("/api/v1/events", json=huge)
+        assert r.status_code == 413
+        # chunked, with no Content-Length: counted as it arrives
+        r = c.post("/api/v1/events", content=iter([json.dumps(huge).encode()]),
+                   headers={"Content-Type": "application/json"})
+        assert r.status_code == 413
+        assert "X-Server-Time" in r.headers
+
+
+def test_heartbeat_updates_fleet_state_and_stale_flags(server):
+    beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": "ok", "app_version": "0.1.0",
+            "free_disk": 5_000_000_000, "uptime": 3600.5}
+    with server.device("kiosk-1") as c:
+        r = c.post("/api/v1/heartbeat", json=beat)
+    assert r.status_code == 200 and abs(r.json()["server_time"] - time.time()) < 60
+    # kiosk-2 was last seen two hours ago
+    engine = server.engine()
+    with engine.begin() as conn:
+        conn.execute(db.devices.update().where(db.devices.c.name == "kiosk-2").values(last_seen=time.time() - 7200))
+    engine.dispose()
+    with server.staff() as c:
+        fleet = c.get("/api/v1/fleet").json()
+    devices = {d["name"]: d for d in fleet["devices"]}
+    k1 = devices["kiosk-1"]
+    assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
+    assert k1["last_sync_result"] == "ok" and k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
+    assert devices["kiosk-2"]["stale"] is True and fleet["stale_after_minutes"] == 15
+    with server.device() as c:
+        assert c.post("/api/v1/heartbeat", json={"outbox_depth": -1}).status_code == 422
+
+
+def test_staff_endpoints_need_a_staff_login(server):
+    with server.anonymous() as c:
+        assert c.get("/api/v1/fleet").status_code == 401
+        assert c.get("/api/v1/fleet", auth=(STAFF_USER, "wrong password")).status_code == 401
+        assert c.get("/api/v1/fleet", headers={"Authorization": f"Bearer {server.tokens['kiosk-1']}"}).status_code == 401
+        assert c.post("/api/v1/staff/login", json={"username": STAFF_USER, "password": "nope"}).status_code == 401
+        r = c.post("/api/v1/staff/login", json={"username": STAFF_USER, "password": STAFF_PASSWORD})
+        assert r.status_code == 200 and "httponly" in r.headers["set-cookie"].lower()
+        assert c.get("/api/v1/fleet").status_code == 200  # the cookie
+        forged = c.cookies["kiosk_staff"][:-2] + "00"
+        c.cookies.clear()
+        c.cookies.set("kiosk_staff", forged)
+        assert c.get("/api/v1/fleet").status_code == 401
+
+
+def _zip(folder) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(folder).as_posix())
+    return buf.getvalue()
+
+
+def _targz(folder) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(folder, arcname="library")
+    return buf.getvalue()
+
+
+def test_publish_over_http(server, tmp_path):
+    before = manifest_of(server)
+    broken = make_library(tmp_path / "broken")
+    (broken / "wifi.yaml").write_text((broken / "wifi.yaml").read_text().replace("next: staff", "next: nowhere"))
+    (broken / "images" / "belt.png").write_bytes(b"GIF89a not a png")
+    with server.staff() as c:
+        r = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(broken), "application/zip")})
+        assert r.status_code == 422
+        messages = " ".join(p["message"] for p in r.json()["problems"])
+        assert "nowhere" in messages and "not a PNG" in messages
+        assert manifest_of(server).headers["ETag"] == before.headers["ETag"]  # nothing was published
+
+        changed = make_library(tmp_path / "changed", wifi_text="Is AIRPORT-FREE in your Wi-Fi list?")
+        r = c.post("/api/v1/publish", files={"library": ("lib.tar.gz", _targz(changed), "application/gzip")},
+                   data={"note": "reworded wifi"})
+        assert r.status_code == 200, r.text
+        result = r.json()
+        assert result["changed"] == ["wifi"] and result["guides"] == {"lost-bag": 1, "wifi": 2}
+        versions = c.get("/api/v1/content/versions").json()["versions"]
+        assert versions[0]["note"] == "reworded wifi" and versions[0]["published_by"] == STAFF_USER
+    after = manifest_of(server)
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert after.json()["manifest"]["guides"]["wifi"]["version"] == 2
+    with server.device() as c:
+        old = c.get("/api/v1/content/guides/wifi/1")
+        assert old.status_code == 200 and "AIRPORT-FREE?" in old.json()["steps"]["network"]["text"]["en"]
+    with server.anonymous() as c:
+        anon = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(changed), "application/zip")})
+        assert anon.status_code == 401
+
+
+def test_rollback_over_http_republishes_old_content(server):
+    with server.staff() as c:
+        versions = c.get("/api/v1/content/versions").json()["versions"]
+        first = versions[-1]["version"]
+        r = c.post("/api/v1/content/rollback", json={"version": first})
+        assert r.status_code == 200
+        assert c.post("/api/v1/content/rollback", json={"version": 9999}).status_code == 404
+    manifest = manifest_of(server).json()["manifest"]
+    with server.device() as c:
+        wifi = c.get(f"/api/v1/content/guides/wifi/{manifest['guides']['wifi']['version']}").json()
+    assert wifi["steps"]["network"]["text"]["en"] == "Can you see the network AIRPORT-FREE?"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/server-key", "/no/such/page", "/api/v1/fleet", "/openapi.json"])
+def test_every_response_has_x_server_time(server, path):
+    with server.anonymous() as c:
+        r = c.get(path)
+    assert abs(float(r.headers["X-Server-Time"]) - time.time()) < 60
