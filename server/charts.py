@@ -49,8 +49,8 @@ def bar_chart(points: Sequence[tuple[str, float]], *, title: str, width: int = 7
     slot = plot_w / n
     bar_w = max(slot * 0.8, 1)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" aria-label="{escape(title)}">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" role="img" '
+         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" aria-label="{escape(title)}">'),
         f'<title>{escape(title)}</title>',
         f'<text x="{left}" y="16" font-size="13" font-weight="600" fill="{INK}">{escape(title)}</text>',
     ]
@@ -164,11 +164,12 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
 
     top_count = max((e.count for e in edges), default=0) or 1
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="img" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" aria-label="{escape(title)}">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="img" viewBox="0 0 {width} {height}" '
+         f'width="{width}" height="{height}" aria-label="{escape(title)}">'),
         f'<title>{escape(title)}</title>',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
-        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs>',
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
+         f'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/>'
+         '</marker></defs>'),
         f'<text x="{margin}" y="{margin + 4}" font-size="14" font-weight="600" fill="{INK}">{escape(title)}</text>',
     ]
     labels = []
@@ -182,8 +183,15 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
             x1, y1, x2, y2 = sx + box_w / 2, sy + box_h, tx + box_w / 2, ty
             path = f"M{_num(x1)},{_num(y1)} C{_num(x1)},{_num(y1 + gap_y / 2)} {_num(x2)},{_num(y2 - gap_y / 2)} {_num(x2)},{_num(y2)}"
             lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+        elif pos[e.target][0] == pos[e.source][0]:
+            # Same layer: a straight arrow between the facing sides.
+            left_to_right = tx > sx
+            x1, x2 = (sx + box_w, tx) if left_to_right else (sx, tx + box_w)
+            y1 = y2 = sy + box_h / 2
+            path = f"M{_num(x1)},{_num(y1)} L{_num(x2)},{_num(y2)}"
+            lx, ly = (x1 + x2) / 2, y1
         else:
-            # An arrow to the same or an earlier layer loops round the right-hand side.
+            # An arrow to an earlier layer loops round the right-hand side.
             x1, y1, x2, y2 = sx + box_w, sy + box_h / 2, tx + box_w, ty + box_h / 2
             bulge = max(x1, x2) + 40
             path = f"M{_num(x1)},{_num(y1)} C{_num(bulge)},{_num(y1)} {_num(bulge)},{_num(y2)} {_num(x2)},{_num(y2)}"

@@ -334,12 +334,12 @@ def feedback_csv(request: Request) -> StreamingResponse:
         out = csv.writer(buf)
         out.writerow(["time_utc", *stats.FEEDBACK_COLUMNS[1:]])
         with db.read(engine) as conn:
-            for row in conn.execute(stats.feedback_query(form.filters)).yield_per(2000):
-                out.writerow([_when(row.server_time), *(csv_cell(v) for v in row[1:])])
-                if buf.tell() > 64_000:
-                    yield buf.getvalue()
-                    buf.seek(0)
-                    buf.truncate()
+            result = conn.execute(stats.feedback_query(form.filters).execution_options(yield_per=5000))
+            for part in result.partitions():
+                out.writerows([_when(row[0]), *(csv_cell(v) for v in row[1:])] for row in part)
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
         yield buf.getvalue()
 
     name = f"feedback-{form.filters.start}-{form.filters.end}.csv"

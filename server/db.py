@@ -175,7 +175,9 @@ session_summary = sa.Table(
     sa.Column("ratings", sa.Integer, nullable=False),
     sa.Column("handoffs", sa.Integer, nullable=False),  # handoff_shown events
     sa.Column("handoff_opened", sa.SmallInteger, nullable=False),
-    sa.Index("ix_session_summary_started", "started_at"),
+    # holds every column the overview reads, so it is answered from the index alone
+    sa.Index("ix_session_summary_started", "started_at", "device", "lang", "has_start", "guides", "resolved",
+             "escalated", "walked_away", "abandoned_home", "rating_sum", "ratings", "handoffs", "handoff_opened"),
 )
 session_guides = sa.Table(
     "session_guides", metadata,
@@ -189,7 +191,11 @@ session_guides = sa.Table(
     sa.Column("escalated", sa.SmallInteger, nullable=False),
     sa.Column("rating_sum", sa.Integer, nullable=False),
     sa.Column("ratings", sa.Integer, nullable=False),
-    sa.Index("ix_session_guides_guide_started", "guide", "started_at"),
+    # covering indexes again: the guides table by period, one guide's versions by guide and period
+    sa.Index("ix_session_guides_started", "started_at", "guide", "guide_version", "device", "lang", "resolved",
+             "escalated", "rating_sum", "ratings"),
+    sa.Index("ix_session_guides_guide_started", "guide", "started_at", "guide_version", "device", "lang",
+             "resolved", "escalated", "rating_sum", "ratings"),
 )
 
 

@@ -118,7 +118,7 @@ class _Walker:
 
     def session(self, kiosk: Kiosk, start: float, lang: str) -> list[dict[str, Any]]:
         rng = self.rng
-        sid = "%016x" % rng.getrandbits(64)
+        sid = f"{rng.getrandbits(64):016x}"
         events: list[dict[str, Any]] = []
         clock = [start, 0.0]  # kiosk time, mono
         state: dict[str, Any] = {"lang": lang, "pos": None, "history": []}
@@ -127,7 +127,7 @@ class _Walker:
                  use_pos: bool = True, when: float | None = None) -> None:
             pos = at if at is not None else (state["pos"] if use_pos else None)
             ev = {
-                "uuid": "%032x" % rng.getrandbits(128), "type": kind, "device": kiosk.id, "session": sid,
+                "uuid": f"{rng.getrandbits(128):032x}", "type": kind, "device": kiosk.id, "session": sid,
                 "channel": channel, "kiosk_time": round(when if when is not None else clock[0], 3),
                 "mono": round(clock[1], 3),
                 "guide": pos[0] if pos else None, "guide_version": pos[1] if pos else None,

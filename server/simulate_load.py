@@ -63,7 +63,7 @@ def insert_events(engine: Engine, events: list[dict]) -> None:
     # all-visible, which index-only scans need.
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE events")
+            conn.exec_driver_sql("VACUUM ANALYZE")
     else:
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")

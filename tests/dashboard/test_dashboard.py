@@ -13,6 +13,7 @@ import pytest
 
 from server.screenshots import PAGES, browser, log_in
 from server.simulate import EDITS
+
 from . import expected
 from .conftest import FORMULA_COMMENT, PASSWORD, TEST_DEVICE, TEST_LOCATION, USER, XSS_COMMENT
 
@@ -31,10 +32,10 @@ def tile(page: str, tile_id: str) -> str:
 
 
 def table_rows(page: str, table_id: str) -> list[list[str]]:
-    body = re.search(rf'<table class="data" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    body = re.search(rf'<table class="data" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.DOTALL).group(1)
     rows = []
-    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
-        rows.append([html.unescape(re.sub(r"<[^>]+>", "", td)).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)])
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.DOTALL):
+        rows.append([html.unescape(re.sub(r"<[^>]+>", "", td)).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.DOTALL)])
     return rows
 
 
