@@ -17,6 +17,8 @@ import hmac
 import io
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.engine import Connection
 
 from kiosk.guides import LibraryInvalid, pick
 from server import auth, charts, db, publish, stats
@@ -75,6 +78,21 @@ env.globals.update(pct=_pct)
 
 
 # --- who is asking --------------------------------------------------------------------------------
+
+@contextmanager
+def snapshot(engine) -> Iterator[Connection]:
+    """One read transaction per page: every number on it comes from the same snapshot (REPEATABLE
+    READ on PostgreSQL; SQLite's read transaction in WAL mode already is one), and the CSV export
+    can stream through a server-side cursor, which needs a transaction."""
+    conn = engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
 
 def _engine(request: Request):
     return request.app.state.ctx.engine
@@ -228,7 +246,7 @@ def _choices(conn) -> dict[str, list[str]]:
 def overview_page(request: Request) -> HTMLResponse:
     user = require_staff(request)
     form = read_filters(request)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         o = stats.overview(conn, form.filters)
         choices = _choices(conn)
     label_every = max(1, len(o.per_day) // 15)
@@ -244,7 +262,7 @@ def overview_page(request: Request) -> HTMLResponse:
 def guides_page(request: Request) -> HTMLResponse:
     user = require_staff(request)
     form = read_filters(request)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         rows = stats.guides_table(conn, form.filters)
         choices = _choices(conn)
     chart = charts.bar_chart([(r.guide, round(100 * (r.resolution_rate or 0), 1)) for r in rows],
@@ -279,7 +297,7 @@ def guide_page(request: Request, guide_id: str, version: int | None = None) -> H
     user = require_staff(request)
     form = read_filters(request)
     engine = _engine(request)
-    with db.read(engine) as conn:
+    with snapshot(engine) as conn:
         known = list(conn.execute(sa.select(db.guide_versions.c.version).where(
             db.guide_versions.c.guide_id == guide_id).order_by(db.guide_versions.c.version)).scalars())
         choices = _choices(conn)
@@ -287,7 +305,7 @@ def guide_page(request: Request, guide_id: str, version: int | None = None) -> H
         raise HTTPException(404, f"There is no guide '{guide_id}'.")
     version = version if version in known else known[-1]
     guide = publish.load_guide(engine, guide_id, version)
-    with db.read(engine) as conn:
+    with snapshot(engine) as conn:
         flow = stats.guide_flow(conn, form.filters, guide_id, version)
     nodes, edges, title = guide_tree(guide, flow, form.filters.lang or "en")
     tree = charts.tree_chart(nodes, edges, guide.start, title=f"{title} {version}")
@@ -304,7 +322,7 @@ def feedback_page(request: Request, page: int = 1) -> HTMLResponse:
     user = require_staff(request)
     form = read_filters(request)
     page = max(1, page)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         total, rows = stats.feedback_page(conn, form.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         histogram = stats.rating_histogram(conn, form.filters)
         choices = _choices(conn)
@@ -333,7 +351,7 @@ def feedback_csv(request: Request) -> StreamingResponse:
         buf = io.StringIO()
         out = csv.writer(buf)
         out.writerow(["time_utc", *stats.FEEDBACK_COLUMNS[1:]])
-        with db.read(engine) as conn:
+        with snapshot(engine) as conn:
             result = conn.execute(stats.feedback_query(form.filters).execution_options(yield_per=5000))
             for part in result.partitions():
                 out.writerows([_when(row[0]), *(csv_cell(v) for v in row[1:])] for row in part)
@@ -352,7 +370,7 @@ def feedback_csv(request: Request) -> StreamingResponse:
 def search_page(request: Request) -> HTMLResponse:
     user = require_staff(request)
     form = read_filters(request)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         top = stats.top_queries(conn, form.filters, no_results=False)
         missing = stats.top_queries(conn, form.filters, no_results=True)
         total, none = stats.search_totals(conn, form.filters)
@@ -396,7 +414,7 @@ def sync_failed(result: str | None) -> bool:
 def fleet_page(request: Request) -> HTMLResponse:
     user = require_staff(request)
     now, stale_after = time.time(), _stale_after(request)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))
                                .order_by(db.devices.c.location, db.devices.c.name)).all()
         latest = publish.latest_content_version(conn)
@@ -435,7 +453,7 @@ def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, lis
 @router.get("/library", response_class=HTMLResponse)
 def library_page(request: Request, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
     user = require_staff(request)
-    with db.read(_engine(request)) as conn:
+    with snapshot(_engine(request)) as conn:
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
                                           db.content_versions.c.published_by, db.content_versions.c.note,
                                           db.content_versions.c.rollback_of)
