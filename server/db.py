@@ -199,6 +199,13 @@ session_guides = sa.Table(
 )
 
 
+# Version 4: the dashboard's search page reads only search events, scattered through the table; a
+# partial index holding their time, hit count and query answers it from the index alone.
+SEARCH_INDEX = sa.Index("ix_events_search", events.c.type, events.c.server_time, events.c.hits, events.c.query,
+                        sqlite_where=events.c.type == sa.literal_column("'search'"),
+                        postgresql_where=events.c.type == sa.literal_column("'search'"))
+
+
 def _migration_1(conn: Connection) -> None:
     md = sa.MetaData()
     _v1_tables(md)
@@ -218,11 +225,16 @@ def _migration_3(conn: Connection) -> None:
     summary.rebuild(conn)  # an upgraded server summarises the events it already holds
 
 
+def _migration_4(conn: Connection) -> None:
+    SEARCH_INDEX.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
     (2, "dashboard indexes on events", _migration_2),
     (3, "per-session summaries for the dashboard", _migration_3),
+    (4, "partial index on search events", _migration_4),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -260,9 +260,15 @@ def rating_histogram(conn: Connection, f: Filters) -> dict[int, int]:
 
 # --- search --------------------------------------------------------------------------------------
 
+def search_where(f: Filters) -> list:
+    # The type as a literal, not a bound parameter: only then may the databases use the partial
+    # index on search events (db.SEARCH_INDEX).
+    return [ev.c.type == sa.literal_column("'search'"), *where(f)]
+
+
 def top_queries(conn: Connection, f: Filters, *, no_results: bool, limit: int = 25) -> list[tuple[str, int]]:
     term = sa.func.lower(ev.c.query).label("q")
-    terms = where(f, "search")
+    terms = search_where(f)
     terms.append(ev.c.hits == 0 if no_results else ev.c.hits > 0)
     n = sa.func.count().label("n")
     return [(q, c) for q, c in conn.execute(
@@ -271,7 +277,7 @@ def top_queries(conn: Connection, f: Filters, *, no_results: bool, limit: int = 
 
 def search_totals(conn: Connection, f: Filters) -> tuple[int, int]:
     total, none = conn.execute(sa.select(
-        sa.func.count(), sa.func.sum(sa.case((ev.c.hits == 0, 1), else_=0))).where(*where(f, "search"))).one()
+        sa.func.count(), sa.func.sum(sa.case((ev.c.hits == 0, 1), else_=0))).where(*search_where(f))).one()
     return total, int(none or 0)
 
 
