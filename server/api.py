@@ -229,6 +229,10 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     app.include_router(mobile_router)
 
+    from server.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # the staff dashboard's pages under /dashboard
+
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, Any]:
         with db.read(engine) as conn:
