@@ -147,7 +147,7 @@ def test_a_script_in_a_comment_stays_inert(server, phone, tmp_path):
     assert fb.comment == hostile and fb.helped is False
 
 
-def test_arabic_page_is_right_to_left_and_older_versions_are_served(server, phone, tmp_path):
+def test_arabic_page_is_right_to_left_and_the_language_can_be_switched(server, phone, tmp_path):
     phone.goto(kiosk_url(server, "sessar", lang="ar"))
     assert phone.locator("html").get_attribute("dir") == "rtl"
     assert phone.locator("html").get_attribute("lang") == "ar"
