@@ -111,8 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_dir)
     store = open_store(settings)
     from kiosk.app import run_app  # Kivy is imported only here: other commands start fast
+    from kiosk.sync import start_background_sync
 
-    return run_app(settings, store)
+    sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
+    try:
+        return run_app(settings, store, sync_service=sync_service)
+    finally:
+        if sync_service is not None:
+            sync_service.stop()
 
 
 def cmd_screenshots(args: argparse.Namespace) -> int:

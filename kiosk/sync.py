@@ -695,6 +695,31 @@ class SyncService:
         if self._thread:
             self._thread.join(timeout)
 
+    # --- what staff mode's status screen calls (kiosk/app.py) ---------------------------------
+
+    def sync_now(self, progress: Callable[[str, float], None] | None = None) -> str:
+        """Staff mode's "Sync now" with a progress bar: one round on the caller's thread (never
+        the UI thread), reported as (stage, fraction done) and summed up in one sentence."""
+
+        def report(stage: str, done: int, total: int) -> None:
+            if progress:
+                progress(stage, done / total if total else 1.0)
+
+        result = self.sync_once(progress=report)
+        if result.result == BUSY:
+            self.request_sync()
+            return "A sync is already running; another round follows it."
+        summary = (f"Sync {result.result}: content version {result.content_version}, "
+                   f"{result.guides_downloaded} guides and {result.images_downloaded} images downloaded, "
+                   f"{result.events_sent} events sent, {result.outbox_depth} waiting.")
+        return summary + (f" Problem: {result.error}" if result.error else "")
+
+    def reachable(self) -> bool:
+        try:
+            return bool(self.transport.health())
+        except Exception:  # noqa: BLE001 - any failure to reach it means "not reachable"
+            return False
+
     def request_sync(self) -> None:
         """Staff mode's "Sync now": a round as soon as the thread is free."""
         self._requested = True
