@@ -295,12 +295,13 @@ def create_app(config: Config | None = None) -> FastAPI:
     # staff ------------------------------------------------------------------------------------
 
     @app.post(f"{API}/staff/login", tags=["staff"])
-    def staff_login(login: Login) -> Response:
+    def staff_login(login: Login, request: Request) -> Response:
         if not auth.check_staff(engine, login.username, login.password):
             raise HTTPException(401, "wrong username or password")
         response = JSONResponse({"username": login.username})
         response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx.cookie_secret, login.username),
-                            max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="lax", path="/")
+                            max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
         return response
 
     @app.post(f"{API}/staff/logout", tags=["staff"])
