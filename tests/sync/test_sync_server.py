@@ -211,11 +211,13 @@ def test_kill_9_mid_sync_never_mixes_content_or_loses_events(tmp_path, server, k
                 time.sleep(rng.uniform(0.4, 2.5))  # a random moment, not a wait for anything
             elif trigger == "upload":
                 mark = rng.uniform(0, 300_000)
-                wait_for(lambda: slow_link.bytes_up - up > mark or proc.poll() is not None, 60,
+                wait_for(lambda up=up, mark=mark, proc=proc:
+                         slow_link.bytes_up - up > mark or proc.poll() is not None, 60,
                          interval=0.002, what="the upload mark")
             else:
                 mark = rng.uniform(0, 2_500_000)
-                wait_for(lambda: slow_link.bytes_down - down > mark or proc.poll() is not None, 60,
+                wait_for(lambda down=down, mark=mark, proc=proc:
+                         slow_link.bytes_down - down > mark or proc.poll() is not None, 60,
                          interval=0.002, what="the download mark")
             proc.send_signal(signal.SIGKILL)
             proc.wait()
