@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -257,7 +257,6 @@ class _Round:
     events_rejected: int = 0
     changed: bool = False
     pending: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def report(self, stage: str, done: int, total: int) -> None:
         if self.progress:
