@@ -5,7 +5,8 @@ Prints, each against a named limit:
   2. one changed guide of 1,000: bytes on the wire against the guide's own size
      (limit: guide + manifest + 5 KB of HTTP overhead)
   3. the initial pull of 1,000 guides and ~200 MB of images against a raw HTTP download of the same
-     bytes on loopback (requests streaming the same URLs, same 4-way parallelism)
+     bytes on loopback (requests streaming the same URLs, same 4-way parallelism); both straight to
+     the server, the pull including verification, staging, re-validation and the SQLite switch
      (limit: sync takes at most 2x the raw download)
   4. the drain rate of a 100,000-event backlog (limit: >= 2,000 events/s)
 
@@ -46,6 +47,7 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--image-mb", type=float, default=2.0)
     ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--trials", type=int, default=3, help="initial pulls and raw downloads, best counts")
     args = ap.parse_args()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp_name:
@@ -73,21 +75,8 @@ def run(args, lib: Path, tmp: Path, server: ServerProc, meter: FaultProxy, token
         image_bytes: int) -> int:
     failures = 0
 
-    def service(data_dir: Path) -> SyncService:
-        transport = HttpTransport(meter.url, token, data_dir)
-        return SyncService(Store(data_dir / "kiosk.db"), transport, device="bench-kiosk", server_key=key,
-                           data_dir=data_dir)
-
-    # 3. initial pull, against the raw download of the same bytes
-    kiosk_dir = tmp / "kiosk"
-    sync = service(kiosk_dir)
-    meter.reset_counters()
-    t = time.perf_counter()
-    res = sync.sync_once()
-    sync_s = time.perf_counter() - t
-    assert res.result == "ok", res
-    sync_bytes = meter.bytes_down
-
+    # 3. initial pull straight to the server, against the raw download of the same bytes. Trials
+    # alternate and the best of each counts: this machine is shared, and noise is not the code.
     manifest = requests.get(server.url + "/api/v1/content/manifest",
                             headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["manifest"]
     urls = [f"/api/v1/content/guides/{g}/{info['version']}" for g, info in manifest["guides"].items()]
@@ -98,23 +87,36 @@ def run(args, lib: Path, tmp: Path, server: ServerProc, meter: FaultProxy, token
 
     def fetch(url: str) -> int:
         n = 0
-        with session.get(meter.url + url, stream=True, timeout=30) as r:
+        with session.get(server.url + url, stream=True, timeout=30) as r:
             for chunk in r.iter_content(256 * 1024):
                 n += len(chunk)
         return n
 
-    meter.reset_counters()
-    t = time.perf_counter()
-    with ThreadPoolExecutor(4) as pool:
-        raw_body = sum(pool.map(fetch, urls))
-    raw_s = time.perf_counter() - t
+    sync_times, raw_times = [], []
+    for trial in range(args.trials):
+        kiosk_dir = tmp / f"kiosk-{trial}"
+        sync = SyncService(Store(kiosk_dir / "kiosk.db"), HttpTransport(server.url, token, kiosk_dir),
+                           device="bench-kiosk", server_key=key, data_dir=kiosk_dir)
+        t = time.perf_counter()
+        res = sync.sync_once()
+        sync_times.append(time.perf_counter() - t)
+        assert res.result == "ok", res
+        sync_bytes = sync.transport.counters.bytes_in
+        t = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            raw_body = sum(pool.map(fetch, urls))
+        raw_times.append(time.perf_counter() - t)
+    sync_s, raw_s = min(sync_times), min(raw_times)
     ratio = sync_s / raw_s
     ok = ratio <= 2.0
     failures += not ok
     print(f"initial pull: {res.guides_downloaded} guides + {res.images_downloaded} images, "
-          f"{sync_bytes / 1e6:.1f} MB on the wire in {sync_s:.2f} s ({sync_bytes / 1e6 / sync_s:.0f} MB/s), "
+          f"{sync_bytes / 1e6:.1f} MB of bodies in {sync_s:.2f} s ({sync_bytes / 1e6 / sync_s:.0f} MB/s), "
           f"switch included; raw download of the same {raw_body / 1e6:.1f} MB: {raw_s:.2f} s "
-          f"-> {ratio:.2f}x raw (limit 2.0x) {verdict(ok)}")
+          f"-> {ratio:.2f}x raw, best of {args.trials} each (limit 2.0x) {verdict(ok)}")
+
+    # 1. and 2. through the byte-counting proxy
+    sync.transport = HttpTransport(meter.url, token, kiosk_dir)
 
     # 1. unchanged library
     before = sync.transport.counters.requests
@@ -146,7 +148,8 @@ def run(args, lib: Path, tmp: Path, server: ServerProc, meter: FaultProxy, token
           f"(+ {manifest_size}-byte manifest), {s:.2f} s incl. re-validating the library and the switch "
           f"(limit {limit} bytes) {verdict(ok)}")
 
-    # 4. drain a backlog
+    # 4. drain a backlog, straight to the server
+    sync.transport = HttpTransport(server.url, token, kiosk_dir)
     store = sync.store
     batch = []
     for i in range(args.events):

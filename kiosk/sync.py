@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +73,7 @@ OK, UNCHANGED, OFFLINE, REJECTED, UNAUTHORIZED, ERROR, BUSY = (
     "ok", "unchanged", "offline", "rejected", "unauthorized", "error", "busy")
 _SEVERITY = {UNCHANGED: 0, OK: 1, OFFLINE: 2, ERROR: 3, REJECTED: 4, UNAUTHORIZED: 5}
 
+IMAGE_FLUSH_BYTES = 32_000_000  # verified images held in memory before one write to the store
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total); stages below
 STAGES = ("events", "manifest", "guides", "images")  # in the order a round runs them
 
@@ -256,7 +257,6 @@ class _Round:
     events_rejected: int = 0
     changed: bool = False
     pending: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def report(self, stage: str, done: int, total: int) -> None:
         if self.progress:
@@ -528,17 +528,33 @@ class SyncService:
                 self._stop.wait(backoff_delay(attempt, self.backoff_base / 2, 2.0, self.rng))
 
     def _download_images(self, plan: Plan, rnd: _Round) -> None:
+        # Stored a few at a time, not one by one: each commit can trigger a WAL checkpoint with
+        # its fsyncs, and those, not the network, were the slow part of a large pull.
+        pending: dict[str, bytes] = {}
+
+        def flush() -> None:
+            if not pending:
+                return
+            self.store.put_images(pending)
+            if hasattr(self.transport, "discard_partial"):
+                for digest in pending:
+                    self.transport.discard_partial(digest)
+            pending.clear()
+
         def fetch(job: tuple[str, int | None]) -> bytes:
             return self.transport.fetch_image(*job)
 
         def done(job: tuple[str, int | None], data: bytes) -> None:
-            self.store.put_images({job[0]: data})
-            if hasattr(self.transport, "discard_partial"):
-                self.transport.discard_partial(job[0])
+            pending[job[0]] = data
             rnd.images += 1
             rnd.bytes += len(data)
+            if sum(map(len, pending.values())) >= IMAGE_FLUSH_BYTES:
+                flush()
 
-        self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
+        try:
+            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
+        finally:
+            flush()  # what arrived is kept for the retry
 
     def _download_guides(self, plan: Plan, rnd: _Round) -> None:
         batch: list[tuple[str, int, str, bytes]] = []

@@ -202,8 +202,23 @@ def test_kill_9_mid_sync_never_mixes_content_or_loses_events(tmp_path, server, k
             store.append_events(events)
             store.close()
             generated |= {e["uuid"] for e in events}
+            # The plug is pulled at a random moment, a random number of bytes into the upload (the
+            # push), or a random number of bytes into the download (the pull).
+            trigger = ("time", "upload", "download")[round_no % 3]
+            up, down = slow_link.bytes_up, slow_link.bytes_down
             proc = kiosk.popen_sync()
-            time.sleep(rng.uniform(0.4, 2.5))  # a random moment to pull the plug, not a wait for anything
+            if trigger == "time":
+                time.sleep(rng.uniform(0.4, 2.5))  # a random moment, not a wait for anything
+            elif trigger == "upload":
+                mark = rng.uniform(0, 300_000)
+                wait_for(lambda up=up, mark=mark, proc=proc:
+                         slow_link.bytes_up - up > mark or proc.poll() is not None, 60,
+                         interval=0.002, what="the upload mark")
+            else:
+                mark = rng.uniform(0, 2_500_000)
+                wait_for(lambda down=down, mark=mark, proc=proc:
+                         slow_link.bytes_down - down > mark or proc.poll() is not None, 60,
+                         interval=0.002, what="the download mark")
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             landed.append(_check_consistent(kiosk, server, generated))
@@ -234,7 +249,7 @@ def test_server_away_kiosk_keeps_working_and_delivers_when_back(tmp_path):
         wait_for(lambda: (store.get_state("last_sync") or {}).get("result") == "offline", 10,
                  what="the first round to find the server away")
         engine = SessionEngine(store, kiosk.name)
-        for _ in range(60):
+        for _ in range(30):
             engine.start_session()
             engine.open_guide("guide-0001")
             engine.choose(0)
