@@ -756,6 +756,11 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None, tour_
     app = KioskApp(settings, store, engine, sync_service=sync_service,
                    probe_path=os.environ.get("KIOSK_TEST_PROBE") or None, tour_dir=tour_dir)
     app.handoff_key = handoff_key(token)
+    if sync_service is not None:
+        # New content is switched in only while no customer is mid-session (docs/sync.md), and
+        # the screens refresh on the UI thread once it is (content_changed is @mainthread).
+        sync_service.may_switch = lambda: engine.session_id is None
+        sync_service.on_content_changed = lambda version: app.content_changed()
 
     def on_sigterm(_signum, _frame):  # `systemctl stop`: leave cleanly, between two frames
         Clock.schedule_once(lambda *_: app.exit_app(), 0)

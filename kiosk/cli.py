@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 from kiosk import __version__
 from kiosk.bundle import open_library
@@ -75,6 +74,7 @@ def status_report(settings: Settings, store: Store) -> dict:
         "outbox_dropped": store.get_state("outbox_dropped", 0),
         "server_url": settings.server_url or None,
         "last_sync": store.get_state("last_sync"),
+        "rejected_events": _rejected_events(store),
         "free_disk_bytes": usage.free,
     }
 
@@ -90,7 +90,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Device          {report['device']}")
     print(f"Content version {report['content_version']} ({report['guides']} guides; "
           f"languages {', '.join(report['languages'])})")
-    print(f"Outbox          {report['outbox_depth']} events waiting")
+    print(f"Outbox          {report['outbox_depth']} events waiting"
+          + (f"; {report['rejected_events']} rejected by the server" if report["rejected_events"] else ""))
     print(f"Server          {report['server_url'] or 'none configured (offline kiosk)'}")
     print(f"Last sync       {last.get('result', 'never')} {last.get('at', '')} {last.get('error') or ''}".rstrip())
     print(f"Free disk       {report['free_disk_bytes'] / 1e9:.1f} GB")
@@ -110,8 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_dir)
     store = open_store(settings)
     from kiosk.app import run_app  # Kivy is imported only here: other commands start fast
+    from kiosk.sync import start_background_sync
 
-    return run_app(settings, store)
+    sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
+    try:
+        return run_app(settings, store, sync_service=sync_service)
+    finally:
+        if sync_service is not None:
+            sync_service.stop()
 
 
 def cmd_screenshots(args: argparse.Namespace) -> int:
@@ -136,6 +143,51 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
 
+
+def _rejected_events(store: Store) -> int:
+    from offline_cache.sync_tables import SyncTables
+
+    return SyncTables(store).rejected_count()
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """One sync round now, with a progress bar per stage (docs/sync.md)."""
+    settings = load_settings(args.data_dir)
+    if args.server:
+        settings.server_url = args.server
+    if args.token:
+        settings.token = args.token
+    if not settings.server_url:
+        print("No server configured: set server_url and token in kiosk.toml, or pass --server and "
+              "--token.", file=sys.stderr)
+        return 2
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from kiosk.sync import STAGES, SyncService
+
+    # Not open_store: a kiosk about to fetch the server's library need not unpack the sample first.
+    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    service = SyncService.from_settings(settings, store)
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, disable=args.json or not console.is_terminal) as bar:
+        tasks = {stage: bar.add_task(stage, total=None) for stage in STAGES}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(tasks[stage], completed=done, total=max(total, done))
+
+        result = service.sync_once(progress=progress)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"Sync {result.result}: content version {result.content_version}; "
+              f"{result.guides_downloaded} guides and {result.images_downloaded} images downloaded "
+              f"({result.bytes_downloaded / 1e6:.1f} MB); {result.events_sent} events sent, "
+              f"{result.events_rejected} rejected, {result.outbox_depth} waiting.")
+        if result.error:
+            print(f"Problem: {result.error}", file=sys.stderr)
+    return 0 if result.ok else 1
 
 def cmd_config(args: argparse.Namespace) -> int:
     from kiosk.config_check import check_config
@@ -202,6 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="folder for the PNG files")
     p.add_argument("--size", default="1280x720", help="window size, e.g. 1920x1080 (default 1280x720)")
     p.set_defaults(func=cmd_screenshots)
+
+    p = sub.add_parser("sync", help="one sync round now, with progress",
+                       description="Pull new content from the server and push waiting events, once. "
+                                   "A failed round changes no content; `kiosk status` shows why it failed.")
+    data_dir(p)
+    p.add_argument("--server", help="central server URL (overrides the config file)")
+    p.add_argument("--token", help="this device's token (overrides the config file)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("config", help="check or change this kiosk's settings (kiosk.toml)",
                        description="check: say in plain words what is wrong in kiosk.toml; set-pin: store a "

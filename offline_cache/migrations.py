@@ -40,3 +40,19 @@ def m001_initial(db: Database) -> None:
         "type TEXT NOT NULL, created_at REAL NOT NULL, body TEXT NOT NULL)"
     )
     db["outbox"].create_index(["type", "seq"])
+
+
+@migrations()
+def m002_sync_staging(db: Database) -> None:
+    # Guides downloaded for a content version not yet switched to: a sync that is killed or cut
+    # off keeps what it already fetched and verified, so the retry downloads only the rest.
+    db.execute(
+        "CREATE TABLE staged_guides (id TEXT NOT NULL, version INTEGER NOT NULL, sha256 TEXT NOT NULL, "
+        "body BLOB NOT NULL, staged_at REAL NOT NULL, PRIMARY KEY (id, version))"
+    )
+    # Events the server refused as malformed: moved out of the outbox so one bad row never blocks
+    # the queue, kept (with the server's reason) for staff to look at.
+    db.execute(
+        "CREATE TABLE rejected_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT, type TEXT, "
+        "body TEXT NOT NULL, reason TEXT NOT NULL, rejected_at REAL NOT NULL)"
+    )

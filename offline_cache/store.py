@@ -88,8 +88,12 @@ def fts_query(user_text: str) -> str | None:
     words = [w for w in re.split(r"[^\w]+", _fts_text(user_text).casefold()) if w]
     if not words:
         return None
-    terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
-    return " ".join(terms)
+    terms = " ".join([f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*'])
+    if len(words[-1]) < 3 and not _CJK.match(words[-1]):
+        # One or two typed letters match a large part of a big library's step text; ranking all
+        # of it costs frames. Until the third letter, look in titles, keywords and categories.
+        return "{title keywords category} : (" + terms + ")"
+    return terms
 
 
 def library_digest(library: Library) -> str:

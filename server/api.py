@@ -229,6 +229,10 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     app.include_router(mobile_router)
 
+    from server.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # the staff dashboard's pages under /dashboard
+
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, Any]:
         with db.read(engine) as conn:
@@ -295,12 +299,13 @@ def create_app(config: Config | None = None) -> FastAPI:
     # staff ------------------------------------------------------------------------------------
 
     @app.post(f"{API}/staff/login", tags=["staff"])
-    def staff_login(login: Login) -> Response:
+    def staff_login(login: Login, request: Request) -> Response:
         if not auth.check_staff(engine, login.username, login.password):
             raise HTTPException(401, "wrong username or password")
         response = JSONResponse({"username": login.username})
         response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx.cookie_secret, login.username),
-                            max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="lax", path="/")
+                            max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
         return response
 
     @app.post(f"{API}/staff/logout", tags=["staff"])

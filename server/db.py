@@ -144,15 +144,97 @@ staff = metadata.tables["staff"]
 events = metadata.tables["events"]
 
 
+# Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by
+# guide and version, and look up other events of the same session. The type+time index also holds
+# every column those aggregations read, so they scan the index alone and never the table.
+DASHBOARD_INDEXES = [
+    sa.Index("ix_events_type_time", events.c.type, events.c.server_time, events.c.session, events.c.guide,
+             events.c.guide_version, events.c.lang, events.c.device, events.c.step, events.c.outcome,
+             events.c.rating),
+    sa.Index("ix_events_guide_version_type", events.c.guide, events.c.guide_version, events.c.type),
+    sa.Index("ix_events_session_type", events.c.session, events.c.type),
+]
+
+
+# Version 3: per-session summaries the dashboard's overview and guide tables read instead of
+# counting distinct sessions over raw events (server/summary.py keeps them; ingest refreshes the
+# sessions each batch touches, so they always agree with `events`).
+session_summary = sa.Table(
+    "session_summary", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("session", sa.String(80), primary_key=True),
+    sa.Column("started_at", sa.Double, nullable=False),  # server time of session_start (else first event)
+    sa.Column("lang", sa.String(16), nullable=True),  # language at session_start (else first event's)
+    sa.Column("has_start", sa.SmallInteger, nullable=False),  # 1 when its session_start arrived
+    sa.Column("guides", sa.Integer, nullable=False),  # distinct guides with a step view
+    sa.Column("resolved", sa.SmallInteger, nullable=False),
+    sa.Column("escalated", sa.SmallInteger, nullable=False),
+    sa.Column("walked_away", sa.SmallInteger, nullable=False),  # idle timeout on a step, no outcome
+    sa.Column("abandoned_home", sa.SmallInteger, nullable=False),  # idle timeout on the home screen
+    sa.Column("rating_sum", sa.Integer, nullable=False),
+    sa.Column("ratings", sa.Integer, nullable=False),
+    sa.Column("handoffs", sa.Integer, nullable=False),  # handoff_shown events
+    sa.Column("handoff_opened", sa.SmallInteger, nullable=False),
+    # holds every column the overview reads, so it is answered from the index alone
+    sa.Index("ix_session_summary_started", "started_at", "device", "lang", "has_start", "guides", "resolved",
+             "escalated", "walked_away", "abandoned_home", "rating_sum", "ratings", "handoffs", "handoff_opened"),
+)
+session_guides = sa.Table(
+    "session_guides", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("session", sa.String(80), primary_key=True),
+    sa.Column("guide", sa.String(80), primary_key=True),
+    sa.Column("guide_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("started_at", sa.Double, nullable=False),  # the session's, for the same period filter
+    sa.Column("lang", sa.String(16), nullable=True),  # the session's
+    sa.Column("resolved", sa.SmallInteger, nullable=False),
+    sa.Column("escalated", sa.SmallInteger, nullable=False),
+    sa.Column("rating_sum", sa.Integer, nullable=False),
+    sa.Column("ratings", sa.Integer, nullable=False),
+    # covering indexes again: the guides table by period, one guide's versions by guide and period
+    sa.Index("ix_session_guides_started", "started_at", "guide", "guide_version", "device", "lang", "resolved",
+             "escalated", "rating_sum", "ratings"),
+    sa.Index("ix_session_guides_guide_started", "guide", "started_at", "guide_version", "device", "lang",
+             "resolved", "escalated", "rating_sum", "ratings"),
+)
+
+
+# Version 4: the dashboard's search page reads only search events, scattered through the table; a
+# partial index holding their time, hit count and query answers it from the index alone.
+SEARCH_INDEX = sa.Index("ix_events_search", events.c.type, events.c.server_time, events.c.hits, events.c.query,
+                        sqlite_where=events.c.type == sa.literal_column("'search'"),
+                        postgresql_where=events.c.type == sa.literal_column("'search'"))
+
+
 def _migration_1(conn: Connection) -> None:
     md = sa.MetaData()
     _v1_tables(md)
     md.create_all(conn)
 
 
+def _migration_2(conn: Connection) -> None:
+    for index in DASHBOARD_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
+def _migration_3(conn: Connection) -> None:
+    from server import summary
+
+    session_summary.create(conn)
+    session_guides.create(conn)
+    summary.rebuild(conn)  # an upgraded server summarises the events it already holds
+
+
+def _migration_4(conn: Connection) -> None:
+    SEARCH_INDEX.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
+    (2, "dashboard indexes on events", _migration_2),
+    (3, "per-session summaries for the dashboard", _migration_3),
+    (4, "partial index on search events", _migration_4),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -230,6 +312,13 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
+    """A connection for reading. On PostgreSQL in autocommit: the reads here are single statements
+    or read rows that never change once written, and skipping BEGIN/ROLLBACK saves two round
+    trips on every request (each one authenticates the device with a read)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+        return
     with engine.connect() as conn, conn.begin():
         yield conn
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from kiosk.events import EVENT_TYPES, scrub
-from server import db
+from server import db, summary
 
 UUID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BATCH = 1000
@@ -191,6 +191,8 @@ def store_events(engine: Engine, device: str, events: list[Any], touch_device_id
         with db.write(engine) as conn:
             if rows:
                 inserted = _insert_new(conn, rows)
+                if inserted:  # keep the dashboard's per-session summaries equal to the raw events
+                    summary.refresh(conn, device, {r["session"] for r in rows if r["uuid"] in inserted})
             if touch_device_id is not None:
                 conn.execute(db.devices.update().where(db.devices.c.id == touch_device_id)
                              .values(last_seen=received_at))

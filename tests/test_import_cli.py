@@ -142,19 +142,9 @@ def test_a_corrupt_bundle_is_refused(env, tmp_path):
 
 def test_status_json_on_a_new_data_dir(env, tmp_path):
     report = status(env, tmp_path / "fresh")
-    assert set(report) == {
-        "device",
-        "app_version",
-        "data_dir",
-        "content_version",
-        "guides",
-        "languages",
-        "outbox_depth",
-        "outbox_dropped",
-        "server_url",
-        "last_sync",
-        "free_disk_bytes",
-    }
+    assert set(report) == {"device", "app_version", "data_dir", "content_version", "guides", "languages",
+                           "outbox_depth", "outbox_dropped", "server_url", "last_sync", "free_disk_bytes",
+                           "rejected_events"}
     assert report["content_version"] == "sample" and report["guides"] == 4  # filled from the sample
     assert report["data_dir"] == str(tmp_path / "fresh")
     assert report["outbox_depth"] == 0 and report["last_sync"] is None and report["server_url"] is None

@@ -18,7 +18,7 @@ def db_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(db_url, tmp_path_factory):
-    srv = start(prepare(tmp_path_factory.mktemp("server"), db_url))
+    srv = start(prepare(tmp_path_factory.mktemp("server"), db_url), "--stale-after", "60")
     yield srv
     stop(srv)
     text = srv.log.read_text(errors="replace")

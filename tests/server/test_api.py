@@ -225,18 +225,30 @@ def test_heartbeat_updates_fleet_state_and_stale_flags(server):
     with server.device("kiosk-1") as c:
         r = c.post("/api/v1/heartbeat", json=beat)
     assert r.status_code == 200 and abs(r.json()["server_time"] - time.time()) < 60
-    # kiosk-2 was last seen two hours ago
+    with server.staff() as c:
+        k1 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-1"]
+    assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
+    assert k1["last_sync_result"] == "ok" and k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
+    assert k1["last_seen"] >= time.time() - 60
+    # the server runs with --stale-after 60: half an hour of silence is fine, two hours is stale
     engine = server.engine()
     with engine.begin() as conn:
+        conn.execute(db.devices.update().where(db.devices.c.name == "kiosk-1").values(last_seen=time.time() - 1800))
         conn.execute(db.devices.update().where(db.devices.c.name == "kiosk-2").values(last_seen=time.time() - 7200))
     engine.dispose()
     with server.staff() as c:
         fleet = c.get("/api/v1/fleet").json()
     devices = {d["name"]: d for d in fleet["devices"]}
-    k1 = devices["kiosk-1"]
-    assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
-    assert k1["last_sync_result"] == "ok" and k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
-    assert devices["kiosk-2"]["stale"] is True and fleet["stale_after_minutes"] == 15
+    assert fleet["stale_after_minutes"] == 60
+    assert devices["kiosk-1"]["stale"] is False and devices["kiosk-2"]["stale"] is True
+    # a kiosk speaking from another language's sync client: string content version, dict sync result
+    with server.device("kiosk-2") as c:
+        r = c.post("/api/v1/heartbeat", json={"content_version": "local-20261123", "last_sync_result":
+                                               {"result": "offline", "error": "no route"}})
+    assert r.status_code == 200
+    with server.staff() as c:
+        k2 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-2"]
+    assert k2["stale"] is False and k2["content_version"] == "local-20261123" and "offline" in k2["last_sync_result"]
     with server.device() as c:
         assert c.post("/api/v1/heartbeat", json={"outbox_depth": -1}).status_code == 422
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
+from server_testkit import make_library
 
 from kiosk.handoff import Handoff, handoff_key, make_url
 from server import db
@@ -146,7 +147,7 @@ def test_a_script_in_a_comment_stays_inert(server, phone, tmp_path):
     assert fb.comment == hostile and fb.helped is False
 
 
-def test_arabic_page_is_right_to_left_and_older_versions_are_served(server, phone, tmp_path):
+def test_arabic_page_is_right_to_left_and_the_language_can_be_switched(server, phone, tmp_path):
     phone.goto(kiosk_url(server, "sessar", lang="ar"))
     assert phone.locator("html").get_attribute("dir") == "rtl"
     assert phone.locator("html").get_attribute("lang") == "ar"
@@ -159,3 +160,30 @@ def test_arabic_page_is_right_to_left_and_older_versions_are_served(server, phon
     # the guide image is served to the phone without a device token
     src = phone.locator("img.step").get_attribute("src")
     assert httpx.get(server.url + src).status_code == 200
+
+
+def test_a_choice_into_another_guide_goes_on_there(server, phone):
+    phone.goto(kiosk_url(server, "sessjump"))
+    phone.get_by_role("link", name="Wi-Fi help instead").click()
+    assert phone.locator("h1").inner_text() == "Free Wi-Fi"
+    assert phone.locator("#step-text").inner_text() == "Can you see the network AIRPORT-FREE?"
+    phone.get_by_role("link", name="No").click()
+    assert phone.locator("#step-text").inner_text() == "Ask at the information desk."
+    rows = events_of(server, "sessjump")
+    jump = next(r for r in rows if r.type == "choice")
+    assert jump.guide == "lost-bag" and '"guide":"wifi"' in jump.data
+    assert [(r.guide, r.step) for r in rows if r.type == "step_view"] == [
+        ("lost-bag", "arrived"), ("wifi", "network"), ("wifi", "staff")]
+
+
+def test_the_version_in_the_link_is_served_after_newer_content(server, phone, tmp_path):
+    newer = make_library(tmp_path / "newer")
+    yaml = (newer / "lost-bag.yaml").read_text().replace("Did your bag come out on the baggage belt?",
+                                                         "Has your bag appeared on the belt yet?")
+    (newer / "lost-bag.yaml").write_text(yaml)
+    code, out, err = server.cli("publish", str(newer))
+    assert code == 0 and "lost-bag v2" in out, err
+    phone.goto(kiosk_url(server, "sessold"))  # a QR code made before the update names version 1
+    assert phone.locator("#step-text").inner_text() == "Did your bag come out on the baggage belt?"
+    phone.get_by_role("link", name="No, it never came").click()
+    assert "/lost-bag/1/waited" in phone.url

@@ -1,0 +1,107 @@
+"""A real server (`kiosk-server serve` on loopback, in a subprocess) on a simulated history, once on
+a SQLite file and once on the test PostgreSQL (KIOSK_TEST_PG_URL, in a database of our own)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from server import auth, db
+from server.screenshots import local_server
+from server.simulate import History, generate
+from server.simulate_load import load
+
+SESSIONS = 5000
+USER, PASSWORD = "staff", "correct horse battery"
+PG_DATABASE = "kiosk_dashboard_test"
+# Comments a customer could type: markup that must show as text, and cells a spreadsheet would run.
+XSS_COMMENT = '<script>alert("xss")</script><img src=x onerror=alert(1)> thanks'
+FORMULA_COMMENT = '=HYPERLINK("http://evil.example","click")'
+TEST_DEVICE, TEST_LOCATION = "lab-kiosk", "Test Lab"
+
+
+@dataclass
+class Server:
+    base: str
+    backend: str
+    history: History
+    events: list[dict]  # every event the server holds: the history plus the ones the tests sent
+    locations: dict[str, str]
+
+    @contextmanager
+    def client(self, logged_in: bool = True) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.base, timeout=30, follow_redirects=False) as client:
+            if logged_in:
+                r = client.post("/dashboard/login", data={"username": USER, "password": PASSWORD})
+                assert r.status_code == 303, r.text
+            yield client
+
+
+@pytest.fixture(scope="session")
+def history() -> History:
+    return generate(sessions=SESSIONS, seed=3)
+
+
+def _pg_url() -> str:
+    base = os.environ.get("KIOSK_TEST_PG_URL")
+    assert base, "set KIOSK_TEST_PG_URL (scripts/test-postgres prints it)"
+    admin = sa.create_engine(db.normalize_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + PG_DATABASE
+
+
+def _send_test_events(base: str, token: str) -> list[dict]:
+    """Feedback carrying hostile comments, and a heartbeat reporting a failing sync, through the
+    real device API (ingest and heartbeat), as a kiosk would."""
+    now = time.time() - 3600
+    events = [
+        {"uuid": f"{n:032x}", "type": "feedback", "device": TEST_DEVICE, "session": f"test-session-{n}",
+         "channel": "kiosk", "kiosk_time": now + n, "mono": 1.0, "guide": "lost-baggage", "guide_version": 3,
+         "step": "report", "lang": "en", "data": {"helped": False, "rating": 1, "comment": comment}}
+        for n, comment in enumerate([XSS_COMMENT, FORMULA_COMMENT], start=1)
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(base + "/api/v1/events", json={"events": events}, headers=headers)
+    assert r.status_code == 200 and len(r.json()["accepted"]) == 2, r.text
+    # Whole sessions through ingest the hard way: shuffled across batches, one batch sent twice,
+    # so the per-session summaries must come out right from any arrival order.
+    lab = generate(kiosks=1, days=3, sessions=60, seed=5).events
+    for e in lab:
+        e["device"] = TEST_DEVICE
+    random.Random(1).shuffle(lab)
+    batches = [lab[i:i + 97] for i in range(0, len(lab), 97)]
+    for batch in batches + batches[1:2]:
+        r = httpx.post(base + "/api/v1/events", json={"events": batch}, headers=headers)
+        assert r.status_code == 200 and not r.json()["rejected"], r.text
+    events += lab
+    r = httpx.post(base + "/api/v1/heartbeat", headers=headers, json={
+        "content_version": 1, "outbox_depth": 812, "last_sync_result": "error: server unreachable",
+        "app_version": "1.4.2", "free_disk": 200 * 1024 * 1024, "uptime": 3600})
+    assert r.status_code == 200, r.text
+    return events
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(request, history, tmp_path_factory) -> Server:
+    data_dir: Path = tmp_path_factory.mktemp(f"server-{request.param}")
+    url = f"sqlite:///{data_dir / 'server.db'}" if request.param == "sqlite" else _pg_url()
+    engine = load(url, history)
+    auth.set_staff_password(engine, USER, PASSWORD)
+    token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
+    engine.dispose()
+    with local_server(url, data_dir) as base:
+        sent = _send_test_events(base, token)
+        locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
+        yield Server(base, request.param, history, history.events + sent, locations)

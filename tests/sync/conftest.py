@@ -1,0 +1,159 @@
+"""The real central server on loopback (`kiosk-server serve` in a subprocess, its own SQLite file
+and key), and kiosks configured to sync with it."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from kiosk.settings import Settings
+from offline_cache.store import Store
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class ServerProc:
+    """One central server: its data dir, its CLI, its process, and read access to its database."""
+
+    def __init__(self, data_dir: Path, port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "KIOSK_SERVER_DATA_DIR": str(data_dir)}
+        self.env.pop("KIOSK_SERVER_DB", None)
+        self.proc: subprocess.Popen | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([str(BIN / "kiosk-server"), *args], env=self.env, capture_output=True,
+                             text=True, timeout=120, check=False)
+        assert out.returncode == 0, f"kiosk-server {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    def start(self) -> ServerProc:
+        log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the server process writes it)
+        self.proc = subprocess.Popen(
+            [str(BIN / "kiosk-server"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            assert self.proc.poll() is None, (self.data_dir / "serve.log").read_text()
+            try:
+                return requests.get(self.url + "/api/v1/server-key", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(up, 30, what="the server to answer")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # --- set-up through the real CLI -------------------------------------------------------------
+
+    def add_device(self, name: str) -> str:
+        out = self.cli("device", "add", name)
+        tokens = re.findall(r"[A-Za-z0-9_\-]{32,}", out)
+        assert tokens, f"no token in: {out}"
+        return tokens[-1]
+
+    def key(self) -> str:
+        return re.findall(r"[A-Za-z0-9+/]{43}=", self.cli("key"))[-1]
+
+    def publish(self, path: Path) -> str:
+        return self.cli("publish", str(path))
+
+    # --- what the server holds -------------------------------------------------------------------
+
+    def db(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.data_dir / "server.db", timeout=30)
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def event_uuids(self) -> list[str]:
+        with self.db() as conn:
+            return [r[0] for r in conn.execute("SELECT uuid FROM events")]
+
+    def content_version(self) -> int:
+        with self.db() as conn:
+            return conn.execute("SELECT MAX(version) FROM content_versions").fetchone()[0]
+
+    def guides_of(self, version: int) -> dict[str, int]:
+        with self.db() as conn:
+            return dict(conn.execute("SELECT guide_id, guide_version FROM content_guides "
+                                     "WHERE content_version = ?", [version]))
+
+
+class Kiosk:
+    """A kiosk data dir configured for one server; `run` calls the real `kiosk` command."""
+
+    def __init__(self, data_dir: Path, server: ServerProc, name: str, url: str | None = None):
+        self.data_dir = data_dir
+        self.name = name
+        self.token = server.add_device(name)
+        self.settings = Settings(device=name, server_url=url or server.url, token=self.token,
+                                 server_key=server.key(), data_dir=str(data_dir), sync_interval=5.0)
+        self.settings.save()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+
+    def set_url(self, url: str) -> None:
+        self.settings.server_url = url
+        self.settings.save()
+
+    def store(self) -> Store:
+        return Store(self.settings.db_path)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        out = subprocess.run([str(BIN / "kiosk"), *args, "--data-dir", str(self.data_dir)],
+                             env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        if check:
+            assert out.returncode == 0, f"kiosk {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+        return out
+
+    def popen_sync(self) -> subprocess.Popen:
+        return subprocess.Popen([str(BIN / "kiosk"), "sync", "--json", "--data-dir", str(self.data_dir)],
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = ServerProc(tmp_path / "server").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path, server: ServerProc) -> Kiosk:
+    return Kiosk(tmp_path / "kiosk", server, "kiosk-1")
