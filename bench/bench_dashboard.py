@@ -5,7 +5,7 @@
 
 The database is filled with server.simulate's history (50 kiosks, 60 days) unless it already holds
 one (--reload refills it). The real server runs on loopback (`kiosk-server serve`); each page is
-fetched --runs times after one warm-up, over the whole 60 days (the heaviest period a page offers
+fetched --runs times (default 30) after one warm-up, over the whole 60 days (the heaviest period a page offers
 by default is 30 days), and the median and p95 are printed per page.
 """
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", required=True)
     p.add_argument("--sessions", type=int, default=100_000)
-    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--runs", type=int, default=30)  # > 10: PostgreSQL changes plans after a few runs
     p.add_argument("--reload", action="store_true")
     args = p.parse_args(argv)
     prepare(args.db, args.sessions, args.reload)

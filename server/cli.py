@@ -82,7 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("key", parents=[common], help="print the server's public key (for the kiosks' server_key)",
                    description="Print the Ed25519 public key that signs manifests (made on first use).")
+    cfg = sub.add_parser("config", parents=[common], help="check the server's configuration",
+                         description="check: say in plain words what is wrong in server.toml (in the data dir), "
+                                     "the environment, the database connection and the signing key.")
+    cfg.add_argument("action", choices=["check"])
     return parser
+
+
+def _config_check(args) -> int:
+    from server import config
+
+    findings = config.check(config.data_dir_from(args.data_dir))
+    for level, message in findings:
+        print(f"{level.upper()}: {message}")
+    errors = sum(level == "error" for level, _ in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)." if findings else "The configuration is fine.")
+    return 1 if errors else 0
 
 
 def _settings(args) -> tuple[Path, str]:
@@ -132,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from server import config
+
+    if args.command == "config":
+        return _config_check(args)
+    # server.toml in the data dir fills in what neither the options nor the environment set
+    config.apply_file(config.data_dir_from(getattr(args, "data_dir", None)))
     if args.command == "serve":
         return _serve(args)
     if args.command == "validate":
