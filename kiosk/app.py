@@ -187,20 +187,18 @@ class KioskApp(App):
         self._load_languages()
 
         from screens.attract import AttractScreen
-        from screens.feedback import FeedbackScreen
-        from screens.handoff import HandoffScreen
-        from screens.home import HomeScreen
-        from screens.outcome import OutcomeScreen
-        from screens.staff_pin import StaffPinScreen
-        from screens.staff_status import StaffStatusScreen
-        from screens.step import StepScreen
-        from screens.thanks import ThanksScreen
 
+        # Only the attract loop before the first frame; the other screens are built right after
+        # it is on screen (or at once, if a touch comes first), so the kiosk shows something fast.
         self.sm = ScreenManager(transition=NoTransition())
-        for cls in (AttractScreen, HomeScreen, StepScreen, OutcomeScreen, FeedbackScreen, ThanksScreen,
-                    HandoffScreen, StaffPinScreen, StaffStatusScreen):
-            self.sm.add_widget(cls())
+        self.sm.add_widget(AttractScreen())
         self.screens = {s.name: s for s in self.sm.screens}
+
+        def after_first_frame(*_):
+            Window.unbind(on_flip=after_first_frame)
+            Clock.schedule_once(lambda *_: self.build_screens(), 0)
+
+        Window.bind(on_flip=after_first_frame)
         Clock.schedule_interval(self._idle_tick, 0.25)
         if self.probe_path:
             # after the buffer swap, so a probe's time is when the frame really was on screen
@@ -223,6 +221,25 @@ class KioskApp(App):
         if self.tour_dir:
             Clock.schedule_once(lambda *_: self._run_tour(), 0.5)
         return self.sm
+
+    def build_screens(self) -> None:
+        """Build every screen after the attract loop (once)."""
+        if "home" in self.screens:
+            return
+        from screens.feedback import FeedbackScreen
+        from screens.handoff import HandoffScreen
+        from screens.home import HomeScreen
+        from screens.outcome import OutcomeScreen
+        from screens.staff_pin import StaffPinScreen
+        from screens.staff_status import StaffStatusScreen
+        from screens.step import StepScreen
+        from screens.thanks import ThanksScreen
+
+        for cls in (HomeScreen, StepScreen, OutcomeScreen, FeedbackScreen, ThanksScreen, HandoffScreen,
+                    StaffPinScreen, StaffStatusScreen):
+            screen = cls()
+            self.sm.add_widget(screen)
+            self.screens[screen.name] = screen
 
     def t(self, message: str, lang: str | None = None) -> str:
         """A UI string in `lang` (default: the customer's language). kv passes app.lang so the
@@ -333,6 +350,7 @@ class KioskApp(App):
 
     def reset_to_attract(self) -> None:
         """Wipe every trace of the last customer from the screens, then show the attract loop."""
+        self.build_screens()
         self._dismiss_overlay()
         self._stop_speech()
         self.lang = self.engine.default_language
@@ -378,6 +396,7 @@ class KioskApp(App):
             self.screens[name].on_activate()
 
     def start_session(self) -> None:
+        self.build_screens()
         self._touched()
         self.engine.start_session(self.lang)
         self.screens["home"].reset()
@@ -503,6 +522,7 @@ class KioskApp(App):
     # --- staff mode ------------------------------------------------------------------------------
 
     def open_staff(self) -> None:
+        self.build_screens()
         self._dismiss_overlay()
         self._show("staff_pin")
 
@@ -730,6 +750,7 @@ class KioskApp(App):
     def _run_tour(self) -> None:
         from screens.tour import tour
 
+        self.build_screens()
         steps = iter(tour(self, Path(self.tour_dir)))
 
         def advance(*_):

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import sys
+from pathlib import Path
 
 from kiosk import __version__
 from kiosk.bundle import open_library

@@ -26,7 +26,11 @@ class HomeScreen(KioskScreen):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._search_trigger = Clock.create_trigger(self._run_search, 0.05)
+        # Every rebuild of the lists goes through one trigger, so it happens at most once per
+        # frame: two rebuilds of the same ScrollView within a frame left it drawn empty.
+        self._rebuild_trigger = Clock.create_trigger(self._rebuild, -1)
+        self._search_trigger = Clock.create_trigger(lambda *_: self._rebuild_trigger(), 0.05)
+        self._chrome_dirty = True
         self._record_trigger = Clock.create_trigger(self._record_no_results, NO_RESULT_PAUSE)
         self._recorded: set[str] = set()
 
@@ -47,9 +51,15 @@ class HomeScreen(KioskScreen):
         self._recorded.clear()
 
     def refresh(self) -> None:
+        self._chrome_dirty = True
+        self._rebuild_trigger()
+
+    def _rebuild(self, *_):
         app = App.get_running_app()
-        self._fill_languages(app)
-        self._fill_categories(app)
+        if self._chrome_dirty:
+            self._chrome_dirty = False
+            self._fill_languages(app)
+            self._fill_categories(app)
         if self.mode == "search":
             self._run_search()
         elif self.mode == "category":
@@ -109,18 +119,18 @@ class HomeScreen(KioskScreen):
         self.category_name = name
         self.mode = "category"
         self.keyboard_open = False
-        self._fill_category(App.get_running_app(), category_id)
+        self._rebuild_trigger()
 
     def show_browse(self) -> None:
         self.mode = "browse"
         self.query = ""
         self.keyboard_open = False
-        self._fill_popular(App.get_running_app())
+        self._rebuild_trigger()
 
     def open_search(self) -> None:
         self.keyboard_open = True
         self.mode = "search"
-        self._run_search()
+        self._rebuild_trigger()
 
     def on_key(self, char: str) -> None:
         if char == "\b":
@@ -134,7 +144,7 @@ class HomeScreen(KioskScreen):
         self.query = ""
         self._search_trigger()
 
-    def _run_search(self, *_):
+    def _run_search(self):
         app = App.get_running_app()
         text = self.query.strip()
         self._record_trigger.cancel()
