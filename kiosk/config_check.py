@@ -43,8 +43,13 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
     data = Path(data_dir) if data_dir else default_data_dir()
     path = data / CONFIG_NAME
     out: list[Finding] = []
-    err = lambda m: out.append(Finding("error", m))  # noqa: E731
-    warn = lambda m: out.append(Finding("warning", m))  # noqa: E731
+
+    def err(message: str) -> None:
+        out.append(Finding("error", message))
+
+    def warn(message: str) -> None:
+        out.append(Finding("warning", message))
+
     if not path.exists():
         return [Finding("error", f"{path} does not exist; `kiosk run` or `kiosk status` creates one with defaults")]
     try:

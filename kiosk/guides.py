@@ -17,7 +17,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from ruamel.yaml import YAML
@@ -222,7 +222,7 @@ class _FastLoader(yaml.CSafeLoader):
     rules match YAML 1.2 so both readers give the same data (tests/test_guide_fuzz.py checks).
     """
 
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers: ClassVar[dict] = {}
 
     def construct_mapping(self, node, deep=False):
         keys = set()
@@ -262,7 +262,7 @@ _FastLoader.add_constructor("tag:yaml.org,2002:kiosk-ambiguous", lambda loader, 
 
 def _parse_yaml(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=_FastLoader)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return _yaml().load(text)
 
@@ -419,9 +419,8 @@ class _GuideParser:
             steps_doc = {}
         if start is None:
             self.problem("has no start step")
-        elif not isinstance(start, str) or start not in steps_doc:
-            if steps_doc:
-                self.problem(f"start step '{start}' does not exist")
+        elif (not isinstance(start, str) or start not in steps_doc) and steps_doc:
+            self.problem(f"start step '{start}' does not exist")
         images: dict[str, str] = {}
         steps: dict[str, Step] = {}
         for sid, sdoc in steps_doc.items():

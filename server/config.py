@@ -106,8 +106,8 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", "ingest_concurrency must be at least 1"))
     key_file = data_dir / "server_key.pem"
     if not key_file.exists():
-        out.append(("warning", f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every server "
-                               "process behind a load balancer needs the same file"))
+        out.append(("warning", (f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every "
+                                "server process behind a load balancer needs the same file")))
     elif key_file.stat().st_mode & 0o077:
         out.append(("error", f"{key_file} can be read by other users; chmod 600 it"))
     sqlite_file = db.normalize_url(cfg.db_url).removeprefix("sqlite:///")
@@ -122,11 +122,11 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
                 if version else 0
         engine.dispose()
         if version < db.SCHEMA_VERSION:
-            out.append(("warning", f"the database schema is at version {version}; it migrates to "
-                                   f"{db.SCHEMA_VERSION} when the server next starts"))
+            out.append(("warning", (f"the database schema is at version {version}; it migrates to "
+                                    f"{db.SCHEMA_VERSION} when the server next starts")))
         if version and not staff:
             out.append(("warning", "no staff login exists: add one with `kiosk-server staff add NAME`"))
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported, not raised
-        out.append(("error", f"cannot open the database {db.normalize_url(cfg.db_url).split('@')[-1]}: "
-                             f"{str(exc).splitlines()[0]}"))
+        out.append(("error", (f"cannot open the database {db.normalize_url(cfg.db_url).split('@')[-1]}: "
+                              f"{str(exc).splitlines()[0]}")))
     return out

@@ -15,7 +15,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*args], capture_output=True, text=True, input=stdin, timeout=60,
+    return subprocess.run([*args], check=False, capture_output=True, text=True, input=stdin, timeout=60,
                           env=dict(os.environ, **(env or {})))
 
 
@@ -71,17 +71,18 @@ def test_server_config_file_is_checked_and_used(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in env}
     (tmp_path / "server.toml").write_text('db = "sqlite:///' + str(tmp_path / "fleet.db") + '"\nstale_afte = 5\n'
                                           'ingest_wait = "long"\n')
-    out = subprocess.run(server + ["config", "check", "--data-dir", str(tmp_path)], capture_output=True, text=True,
+    out = subprocess.run(server + ["config", "check", "--data-dir", str(tmp_path)], check=False, capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == 1
     assert "unknown setting 'stale_afte'" in out.stdout and "(did you mean 'stale_after'?)" in out.stdout
     assert "'ingest_wait'" in out.stdout and "should be a number" in out.stdout
     (tmp_path / "server.toml").write_text('db = "sqlite:///' + str(tmp_path / "fleet.db") + '"\nstale_after = 5\n')
-    added = subprocess.run(server + ["device", "add", "gate-1", "--data-dir", str(tmp_path)], capture_output=True,
+    added = subprocess.run(server + ["device", "add", "gate-1", "--data-dir", str(tmp_path)], check=False,
+                           capture_output=True,
                            text=True, env=env, timeout=60)
     assert added.returncode == 0, added.stderr
     assert (tmp_path / "fleet.db").exists(), "the database named in server.toml is the one used"
-    out = subprocess.run(server + ["config", "check", "--data-dir", str(tmp_path)], capture_output=True, text=True,
+    out = subprocess.run(server + ["config", "check", "--data-dir", str(tmp_path)], check=False, capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == 0, out.stdout
     assert "no staff login exists" in out.stdout and "no signing key yet" in out.stdout

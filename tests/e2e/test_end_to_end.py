@@ -55,7 +55,7 @@ def wait_for(condition, timeout: float, what: str):
 
 
 def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
-    out = subprocess.run([str(BIN / "kiosk-server"), *args], env=env, input=stdin, capture_output=True,
+    out = subprocess.run([str(BIN / "kiosk-server"), *args], check=False, env=env, input=stdin, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, f"kiosk-server {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
     return out.stdout

@@ -36,7 +36,7 @@ def test_oldest_schema_migrates_forward_with_its_events(db_url):
         assert db.current_version(conn) == 1
     engine.dispose()
 
-    code, out, err = cli("device", "list", "--db", db_url)  # any command migrates on start
+    code, _out, err = cli("device", "list", "--db", db_url)  # any command migrates on start
     assert code == 0, err
 
     engine = db.make_engine(db_url, pool_size=1)
