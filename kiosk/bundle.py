@@ -4,9 +4,12 @@ hostile archive cannot write outside it, and then validated like any folder."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from kiosk.guides import Library, LibraryInvalid, Problem, load_library
@@ -26,39 +29,38 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return p
 
 
+def _entries(bundle: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, int, bool, Callable[[], bytes]]]:
+    """(name, size, is a plain file, read) for every non-folder entry of a .zip or a tar."""
+    if bundle.name.lower().endswith(".zip"):
+        zf = stack.enter_context(zipfile.ZipFile(bundle))
+        for info in zf.infolist():
+            if not info.is_dir():
+                yield info.filename, info.file_size, True, functools.partial(zf.read, info)
+    else:
+        tf = stack.enter_context(tarfile.open(bundle))  # noqa: SIM115 - closed by the caller's stack
+        for member in tf:
+            if not member.isdir():
+                yield member.name, member.size, member.isfile(), lambda m=member: tf.extractfile(m).read()
+
+
 def unpack(bundle: Path, into: Path) -> None:
     """Unpack `bundle` into `into`, refusing absolute paths, '..', links and oversized content."""
     total = 0
     bad = LibraryInvalid([Problem(bundle.name, "is not a readable .zip or .tar.gz library bundle")])
     try:
-        if bundle.name.lower().endswith(".zip"):
-            with zipfile.ZipFile(bundle) as zf:
-                for info in zf.infolist():
-                    if info.is_dir():
-                        continue
-                    name = _safe_name(info.filename)
-                    if name is None:
-                        raise LibraryInvalid([Problem(bundle.name, f"contains an unsafe path '{info.filename}'")])
-                    total += info.file_size
-                    if total > MAX_BUNDLE_BYTES:
-                        raise LibraryInvalid([Problem(bundle.name, "unpacks to more than 500 MB")])
-                    target = into / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(zf.read(info))
-        else:
-            with tarfile.open(bundle) as tf:
-                for member in tf:
-                    if member.isdir():
-                        continue
-                    name = _safe_name(member.name)
-                    if name is None or not member.isfile():
-                        raise LibraryInvalid([Problem(bundle.name, f"contains an unsafe entry '{member.name}'")])
-                    total += member.size
-                    if total > MAX_BUNDLE_BYTES:
-                        raise LibraryInvalid([Problem(bundle.name, "unpacks to more than 500 MB")])
-                    target = into / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(tf.extractfile(member).read())
+        with contextlib.ExitStack() as stack:
+            for raw_name, size, is_file, read in _entries(bundle, stack):
+                name = _safe_name(raw_name)
+                if name is None:
+                    raise LibraryInvalid([Problem(bundle.name, f"contains an unsafe path '{raw_name}'")])
+                if not is_file:  # a link or device node could point anywhere once unpacked
+                    raise LibraryInvalid([Problem(bundle.name, f"contains an unsafe entry '{raw_name}'")])
+                total += size
+                if total > MAX_BUNDLE_BYTES:
+                    raise LibraryInvalid([Problem(bundle.name, "unpacks to more than 500 MB")])
+                target = into / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(read())
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, KeyError) as exc:
         raise bad from exc
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.events import make_event, scrub
-from kiosk.guides import Guide, pick
+from kiosk.guides import Guide, Step, pick
 from offline_cache.store import SearchHit, Store
 
 
@@ -173,13 +173,16 @@ class SessionEngine:
         self.store.count_start(guide_id)
         return self._go(Position(guide_id, version, guide.start, ()))
 
-    def current(self) -> StepView:
+    def _open_step(self) -> tuple[_Session, Position, Guide, Step]:
         session = self._need_session()
         pos = session.position
         if pos is None:
             raise EngineError("no guide is open")
         guide, _ = self._load(pos.guide_id)
-        step = guide.steps[pos.step_id]
+        return session, pos, guide, guide.steps[pos.step_id]
+
+    def current(self) -> StepView:
+        _, pos, guide, step = self._open_step()
         lang, default = self.language, guide.language
         return StepView(
             guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
@@ -188,12 +191,7 @@ class SessionEngine:
             path=pos.path, depth=len(pos.path) + 1, language=lang)
 
     def choose(self, index: int) -> StepView:
-        session = self._need_session()
-        pos = session.position
-        if pos is None:
-            raise EngineError("no guide is open")
-        guide, _ = self._load(pos.guide_id)
-        step = guide.steps[pos.step_id]
+        _, pos, guide, step = self._open_step()
         if not 0 <= index < len(step.choices):
             raise EngineError(f"step '{step.id}' has no choice {index}")
         choice = step.choices[index]

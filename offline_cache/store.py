@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,9 +129,10 @@ class Store:
         return db
 
     @contextmanager
-    def _write(self):
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so the UI thread
-        and the sync thread queue for it (busy_timeout) instead of failing on a stale snapshot."""
+    def transaction(self) -> Iterator[None]:
+        """One write transaction on this thread's connection; calls made inside it join it.
+        BEGIN IMMEDIATE takes the write lock up front, so the UI thread and the sync thread queue
+        for it (busy_timeout) instead of failing on a stale snapshot."""
         conn = self.db.conn
         if conn.in_transaction:
             yield
@@ -176,7 +177,7 @@ class Store:
         """Store images by sha256. Harmless before a switch: nothing names them yet."""
         have = self.image_hashes()
         new = [(digest, data) for digest, data in images.items() if digest not in have]
-        with self._write():
+        with self.transaction():
             self.db.conn.executemany("INSERT OR IGNORE INTO images(sha256, data) VALUES (?, ?)", new)
         return len(new)
 
@@ -229,7 +230,7 @@ class Store:
             missing = set(guide.images.values()) - have_images
             if missing:
                 raise ValueError(f"guide '{guide.id}' names images that are not stored: {sorted(missing)}")
-        with self._write():
+        with self.transaction():
             current = {r[0] for r in db.execute("SELECT id FROM guides")}
             for gid in current - keep_ids:
                 self._delete_guide(gid)
@@ -246,7 +247,7 @@ class Store:
 
     def remove_unused_images(self) -> int:
         """Drop images no installed guide names. Run only after a switch, never before it."""
-        with self._write():
+        with self.transaction():
             cur = self.db.execute(
                 "DELETE FROM images WHERE sha256 NOT IN (SELECT DISTINCT sha256 FROM guide_images)")
         return cur.rowcount
@@ -399,7 +400,7 @@ class Store:
         self.append_events([event])
 
     def append_events(self, events: list[dict[str, Any]]) -> None:
-        with self._write():
+        with self.transaction():
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO outbox(uuid, type, created_at, body) VALUES (?, ?, ?, ?)",
                 [(e["uuid"], e["type"], time.time(), json.dumps(e, ensure_ascii=False)) for e in events])
@@ -434,7 +435,7 @@ class Store:
     def ack(self, uuids: Iterable[str]) -> int:
         """Delete events the server acknowledged; only these ever leave the outbox."""
         uuids = list(uuids)
-        with self._write():
+        with self.transaction():
             n = 0
             for i in range(0, len(uuids), 500):
                 chunk = uuids[i:i + 500]

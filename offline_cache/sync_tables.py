@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from offline_cache.store import OutboxEvent, Store
@@ -20,21 +20,10 @@ class SyncTables:
     def __init__(self, store: Store):
         self.store = store
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction on this thread's connection. Store methods called inside it
-        (install_content, set_state) join it, so a switch and its bookkeeping commit together."""
-        conn = self.store.db.conn
-        if conn.in_transaction:
-            yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        """The store's write transaction: Store methods called inside it (install_content,
+        set_state) join it, so a switch and its bookkeeping commit together."""
+        return self.store.transaction()
 
     # --- staged guides -------------------------------------------------------------------------
 
