@@ -61,15 +61,15 @@ def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
     return out.stdout
 
 
-def pg_database() -> str:
+def pg_database(name: str = PG_DATABASE) -> str:
     base = os.environ.get("KIOSK_TEST_PG_URL")
     assert base, "the end-to-end test runs on PostgreSQL: set KIOSK_TEST_PG_URL (scripts/test-postgres prints it)"
     admin = sa.create_engine(db.normalize_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + PG_DATABASE
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def free_port() -> int:
