@@ -133,6 +133,13 @@ def require_device(request: Request,
     return device
 
 
+def _check_staff(engine, username: str, password: str) -> bool:
+    try:
+        return auth.check_staff(engine, username, password)
+    except auth.LoginThrottled as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+
+
 def require_staff(request: Request,
                   creds: Annotated[HTTPBasicCredentials | None, Security(basic)],
                   cookie: Annotated[str | None, Security(staff_cookie)]) -> str:
@@ -141,7 +148,7 @@ def require_staff(request: Request,
         user = auth.read_cookie(ctx.cookie_secret, cookie)
         if user:
             return user
-    if creds is not None and auth.check_staff(ctx.engine, creds.username, creds.password):
+    if creds is not None and _check_staff(ctx.engine, creds.username, creds.password):
         return creds.username
     raise HTTPException(401, "staff login needed", headers={"WWW-Authenticate": 'Basic realm="kiosk-server"'})
 
@@ -300,7 +307,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     @app.post(f"{API}/staff/login", tags=["staff"])
     def staff_login(login: Login, request: Request) -> Response:
-        if not auth.check_staff(engine, login.username, login.password):
+        if not _check_staff(engine, login.username, login.password):
             raise HTTPException(401, "wrong username or password")
         response = JSONResponse({"username": login.username})
         response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx.cookie_secret, login.username),

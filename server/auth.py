@@ -120,13 +120,41 @@ def set_staff_password(engine: Engine, username: str, password: str) -> bool:
         return True
 
 
+# Guessing a staff password: after this many failures for one username within the window, every
+# attempt is refused (right password or not) until the oldest failure leaves the window. Kept in
+# the database, so it holds across every server process behind the load balancer.
+MAX_LOGIN_FAILURES = 10
+LOGIN_WINDOW = 15 * 60
+
+
+class LoginThrottled(AuthError):
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"too many failed logins; try again in {max(1, retry_after // 60)} minute(s)")
+
+
 def check_staff(engine: Engine, username: str, password: str) -> bool:
+    """True for the right password. Raises LoginThrottled while the username is locked."""
     if not USERNAME.match(username or "") or len(password) > 1024:
         check_password("x", _DUMMY_HASH)
         return False
+    now = time.time()
     with db.read(engine) as conn:
+        failures = conn.execute(sa.select(db.login_failures.c.at).where(
+            db.login_failures.c.username == username, db.login_failures.c.at > now - LOGIN_WINDOW)
+            .order_by(db.login_failures.c.at)).scalars().all()
+        if len(failures) >= MAX_LOGIN_FAILURES:
+            raise LoginThrottled(int(failures[-MAX_LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1)
         stored = conn.execute(sa.select(db.staff.c.password_hash).where(db.staff.c.username == username)).scalar()
-    return check_password(password, stored or _DUMMY_HASH) and stored is not None
+    ok = check_password(password, stored or _DUMMY_HASH) and stored is not None
+    if not ok or failures:
+        with db.write(engine) as conn:
+            if ok:
+                conn.execute(db.login_failures.delete().where(db.login_failures.c.username == username))
+            else:
+                conn.execute(db.login_failures.delete().where(db.login_failures.c.at < now - LOGIN_WINDOW))
+                conn.execute(db.login_failures.insert().values(username=username, at=now))
+    return ok
 
 
 def make_cookie(secret: bytes, username: str, now: float | None = None) -> str:

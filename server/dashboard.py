@@ -179,7 +179,15 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
-    if not auth.check_staff(_engine(request), username, password):
+    try:
+        ok = auth.check_staff(_engine(request), username, password)
+    except auth.LoginThrottled as exc:
+        resp = render(request, "login.html", None, next=_safe_next(next),
+                      error=f"Too many failed attempts. Try again in {max(1, exc.retry_after // 60)} minute(s).")
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    if not ok:
         resp = render(request, "login.html", None, next=_safe_next(next), error="Wrong username or password.")
         resp.status_code = 401
         return resp

@@ -206,6 +206,16 @@ SEARCH_INDEX = sa.Index("ix_events_search", events.c.type, events.c.server_time,
                         postgresql_where=events.c.type == sa.literal_column("'search'"))
 
 
+# Version 5: failed staff logins, so guessing a password is throttled across every server process.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(80), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index("ix_login_failures_user_at", "username", "at"),
+)
+
+
 def _migration_1(conn: Connection) -> None:
     md = sa.MetaData()
     _v1_tables(md)
@@ -235,6 +245,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "dashboard indexes on events", _migration_2),
     (3, "per-session summaries for the dashboard", _migration_3),
     (4, "partial index on search events", _migration_4),
+    (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -268,6 +268,22 @@ def test_staff_endpoints_need_a_staff_login(server):
         assert c.get("/api/v1/fleet").status_code == 401
 
 
+def test_password_guessing_is_throttled_across_the_fleet(server):
+    code, _, err = server.cli("staff", "add", "target", "--password-stdin", stdin="the real password\n")
+    assert code == 0, err
+    with server.anonymous() as c:
+        for _ in range(10):
+            assert c.post("/api/v1/staff/login", json={"username": "target", "password": "guess"}).status_code == 401
+        # locked: even the right password is refused for a while, with a Retry-After
+        r = c.post("/api/v1/staff/login", json={"username": "target", "password": "the real password"})
+        assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 15 * 60
+        assert c.get("/api/v1/fleet", auth=("target", "the real password")).status_code == 429
+        page = c.post("/dashboard/login", data={"username": "target", "password": "the real password"})
+        assert page.status_code == 429 and "Too many failed attempts" in page.text
+        # other staff are not locked out by it
+        assert c.get("/api/v1/fleet", auth=(STAFF_USER, STAFF_PASSWORD)).status_code == 200
+
+
 def _zip(folder) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
