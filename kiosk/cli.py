@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
-    counts = store.import_library(library)
+    try:
+        store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+        counts = store.import_library(library)
+    except sqlite3.Error as exc:
+        log.exception("import into %s failed", settings.db_path)
+        print(f"Not imported: the kiosk's database could not be written ({exc}; is the disk full?). "
+              "The kiosk's content is unchanged.", file=sys.stderr)
+        return 1
     langs = sorted({lang for g in library.guides.values() for lang in g.languages})
     print(f"Imported {len(library)} guides from {args.path} as content version {store.content_version}: "
           f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "

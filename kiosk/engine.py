@@ -11,7 +11,9 @@ customer starts with no history to go Back into.
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ from typing import Any
 from kiosk.events import make_event, scrub
 from kiosk.guides import Guide, Step, pick
 from offline_cache.store import SearchHit, Store
+
+log = logging.getLogger(__name__)
+MAX_UNSAVED = 10_000  # events held in memory while the outbox cannot be written
 
 
 class EngineError(Exception):
@@ -74,6 +79,7 @@ class SessionEngine:
         self._clock, self._monotonic = clock, monotonic
         self._session: _Session | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._unsaved: list[dict[str, Any]] = []
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -102,10 +108,29 @@ class SessionEngine:
             guide=at.guide_id if at else None, guide_version=at.guide_version if at else None,
             step=at.step_id if at else None, lang=self.language, data=data,
             now=self._clock(), mono=round(self._monotonic() - session.started_mono, 4))
-        self.store.append_event(event)
+        self._save(event)
         for listener in self.listeners:
             listener(event)
         return event
+
+    def _save(self, event: dict) -> None:
+        """Write the event, with any that could not be written before, to the outbox. When the
+        disk is full (or the file cannot be written) the customer's tap still goes through: the
+        events wait here, in order, and are written with the next one that succeeds."""
+        self._unsaved.append(event)
+        try:
+            self.store.append_events(self._unsaved)
+        except sqlite3.Error as exc:
+            if len(self._unsaved) > MAX_UNSAVED:
+                del self._unsaved[0]
+            log.error("could not write %d event(s) to the outbox, keeping them in memory: %s",
+                      len(self._unsaved), exc)
+            return
+        self._unsaved.clear()
+
+    @property
+    def unsaved_events(self) -> int:
+        return len(self._unsaved)
 
     # --- session lifecycle ---------------------------------------------------------------------
 

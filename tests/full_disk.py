@@ -1,0 +1,48 @@
+"""A full disk, as SQLite meets it: the database file may not grow, so writes fail with
+"database or disk is full" (SQLITE_FULL), the same error a full filesystem gives. Making a real
+full filesystem needs root (a small tmpfs); PRAGMA max_page_count gives the same failure to any
+user, on any connection the code under test opens."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import offline_cache.store
+
+
+def fill(conn: sqlite3.Connection) -> None:
+    """Cap the file at its current size and use up the room left in the pages of the tables that
+    the kiosk writes (each table's pages have their own free space)."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    n = 0
+    for sql in ("INSERT INTO sync_state(key, value) VALUES ('filler-' || ?, ?)",
+                "INSERT INTO outbox(uuid, type, created_at, body) VALUES ('filler-' || ?, 'filler', 0, ?)"):
+        for size in (2000, 200, 20, 1):  # big rows first, then smaller ones into what room is left
+            with contextlib.suppress(sqlite3.OperationalError):
+                while True:
+                    n += 1
+                    conn.execute(sql, [n, "x" * size])
+
+
+def make_room(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM sync_state WHERE key LIKE 'filler-%'")
+    conn.execute("DELETE FROM outbox WHERE type = 'filler'")
+    conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+@contextlib.contextmanager
+def disk_full(monkeypatch):
+    """Every connection the store opens from here on finds the disk full."""
+    real_connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {max(pages, 1)}")
+        return conn
+
+    with monkeypatch.context() as m:
+        m.setattr(offline_cache.store.sqlite3, "connect", connect)
+        yield
