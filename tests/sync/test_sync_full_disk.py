@@ -4,12 +4,11 @@ freed completes. (How a full disk is made here: tests/full_disk.py.)"""
 
 from __future__ import annotations
 
-from tests.full_disk import disk_full
-from tests.sync.libgen import write_library
-
 from kiosk.engine import SessionEngine
 from kiosk.sync import SyncService
 from offline_cache.store import Store
+from tests.full_disk import disk_full
+from tests.sync.libgen import write_library
 
 
 def test_a_full_disk_fails_the_round_cleanly_and_the_next_one_completes(tmp_path, server, kiosk, monkeypatch):
