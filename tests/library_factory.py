@@ -12,6 +12,7 @@ import base64
 import io
 import itertools
 import random
+import sqlite3
 import struct
 import zlib
 from pathlib import Path
@@ -418,3 +419,23 @@ def write_generated_library(root: Path, count: int, marker: str, seed: int = 0, 
             doc["steps"]["s0"]["image"] = rel
         (root / f"guide-{n:05d}.yaml").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return root
+
+
+def snapshot_counts(conn: sqlite3.Connection) -> tuple:
+    """Counts of the libraries written with markers 'alphamark'/'betamark', in one read
+    transaction: what a screen would see if it read them together (old or new, never a mix)."""
+    conn.execute("BEGIN")
+    try:
+        return tuple(
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                "SELECT COUNT(*) FROM guides",
+                "SELECT COUNT(*) FROM steps",
+                "SELECT COUNT(*) FROM search_docs",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
+                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
+                "SELECT value FROM sync_state WHERE key = 'content_version'",
+            )
+        )
+    finally:
+        conn.execute("COMMIT")

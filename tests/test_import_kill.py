@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from library_factory import write_generated_library
+from library_factory import snapshot_counts, write_generated_library
 
 REPO = Path(__file__).resolve().parent.parent
 KIOSK = REPO / ".venv" / "bin" / "kiosk"
@@ -28,18 +28,8 @@ def content_state(db_path: Path) -> tuple:
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        state = snapshot_counts(conn)
         conn.execute("BEGIN")
-        state = tuple(
-            conn.execute(sql).fetchone()[0]
-            for sql in (
-                "SELECT COUNT(*) FROM guides",
-                "SELECT COUNT(*) FROM steps",
-                "SELECT COUNT(*) FROM search_docs",
-                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
-                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
-                "SELECT value FROM sync_state WHERE key = 'content_version'",
-            )
-        )
         # Every image a guide names is there (unused ones may linger until the cleanup after a switch).
         missing = conn.execute(
             "SELECT COUNT(*) FROM guide_images WHERE sha256 NOT IN (SELECT sha256 FROM images)"

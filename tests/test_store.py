@@ -9,7 +9,14 @@ import time
 import uuid
 
 import pytest
-from library_factory import base_guides, base_images, png_bytes, write_generated_library, write_library
+from library_factory import (
+    base_guides,
+    base_images,
+    png_bytes,
+    snapshot_counts,
+    write_generated_library,
+    write_library,
+)
 
 from kiosk.events import make_event
 from kiosk.guides import load_library
@@ -275,25 +282,6 @@ def test_outbox_never_drops_feedback_even_over_the_bound(tmp_path):
 
 
 # --- readers during an import ------------------------------------------------------------------
-
-
-def snapshot_counts(conn: sqlite3.Connection) -> tuple:
-    """Counts in one read transaction: what a screen would see if it read them together."""
-    conn.execute("BEGIN")
-    try:
-        return tuple(
-            conn.execute(sql).fetchone()[0]
-            for sql in (
-                "SELECT COUNT(*) FROM guides",
-                "SELECT COUNT(*) FROM steps",
-                "SELECT COUNT(*) FROM search_docs",
-                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'alphamark'",
-                "SELECT COUNT(*) FROM search_docs_fts WHERE search_docs_fts MATCH 'betamark'",
-                "SELECT value FROM sync_state WHERE key = 'content_version'",
-            )
-        )
-    finally:
-        conn.execute("COMMIT")
 
 
 def test_a_reader_during_import_sees_old_or_new_never_a_mix(tmp_path):
