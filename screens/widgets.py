@@ -63,7 +63,9 @@ class ShapedText:
             width = self.text_size[0] if self.text_size and self.text_size[0] else 0
             pad = self.padding[0] + self.padding[2] if len(self.padding) == 4 else 0
             visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size))
-            if any(ch.isascii() and ch.isalpha() or ch in "|@/_" for ch in visual):
+            # The Arabic font has no Latin letters and no ASCII punctuation such as ( ) or "; any
+            # ASCII run is drawn in the Latin font, or it would show as empty boxes.
+            if any(ch.isascii() and ch.isprintable() and not ch.isspace() for ch in visual):
                 self.markup = True
                 self.text = mark_font_runs(visual, FONT_FOR_SCRIPT["latin"])
             else:
