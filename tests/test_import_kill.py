@@ -50,11 +50,20 @@ def start_import(data_dir: Path, library: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_db_writes(wal: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
-    """Poll until the importer has started writing (its WAL grows) or has exited."""
+def wal_written_since(wal: Path, since_ns: int) -> bool:
+    """Whether the WAL was written after `since_ns`: a WAL left behind by a killed importer is
+    still there when the next one starts, so its mere presence says nothing."""
+    try:
+        return wal.stat().st_mtime_ns > since_ns
+    except FileNotFoundError:
+        return False
+
+
+def wait_for_db_writes(wal: Path, proc: subprocess.Popen, since_ns: int, timeout: float = 60) -> None:
+    """Poll until the importer has started writing (its WAL is written) or has exited."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
-        if wal.exists() and wal.stat().st_size > 0:
+        if wal_written_since(wal, since_ns):
             return
         time.sleep(0.002)
 
@@ -73,9 +82,9 @@ def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
     # SQLite part takes (from the first write to exit), to aim half of the kills into that part.
     expected, whole_import, db_phase = {}, 0.0, 0.0
     for name in ("A", "B"):
-        started = time.perf_counter()
+        started, started_ns = time.perf_counter(), time.time_ns()
         proc = start_import(data, libraries[name])
-        wait_for_db_writes(wal, proc)
+        wait_for_db_writes(wal, proc, started_ns)
         writing = time.perf_counter()
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
         whole_import = max(whole_import, time.perf_counter() - started)
@@ -85,20 +94,27 @@ def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
     assert expected["B"][0] == 80 and expected["B"][4] == 160 and expected["B"][3] == 0
     assert expected["A"][5] != expected["B"][5]
 
-    current, killed, killed_while_writing = "B", 0, 0
-    for attempt in range(KILLS):
+    # Until KILLS imports have been killed mid-run; an import that finished first still has its
+    # content checked, and the delays shrink so that later attempts land while it runs.
+    current, killed, killed_while_writing, attempt, scale = "B", 0, 0, 0, 1.0
+    while killed < KILLS:
+        attempt += 1
+        assert attempt <= 4 * KILLS, f"seed {seed}: only {killed} of {attempt - 1} imports were killed while running"
         target = "A" if current == "B" else "B"
+        started_ns = time.time_ns()
         proc = start_import(data, libraries[target])
         if attempt % 2:
-            wait_for_db_writes(wal, proc)
-            time.sleep(rng.uniform(0, db_phase * 1.5))
+            wait_for_db_writes(wal, proc, started_ns)
+            time.sleep(rng.uniform(0, db_phase * 1.5 * scale))
         else:
-            time.sleep(rng.uniform(0, whole_import * 1.1))
+            time.sleep(rng.uniform(0, whole_import * 1.1 * scale))
         proc.kill()
         code = proc.wait(timeout=30)
         if code == -9:
             killed += 1
-            killed_while_writing += wal.exists() and wal.stat().st_size > 0
+            killed_while_writing += wal_written_since(wal, started_ns)
+        else:
+            scale *= 0.8
         state = content_state(db_path)
         matches = [name for name, want in expected.items() if state == want]
         assert matches, (
@@ -108,7 +124,4 @@ def test_kill_9_during_import_leaves_old_or_new_content(tmp_path):
         if code == 0:
             assert matches == [target], f"seed {seed}: a finished import must leave its own content"
         current = matches[0]
-    assert killed >= KILLS // 2, (
-        f"seed {seed}: only {killed} of {KILLS} imports were still running when killed"
-    )
     assert killed_while_writing >= 3, f"seed {seed}: only {killed_while_writing} kills landed while writing"
