@@ -3,7 +3,6 @@ a SQLite file and once on the test PostgreSQL (KIOSK_TEST_PG_URL, in a database 
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -12,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pg_databases
 import pytest
-import sqlalchemy as sa
 
-from server import auth, db
+from server import auth
 from server.screenshots import local_server
 from server.simulate import History, generate
 from server.simulate_load import load
@@ -52,14 +51,7 @@ def history() -> History:
 
 
 def _pg_url() -> str:
-    base = os.environ.get("KIOSK_TEST_PG_URL")
-    assert base, "set KIOSK_TEST_PG_URL (scripts/test-postgres prints it)"
-    admin = sa.create_engine(db.normalize_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + PG_DATABASE
+    return pg_databases.recreate(PG_DATABASE)
 
 
 def _send_test_events(base: str, token: str) -> list[dict]:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pg_databases
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
@@ -62,14 +63,7 @@ def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
 
 
 def pg_database(name: str = PG_DATABASE) -> str:
-    base = os.environ.get("KIOSK_TEST_PG_URL")
-    assert base, "the end-to-end test runs on PostgreSQL: set KIOSK_TEST_PG_URL (scripts/test-postgres prints it)"
-    admin = sa.create_engine(db.normalize_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
+    return pg_databases.recreate(name)
 
 
 def free_port() -> int:

@@ -12,12 +12,12 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pg_databases
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -129,28 +129,8 @@ def cli(*args: str, stdin: str = "") -> tuple[int, str, str]:
 # --- databases ---------------------------------------------------------------------------------
 
 
-def _pg_admin_url() -> str:
-    url = os.environ.get("KIOSK_TEST_PG_URL")
-    if not url:
-        url = subprocess.run([str(REPO / "scripts" / "test-postgres")], check=True, capture_output=True,
-                             text=True).stdout.strip()
-        os.environ["KIOSK_TEST_PG_URL"] = url
-    return url
-
-
-@contextlib.contextmanager
 def fresh_pg_database(label: str):
-    import psycopg
-
-    admin = _pg_admin_url()
-    name = f"ks_{label}_{uuid.uuid4().hex[:8]}".lower()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return pg_databases.fresh(label)
 
 
 # --- the server --------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""PostgreSQL databases for the tests, in the throwaway server that scripts/test-postgres starts
+(its URL in KIOSK_TEST_PG_URL; started here when that is unset)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def admin_url() -> str:
+    url = os.environ.get("KIOSK_TEST_PG_URL")
+    if not url:
+        url = subprocess.run([str(REPO / "scripts" / "test-postgres")], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        os.environ["KIOSK_TEST_PG_URL"] = url
+    return url
+
+
+def recreate(name: str) -> str:
+    """An empty database called `name` (dropped first if a previous run left it); its URL."""
+    import psycopg
+
+    admin = admin_url()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+@contextlib.contextmanager
+def fresh(label: str) -> Iterator[str]:
+    """A new database of its own for the duration, dropped afterwards."""
+    import psycopg
+
+    name = f"ks_{label}_{uuid.uuid4().hex[:8]}".lower()
+    url = recreate(name)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
