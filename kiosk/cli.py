@@ -44,6 +44,14 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
+def _server_options(settings: Settings, args: argparse.Namespace) -> None:
+    """--server and --token (run, sync) override kiosk.toml for this command only."""
+    if args.server:
+        settings.server_url = args.server
+    if args.token:
+        settings.token = args.token
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     try:
@@ -110,10 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     if args.windowed:
         settings.fullscreen = False
-    if args.server:
-        settings.server_url = args.server
-    if args.token:
-        settings.token = args.token
+    _server_options(settings, args)
     from kiosk.logs import setup_logging
 
     setup_logging(settings.log_dir)
@@ -161,10 +166,7 @@ def _rejected_events(store: Store) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     """One sync round now, with a progress bar per stage (docs/sync.md)."""
     settings = load_settings(args.data_dir)
-    if args.server:
-        settings.server_url = args.server
-    if args.token:
-        settings.token = args.token
+    _server_options(settings, args)
     if not settings.server_url:
         print("No server configured: set server_url and token in kiosk.toml, or pass --server and "
               "--token.", file=sys.stderr)
