@@ -39,7 +39,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kiosk.events import make_event
+from contract.events import make_event
 from server import auth, db
 from server.ingest import check_event, store_events
 

@@ -1,3 +1,3 @@
-"""The guide kiosk: guide format, session engine, settings, sync client, QR handoff, the `kiosk` command."""
+"""The kiosk core (no Kivy): session engine, settings, sync client, status, the `kiosk` command."""
 
 __version__ = "0.1.0"

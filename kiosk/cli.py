@@ -9,39 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sqlite3
 import sys
 from pathlib import Path
 
+from contract.bundle import open_library
+from contract.guides import LibraryInvalid
 from kiosk import __version__
-from kiosk.bundle import open_library
-from kiosk.guides import LibraryInvalid
-from kiosk.paths import SAMPLE_LIBRARY
 from kiosk.settings import Settings, load_settings
+from kiosk.status import open_store, status_report
 from offline_cache.store import Store
 
 log = logging.getLogger("kiosk")
-
-
-def open_store(settings: Settings) -> Store:
-    """The store for this data dir; a new one is filled from the bundled sample library, so a
-    kiosk that has never seen a server still has guides to show."""
-    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
-    if not store.has_content() and store.content_version is None:
-        try:
-            library = open_library(SAMPLE_LIBRARY)
-        except LibraryInvalid as exc:
-            # A broken bundled library must not stop `kiosk status` or crash-loop `kiosk run`: the
-            # kiosk starts empty and says why; `kiosk import` or a sync fills it later.
-            log.error("the bundled sample library is invalid, starting with no guides:\n%s", exc.report())
-            print(f"Warning: the bundled sample library in {SAMPLE_LIBRARY} is invalid "
-                  f"({len(exc.problems)} problem(s)), so this kiosk has no guides yet:\n{exc.report()}",
-                  file=sys.stderr)
-            return store
-        store.import_library(library, content_version="sample")
-        log.info("filled a new data dir from the sample library (%d guides)", len(library))
-    return store
 
 
 def _server_options(settings: Settings, args: argparse.Namespace) -> None:
@@ -77,24 +56,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def status_report(settings: Settings, store: Store) -> dict:
-    usage = shutil.disk_usage(settings.data_path)
-    return {
-        "device": settings.device,
-        "app_version": __version__,
-        "data_dir": str(settings.data_path),
-        "content_version": store.content_version,
-        "guides": store.guide_count(),
-        "languages": store.languages(),
-        "outbox_depth": store.outbox_depth(),
-        "outbox_dropped": store.get_state("outbox_dropped", 0),
-        "server_url": settings.server_url or None,
-        "last_sync": store.get_state("last_sync"),
-        "rejected_events": _rejected_events(store),
-        "free_disk_bytes": usage.free,
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     store = open_store(settings)
@@ -123,8 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)
     store = open_store(settings)
-    from kiosk.app import run_app  # Kivy is imported only here: other commands start fast
     from kiosk.sync import start_background_sync
+    from screens.app import run_app  # Kivy is imported only here: other commands start fast
 
     sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
     try:
@@ -149,18 +110,12 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)
     store = open_store(settings)
-    from kiosk.app import run_app
+    from screens.app import run_app
 
     run_app(settings, store, tour_dir=str(out))
     shots = sorted(out.glob("*.png"))
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
-
-
-def _rejected_events(store: Store) -> int:
-    from offline_cache.sync_tables import SyncTables
-
-    return SyncTables(store).rejected_count()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiosk.guides import LANGUAGE
+from contract.guides import LANGUAGE
 from kiosk.settings import CONFIG_NAME, Settings, default_data_dir
 
 LOW_DISK_BYTES = 200_000_000

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.events import make_event, scrub
-from kiosk.guides import Guide, Step, pick
+from contract.events import make_event, scrub
+from contract.guides import Guide, Step, pick
 from offline_cache.store import SearchHit, Store
 
 log = logging.getLogger(__name__)

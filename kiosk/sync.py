@@ -12,7 +12,7 @@ Pull (one round):
   4. downloads on a small thread pool, each verified on arrival; images go into the store at
      once (content-addressed: nothing names them until the switch), guides into staged_guides,
      so a retry after a crash or a cut fetches only what is still missing;
-  5. the whole new library validated again (kiosk.guides.library_from_documents);
+  5. the whole new library validated again (contract.guides.library_from_documents);
   6. one SQLite transaction switches content version, guides and search index together;
   7. only then are images nobody names any more removed.
 A failure anywhere before 6 leaves the installed content exactly as it was; the cause is kept in
@@ -51,8 +51,8 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from contract.guides import GUIDE_ID, Guide, LibraryInvalid, library_from_documents
 from kiosk import __version__
-from kiosk.guides import GUIDE_ID, Guide, LibraryInvalid, library_from_documents
 from kiosk.transport import (
     AuthError,
     EventsReply,
@@ -711,7 +711,7 @@ class SyncService:
         if self._thread:
             self._thread.join(timeout)
 
-    # --- what staff mode's status screen calls (kiosk/app.py) ---------------------------------
+    # --- what staff mode's status screen calls (screens/app.py) ---------------------------------
 
     def sync_now(self, progress: Callable[[str, float], None] | None = None) -> str:
         """Staff mode's "Sync now" with a progress bar: one round on the caller's thread (never

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from kiosk.guides import Guide, Library, pick
+from contract.guides import Guide, Library, pick
 from offline_cache.migrations import migrations
 
 # When the outbox is full, these go first (oldest first); feedback and outcomes are never dropped.

@@ -22,7 +22,7 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
-from kiosk.guides import image_kind
+from contract.guides import image_kind
 from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
 from screens.theme import FONT_FOR_SCRIPT, font_for
 

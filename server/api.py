@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from starlette.datastructures import MutableHeaders
 
-from kiosk.guides import GUIDE_ID, LibraryInvalid
+from contract.guides import GUIDE_ID, LibraryInvalid
 from server import auth, db, publish
 from server.config import Config
 from server.content import IMMUTABLE, ManifestCache, image_response, manifest_response
@@ -166,7 +166,7 @@ class ServerKey(BaseModel):
 
 
 class EventBatch(BaseModel):
-    events: list[Any] = Field(description=f"at most {MAX_BATCH} events, each as kiosk.events.make_event builds it")
+    events: list[Any] = Field(description=f"at most {MAX_BATCH} events, each as contract.events.make_event builds it")
 
 
 class Rejected(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from kiosk.handoff import handoff_key
+from contract.handoff import handoff_key
 from server import db
 
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")  # also a URL segment of handoff links

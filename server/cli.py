@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.guides import LibraryInvalid
+from contract.guides import LibraryInvalid
 from server import auth, db, publish
 from server.signing import load_or_create_key, public_key_b64
 

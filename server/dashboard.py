@@ -31,7 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
-from kiosk.guides import LibraryInvalid, pick
+from contract.guides import LibraryInvalid, pick
 from server import auth, charts, db, publish, stats
 
 HERE = Path(__file__).resolve().parent

@@ -79,7 +79,7 @@ def _v1_tables(md: sa.MetaData) -> None:
         sa.Column("name", sa.String(80), nullable=False, unique=True),
         sa.Column("location", sa.Text, nullable=True),
         sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
-        sa.Column("handoff_key", sa.String(64), nullable=False),  # hex of kiosk.handoff.handoff_key(token)
+        sa.Column("handoff_key", sa.String(64), nullable=False),  # hex of contract.handoff.handoff_key(token)
         sa.Column("created_at", sa.Double, nullable=False),
         sa.Column("revoked_at", sa.Double, nullable=True),
         # fleet state, from heartbeats

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from kiosk.events import EVENT_TYPES, scrub
+from contract.events import EVENT_TYPES, scrub
 from server import db, summary
 
 UUID = re.compile(r"^[0-9a-f]{32}$")

@@ -1,7 +1,7 @@
 """The mobile continue page: a phone that scanned a kiosk's QR code goes on through the same
 guide, in the same session, and can leave feedback. Plain HTML forms and links, no JavaScript.
 
-Two kinds of link lead here. `/c/...` is made by a kiosk (kiosk.handoff.make_url) and verified
+Two kinds of link lead here. `/c/...` is made by a kiosk (contract.handoff.make_url) and verified
 with that device's handoff key. `/m/...` is made by this server for every next page, in the same
 shape, signed with a server secret kept in the database (so any server process can check it).
 Either way, a link that does not verify gets a plain 403 page, never a guide.
@@ -23,9 +23,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from kiosk.events import scrub
-from kiosk.guides import Guide, pick
-from kiosk.handoff import BadHandoff, Handoff, parse_fields, sign, verify
+from contract.events import scrub
+from contract.guides import Guide, pick
+from contract.handoff import BadHandoff, Handoff, parse_fields, sign, verify
 from server import i18n, publish
 from server.auth import device_by_name
 from server.content import image_response

@@ -1,7 +1,7 @@
 """Publishing: a validated library becomes a new content version; old versions stay for rollback
 and for mobile pages that name an older guide version.
 
-The library is judged by kiosk.bundle.open_library, the same validator the kiosk runs, so what
+The library is judged by contract.bundle.open_library, the same validator the kiosk runs, so what
 the server accepts a kiosk accepts too. A guide's version moves only when its canonical bytes
 (sha256) changed, so kiosks re-download only what really changed.
 """
@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kiosk.bundle import open_library
-from kiosk.guides import Guide, Library, LibraryInvalid, Problem, image_kind, library_from_documents
+from contract.bundle import open_library
+from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind, library_from_documents
 from server import db
 from server.signing import canonical
 

@@ -1,7 +1,7 @@
 """A realistic simulated usage history for the dashboard: tests, screenshots and the benchmark.
 
 `python -m server.simulate --kiosks 50 --days 60 --sessions 100000 --db URL` walks customers
-through the sample library (assets/library, read with kiosk.bundle.open_library) the way the
+through the sample library (assets/library, read with contract.bundle.open_library) the way the
 session engine records them: most open a guide from the home screen, some search first (a share
 of the searches find nothing), some change language; inside a guide they choose, go back, start
 over or walk away (the idle timeout); at an outcome many rate the guide, a few leave a comment,
@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kiosk.bundle import open_library
-from kiosk.guides import Guide, Library, pick
+from contract.bundle import open_library
+from contract.guides import Guide, Library, pick
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LIBRARY = REPO / "assets" / "library"

@@ -8,9 +8,9 @@ import json
 import pytest
 from library_factory import write_library
 
+from contract.events import EVENT_TYPES, scrub
+from contract.guides import load_library
 from kiosk.engine import EngineError, SessionEngine
-from kiosk.events import EVENT_TYPES, scrub
-from kiosk.guides import load_library
 
 
 @pytest.fixture

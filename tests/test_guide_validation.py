@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from library_factory import GIF_BYTES, base_guides, base_images, png_bytes, write_library
 
-from kiosk.guides import Library, LibraryInvalid, load_library
+from contract.guides import Library, LibraryInvalid, load_library
 
 BAGGAGE = "lost-baggage.yaml"
 WIFI = "airport-wifi.yaml"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from library_factory import base_guides, write_library
 
-from kiosk.bundle import make_bundle
-from kiosk.guides import LibraryInvalid, load_library
+from contract.bundle import make_bundle
+from contract.guides import LibraryInvalid, load_library
 
 REPO = Path(__file__).resolve().parent.parent
 KIOSK = REPO / ".venv" / "bin" / "kiosk"

@@ -18,8 +18,8 @@ from library_factory import (
     write_library,
 )
 
-from kiosk.events import make_event
-from kiosk.guides import load_library
+from contract.events import make_event
+from contract.guides import load_library
 from offline_cache.store import Store
 
 

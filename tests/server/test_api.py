@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
-from kiosk.events import make_event
+from contract.events import make_event
 from server import db
 from server.signing import canonical
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from server_testkit import cli, fresh_pg_database, make_library
 
-from kiosk.handoff import handoff_key
+from contract.handoff import handoff_key
 from server import db
 from server.auth import token_digest
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
 from server_testkit import make_library
 
-from kiosk.handoff import Handoff, handoff_key, make_url
+from contract.handoff import Handoff, handoff_key, make_url
 from server import db
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from server_testkit import prepare, start, stop
 
-from kiosk.events import make_event
+from contract.events import make_event
 from server import db
 
 

@@ -1,6 +1,6 @@
 """An in-memory server behind the Transport interface, for the sync logic's fast tests.
 
-It publishes a real library (kiosk.guides) and signs real manifests (Ed25519), so what it hands
+It publishes a real library (contract.guides) and signs real manifests (Ed25519), so what it hands
 SyncService is what the wire contract says; it just skips HTTP. The end-to-end tests use the
 real server on loopback instead.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from kiosk.guides import Library
+from contract.guides import Library
 from kiosk.sync import canonical
 from kiosk.transport import AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from contract.events import make_event
+from contract.guides import load_library
 from kiosk.engine import SessionEngine
-from kiosk.events import make_event
-from kiosk.guides import load_library
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.guides import pick
+from contract.guides import pick
 
 pytestmark = pytest.mark.ui
 

@@ -20,6 +20,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from unittest import mock
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,7 +37,7 @@ def mask(body: bytes) -> bytes:
 class _Capture(BaseHTTPRequestHandler):
     """A stand-in server that answers the sync client and keeps every body it was sent."""
 
-    bodies: dict[str, list[bytes]] = {}
+    bodies: ClassVar[dict[str, list[bytes]]] = {}
 
     def log_message(self, *_args):  # quiet
         pass
@@ -50,13 +51,13 @@ class _Capture(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         if self.path.endswith("/content/manifest"):
             self._reply(404, {"detail": "no content has been published yet"})
         else:
             self._reply(200, {"status": "ok"})
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.bodies.setdefault(self.path, []).append(body)
         if self.path.endswith("/events"):
@@ -67,12 +68,11 @@ class _Capture(BaseHTTPRequestHandler):
 
 
 def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
-    from kiosk.bundle import open_library
+    from contract.bundle import open_library
+    from kiosk.paths import SAMPLE_LIBRARY
     from server import db
     from server.content import ManifestCache
     from server.publish import publish_library
-
-    from kiosk.paths import SAMPLE_LIBRARY
 
     library = open_library(SAMPLE_LIBRARY)
     out: dict[str, bytes] = {}
@@ -91,7 +91,7 @@ def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
 
 
 def _events_and_heartbeat(tmp: Path) -> dict[str, bytes]:
-    from kiosk.bundle import open_library
+    from contract.bundle import open_library
     from kiosk.engine import SessionEngine
     from kiosk.paths import SAMPLE_LIBRARY
     from kiosk.sync import SyncService

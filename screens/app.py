@@ -37,9 +37,9 @@ from kivy.clock import Clock, mainthread
 from kivy.config import Config
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
+from contract.handoff import Handoff, handoff_key, make_url
 from kiosk import i18n, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
-from kiosk.handoff import Handoff, handoff_key, make_url
 from kiosk.settings import Settings
 from offline_cache.store import Store
 
@@ -553,7 +553,7 @@ class KioskApp(App):
         self.stop()
 
     def staff_status(self, done: Callable[[list[str]], None]) -> None:
-        from kiosk.cli import status_report
+        from kiosk.status import status_report
 
         def work():
             report = status_report(self.settings, self.store)
@@ -621,7 +621,7 @@ class KioskApp(App):
     def staff_import_candidates(self, done: Callable[[list[str]], None]) -> None:
         """Folders and bundle files that look like a guide library on mounted media (USB sticks),
         found on a thread: a slow or dead drive must not freeze the screen."""
-        from kiosk.bundle import BUNDLE_SUFFIXES
+        from contract.bundle import BUNDLE_SUFFIXES
 
         roots = os.environ.get("KIOSK_IMPORT_ROOTS", "/media:/run/media:/mnt").split(os.pathsep)
 
@@ -647,8 +647,8 @@ class KioskApp(App):
         threading.Thread(target=work, daemon=True, name="import-scan").start()
 
     def staff_import(self, path: str, done: Callable[[str], None]) -> None:
-        from kiosk.bundle import open_library
-        from kiosk.guides import LibraryInvalid
+        from contract.bundle import open_library
+        from contract.guides import LibraryInvalid
 
         def work():
             try:
