@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from contract.canonical import canonical_json
 
 GUIDE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -144,7 +145,7 @@ class Guide:
         }
 
     def canonical_json(self) -> bytes:
-        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        return canonical_json(self.to_dict())
 
     @property
     def sha256(self) -> str:

@@ -19,15 +19,13 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 
+from contract.languages import CODES, NATIVE_NAMES, RTL_CODES, is_rtl  # noqa: F401 (re-exported for the UI)
+
 log = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "kiosk"
-UI_LANGUAGES = ("en", "es", "fr", "de", "zh", "ar")
-RTL_LANGUAGES = ("ar", "fa", "he", "ur")
-# Each language named in itself, for the language picker.
-NATIVE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "zh": "中文",
-                "ar": "العربية"}
+UI_LANGUAGES = CODES  # the languages the UI is translated into (contract/languages.py)
 
 _ARABIC = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _CJK = re.compile(r"[\u25a0-\u25ff\u2600-\u27bf\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")

@@ -21,6 +21,8 @@ from typing import Any
 
 import tomli_w
 
+from contract.languages import CODES
+
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "kiosk.toml"
@@ -62,7 +64,7 @@ class Settings:
     token: str = ""  # this device's token from `kiosk-server device add`
     server_key: str = ""  # the server's Ed25519 public key (base64), pinned
     public_url: str = ""  # the server's address as phones see it, for QR codes; default server_url
-    languages: list[str] = field(default_factory=lambda: ["en", "es", "fr", "de", "zh", "ar"])
+    languages: list[str] = field(default_factory=lambda: list(CODES))
     default_language: str = "en"
     idle_timeout: float = 45.0  # seconds without a touch before "Are you still there?"
     idle_countdown: float = 15.0  # seconds the overlay counts down before the session ends

@@ -51,6 +51,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from contract.canonical import canonical_json
 from contract.guides import GUIDE_ID, Guide, LibraryInvalid, library_from_documents
 from kiosk import __version__
 from kiosk.transport import (
@@ -145,11 +146,6 @@ class Plan:
 # --- pure functions --------------------------------------------------------------------------
 
 
-def canonical(manifest: dict[str, Any]) -> bytes:
-    """The bytes the server signs (docs/api.md)."""
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def verify_manifest(manifest: dict[str, Any], signature: str | None, public_key: str) -> None:
     """Raise ContentRejected unless `signature` is the pinned key's Ed25519 signature of it."""
     try:
@@ -157,7 +153,7 @@ def verify_manifest(manifest: dict[str, Any], signature: str | None, public_key:
     except (ValueError, binascii.Error) as exc:
         raise ContentRejected(f"the pinned server key is not a base64 Ed25519 public key ({exc})") from exc
     try:
-        key.verify(base64.b64decode(signature or "", validate=True), canonical(manifest))
+        key.verify(base64.b64decode(signature or "", validate=True), canonical_json(manifest))
     except (InvalidSignature, ValueError, binascii.Error) as exc:
         raise ContentRejected("the manifest's signature does not match the pinned server key; "
                               "content not installed") from exc
@@ -811,7 +807,6 @@ __all__ = [
     "Plan",
     "SyncResult",
     "SyncService",
-    "canonical",
     "make_plan",
     "start_background_sync",
     "sync_status",

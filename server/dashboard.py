@@ -32,13 +32,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
 from contract.guides import LibraryInvalid, pick
+from contract.languages import CODES
 from server import auth, charts, db, publish, stats
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 LOW_DISK = 1024**3
 DEEP_OUTBOX = 100
-LANGUAGES = ("en", "es", "fr", "de", "zh", "ar")
 DEFAULT_DAYS = 30
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
@@ -247,7 +247,7 @@ def read_filters(request: Request) -> FilterForm:
 
 
 def _choices(conn) -> dict[str, list[str]]:
-    return {"sites": stats.sites(conn), "languages": list(LANGUAGES), "guides": stats.guide_ids(conn),
+    return {"sites": stats.sites(conn), "languages": list(CODES), "guides": stats.guide_ids(conn),
             "devices": stats.device_names(conn)}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-RTL = {"ar", "he", "fa", "ur"}
+from contract.languages import NATIVE_NAMES, is_rtl
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -68,7 +68,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "zh": "中文", "ar": "العربية"}
+LANGUAGE_NAMES = NATIVE_NAMES
 
 
 def ui_language(lang: str) -> str:
@@ -81,4 +81,4 @@ def strings(lang: str) -> dict[str, str]:
 
 
 def direction(lang: str) -> str:
-    return "rtl" if (lang or "").split("-")[0] in RTL else "ltr"
+    return "rtl" if is_rtl(lang) else "ltr"

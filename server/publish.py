@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from contract.bundle import open_library
+from contract.canonical import canonical_json
 from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind, library_from_documents
 from server import db
-from server.signing import canonical
 
 
 @dataclass
@@ -106,7 +106,7 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                     "images": manifest_images}
         conn.execute(db.content_versions.insert().values(
             version=version, published_at=now, published_by=by[:120], note=note, rollback_of=rollback_of,
-            manifest_json=canonical(manifest).decode()))
+            manifest_json=canonical_json(manifest).decode()))
         if result.guides:
             conn.execute(db.content_guides.insert(), [
                 {"content_version": version, "guide_id": gid, "guide_version": gver}

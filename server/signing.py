@@ -9,20 +9,13 @@ exactly one key wins and nobody reads a half-written file.
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_FILE = "server_key.pem"
-
-
-def canonical(doc: Any) -> bytes:
-    """The bytes a manifest signature covers (docs/api.md)."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:

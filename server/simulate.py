@@ -26,6 +26,7 @@ from typing import Any
 
 from contract.bundle import open_library
 from contract.guides import Guide, Library, pick
+from contract.languages import CODES
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LIBRARY = REPO / "assets" / "library"
@@ -34,7 +35,9 @@ SITES = [
     "Airport T1 Arrivals", "Airport T1 Departures", "Airport T2 Arrivals", "Airport T2 Gates",
     "Riverside Mall North", "Riverside Mall South",
 ]
-LANGUAGES = [("en", 0.58), ("es", 0.14), ("fr", 0.1), ("de", 0.08), ("zh", 0.06), ("ar", 0.04)]
+# How often each language of the table is chosen (contract/languages.py, in its order).
+LANGUAGE_WEIGHTS = (0.58, 0.14, 0.1, 0.08, 0.06, 0.04)
+LANGUAGES = list(zip(CODES, LANGUAGE_WEIGHTS, strict=True))
 # Airport and mall traffic over a day (UTC hour -> weight): quiet at night, peaks mid-morning and evening.
 HOUR_WEIGHTS = [1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 10, 10, 10, 11, 12, 13, 12, 10, 8, 6, 4, 2]
 NO_RESULT_QUERIES = ["xyzzy", "lounge massage", "pharmacy", "smoking area", "currency exchange",

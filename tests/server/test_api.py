@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
+from contract.canonical import canonical_json
 from contract.events import make_event
 from server import db
-from server.signing import canonical
 
 
 def event(kind="step_view", device="kiosk-1", **kw):
@@ -41,7 +41,7 @@ def test_server_key_verifies_the_manifest_and_matches_the_cli(server):
     assert code == 0 and out.strip() == key["public_key"]
     body = manifest_of(server).json()
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
-    public.verify(base64.b64decode(body["signature"]), canonical(body["manifest"]))  # raises if forged
+    public.verify(base64.b64decode(body["signature"]), canonical_json(body["manifest"]))  # raises if forged
     assert set(body["manifest"]["guides"]) == {"lost-bag", "wifi"}
     assert (server.data_dir / "server_key.pem").stat().st_mode & 0o777 == 0o600
 
@@ -49,7 +49,7 @@ def test_server_key_verifies_the_manifest_and_matches_the_cli(server):
 def test_manifest_etag_gives_304_when_unchanged(server):
     r = manifest_of(server)
     etag = r.headers["ETag"]
-    assert etag == '"' + hashlib.sha256(canonical(r.json()["manifest"])).hexdigest()[:32] + '"'
+    assert etag == '"' + hashlib.sha256(canonical_json(r.json()["manifest"])).hexdigest()[:32] + '"'
     with server.device() as c:
         again = c.get("/api/v1/content/manifest", headers={"If-None-Match": etag})
         other = c.get("/api/v1/content/manifest", headers={"If-None-Match": '"nope"'})

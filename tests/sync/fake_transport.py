@@ -14,8 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from contract.canonical import canonical_json
 from contract.guides import Library
-from kiosk.sync import canonical
 from kiosk.transport import AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError
 
 
@@ -59,7 +59,7 @@ class FakeServer:
         return self.version
 
     def etag(self) -> str:
-        return '"' + hashlib.sha256(canonical(self.manifest)).hexdigest()[:32] + '"'
+        return '"' + hashlib.sha256(canonical_json(self.manifest)).hexdigest()[:32] + '"'
 
 
 class FakeTransport:
@@ -97,7 +97,7 @@ class FakeTransport:
             return ManifestReply(404)
         if etag == s.etag():
             return ManifestReply(304, etag=etag)
-        sig = base64.b64encode(s.key.sign(canonical(s.manifest))).decode()
+        sig = base64.b64encode(s.key.sign(canonical_json(s.manifest))).decode()
         return ManifestReply(200, s.manifest, sig, s.etag())
 
     def fetch_guide(self, guide_id: str, version: int, sha256: str) -> bytes:

@@ -19,7 +19,7 @@ from typing import Self
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.sync import canonical
+from contract.canonical import canonical_json
 
 PASS_HEADERS = ("Authorization", "If-None-Match", "Range", "Content-Type")
 KEEP_HEADERS = ("Content-Type", "ETag", "X-Server-Time", "Retry-After", "Content-Range", "Cache-Control")
@@ -71,7 +71,7 @@ class TamperProxy:
             return data
         if self.mode == "resign" and path.startswith("/api/v1/content/manifest"):
             doc = json.loads(data)
-            doc["signature"] = base64.b64encode(self.attacker.sign(canonical(doc["manifest"]))).decode()
+            doc["signature"] = base64.b64encode(self.attacker.sign(canonical_json(doc["manifest"]))).decode()
             self.tampered += 1
             return json.dumps(doc).encode()
         if self.mode == "guide_bytes" and path.startswith("/api/v1/content/guides/"):

@@ -1,0 +1,70 @@
+"""The heartbeat a kiosk sends after each sync round, and the sync result inside it: defined once
+here, built by the kiosk's sync client, validated and stored by the server's API, read back by the
+dashboard's Fleet page. (The Fleet page once called every healthy kiosk "sync failing" because it
+parsed a shape the kiosk never sent; one model for all three keeps that from happening again.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# What a sync round ended with (kiosk status, the heartbeat, the Fleet page).
+SyncOutcome = Literal["ok", "unchanged", "offline", "rejected", "unauthorized", "error", "busy"]
+HEALTHY: frozenset[str] = frozenset({"ok", "unchanged"})
+
+Count = Annotated[int, Field(ge=0, le=2**62)]
+ShortText = Annotated[str, Field(max_length=64)]
+
+
+class LastSync(BaseModel):
+    """The kiosk's last sync round, as `kiosk status` shows it and the heartbeat carries it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    result: SyncOutcome | Annotated[str, Field(max_length=32)] | None = None
+    at: Annotated[str, Field(max_length=40)] | None = None  # ISO 8601, UTC
+    error: Annotated[str, Field(max_length=1000)] | None = None
+    content_version: ShortText | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.result in HEALTHY
+
+    @classmethod
+    def from_stored(cls, text: str | None) -> LastSync | None:
+        """What the server stored for a heartbeat (this model's JSON); None when nothing usable."""
+        if not text:
+            return None
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError:
+            return cls(result="error", error=f"unreadable sync result: {text[:200]}")
+
+    def stored(self) -> str:
+        return self.model_dump_json()
+
+
+class Heartbeat(BaseModel):
+    """POST /api/v1/heartbeat. Field order is the wire order (the kiosk serialises this model)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content_version: Count | ShortText | None = None
+    outbox_depth: Count | None = None
+    last_sync_result: LastSync | None = None
+    app_version: ShortText | None = None
+    free_disk: Count | None = None
+    uptime: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    # Events the server refused and the kiosk set aside (kiosk status "rejected_events"): a token
+    # that belongs to another device, a malformed event. Optional: kiosks before it leave it out.
+    rejected_events: Count | None = None
+
+    def wire_bytes(self) -> bytes:
+        """The request body, as compact JSON; optional fields that are unset are left out."""
+        doc = self.model_dump(exclude_none=False)
+        if self.rejected_events is None:
+            doc.pop("rejected_events")
+        return json.dumps(doc, separators=(",", ":")).encode()

@@ -1,0 +1,24 @@
+"""The kiosk–server protocol version (shared/DESIGN.md, "Mixed fleets keep working").
+
+Every kiosk request carries it in PROTOCOL_HEADER. A request without the header is a kiosk of the
+release before the header existed (protocol 1), and the server keeps answering it as it did.
+Bump PROTOCOL_VERSION when the kiosk starts relying on something the previous server lacks, and
+keep the previous protocol served.
+"""
+
+from __future__ import annotations
+
+PROTOCOL_HEADER = "X-Kiosk-Protocol"
+PROTOCOL_VERSION = 2  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
+OLDEST_SUPPORTED = 1
+
+
+def parse_version(value: str | None) -> int | None:
+    """The protocol a request speaks: 1 when it sent no header, None when the header is garbage."""
+    if value is None:
+        return 1
+    try:
+        version = int(value.strip())
+    except ValueError:
+        return None
+    return version if 1 <= version <= 1000 else None
