@@ -75,3 +75,17 @@ def test_the_check_fails_for_a_module_that_needs_the_other_side():
     report = _import_everything(["screens"], KIOSK_ONLY)
     assert "screens.widgets" in report["failed"]
     assert "kivy" in report["failed"]["screens.widgets"]
+
+
+def test_only_run_and_screenshots_start_the_ui(tmp_path):
+    """kiosk.cli is the composition root, and only its `run` and `screenshots` import the UI: the
+    other commands work (and start fast) where Kivy cannot even be imported."""
+    code = (f"from kiosk.cli import main\n"
+            f"import sys\n"
+            f"codes = [main(['status', '--data-dir', {str(tmp_path)!r}]),\n"
+            f"         main(['import', 'assets/library', '--data-dir', {str(tmp_path)!r}])]\n"
+            f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('screens', 'kivy'))\n"
+            f"print(codes, loaded)\n")
+    result = run_blocked({"kivy", "screens"}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0] []"
