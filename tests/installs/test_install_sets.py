@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -112,3 +113,17 @@ def test_the_missing_extra_table_lists_the_extras_packages(extra):
         assert imports_of.get(dist, set()) & table, f"{dist} (in [{extra}]) is not in contract/extras.py"
     covered = set().union(*(imports_of.get(dist, set()) for dist in listed))
     assert table <= covered, f"contract/extras.py names {sorted(table - covered)}, not in [{extra}]"
+
+
+def test_a_wheel_install_carries_every_file_of_the_sample_library():
+    """assets/ is no package, so only [tool.setuptools.data-files] puts the sample library into a
+    non-editable install; a file its globs miss (a new image type, a subfolder) would be missing
+    from every kiosk installed that way, which would start with a broken library."""
+    data_files = PYPROJECT["tool"]["setuptools"]["data-files"]
+    shipped = {path for patterns in data_files.values() for pattern in patterns for path in REPO.glob(pattern)}
+    on_disk = {path for path in (REPO / "assets").rglob("*") if path.is_file()}
+    assert on_disk - shipped == set()
+    for target, patterns in data_files.items():
+        for pattern in patterns:
+            # share/guide-kiosk/<dir> mirrors assets/<dir>, where kiosk/paths.py looks for it
+            assert target.removeprefix("share/guide-kiosk") == str(Path(pattern).parent).removeprefix("assets")
