@@ -46,6 +46,8 @@ PROBES = [  # (module written into a copy of the tree, its one line, the contrac
     ("server/_probe_b.py", "from offline_cache.store import Store", "server-no-kiosk",
      "server._probe_b -> offline_cache.store"),
     ("screens/_probe_b.py", "from devtools import tour", "production-no-devtools", "screens._probe_b -> devtools"),
+    ("screens/_probe_c.py", "from kiosk.cli import main", "cli-on-top", "screens._probe_c -> kiosk.cli"),
+    ("kiosk/_probe_d.py", "from kiosk import cli", "cli-on-top", "kiosk._probe_d -> kiosk.cli"),
 ]
 
 
