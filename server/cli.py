@@ -123,10 +123,7 @@ def _serve(args) -> int:
     import uvicorn
 
     data_dir, url = _settings(args)
-    os.environ["KIOSK_SERVER_DATA_DIR"] = str(data_dir)
-    os.environ["KIOSK_SERVER_DB"] = url
-    if args.stale_after is not None:
-        os.environ["KIOSK_SERVER_STALE_AFTER"] = str(args.stale_after)
+    os.environ.update(config.worker_env(data_dir=data_dir, db=url, stale_after=args.stale_after))
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))

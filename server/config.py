@@ -73,6 +73,14 @@ def data_dir_from(arg: Path | None) -> Path:
     return Path(arg or os.environ.get(env_name(Config, "data_dir")) or DEFAULT_DATA_DIR)
 
 
+def worker_env(**values: object) -> dict[str, str]:
+    """The KIOSK_SERVER_* variables that hand these settings (a command's options; None: not
+    given) to uvicorn's worker processes, which read them with from_env()."""
+    if unknown := set(values) - set(Config.model_fields):
+        raise TypeError(f"not server settings: {', '.join(sorted(unknown))}")
+    return {env_name(Config, key): str(value) for key, value in values.items() if value is not None}
+
+
 def read_layers(data_dir: Path, *, strict: bool = False) -> tuple[Path, Layer, Layer]:
     """server.toml's path, what it sets and what the environment overrides. strict is `config
     check`'s reading: each value must already have its type in TOML."""

@@ -187,3 +187,25 @@ def test_kiosk_server_db_names_the_database_the_commands_use(tmp_path):
     assert out.returncode == 0, out.stderr
     assert db_file.exists() and (tmp_path / "data").is_dir()
     assert not (tmp_path / "data" / "server.db").exists()
+
+
+def test_serve_hands_its_options_to_the_workers_in_the_same_variables(tmp_path, monkeypatch):
+    from server.config import worker_env
+
+    env = worker_env(data_dir=tmp_path, db=f"sqlite:///{tmp_path / 'fleet.db'}", stale_after=2.5, ingest_wait=None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = Config.from_env()
+    assert (config.data_dir, config.db_url, config.stale_after_minutes) == (tmp_path, f"sqlite:///{tmp_path / 'fleet.db'}", 2.5)
+    assert config.ingest_wait == 2.0
+
+
+def test_the_settings_import_neither_the_other_side_nor_a_ui_or_web_framework():
+    code = ("import sys, kiosk.settings, kiosk.config_check; bad = [m for m in sys.modules "
+            "if m.split('.')[0] in ('server', 'kivy', 'fastapi', 'screens')]; print(bad)")
+    kiosk_side = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert kiosk_side.stdout.strip() == "[]"
+    code = ("import sys, server.config; bad = [m for m in sys.modules "
+            "if m.split('.')[0] in ('kiosk', 'kivy', 'fastapi', 'screens')]; print(bad)")
+    server_side = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert server_side.stdout.strip() == "[]"
