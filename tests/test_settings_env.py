@@ -209,3 +209,13 @@ def test_the_settings_import_neither_the_other_side_nor_a_ui_or_web_framework():
             "if m.split('.')[0] in ('kiosk', 'kivy', 'fastapi', 'screens')]; print(bad)")
     server_side = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert server_side.stdout.strip() == "[]"
+
+
+def test_the_readme_documents_every_setting_and_its_variable():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for key in file_keys(Settings):
+        assert f"`{key}`" in section, f"README's Configuration has no row for the kiosk's {key}"
+    for key in file_keys(Config):
+        assert f"`{key}`" in section and f"`KIOSK_SERVER_{key.upper()}`" in section, \
+            f"README's Configuration has no row for the server's {key} and its variable"
