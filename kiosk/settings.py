@@ -132,13 +132,16 @@ def load_settings(data_dir: str | Path | None = None, create: bool = True, envir
     `kiosk config check` names it, and unknown keys too."""
     settings, problems = load_with_problems(data_dir, create=create, environment=environment)
     for problem in problems:
-        if problem.key in Settings.model_fields:
+        if not problem.key:
+            log.warning("%s; the kiosk runs on the defaults", problem)
+        elif problem.key in Settings.model_fields:  # unknown keys: only `kiosk config check` names them
             log.warning("%s; using the default", problem)
     return settings
 
 
 def load_with_problems(data_dir: str | Path | None = None, *, create: bool = True,
                        environment: bool = True) -> tuple[Settings, list[Problem]]:
+    """load_settings() without the logging: the settings and every problem found on the way."""
     path, file, env = read_layers(data_dir)
     if not environment:
         env = Layer()

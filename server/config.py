@@ -90,8 +90,9 @@ def read_layers(data_dir: Path, *, strict: bool = False) -> tuple[Path, Layer, L
 
 def load(data_dir: Path | None = None, **options: object) -> Config:
     """defaults < server.toml < KIOSK_SERVER_* < options (a command's --db and the like; None means
-    not given). Raises ConfigError naming every value that cannot be used; an unknown key is only
-    logged (`kiosk-server config check` names it), as it always was."""
+    not given). Raises ConfigError naming every value that cannot be used. An unknown key, or a
+    server.toml that cannot be read, is logged and the rest serves, as before (`kiosk-server config
+    check` names them)."""
     data_dir = data_dir_from(data_dir)
     _, file, env = read_layers(data_dir)
     problems = file.problems + env.problems
