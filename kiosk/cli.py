@@ -173,12 +173,13 @@ def cmd_config(args: argparse.Namespace) -> int:
         if not pin.isdigit() or not 4 <= len(pin) <= 12:
             print("A staff PIN is 4 to 12 digits.", file=sys.stderr)
             return 1
-        settings = load_settings(args.data_dir)
+        settings = load_settings(args.data_dir, environment=False)  # KIOSK_* overrides stay out of the file
         settings.staff_pin_hash = hash_pin(pin)
         print(f"Staff PIN saved (hashed) in {settings.save()}.")
         return 0
-    settings = load_settings(args.data_dir)
-    print((settings.data_path / "kiosk.toml").read_text(), end="")
+    from kiosk.config_check import show_config
+
+    print(show_config(args.data_dir), end="")
     return 0
 
 
@@ -231,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="check or change this kiosk's settings (kiosk.toml)",
                        description="check: say in plain words what is wrong in kiosk.toml; set-pin: store a "
-                                   "new staff PIN (hashed); show: print the file.")
+                                   "new staff PIN (hashed); show: print every setting as the kiosk uses it, "
+                                   "marking what the environment overrides.")
     data_dir(p)
     p.add_argument("action", choices=["check", "set-pin", "show"])
     p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input (set-pin)")

@@ -89,7 +89,7 @@ def test_a_server_install_has_no_kivy(resolved):
 
 def test_a_bare_install_is_the_contract_alone(resolved):
     bare = resolved["bare"]
-    assert {"pydantic", "ruamel-yaml", "pyyaml"} <= bare
+    assert {"pydantic", "pydantic-settings", "ruamel-yaml", "pyyaml"} <= bare
     assert bare & (KIOSK_STACK | SERVER_STACK | {"cryptography"}) == set()
 
 
