@@ -27,6 +27,8 @@ from typing import Any
 
 import requests
 
+from contract.heartbeat import Heartbeat
+
 API = "/api/v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between bytes) seconds
 CHUNK = 64 * 1024  # what a cut keeps: progress is written chunk by chunk
@@ -351,8 +353,8 @@ class HttpTransport:
         return EventsReply(list(doc.get("accepted", [])), list(doc.get("duplicates", [])),
                            list(doc.get("rejected", [])), doc.get("server_time"))
 
-    def post_heartbeat(self, beat: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(beat, separators=(",", ":")).encode()
+    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]:
+        body = beat.wire_bytes() if isinstance(beat, Heartbeat) else beat
         resp = self._request("POST", f"{API}/heartbeat", data=body,
                              headers={"Content-Type": "application/json"})
         doc = self._json(resp, "heartbeat")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from contract.heartbeat import Heartbeat
 from kiosk import __version__
 from kiosk.sync.heartbeat import HeartbeatMixin
 from kiosk.sync.manifest import ContentRejected
@@ -58,7 +59,7 @@ class Transport(Protocol):
     def fetch_guide(self, guide_id: str, version: int, sha256: str) -> bytes: ...
     def fetch_image(self, sha256: str, size: int | None = None) -> bytes: ...
     def post_events(self, events: list[dict[str, Any]]) -> EventsReply: ...
-    def post_heartbeat(self, beat: dict[str, Any]) -> dict[str, Any]: ...
+    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]: ...
 
 
 class SyncBusy(Exception):
