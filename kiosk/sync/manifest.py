@@ -53,24 +53,45 @@ def verify_manifest(manifest: dict[str, Any], signature: str | None, public_key:
 
 
 def check_manifest_shape(manifest: dict[str, Any]) -> None:
-    """Signed is not the same as sane: a manifest that would make the kiosk request odd paths or
-    loop is refused before anything is fetched."""
+    """Signed is not the same as sane: a manifest that would make the kiosk request odd paths,
+    loop or install nonsense is refused before anything is fetched, with every reason found (the
+    first five) so an operator can see what the server sent."""
     problems = []
-    if not isinstance(manifest.get("content_version"), int) or isinstance(manifest.get("content_version"), bool):
-        problems.append("content_version is not an integer")
+    if not _is_positive_int(manifest.get("content_version")):
+        problems.append("content_version is not a positive integer")
     guides = manifest.get("guides")
     if not isinstance(guides, dict):
-        problems.append("guides is not a mapping")
+        problems.append("guides is not a mapping of guide id to version and sha256")
         guides = {}
     for gid, info in guides.items():
-        if not GUIDE_ID.match(str(gid)) or not isinstance(info, dict) \
-                or not isinstance(info.get("version"), int) or not _is_hex(info.get("sha256")):
-            problems.append(f"guide entry {gid!r} is malformed")
+        if not isinstance(gid, str) or not GUIDE_ID.fullmatch(gid):
+            problems.append(f"guide id {gid!r} is not a guide id")
+        elif not isinstance(info, dict):
+            problems.append(f"guide {gid}: the entry is not a mapping")
+        elif not _is_positive_int(info.get("version")):
+            problems.append(f"guide {gid}: version {info.get('version')!r} is not a positive integer")
+        elif not _is_hex(info.get("sha256")):
+            problems.append(f"guide {gid}: sha256 {str(info.get('sha256'))[:70]!r} is not 64 hex digits")
     images = manifest.get("images")
-    if not isinstance(images, dict) or not all(_is_hex(h) for h in images):
+    if not isinstance(images, dict):
         problems.append("images is not a mapping of sha256 digests")
+        images = {}
+    for digest, info in images.items():
+        if not _is_hex(digest):
+            problems.append(f"image {str(digest)[:70]!r} is not named by a sha256 digest")
+        elif info is not None and (not isinstance(info, dict)
+                                   or not (info.get("size") is None or _is_int_at_least(info["size"], 0))):
+            problems.append(f"image {digest[:12]}…: its size is not a byte count")
     if problems:
-        raise ContentRejected("the manifest is malformed: " + "; ".join(problems[:5]))
+        raise ContentRejected("the manifest is malformed: " + "; ".join(problems[:5]) + "; content not installed")
+
+
+def _is_positive_int(value: Any) -> bool:
+    return _is_int_at_least(value, 1)
+
+
+def _is_int_at_least(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def _is_hex(value: Any) -> bool:
