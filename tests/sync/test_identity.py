@@ -9,10 +9,13 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kiosk.engine import SessionEngine
+from kiosk.identity import IdentityRefused, confirm_device_name
+from kiosk.transport import AuthError, DeviceInfo, NetworkError
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
 from tests.sync.conftest import BIN, free_port
@@ -83,3 +86,48 @@ def test_an_unreachable_server_refuses_a_kiosk_that_never_confirmed_its_name(tmp
     assert out.returncode == 2
     assert f"The server at {url} could not be asked which device this token belongs to" in out.stderr
     assert "Start it again once the server is reachable." in out.stderr
+
+
+class _Lookup:
+    """The server's answer to GET /api/v1/device, and how often it was asked."""
+
+    def __init__(self, answer):
+        self.answer, self.asked = answer, 0
+
+    def fetch_device(self):
+        self.asked += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def _settings(token: str = "tok-1", device: str = "host-1a2b3c") -> SimpleNamespace:
+    return SimpleNamespace(server_url="http://server", token=token, device=device, data_path=Path("/nonexistent"))
+
+
+def test_a_confirmed_name_is_used_without_asking_again_until_the_token_changes(store):
+    first = _Lookup(DeviceInfo("gate-12"))
+    settings = _settings()
+    assert confirm_device_name(settings, store, first) == "gate-12" and settings.device == "gate-12"
+    offline = _Lookup(NetworkError("connection refused"))
+    later = _settings()
+    assert confirm_device_name(later, store, offline) == "gate-12" and offline.asked == 0
+    assert "tok-1" not in json.dumps(store.get_state("device_identity")), "the token itself is not stored"
+
+    rotated = _settings(token="tok-2")
+    with pytest.raises(IdentityRefused, match="could not be asked"):
+        confirm_device_name(rotated, store, offline)
+
+
+def test_a_server_before_the_endpoint_keeps_the_configured_name_and_asks_next_time(store):
+    old_server = _Lookup(None)  # HTTP 404
+    settings = _settings()
+    assert confirm_device_name(settings, store, old_server) == "host-1a2b3c"
+    upgraded = _Lookup(DeviceInfo("gate-12"))
+    assert confirm_device_name(_settings(), store, upgraded) == "gate-12" and upgraded.asked == 1
+
+
+def test_a_kiosk_without_a_server_asks_nobody(store):
+    lookup = _Lookup(AuthError("401", 401))
+    settings = SimpleNamespace(server_url="", token="", device="host-1a2b3c")
+    assert confirm_device_name(settings, store, lookup) == "host-1a2b3c" and lookup.asked == 0
