@@ -7,11 +7,15 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract.heartbeat import Heartbeat, LastSync
 from kiosk.transport import TransportError
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
+
+if TYPE_CHECKING:
+    from kiosk.sync.service import Transport
 
 log = logging.getLogger("kiosk.sync")
 
@@ -38,7 +42,13 @@ def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: floa
 
 
 class HeartbeatMixin:
-    """SyncService's heartbeat."""
+    """SyncService's heartbeat. What it uses of the service is declared here."""
+
+    store: Store
+    transport: Transport
+    app_version: str
+    data_dir: Path
+    started_at: float
 
     def heartbeat(self) -> bool:
         beat = build_heartbeat(self.store, self.app_version, self.data_dir,

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.guides import Guide, LibraryInvalid, library_from_documents
 from kiosk.sync.manifest import (
@@ -21,6 +21,13 @@ from kiosk.sync.results import OK, UNCHANGED, _Round
 from kiosk.sync.timing import backoff_delay
 from kiosk.transport import ManifestReply, NetworkError
 from offline_cache.store import Store
+
+if TYPE_CHECKING:
+    import random
+    import threading
+
+    from kiosk.sync.service import Transport
+    from offline_cache.sync_tables import SyncTables
 
 log = logging.getLogger("kiosk.sync")
 
@@ -52,7 +59,20 @@ class _StoredImages(Mapping):
 
 
 class PullMixin:
-    """SyncService's pull half."""
+    """SyncService's pull half. What it uses of the service is declared here; SyncService.__init__
+    sets it."""
+
+    store: Store
+    tables: SyncTables
+    transport: Transport
+    server_key: str
+    workers: int
+    download_attempts: int
+    backoff_base: float
+    rng: random.Random
+    may_switch: Callable[[], bool] | None
+    on_content_changed: Callable[[str], None] | None
+    _stop: threading.Event
 
     def _pinned_key(self) -> str:
         """The settings' server_key; without one, the key first seen is pinned (trust on first

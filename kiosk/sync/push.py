@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.sync.results import OK, UNCHANGED, _Round
 from kiosk.sync.timing import backoff_delay
 from kiosk.transport import EventsReply, NetworkError, ProtocolError, RateLimited
 from offline_cache.store import OutboxEvent
+
+if TYPE_CHECKING:
+    import random
+    import threading
+
+    from kiosk.sync.service import Transport
+    from offline_cache.store import Store
+    from offline_cache.sync_tables import SyncTables
 
 log = logging.getLogger("kiosk.sync")
 
@@ -32,7 +40,21 @@ def as_sent(event: dict[str, Any], device: str, offset: float | None) -> dict[st
 
 
 class PushMixin:
-    """SyncService's push half."""
+    """SyncService's push half. What it uses of the service is declared here; SyncService.__init__
+    sets it."""
+
+    store: Store
+    tables: SyncTables
+    transport: Transport
+    device: str
+    batch_size: int
+    push_attempts: int
+    backoff_base: float
+    backoff_cap: float
+    max_retry_after: float
+    rng: random.Random
+    _stop: threading.Event
+    _not_before: float
 
     def _push(self, rnd: _Round) -> str:
         total = self.store.outbox_depth()

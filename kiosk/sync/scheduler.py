@@ -5,15 +5,34 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from kiosk.sync.results import OFFLINE
 from kiosk.sync.timing import backoff_delay
+
+if TYPE_CHECKING:
+    import random
+
+    from kiosk.sync.service import Transport
 
 log = logging.getLogger("kiosk.sync")
 
 
 class SchedulerMixin:
-    """SyncService's background loop."""
+    """SyncService's background loop: it calls the service's sync_once() and heartbeat(). What else
+    it uses of the service is declared here; SyncService.__init__ sets it."""
+
+    transport: Transport
+    interval: float
+    heartbeat_seconds: float
+    pending_retry: float
+    probe_cap: float
+    rng: random.Random
+    _stop: threading.Event
+    _wake: threading.Event
+    _requested: bool
+    _thread: threading.Thread | None
+    _not_before: float
 
     def start(self) -> None:
         if self._thread and self._thread.is_alive():
