@@ -72,6 +72,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     store = open_store(settings)
+    from kiosk.identity import confirmed_name
+
+    # The name the events carry once the server confirmed it, not the guess kiosk.toml was made with.
+    settings.device = confirmed_name(settings, store) or settings.device
     report = status_report(settings, store)
     if args.json:
         print(json.dumps(report, indent=2))

@@ -42,16 +42,25 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def confirmed_name(settings: Any, store: Store) -> str | None:
+    """The name the server confirmed for the configured token, if it did (no network)."""
+    remembered = store.get_state(STATE_KEY)
+    if not settings.token or not isinstance(remembered, dict):
+        return None
+    if remembered.get("token_sha256") != token_digest(settings.token):
+        return None
+    return remembered.get("name") or None
+
+
 def confirm_device_name(settings: Any, store: Store, transport: DeviceLookup | None = None) -> str:
     """Set settings.device to the name the server gives this token and return it. Does nothing for
     a kiosk without a server or a token (it syncs with nobody). Raises IdentityRefused."""
     if not settings.server_url or not settings.token:
         return settings.device
-    digest = token_digest(settings.token)
-    remembered = store.get_state(STATE_KEY)
-    if isinstance(remembered, dict) and remembered.get("token_sha256") == digest and remembered.get("name"):
-        settings.device = remembered["name"]
-        return settings.device
+    remembered = confirmed_name(settings, store)
+    if remembered:
+        settings.device = remembered
+        return remembered
     owned = transport is None
     if owned:
         transport = HttpTransport(settings.server_url, settings.token, settings.data_path,
@@ -78,6 +87,6 @@ def confirm_device_name(settings: Any, store: Store, transport: DeviceLookup | N
     if info.name != settings.device:
         log.warning("this kiosk's token belongs to device %r on the server; using that name instead of "
                     "the configured %r", info.name, settings.device)
-    store.set_state(STATE_KEY, {"token_sha256": digest, "name": info.name})
+    store.set_state(STATE_KEY, {"token_sha256": token_digest(settings.token), "name": info.name})
     settings.device = info.name
     return info.name
