@@ -6,7 +6,9 @@ plus random digits), so `kiosk run --server URL --token TOKEN` on a fresh data d
 every event under a name the server did not know, and they all went to the rejected table without
 a word. Before a kiosk with a server and a token starts syncing, it asks GET /api/v1/device once
 per token and remembers the answer in the store's sync_state (key 'device_identity': the token's
-sha256 and the name, never the token itself), so later starts need no network.
+sha256 and the name, never the token itself), so later starts need no network. It also remembers
+the name the kiosk had used until then, so the events it recorded before it knew better are sent
+under the confirmed name instead of being refused.
 
 What the server answers decides what happens:
   the device's name    use it for this process and remember it
@@ -52,6 +54,16 @@ def confirmed_name(settings: Any, store: Store) -> str | None:
     return remembered.get("name") or None
 
 
+def names_recorded_before(settings: Any, store: Store) -> frozenset[str]:
+    """The device name this kiosk's events carry from before the server confirmed its name (the
+    one kiosk.toml was created with): sync sends them under the confirmed name. Only that one
+    name: an event of any other device is not this kiosk's to relabel."""
+    remembered = store.get_state(STATE_KEY)
+    if confirmed_name(settings, store) is None or not remembered.get("recorded_as"):
+        return frozenset()
+    return frozenset({remembered["recorded_as"]})
+
+
 def confirm_device_name(settings: Any, store: Store, transport: DeviceLookup | None = None) -> str:
     """Set settings.device to the name the server gives this token and return it. Does nothing for
     a kiosk without a server or a token (it syncs with nobody). Raises IdentityRefused."""
@@ -87,6 +99,9 @@ def confirm_device_name(settings: Any, store: Store, transport: DeviceLookup | N
     if info.name != settings.device:
         log.warning("this kiosk's token belongs to device %r on the server; using that name instead of "
                     "the configured %r", info.name, settings.device)
-    store.set_state(STATE_KEY, {"token_sha256": token_digest(settings.token), "name": info.name})
+    state = {"token_sha256": token_digest(settings.token), "name": info.name}
+    if info.name != settings.device and settings.device:
+        state["recorded_as"] = settings.device  # this kiosk's events from before it knew its name
+    store.set_state(STATE_KEY, state)
     settings.device = info.name
     return info.name

@@ -30,11 +30,12 @@ def stamp_offset(event: dict[str, Any], offset: float | None) -> dict[str, Any]:
     return {**event, "server_time_offset": round(offset, 3)}
 
 
-def as_sent(event: dict[str, Any], device: str, offset: float | None) -> dict[str, Any]:
-    """The event under the device name the server confirmed for this kiosk's token (kiosk/identity.py),
-    clock offset stamped. Events recorded before the kiosk learnt its name carry the one kiosk.toml
-    generated, and the server refuses every event of a name that is not the token's."""
-    if device and event.get("device") not in (None, device):
+def as_sent(event: dict[str, Any], device: str, recorded_before: frozenset[str],
+            offset: float | None) -> dict[str, Any]:
+    """The event with its clock offset stamped; if it was recorded before the server confirmed this
+    kiosk's name (kiosk/identity.py), under the confirmed name: it carries the one kiosk.toml was
+    created with, and the server refuses every event whose name is not the token's."""
+    if device and event.get("device") in recorded_before:
         event = {**event, "device": device}
     return stamp_offset(event, offset)
 
@@ -47,6 +48,7 @@ class PushMixin:
     tables: SyncTables
     transport: Transport
     device: str
+    names_recorded_before: frozenset[str]
     batch_size: int
     push_attempts: int
     backoff_base: float
@@ -70,7 +72,7 @@ class PushMixin:
                 self.transport.health()  # one cheap reply teaches the clock offset before stamping
             offset = self.transport.server_offset
             try:
-                reply = self.transport.post_events([as_sent(e.body, self.device, offset) for e in batch])
+                reply = self.transport.post_events([as_sent(e.body, self.device, self.names_recorded_before, offset) for e in batch])
             except RateLimited as exc:
                 attempt += 1
                 if exc.retry_after > self.max_retry_after or attempt > self.push_attempts * 2:

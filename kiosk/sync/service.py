@@ -7,13 +7,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from contract.heartbeat import Heartbeat
 from kiosk import __version__
+from kiosk.identity import names_recorded_before
 from kiosk.sync.heartbeat import HeartbeatMixin
 from kiosk.sync.manifest import ContentRejected
 from kiosk.sync.pull import PullMixin
@@ -68,6 +69,7 @@ class SyncBusy(Exception):
 
 class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
     def __init__(self, store: Store, transport: Transport, *, device: str = "", server_key: str = "",
+                 names_recorded_before: Iterable[str] = (),
                  app_version: str = __version__, interval_minutes: float = 5.0,
                  heartbeat_seconds: float = 60.0, workers: int = 4, batch_size: int = 500,
                  download_attempts: int = 3, push_attempts: int = 5, backoff_base: float = 0.5,
@@ -77,6 +79,8 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
         self.tables = SyncTables(store)
         self.transport = transport
         self.device = device
+        # Names this kiosk's older events carry, sent as `device` (kiosk/identity.py).
+        self.names_recorded_before = frozenset(names_recorded_before)
         self.server_key = server_key
         self.app_version = app_version
         self.interval = interval_minutes * 60.0
@@ -115,6 +119,7 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
 
             transport = HttpTransport(settings.server_url, settings.token, settings.data_path)
         return cls(store, transport, device=settings.device, server_key=settings.server_key,
+                   names_recorded_before=names_recorded_before(settings, store),
                    interval_minutes=settings.sync_interval, data_dir=settings.data_path, **kwargs)
 
     # --- one round -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from kiosk.engine import SessionEngine
-from kiosk.identity import IdentityRefused, confirm_device_name, confirmed_name
+from kiosk.identity import IdentityRefused, confirm_device_name, confirmed_name, names_recorded_before
 from kiosk.transport import AuthError, DeviceInfo, NetworkError
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
@@ -115,6 +115,9 @@ def test_a_confirmed_name_is_used_without_asking_again_until_the_token_changes(s
     assert "tok-1" not in json.dumps(store.get_state("device_identity")), "the token itself is not stored"
     assert confirmed_name(_settings(), store) == "gate-12", "kiosk status shows the confirmed name"
     assert confirmed_name(_settings(token="tok-2"), store) is None
+    # Events recorded under the generated name are this kiosk's; no other name is relabelled.
+    assert names_recorded_before(_settings(), store) == {"host-1a2b3c"}
+    assert names_recorded_before(_settings(token="tok-2"), store) == set()
 
     rotated = _settings(token="tok-2")
     with pytest.raises(IdentityRefused, match="could not be asked"):
