@@ -31,6 +31,19 @@ def _server_options(settings: Settings, args: argparse.Namespace) -> None:
         settings.token = args.token
 
 
+def _confirm_identity(settings: Settings, store: Store) -> bool:
+    """The device name this kiosk's token belongs to, asked from the server (kiosk/identity.py);
+    False (the sentence printed) when the kiosk must not start."""
+    from kiosk.identity import IdentityRefused, confirm_device_name
+
+    try:
+        confirm_device_name(settings, store)
+    except IdentityRefused as exc:
+        print(exc, file=sys.stderr)  # `kiosk run` under systemd: stderr is the journal
+        return False
+    return True
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     try:
@@ -59,6 +72,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     store = open_store(settings)
+    from kiosk.identity import confirmed_name
+
+    # The name the events carry once the server confirmed it, not the guess kiosk.toml was made with.
+    settings.device = confirmed_name(settings, store) or settings.device
     report = status_report(settings, store)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -84,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)
     store = open_store(settings)
+    if not _confirm_identity(settings, store):
+        return 2
     from kiosk.sync import start_background_sync
     from screens.app import run_app  # Kivy is imported only here: other commands start fast
 
@@ -133,6 +152,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     # Not open_store: a kiosk about to fetch the server's library need not unpack the sample first.
     store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    if not _confirm_identity(settings, store):
+        return 2
     service = SyncService.from_settings(settings, store)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
