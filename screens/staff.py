@@ -1,0 +1,167 @@
+"""Staff mode's controller: the PIN check, the status lines, Sync now and the USB import.
+
+Everything here can be slow (scrypt, a status query, a sync round, a dead USB drive), so each call
+does its work on a thread and hands the result to `done` on the UI thread; the staff screens only
+show what comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import mainthread
+
+from kiosk.settings import Settings
+from offline_cache.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StaffController:
+    def __init__(self, settings: Settings, store: Store, *, sync_service: Any, translate: Callable[[str], str],
+                 content_changed: Callable[[], None]):
+        self.settings, self.store = settings, store
+        # The sync engineer's hook: an object with sync_now(progress) -> str and optionally
+        # reachable() -> bool; it calls content_changed() after installing new content.
+        self.sync_service = sync_service
+        self.t = translate
+        self.content_changed = content_changed
+
+    def check_pin(self, pin: str, done: Callable[[bool], None]) -> None:
+        def work():
+            ok = self.settings.check_staff_pin(pin)
+            finish(ok)
+
+        @mainthread
+        def finish(ok: bool):
+            if not ok:
+                log.warning("wrong staff PIN entered")
+            done(ok)
+
+        threading.Thread(target=work, daemon=True, name="pin-check").start()
+
+    def status(self, done: Callable[[list[str]], None]) -> None:
+        from kiosk.status import status_report
+
+        def work():
+            report = status_report(self.settings, self.store)
+            reach = self._server_reachability()
+            lines = self._status_lines(report, reach)
+            finish(lines)
+
+        @mainthread
+        def finish(lines):
+            done(lines)
+
+        threading.Thread(target=work, daemon=True, name="staff-status").start()
+
+    def _server_reachability(self) -> str:
+        if self.sync_service is not None and hasattr(self.sync_service, "reachable"):
+            try:
+                return self.t("reachable") if self.sync_service.reachable() else self.t("not reachable")
+            except Exception:  # noqa: BLE001 - whatever the service raises, the server is not reachable
+                return self.t("not reachable")
+        if not self.settings.server_url:
+            return self.t("no server configured")
+        import requests
+
+        try:
+            requests.get(self.settings.server_url.rstrip("/") + "/api/v1/health", timeout=3)
+            return self.t("reachable")
+        except requests.RequestException:
+            return self.t("not reachable")
+
+    def _status_lines(self, report: dict, reach: str) -> list[str]:
+        last = report.get("last_sync") or {}
+        last_text = (f"{last.get('result', '')} {last.get('at', '')} {last.get('error') or ''}".strip()
+                     or self.t("never"))
+        return [
+            self.t("Device: {value}").format(value=report["device"]),
+            self.t("Content version: {value}").format(value=report["content_version"]),
+            self.t("Guides: {value}").format(value=report["guides"]),
+            self.t("Languages: {value}").format(value=", ".join(report["languages"])),
+            self.t("Last sync: {value}").format(value=last_text),
+            self.t("Events waiting to send: {value}").format(value=report["outbox_depth"]),
+            self.t("Server: {value}").format(value=reach),
+            self.t("Free disk: {value} GB").format(value=f"{report['free_disk_bytes'] / 1e9:.1f}"),
+            self.t("App version: {value}").format(value=report["app_version"]),
+        ]
+
+    def sync_now(self, progress: Callable[[str, float], None], done: Callable[[str], None]) -> None:
+        if self.sync_service is None:
+            done(self.t("No server is configured, so there is nothing to sync."))
+            return
+
+        def work():
+            try:
+                result = self.sync_service.sync_now(progress=mainthread(progress))
+                finish(str(result) if result else self.t("Sync finished."))
+            except Exception as exc:
+                log.exception("sync from staff mode failed")
+                finish(self.t("Sync failed: {error}").format(error=exc))
+
+        @mainthread
+        def finish(message: str):
+            done(message)
+
+        threading.Thread(target=work, daemon=True, name="staff-sync").start()
+
+    def import_candidates(self, done: Callable[[list[str]], None]) -> None:
+        """Folders and bundle files that look like a guide library on mounted media (USB sticks),
+        found on a thread: a slow or dead drive must not freeze the screen."""
+        from contract.bundle import BUNDLE_SUFFIXES
+
+        roots = os.environ.get("KIOSK_IMPORT_ROOTS", "/media:/run/media:/mnt").split(os.pathsep)
+
+        def work():
+            found: list[str] = []
+            for root in roots:
+                for folder, dirs, files in os.walk(root):
+                    depth = Path(folder).relative_to(root).parts
+                    if len(depth) >= 3:
+                        dirs.clear()
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    if any(f.endswith((".yaml", ".yml")) for f in files):
+                        found.append(folder)
+                    found += [str(Path(folder) / f) for f in sorted(files) if f.lower().endswith(BUNDLE_SUFFIXES)]
+                    if len(found) >= 30:
+                        break
+            finish(found[:30])
+
+        @mainthread
+        def finish(found):
+            done(found)
+
+        threading.Thread(target=work, daemon=True, name="import-scan").start()
+
+    def import_library(self, path: str, done: Callable[[str], None]) -> None:
+        from contract.bundle import open_library
+        from contract.guides import LibraryInvalid
+
+        def work():
+            try:
+                library = open_library(path)
+                counts = self.store.import_library(library)
+                message = self.t("Imported {n} guides ({added} added, {changed} changed, {removed} removed).").format(
+                    n=len(library), added=counts["added"], changed=counts["changed"], removed=counts["removed"])
+                finish(message, True)
+            except LibraryInvalid as exc:
+                head = self.t("Not imported: {n} problem(s). The kiosk's content is unchanged.").format(
+                    n=len(exc.problems))
+                finish("\n".join([head, *(f"- {p}" for p in exc.problems[:30])]), False)
+            except Exception as exc:
+                log.exception("import from %s failed", path)
+                finish(self.t("Not imported: {error}").format(error=exc), False)
+
+        @mainthread
+        def finish(message: str, changed: bool):
+            done(message)
+            if changed:
+                self.content_changed()
+
+        threading.Thread(target=work, daemon=True, name="staff-import").start()
