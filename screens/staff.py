@@ -1,23 +1,26 @@
 """Staff mode's controller: the PIN check, the status lines, Sync now and the USB import.
 
 Everything here can be slow (scrypt, a status query, a sync round, a dead USB drive), so each call
-does its work on a thread and hands the result to `done` on the UI thread; the staff screens only
-show what comes back.
+does its work with `run_in_background` and hands the result to `done` on the UI thread; the staff
+screens only show what comes back.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kivy.clock import mainthread
 
+from contract.bundle import BUNDLE_SUFFIXES, open_library
+from contract.guides import LibraryInvalid
 from kiosk.settings import Settings
+from kiosk.status import status_report
 from offline_cache.store import Store
+from screens.background import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -33,32 +36,18 @@ class StaffController:
         self.content_changed = content_changed
 
     def check_pin(self, pin: str, done: Callable[[bool], None]) -> None:
-        def work():
-            ok = self.settings.check_staff_pin(pin)
-            finish(ok)
-
-        @mainthread
-        def finish(ok: bool):
+        def checked(ok: bool) -> None:
             if not ok:
                 log.warning("wrong staff PIN entered")
             done(ok)
 
-        threading.Thread(target=work, daemon=True, name="pin-check").start()
+        run_in_background(lambda: self.settings.check_staff_pin(pin), checked, name="pin-check")
 
     def status(self, done: Callable[[list[str]], None]) -> None:
-        from kiosk.status import status_report
+        def work() -> list[str]:
+            return self._status_lines(status_report(self.settings, self.store), self._server_reachability())
 
-        def work():
-            report = status_report(self.settings, self.store)
-            reach = self._server_reachability()
-            lines = self._status_lines(report, reach)
-            finish(lines)
-
-        @mainthread
-        def finish(lines):
-            done(lines)
-
-        threading.Thread(target=work, daemon=True, name="staff-status").start()
+        run_in_background(work, done, name="staff-status")
 
     def _server_reachability(self) -> str:
         if self.sync_service is not None and hasattr(self.sync_service, "reachable"):
@@ -97,71 +86,58 @@ class StaffController:
             done(self.t("No server is configured, so there is nothing to sync."))
             return
 
-        def work():
-            try:
-                result = self.sync_service.sync_now(progress=mainthread(progress))
-                finish(str(result) if result else self.t("Sync finished."))
-            except Exception as exc:
-                log.exception("sync from staff mode failed")
-                finish(self.t("Sync failed: {error}").format(error=exc))
+        def work() -> str:
+            result = self.sync_service.sync_now(progress=mainthread(progress))
+            return str(result) if result else self.t("Sync finished.")
 
-        @mainthread
-        def finish(message: str):
-            done(message)
+        def failed(exc: Exception) -> None:
+            done(self.t("Sync failed: {error}").format(error=exc))
 
-        threading.Thread(target=work, daemon=True, name="staff-sync").start()
+        run_in_background(work, done, failed=failed, name="staff-sync")
 
     def import_candidates(self, done: Callable[[list[str]], None]) -> None:
         """Folders and bundle files that look like a guide library on mounted media (USB sticks),
         found on a thread: a slow or dead drive must not freeze the screen."""
-        from contract.bundle import BUNDLE_SUFFIXES
-
         roots = os.environ.get("KIOSK_IMPORT_ROOTS", "/media:/run/media:/mnt").split(os.pathsep)
-
-        def work():
-            found: list[str] = []
-            for root in roots:
-                for folder, dirs, files in os.walk(root):
-                    depth = Path(folder).relative_to(root).parts
-                    if len(depth) >= 3:
-                        dirs.clear()
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    if any(f.endswith((".yaml", ".yml")) for f in files):
-                        found.append(folder)
-                    found += [str(Path(folder) / f) for f in sorted(files) if f.lower().endswith(BUNDLE_SUFFIXES)]
-                    if len(found) >= 30:
-                        break
-            finish(found[:30])
-
-        @mainthread
-        def finish(found):
-            done(found)
-
-        threading.Thread(target=work, daemon=True, name="import-scan").start()
+        run_in_background(lambda: find_libraries(roots), done, name="import-scan")
 
     def import_library(self, path: str, done: Callable[[str], None]) -> None:
-        from contract.bundle import open_library
-        from contract.guides import LibraryInvalid
-
-        def work():
+        def work() -> tuple[str, bool]:
             try:
                 library = open_library(path)
                 counts = self.store.import_library(library)
-                message = self.t("Imported {n} guides ({added} added, {changed} changed, {removed} removed).").format(
-                    n=len(library), added=counts["added"], changed=counts["changed"], removed=counts["removed"])
-                finish(message, True)
             except LibraryInvalid as exc:
                 head = self.t("Not imported: {n} problem(s). The kiosk's content is unchanged.").format(
                     n=len(exc.problems))
-                finish("\n".join([head, *(f"- {p}" for p in exc.problems[:30])]), False)
-            except Exception as exc:
-                log.exception("import from %s failed", path)
-                finish(self.t("Not imported: {error}").format(error=exc), False)
+                return "\n".join([head, *(f"- {p}" for p in exc.problems[:30])]), False
+            message = self.t("Imported {n} guides ({added} added, {changed} changed, {removed} removed).").format(
+                n=len(library), added=counts["added"], changed=counts["changed"], removed=counts["removed"])
+            return message, True
 
-        @mainthread
-        def finish(message: str, changed: bool):
+        def imported(outcome: tuple[str, bool]) -> None:
+            message, changed = outcome
             done(message)
             if changed:
                 self.content_changed()
 
-        threading.Thread(target=work, daemon=True, name="staff-import").start()
+        def failed(exc: Exception) -> None:
+            done(self.t("Not imported: {error}").format(error=exc))
+
+        run_in_background(work, imported, failed=failed, name="staff-import")
+
+
+def find_libraries(roots: list[str], limit: int = 30) -> list[str]:
+    """Folders holding guide files, and bundle files, at most three levels under each root."""
+    found: list[str] = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            depth = Path(folder).relative_to(root).parts
+            if len(depth) >= 3:
+                dirs.clear()
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if any(f.endswith((".yaml", ".yml")) for f in files):
+                found.append(folder)
+            found += [str(Path(folder) / f) for f in sorted(files) if f.lower().endswith(BUNDLE_SUFFIXES)]
+            if len(found) >= limit:
+                break
+    return found[:limit]
