@@ -43,11 +43,13 @@ class StaffController:
 
         run_in_background(lambda: self.settings.check_staff_pin(pin), checked, name="pin-check")
 
-    def status(self, done: Callable[[list[str]], None]) -> None:
-        def work() -> list[str]:
-            return self._status_lines(status_report(self.settings, self.store), self._server_reachability())
+    def status(self, done: Callable[[list[str], list[str]], None]) -> None:
+        """done(lines, problems): what the kiosk holds, and what staff must act on."""
+        def work() -> tuple[list[str], list[str]]:
+            report = status_report(self.settings, self.store)
+            return self._status_lines(report, self._server_reachability()), self._problems(report)
 
-        run_in_background(work, done, name="staff-status")
+        run_in_background(work, lambda status: done(*status), name="staff-status")
 
     def _server_reachability(self) -> str:
         """Asked of the kiosk core (the sync service's transport asks the server's /healthz), on
@@ -71,6 +73,17 @@ class StaffController:
             self.t("Free disk: {value} GB").format(value=f"{report['free_disk_bytes'] / 1e9:.1f}"),
             self.t("App version: {value}").format(value=report["app_version"]),
         ]
+
+    def _problems(self, report: dict) -> list[str]:
+        problems = []
+        rejected = report.get("rejected_events") or 0
+        if rejected:
+            # The usual cause: a token that belongs to another device, so the server refuses
+            # every event this kiosk sends (issue #10); nothing else on screen would say so.
+            message = ("1 event was refused by the server \u2014 check this kiosk's token" if rejected == 1 else
+                       "{n} events were refused by the server \u2014 check this kiosk's token")
+            problems.append(self.t(message).format(n=rejected))
+        return problems
 
     def sync_now(self, progress: Callable[[str, float], None], done: Callable[[str], None]) -> None:
         if self.sync_service is None:

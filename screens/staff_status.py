@@ -14,6 +14,7 @@ from screens.widgets import KioskScreen
 
 class StaffStatusScreen(KioskScreen):
     status_text = StringProperty("")
+    problem_text = StringProperty("")  # what staff must act on, drawn in the warning colour
     sync_message = StringProperty("")
     sync_progress = NumericProperty(0)
     busy = BooleanProperty(False)
@@ -31,8 +32,9 @@ class StaffStatusScreen(KioskScreen):
     def refresh(self) -> None:
         App.get_running_app().staff.status(self._show_status)
 
-    def _show_status(self, lines: list[str]) -> None:
+    def _show_status(self, lines: list[str], problems: list[str]) -> None:
         self.status_text = "\n".join(lines)
+        self.problem_text = "\n".join(problems)
 
     def sync_now(self) -> None:
         self.busy = True
