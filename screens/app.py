@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -32,9 +31,9 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
-from contract.handoff import Handoff, handoff_key, make_url
 from kiosk import i18n, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
+from kiosk.handoff import HandoffLinks
 from kiosk.settings import Settings
 from offline_cache.store import Store
 from screens.idle import IdleWatch
@@ -76,10 +75,12 @@ class KioskApp(App):
     languages = ListProperty([])  # the library's languages, in the operator's order
     native_names = ListProperty([])
     can_speak = BooleanProperty(False)
+    can_hand_off = BooleanProperty(False)  # "Continue on your phone" is offered (kiosk/handoff.py)
     theme = ObjectProperty(None)
 
     def __init__(self, settings: Settings, store: Store, engine: SessionEngine, *, sync_service: Any = None,
-                 dev_tools: Sequence[Callable[[KioskApp], None]] = (), **kwargs):
+                 handoff: HandoffLinks | None = None, dev_tools: Sequence[Callable[[KioskApp], None]] = (),
+                 **kwargs):
         from screens.theme import Theme
 
         super().__init__(**kwargs)
@@ -90,7 +91,8 @@ class KioskApp(App):
         self.theme = Theme()
         self.lang = engine.default_language
         self.dev_tools = dev_tools  # each is called with the App once its window exists
-        self.handoff_key = b""
+        self.handoff = handoff or HandoffLinks(settings)
+        self.can_hand_off = self.handoff.available
         self.idle = IdleWatch(settings, is_resting=lambda: self.sm.current == "attract",
                               on_timeout=self.idle_timeout, on_staff_gesture=self.open_staff)
         self.speech = Speech()
@@ -350,11 +352,12 @@ class KioskApp(App):
         pos = self.engine.position
         if pos is None or not self.engine.session_id:
             raise EngineError("no guide is open")
-        handoff = Handoff(device=self.settings.device, guide=pos.guide_id, version=pos.guide_version,
-                          step=pos.step_id, path=pos.path, session=self.engine.session_id, lang=self.lang)
-        return make_url(self.settings.handoff_base, handoff, self.handoff_key)
+        return self.handoff.url_for(pos, self.engine.session_id, self.lang)
 
     def show_handoff(self) -> None:
+        if not self.can_hand_off:  # the button is not drawn then; a stray call must not make a QR
+            log.warning("handoff asked for, but this kiosk has no token or no public server address")
+            return
         url = self.handoff_url()
         self.engine.handoff_shown(url)
         self.screens["handoff"].show(url, self.engine.current().guide_title)
@@ -400,14 +403,8 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None,
             dev_tools: Sequence[Callable[[KioskApp], None]] = ()) -> int:
     configure_kivy(settings)
     engine = SessionEngine(store, settings.device, default_language=settings.default_language)
-    token = settings.token or store.get_state("handoff_local_secret")
-    if not token:
-        # No device token yet: sign with a local secret so the QR still works on this kiosk's
-        # own server once it is registered (the server learns the key at registration).
-        token = secrets.token_hex(16)
-        store.set_state("handoff_local_secret", token)
-    app = KioskApp(settings, store, engine, sync_service=sync_service, dev_tools=dev_tools)
-    app.handoff_key = handoff_key(token)
+    app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings),
+                   dev_tools=dev_tools)
     if sync_service is not None:
         # New content is switched in only while no customer is mid-session (docs/sync.md), and
         # the screens refresh on the UI thread once it is (content_changed is @mainthread).

@@ -1,15 +1,22 @@
 """A customer's whole visit, tapped on the real app: attract, search by on-screen keyboard, a
-guide, three choices, Back, the outcome, feedback with a typed comment, home again."""
+guide, the QR handoff, three choices, Back, the outcome, feedback with a typed comment, home again.
+
+The kiosk is registered (a device token and the server's public address) but has no network to
+the server: the QR code is still offered, on the public address, since the phone has its own."""
 
 from __future__ import annotations
 
 import pytest
 
+from contract.handoff import handoff_key, parse_url, verify
+
 pytestmark = pytest.mark.ui
+
+TOKEN, PUBLIC_URL = "kt_customer_flow_test", "https://help.example.org"
 
 
 def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
-    kiosk = start_kiosk()
+    kiosk = start_kiosk(KIOSK_TOKEN=TOKEN, KIOSK_PUBLIC_URL=PUBLIC_URL)
     guide = library.guides["lost-baggage"]
     steps = guide.steps
 
@@ -52,7 +59,9 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     qr = kiosk.read_qr()
     assert qr.text == url and qr.ec_level in ("M", "Q", "H")
     assert qr.position.top_right.x - qr.position.top_left.x >= 300, "scannable from 1 m"
-    assert "/lost-baggage/" in url and "/belt?" in url
+    assert url.startswith(PUBLIC_URL + "/c/") and "/lost-baggage/" in url and "/belt?" in url
+    handoff, signature = parse_url(url)
+    assert verify(handoff, signature, handoff_key(TOKEN)), "signed with the key the server holds for this token"
     kiosk.tap_and_wait("handoff:close", lambda s: steps["belt"].text["en"] in s["labels"], "back on the step")
 
     # belt -> waited -> wait-more -> tag: three choices, each drawing the next step
