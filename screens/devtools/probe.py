@@ -104,7 +104,9 @@ class Probe:
                     text = getattr(widget, "raw", None) or widget.text
                     if isinstance(widget, Button):
                         if not widget.disabled:
+                            # primary: drawn highlighted (a lit star, the chosen folder)
                             buttons.append({"text": text, "id": getattr(widget, "probe_id", ""),
+                                            "primary": bool(getattr(widget, "primary", False)),
                                             "x": left + round(cx), "y": top + round(height - cy)})
                     elif text.strip():
                         labels.append(text)

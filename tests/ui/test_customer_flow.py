@@ -82,12 +82,13 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
 
     kiosk.tap("helped:yes")
     kiosk.wait_screen("feedback")
-    kiosk.tap_and_wait("stars:4", lambda s: True, "the stars to light")
+    kiosk.tap_and_wait("stars:4", lambda s: kiosk.lit_stars(s) == [1, 2, 3, 4], "four stars lit")
     kiosk.type("Clear steps, call me on 0612 345 678")
-    kiosk.tap_and_wait("key:space", lambda s: True, "space")
-    for key in "ok":
-        kiosk.tap_and_wait(f"key:{key}", lambda s: True, f"key {key}")
-    kiosk.wait_label("Clear steps, call me on 0612 345 678 ok")
+    typed = "Clear steps, call me on 0612 345 678"
+    kiosk.wait(lambda s: typed + "|" in s["labels"], what="the typed comment")
+    for key, char in (("space", " "), ("o", "o"), ("k", "k")):
+        typed += char
+        kiosk.tap_and_wait(f"key:{key}", lambda s, t=typed: t + "|" in s["labels"], f"the comment to show {typed!r}")
     kiosk.tap("feedback:send")
     snap = kiosk.wait_screen("thanks")
     assert "Thank you for your feedback!" in snap["labels"]

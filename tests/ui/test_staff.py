@@ -56,14 +56,18 @@ def test_staff_mode_wrong_then_right_pin_and_import(start_kiosk, tmp_path):
     snap = kiosk.wait_screen("staff_pin")
     assert "Staff mode: enter the PIN" in snap["labels"]
 
-    for digit in "9999":
-        kiosk.tap_and_wait(f"pin:{digit}", lambda s: True, f"digit {digit}")
+    # 9999, not 999: each digit must show as one more dot before the next is tapped
+    for n, digit in enumerate("9999", start=1):
+        snap = kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
+    assert kiosk.pin_dots(snap) == 4
     kiosk.tap("pin:ok")
     snap = kiosk.wait_label("Wrong PIN. Try again.")
-    assert snap["screen"] == "staff_pin"
+    assert snap["screen"] == "staff_pin" and kiosk.pin_dots(snap) == 0, "refused, and the field is cleared"
+    log = (kiosk.data_dir / "logs" / "kiosk.log").read_text()
+    assert log.count("wrong staff PIN entered") == 1, "one 4-digit PIN was checked and refused"
 
-    for digit in "1234":
-        kiosk.tap_and_wait(f"pin:{digit}", lambda s: True, f"digit {digit}")
+    for n, digit in enumerate("1234", start=1):
+        kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     kiosk.wait_screen("staff_status")
     snap = kiosk.wait_label("Content version: sample")
@@ -102,8 +106,8 @@ def test_staff_mode_wrong_then_right_pin_and_import(start_kiosk, tmp_path):
     for _ in range(5):
         kiosk.click(*corner)
     kiosk.wait_screen("staff_pin")
-    for digit in "1234":
-        kiosk.tap_and_wait(f"pin:{digit}", lambda s: True, f"digit {digit}")
+    for n, digit in enumerate("1234", start=1):
+        kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     kiosk.wait_screen("staff_status")
     kiosk.tap("staff:exit")
@@ -132,7 +136,7 @@ def enter_staff_mode(kiosk) -> dict:
         kiosk.click(WINDOW[0] - 20, 20)
     kiosk.wait_screen("staff_pin")
     for n, digit in enumerate("1234", start=1):
-        kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: "\u25cf " * n in s["labels"], f"{n} digits shown")
+        kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     return kiosk.wait_screen("staff_status")
 
