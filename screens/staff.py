@@ -49,7 +49,10 @@ class StaffController:
             report = status_report(self.settings, self.store)
             return self._status_lines(report, self._server_reachability()), self._problems(report)
 
-        run_in_background(work, lambda status: done(*status), name="staff-status")
+        def failed(exc: Exception) -> None:  # staff stay in staff mode and see why
+            done([], [self.t("The status could not be read: {error}").format(error=exc)])
+
+        run_in_background(work, lambda status: done(*status), failed=failed, name="staff-status")
 
     def _server_reachability(self) -> str:
         """Asked of the kiosk core (the sync service's transport asks the server's /healthz), on
