@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -106,9 +107,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.sync import start_background_sync
     from screens.app import run_app  # Kivy is imported only here: other commands start fast
 
+    dev_tools = []
+    probe = os.environ.get("KIOSK_TEST_PROBE")  # the UI tests' view of the screen (tests/ui)
+    if probe:
+        from screens.devtools.probe import Probe
+
+        dev_tools.append(Probe(probe).attach)
     sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
     try:
-        return run_app(settings, store, sync_service=sync_service)
+        return run_app(settings, store, sync_service=sync_service, dev_tools=dev_tools)
     finally:
         if sync_service is not None:
             sync_service.stop()
@@ -116,7 +123,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_screenshots(args: argparse.Namespace) -> int:
     """Render every screen in English, Chinese and Arabic to PNG files, with the real app."""
-    import os
     import tempfile
 
     out = Path(args.dir).resolve()
@@ -130,8 +136,9 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     setup_logging(settings.log_dir)
     store = open_store(settings)
     from screens.app import run_app
+    from screens.devtools.tour import ScreenshotTour
 
-    run_app(settings, store, tour_dir=str(out))
+    run_app(settings, store, dev_tools=[ScreenshotTour(out).attach])
     shots = sorted(out.glob("*.png"))
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
