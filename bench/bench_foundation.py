@@ -26,7 +26,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from library_factory import WORDS_EN, WORDS_ES, write_generated_library
 
-from contract.guides import load_library
+from contract.validation import load_library
 from offline_cache.store import Store
 
 FRAME_MS = 16.0

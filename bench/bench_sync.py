@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from contract.events import make_event
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store

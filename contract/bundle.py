@@ -12,7 +12,8 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
-from contract.guides import Library, LibraryInvalid, Problem, load_library
+from contract.guides import Library, LibraryInvalid, Problem
+from contract.validation import load_library
 
 MAX_BUNDLE_BYTES = 500_000_000  # unpacked; a library of guides and photos is far smaller
 BUNDLE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from contract.bundle import open_library
 from contract.canonical import canonical_json
-from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind, library_from_documents
+from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind
+from contract.validation import library_from_documents
 from server import db
 
 

@@ -40,7 +40,7 @@ def store(tmp_path: Path):
 
 @pytest.fixture
 def loaded_store(store, sample_library_dir):
-    from contract.guides import load_library
+    from contract.validation import load_library
 
     store.import_library(load_library(sample_library_dir), content_version="test-1")
     return store

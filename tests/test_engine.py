@@ -9,7 +9,7 @@ import pytest
 from library_factory import write_library
 
 from contract.events import EVENT_TYPES, scrub
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk.engine import EngineError, SessionEngine
 
 

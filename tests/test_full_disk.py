@@ -8,7 +8,7 @@ import pytest
 from full_disk import disk_full, fill, make_room
 from library_factory import write_generated_library
 
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk import cli
 from kiosk.engine import SessionEngine
 from offline_cache.store import Store

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from library_factory import base_guides, base_images, dump_yaml, write_library
 
-from contract.guides import Library, LibraryInvalid, load_library
+from contract.guides import Library, LibraryInvalid
+from contract.validation import load_library
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -161,16 +162,16 @@ plain_scalars = st.one_of(
 def test_fast_reader_reads_plain_scalars_as_yaml_1_2(pairs):
     import math
 
-    from contract.guides import _parse_yaml, _yaml
+    from contract.yaml_reading import parse_yaml, ruamel_loader
 
     text = "".join(f"{key}{i}: {value}\n" for i, (key, value) in enumerate(pairs))
     text += "flow: {" + ", ".join(f"k{i}: {value}" for i, (_, value) in enumerate(pairs)) + "}\n"
     try:
-        expected = _yaml().load(text)
+        expected = ruamel_loader().load(text)
     except Exception:  # noqa: BLE001 - ruamel refusing the text is fine; the fast path must refuse too
         expected = "refused"
     try:
-        got = _parse_yaml(text)
+        got = parse_yaml(text)
     except Exception:  # noqa: BLE001
         got = "refused"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from library_factory import GIF_BYTES, base_guides, base_images, png_bytes, write_library
 
-from contract.guides import Library, LibraryInvalid, load_library
+from contract.guides import Library, LibraryInvalid
+from contract.validation import load_library
 
 BAGGAGE = "lost-baggage.yaml"
 WIFI = "airport-wifi.yaml"

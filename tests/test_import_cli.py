@@ -14,7 +14,8 @@ import pytest
 from library_factory import base_guides, write_library
 
 from contract.bundle import make_bundle
-from contract.guides import LibraryInvalid, load_library
+from contract.guides import LibraryInvalid
+from contract.validation import load_library
 
 REPO = Path(__file__).resolve().parent.parent
 KIOSK = REPO / ".venv" / "bin" / "kiosk"

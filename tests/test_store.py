@@ -19,7 +19,7 @@ from library_factory import (
 )
 
 from contract.events import make_event
-from contract.guides import load_library
+from contract.validation import load_library
 from offline_cache.store import Store
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from contract.guides import Guide, LibraryInvalid, library_from_documents
+from contract.guides import Guide, LibraryInvalid
+from contract.validation import library_from_documents
 from kiosk.sync.manifest import (
     ContentRejected,
     Plan,

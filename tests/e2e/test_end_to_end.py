@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from playwright.sync_api import sync_playwright
 from ui.conftest import Kiosk, Timeout
 
-from contract.guides import load_library
+from contract.validation import load_library
 from server import db
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk.sync import SyncService
 from tests.sync.fake_transport import FakeServer, FakeTransport
 from tests.sync.libgen import write_library

@@ -4,7 +4,7 @@ with the real server is in test_sync_server.py."""
 from __future__ import annotations
 
 from contract.events import make_event
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk.sync import SyncService
 from kiosk.transport import NetworkError
 from tests.sync.fake_transport import FakeServer, FakeTransport

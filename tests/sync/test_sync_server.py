@@ -11,7 +11,7 @@ import time
 import pytest
 
 from contract.events import make_event
-from contract.guides import load_library
+from contract.validation import load_library
 from kiosk.engine import SessionEngine
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport

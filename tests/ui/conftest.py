@@ -209,6 +209,6 @@ def start_kiosk(tmp_path, display):
 @pytest.fixture(scope="session")
 def library():
     """The bundled sample library, read with the same code the kiosk uses, for expected texts."""
-    from contract.guides import load_library
+    from contract.validation import load_library
 
     return load_library(REPO / "assets" / "library")
