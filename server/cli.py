@@ -131,7 +131,7 @@ def _serve(args) -> int:
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
-    uvicorn.run("server.api:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, proxy_headers=True, server_header=False)
     return 0
 

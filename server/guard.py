@@ -1,0 +1,69 @@
+"""The outermost guard around every request: body size limits, the X-Server-Time stamp, and no
+stack traces to clients."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+
+from server.config import Config
+from server.routes.publish import PUBLISH_PATH
+
+log = logging.getLogger("kiosk-server")
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than {limit:,} bytes")
+
+
+class ServerGuard:
+    """Pure ASGI so it wraps every response, errors included (a BaseHTTPMiddleware or an
+    exception handler would miss the ones Starlette's own error middleware sends)."""
+
+    def __init__(self, app, config: Config):
+        self.app, self.config = app, config
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.config.max_upload if scope["path"] == PUBLISH_PATH else self.config.max_body
+        started = False
+
+        async def send_stamped(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message)["X-Server-Time"] = f"{time.time():.6f}"
+            await send(message)
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            status = 413 if declared.isdigit() else 400
+            detail = BodyTooLarge(limit).detail if status == 413 else "bad Content-Length"
+            return await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send_stamped)
+        received = 0
+
+        async def receive_counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, receive_counted, send_stamped)
+        except BodyTooLarge as exc:
+            if not started:
+                await JSONResponse({"detail": exc.detail}, status_code=413)(scope, receive, send_stamped)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await JSONResponse({"detail": "internal server error"}, status_code=500)(scope, receive, send_stamped)
