@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.security import (
     APIKeyCookie,
     HTTPAuthorizationCredentials,
@@ -62,9 +62,20 @@ def check_staff(engine, username: str, password: str) -> bool:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
 
+class StaffLoginNeeded(HTTPException):
+    """No staff login on the request. API clients get this 401 as it is; the dashboard turns it into
+    a redirect to its login form (server.dashboard.install)."""
+
+    def __init__(self, request: Request):
+        super().__init__(401, "staff login needed", headers={"WWW-Authenticate": 'Basic realm="kiosk-server"'})
+        self.next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def require_staff(request: Request,
                   creds: Annotated[HTTPBasicCredentials | None, Security(basic)],
                   cookie: Annotated[str | None, Security(staff_cookie)]) -> str:
+    """The one staff check for the API and the dashboard alike: the signed login cookie (set by
+    either login, below) or HTTP Basic credentials on the request itself."""
     ctx = ctx_of(request)
     if cookie:
         user = auth.read_cookie(ctx.cookie_secret, cookie)
@@ -72,7 +83,15 @@ def require_staff(request: Request,
             return user
     if creds is not None and check_staff(ctx.engine, creds.username, creds.password):
         return creds.username
-    raise HTTPException(401, "staff login needed", headers={"WWW-Authenticate": 'Basic realm="kiosk-server"'})
+    raise StaffLoginNeeded(request)
+
+
+def set_staff_cookie(response: Response, request: Request, username: str) -> None:
+    """Log the staff member in on this browser or client: the cookie require_staff reads.
+    SameSite=Strict, so no other site's page can send it along with a form of its own."""
+    response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx_of(request).cookie_secret, username),
+                        max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")
 
 
 ContextDep = Annotated[Context, Depends(ctx_of)]

@@ -12,11 +12,12 @@ the staff member's login cookie, and the cookie is SameSite=Strict.
 from __future__ import annotations
 
 from server.dashboard import feedback, fleet, library, login, usage
-from server.dashboard.login import LoginRequired, login_redirect
+from server.dashboard.login import login_redirect
+from server.deps import StaffLoginNeeded
 
 
 def install(app) -> None:
     """Mount the dashboard in the server's FastAPI app (create_app sets app.state.ctx)."""
     for module in (usage, login, feedback, fleet, library):
         app.include_router(module.router)
-    app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(StaffLoginNeeded, login_redirect)

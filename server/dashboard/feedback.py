@@ -12,16 +12,15 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from server import charts, stats
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.format import when
-from server.dashboard.login import require_staff
 from server.dashboard.render import engine_of, render, snapshot
+from server.deps import StaffDep
 
 PAGE_SIZE = 50
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("/feedback", response_class=HTMLResponse)
-def feedback_page(request: Request, page: int = 1) -> HTMLResponse:
-    user = require_staff(request)
+def feedback_page(request: Request, user: StaffDep, page: int = 1) -> HTMLResponse:
     form = read_filters(request)
     page = max(1, page)
     with snapshot(engine_of(request)) as conn:
@@ -44,8 +43,7 @@ def csv_cell(value: Any) -> Any:
 
 
 @router.get("/feedback.csv")
-def feedback_csv(request: Request) -> StreamingResponse:
-    require_staff(request)
+def feedback_csv(request: Request, _staff: StaffDep) -> StreamingResponse:
     form = read_filters(request)
     engine = engine_of(request)
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from server import charts, db, publish
-from server.dashboard.login import require_staff
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
+from server.deps import StaffDep
 
 LOW_DISK = 1024**3
 DEEP_OUTBOX = 100
@@ -50,8 +50,7 @@ def sync_failed(result: str | None) -> bool:
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-def fleet_page(request: Request) -> HTMLResponse:
-    user = require_staff(request)
+def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
     now, stale_after = time.time(), stale_after_of(request)
     with snapshot(engine_of(request)) as conn:
         devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))

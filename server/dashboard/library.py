@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contract.guides import LibraryInvalid
 from server import charts, db, publish
 from server.dashboard.csrf import check_csrf
-from server.dashboard.login import require_staff
 from server.dashboard.render import engine_of, render, snapshot
+from server.deps import StaffDep
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -29,8 +29,7 @@ def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, lis
 
 
 @router.get("/library", response_class=HTMLResponse)
-def library_page(request: Request, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
-    user = require_staff(request)
+def library_page(request: Request, user: StaffDep, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
     with snapshot(engine_of(request)) as conn:
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
                                           db.content_versions.c.published_by, db.content_versions.c.note,
@@ -54,8 +53,7 @@ def library_page(request: Request, rolled_back: int | None = None, published: in
 
 
 @router.post("/library/{version}/rollback")
-def rollback(request: Request, version: int, csrf: str = Form("")) -> Response:
-    user = require_staff(request)
+def rollback(request: Request, user: StaffDep, version: int, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
     try:
         result = publish.rollback(engine_of(request), version, by=user)

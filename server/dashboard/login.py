@@ -1,38 +1,27 @@
-"""Who is asking: the dashboard's cookie login (the login form, logout) and the redirect to it."""
+"""The dashboard's login form and logout, and the redirect to the form for a page asked for without a
+login. Who is logged in is decided by server.deps.require_staff, the same check the API uses."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from server import auth
-from server.dashboard.csrf import check_csrf, cookie_secret_of
+from server.dashboard.csrf import check_csrf
 from server.dashboard.render import SERVER_DIR, engine_of, render
+from server.deps import StaffLoginNeeded, set_staff_cookie
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
-def _staff(request: Request) -> str | None:
-    cookie = request.cookies.get(auth.COOKIE_NAME)
-    return auth.read_cookie(cookie_secret_of(request), cookie) if cookie else None
-
-
-class LoginRequired(Exception):
-    def __init__(self, next_url: str):
-        self.next_url = next_url
-
-
-def require_staff(request: Request) -> str:
-    user = _staff(request)
-    if user is None:
-        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    return user
-
-
-def login_redirect(request: Request, exc: LoginRequired) -> Response:
-    """Browsers are sent to the login page; anything else asking for CSV gets a plain 401."""
+async def login_redirect(request: Request, exc: StaffLoginNeeded) -> Response:
+    """A dashboard page without a staff login: browsers are sent to the login page, anything else
+    asking for CSV gets a plain 401. Outside the dashboard the API's 401 stands."""
+    if not request.url.path.startswith("/dashboard"):
+        return await http_exception_handler(request, exc)
     if "text/html" not in request.headers.get("accept", "") and request.url.path.endswith(".csv"):
         return Response("log in as staff first\n", status_code=401, media_type="text/plain")
     return RedirectResponse("/dashboard/login?" + urlencode({"next": exc.next_url}), status_code=303)
@@ -71,8 +60,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         resp.status_code = 401
         return resp
     resp = RedirectResponse(_safe_next(next), status_code=303)
-    resp.set_cookie(auth.COOKIE_NAME, auth.make_cookie(cookie_secret_of(request), username), max_age=auth.COOKIE_MAX_AGE,
-                    httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+    set_staff_cookie(resp, request, username)
     return resp
 
 

@@ -12,16 +12,15 @@ from fastapi.responses import HTMLResponse
 from contract.guides import pick
 from server import charts, db, publish, stats
 from server.dashboard.filters import filter_choices, read_filters
-from server.dashboard.login import require_staff
 from server.dashboard.render import engine_of, render, snapshot
+from server.deps import StaffDep
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def overview_page(request: Request) -> HTMLResponse:
-    user = require_staff(request)
+def overview_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
         o = stats.overview(conn, form.filters)
@@ -36,8 +35,7 @@ def overview_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/guides", response_class=HTMLResponse)
-def guides_page(request: Request) -> HTMLResponse:
-    user = require_staff(request)
+def guides_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
         rows = stats.guides_table(conn, form.filters)
@@ -70,8 +68,7 @@ def guide_tree(guide, flow: stats.GuideFlow, lang: str = "en") -> Any:
 
 
 @router.get("/guides/{guide_id}", response_class=HTMLResponse)
-def guide_page(request: Request, guide_id: str, version: int | None = None) -> HTMLResponse:
-    user = require_staff(request)
+def guide_page(request: Request, user: StaffDep, guide_id: str, version: int | None = None) -> HTMLResponse:
     form = read_filters(request)
     engine = engine_of(request)
     with snapshot(engine) as conn:
@@ -95,8 +92,7 @@ def guide_page(request: Request, guide_id: str, version: int | None = None) -> H
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request) -> HTMLResponse:
-    user = require_staff(request)
+def search_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
         top = stats.top_queries(conn, form.filters, no_results=False)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from server import auth, db
-from server.deps import ContextDep, StaffDep, check_staff
+from server.deps import ContextDep, StaffDep, check_staff, set_staff_cookie
 from server.routes import API
 
 router = APIRouter(prefix=API, tags=["staff"])
@@ -27,9 +27,7 @@ def staff_login(ctx: ContextDep, login: Login, request: Request) -> Response:
     if not check_staff(ctx.engine, login.username, login.password):
         raise HTTPException(401, "wrong username or password")
     response = JSONResponse({"username": login.username})
-    response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx.cookie_secret, login.username),
-                        max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+    set_staff_cookie(response, request, login.username)
     return response
 
 

@@ -268,6 +268,23 @@ def test_staff_endpoints_need_a_staff_login(server):
         assert c.get("/api/v1/fleet").status_code == 401
 
 
+def test_one_staff_login_serves_the_api_and_the_dashboard(server):
+    with server.anonymous() as api_login:  # logged in through the API: the dashboard opens
+        assert api_login.post("/api/v1/staff/login",
+                              json={"username": STAFF_USER, "password": STAFF_PASSWORD}).status_code == 200
+        page = api_login.get("/dashboard/fleet")
+        assert page.status_code == 200 and "kiosk-1" in page.text
+    with server.anonymous() as form_login:  # logged in through the dashboard's form: the API answers
+        assert form_login.post("/dashboard/login", data={"username": STAFF_USER, "password": STAFF_PASSWORD}
+                               ).status_code == 303
+        assert form_login.get("/api/v1/fleet").status_code == 200
+    with server.staff() as basic:  # HTTP Basic credentials work on both, a script needs no cookie
+        assert basic.get("/dashboard/fleet").status_code == 200
+    with server.anonymous() as nobody:  # no login: the API says 401, the dashboard sends to its form
+        assert nobody.get("/api/v1/fleet").status_code == 401
+        assert nobody.get("/dashboard/fleet").headers["location"].startswith("/dashboard/login?next=")
+
+
 def test_password_guessing_is_throttled_across_the_fleet(server):
     code, _, err = server.cli("staff", "add", "target", "--password-stdin", stdin="the real password\n")
     assert code == 0, err
