@@ -16,6 +16,7 @@ from server.db.schema import (
     DASHBOARD_INDEXES,
     SEARCH_INDEX,
     _v1_tables,
+    devices,
     login_failures,
     schema_version,
     session_guides,
@@ -46,6 +47,26 @@ def _migration_4(conn: Connection) -> None:
     SEARCH_INDEX.create(conn, checkfirst=True)
 
 
+def _migration_6(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE devices ADD COLUMN rejected_events INTEGER"))
+
+
+def _migration_7(conn: Connection) -> None:
+    """Sync results stored as plain text (the API accepted any string before it used the contract's
+    Heartbeat model) become LastSync JSON, so the Fleet page reads one shape only: text starting
+    with "ok" was a success, anything else was the error."""
+    from contract.heartbeat import LastSync
+
+    rows = conn.execute(sa.select(devices.c.id, devices.c.last_sync_result).where(
+        devices.c.last_sync_result.is_not(None))).all()
+    for device_id, text in rows:
+        if text.lstrip().startswith("{"):
+            continue  # a kiosk's JSON object: already the LastSync shape
+        last = LastSync(result="ok") if text.strip().lower().startswith("ok") else \
+            LastSync(result="error", error=text.strip()[:1000] or None)
+        conn.execute(devices.update().where(devices.c.id == device_id).values(last_sync_result=last.stored()))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -53,6 +74,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "per-session summaries for the dashboard", _migration_3),
     (4, "partial index on search events", _migration_4),
     (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
+    (6, "devices.rejected_events from heartbeats", _migration_6),
+    (7, "plain-text sync results as LastSync JSON", _migration_7),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -129,6 +129,8 @@ images = metadata.tables["images"]
 devices = metadata.tables["devices"]
 staff = metadata.tables["staff"]
 events = metadata.tables["events"]
+# Version 6: events the kiosk reports the server refused (its heartbeat's rejected_events).
+devices.append_column(sa.Column("rejected_events", sa.Integer, nullable=True))
 
 
 # Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by

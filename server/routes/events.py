@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from contract.heartbeat import Heartbeat
 from server import db
 from server.deps import ContextDep, DeviceDep
 from server.ingest import MAX_BATCH, store_events
@@ -34,18 +34,6 @@ class IngestReply(BaseModel):
     server_time: float
 
 
-Count = Annotated[int, Field(ge=0, le=2**62)]
-
-
-class Heartbeat(BaseModel):
-    content_version: Count | Annotated[str, Field(max_length=64)] | None = None
-    outbox_depth: Count | None = None
-    last_sync_result: Annotated[str, Field(max_length=2000)] | dict[str, Any] | None = None
-    app_version: Annotated[str, Field(max_length=64)] | None = None
-    free_disk: Count | None = None
-    uptime: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
-
-
 class ServerTime(BaseModel):
     server_time: float
 
@@ -69,13 +57,13 @@ def ingest(ctx: ContextDep, batch: EventBatch, device: DeviceDep) -> Any:
 @router.post("/heartbeat", response_model=ServerTime)
 def heartbeat(ctx: ContextDep, beat: Heartbeat, device: DeviceDep) -> ServerTime:
     now = time.time()
-    sync_result = beat.last_sync_result
-    if isinstance(sync_result, dict):
-        sync_result = json.dumps(sync_result, ensure_ascii=True, default=str)
+    # Stored as the contract's LastSync JSON, the one shape the Fleet page reads back.
+    sync_result = beat.last_sync_result.stored() if beat.last_sync_result is not None else None
     with db.write(ctx.engine) as conn:
         conn.execute(db.devices.update().where(db.devices.c.id == device.id).values(
             last_seen=now, last_heartbeat=now,
             content_version=clean_text(None if beat.content_version is None else str(beat.content_version), 64),
             outbox_depth=beat.outbox_depth, last_sync_result=clean_text(sync_result, 2000),
-            app_version=clean_text(beat.app_version, 64), free_disk=beat.free_disk, uptime=beat.uptime))
+            app_version=clean_text(beat.app_version, 64), free_disk=beat.free_disk, uptime=beat.uptime,
+            rejected_events=beat.rejected_events))
     return ServerTime(server_time=time.time())

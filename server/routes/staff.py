@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from contract.heartbeat import LastSync
 from server import auth, db
 from server.deps import ContextDep, StaffDep, check_staff, set_staff_cookie
 from server.routes import API
@@ -48,12 +49,15 @@ def fleet(ctx: ContextDep, staff: StaffDep) -> dict[str, Any]:
     devices = []
     for row in rows:
         last_seen = row["last_seen"]
+        last_sync = LastSync.from_stored(row["last_sync_result"])
         devices.append({
             "name": row["name"], "location": row["location"], "created_at": row["created_at"],
             "revoked": row["revoked_at"] is not None, "last_seen": last_seen,
             "seconds_since_seen": None if last_seen is None else round(now - last_seen, 1),
             "stale": last_seen is None or now - last_seen > stale_seconds,
             "content_version": row["content_version"], "outbox_depth": row["outbox_depth"],
-            "last_sync_result": row["last_sync_result"], "app_version": row["app_version"],
+            "last_sync_result": last_sync.model_dump() if last_sync else None,
+            "healthy": last_sync.healthy if last_sync else None,
+            "rejected_events": row["rejected_events"], "app_version": row["app_version"],
             "free_disk": row["free_disk"], "uptime": row["uptime"]})
     return {"devices": devices, "stale_after_minutes": config.stale_after_minutes, "server_time": now}

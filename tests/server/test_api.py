@@ -220,7 +220,8 @@ def test_too_many_or_too_large_batches_get_413(server):
 
 
 def test_heartbeat_updates_fleet_state_and_stale_flags(server):
-    beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": "ok", "app_version": "0.1.0",
+    beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": {"result": "ok", "at": "2026-12-01T10:00:00Z"},
+            "app_version": "0.1.0", "rejected_events": 0,
             "free_disk": 5_000_000_000, "uptime": 3600.5}
     with server.device("kiosk-1") as c:
         r = c.post("/api/v1/heartbeat", json=beat)
@@ -228,7 +229,8 @@ def test_heartbeat_updates_fleet_state_and_stale_flags(server):
     with server.staff() as c:
         k1 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-1"]
     assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
-    assert k1["last_sync_result"] == "ok" and k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
+    assert k1["last_sync_result"]["result"] == "ok" and k1["healthy"] is True and k1["rejected_events"] == 0
+    assert k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
     assert k1["last_seen"] >= time.time() - 60
     # the server runs with --stale-after 60: half an hour of silence is fine, two hours is stale
     engine = server.engine()
@@ -248,9 +250,12 @@ def test_heartbeat_updates_fleet_state_and_stale_flags(server):
     assert r.status_code == 200
     with server.staff() as c:
         k2 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-2"]
-    assert k2["stale"] is False and k2["content_version"] == "local-20261123" and "offline" in k2["last_sync_result"]
+    assert k2["stale"] is False and k2["content_version"] == "local-20261123" and k2["healthy"] is False
+    assert k2["last_sync_result"]["result"] == "offline" and k2["last_sync_result"]["error"] == "no route"
     with server.device() as c:
         assert c.post("/api/v1/heartbeat", json={"outbox_depth": -1}).status_code == 422
+        # the sync result is the contract's LastSync object, never free text
+        assert c.post("/api/v1/heartbeat", json={"last_sync_result": "ok"}).status_code == 422
 
 
 def test_staff_endpoints_need_a_staff_login(server):
