@@ -16,7 +16,7 @@ from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
 from server.guard import ServerGuard
-from server.routes import content, events, health, publish, staff
+from server.routes import content, devices, events, health, publish, staff
 from server.signing import load_or_create_key
 
 
@@ -43,6 +43,6 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     install_dashboard(app)  # the staff dashboard's pages under /dashboard
 
-    for module in (health, content, events, staff, publish):
+    for module in (health, content, devices, events, staff, publish):
         app.include_router(module.router)
     return app

@@ -29,6 +29,7 @@ class Device:
     id: int
     name: str
     handoff_key: bytes
+    location: str | None = None
 
 
 class AuthError(Exception):
@@ -65,18 +66,20 @@ def revoke_device(engine: Engine, name: str) -> bool:
 
 def device_for_token(engine: Engine, token: str) -> Device | None:
     with db.read(engine) as conn:
-        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key).where(
+        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key,
+                                   db.devices.c.location).where(
             db.devices.c.token_sha256 == token_digest(token), db.devices.c.revoked_at.is_(None))).first()
-    return Device(row.id, row.name, bytes.fromhex(row.handoff_key)) if row else None
+    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location) if row else None
 
 
 def device_by_name(engine: Engine, name: str) -> Device | None:
     if not DEVICE_NAME.match(name or ""):
         return None
     with db.read(engine) as conn:
-        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key).where(
+        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key,
+                                   db.devices.c.location).where(
             db.devices.c.name == name, db.devices.c.revoked_at.is_(None))).first()
-    return Device(row.id, row.name, bytes.fromhex(row.handoff_key)) if row else None
+    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location) if row else None
 
 
 # --- staff -------------------------------------------------------------------------------------

@@ -74,6 +74,21 @@ def test_revoked_device_is_refused(server):
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_a_device_learns_its_name_and_location_from_its_token(server):
+    for name in ("kiosk-1", "kiosk-2"):
+        with server.device(name) as c:
+            r = c.get("/api/v1/device")
+        assert r.status_code == 200 and r.json() == {"name": name, "location": f"Hall {name}"}
+    token = server.cli("device", "add", "kiosk-nowhere")[1].strip().splitlines()[-1]
+    with server.anonymous() as c:
+        mine = c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"})
+        assert mine.status_code == 200 and mine.json() == {"name": "kiosk-nowhere", "location": None}
+        assert server.cli("device", "revoke", "kiosk-nowhere")[0] == 0
+        assert c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert c.get("/api/v1/device", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+        assert c.get("/api/v1/device").status_code == 401
+
+
 def test_guides_are_served_by_id_and_version_as_their_canonical_bytes(server):
     manifest = manifest_of(server).json()["manifest"]
     with server.device() as c:
