@@ -1,5 +1,5 @@
-"""The outermost guard around every request: body size limits, the X-Server-Time stamp, and no
-stack traces to clients."""
+"""The outermost guard around every request: the kiosk protocol version, body size limits, the
+X-Server-Time and X-Kiosk-Protocol stamps, and no stack traces to clients."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 
+from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, parse_version
 from server.config import Config
 from server.routes.publish import PUBLISH_PATH
 
 log = logging.getLogger("kiosk-server")
+_PROTOCOL_HEADER = PROTOCOL_HEADER.lower().encode("latin-1")
 
 
 class BodyTooLarge(HTTPException):
@@ -38,8 +40,21 @@ class ServerGuard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                MutableHeaders(scope=message)["X-Server-Time"] = f"{time.time():.6f}"
+                headers = MutableHeaders(scope=message)
+                headers["X-Server-Time"] = f"{time.time():.6f}"
+                headers[PROTOCOL_HEADER] = str(PROTOCOL_VERSION)
             await send(message)
+
+        # A request without the header is a kiosk of the release before it (protocol 1), served as
+        # before; the routes can read the version from request.state.kiosk_protocol.
+        sent_protocol = dict(scope["headers"]).get(_PROTOCOL_HEADER)
+        protocol = parse_version(None if sent_protocol is None else sent_protocol.decode("latin-1"))
+        if protocol is None:
+            shown = sent_protocol.decode("latin-1")[:40]
+            detail = (f"the {PROTOCOL_HEADER} header must be a protocol version, a whole number such as "
+                      f"{PROTOCOL_VERSION}; this request sent {shown!r}")
+            return await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send_stamped)
+        scope.setdefault("state", {})["kiosk_protocol"] = protocol
 
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

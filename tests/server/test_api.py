@@ -57,6 +57,23 @@ def test_manifest_etag_gives_304_when_unchanged(server):
     assert other.status_code == 200
 
 
+def test_protocol_version_header_is_read_and_every_reply_carries_the_servers(server):
+    with server.device() as c:
+        old = c.get("/api/v1/content/manifest")  # protocol 1: the previous release sent no header
+        new = c.get("/api/v1/content/manifest", headers={"X-Kiosk-Protocol": "2"})
+        garbage = c.get("/api/v1/content/manifest", headers={"X-Kiosk-Protocol": "two, please"})
+        refused = c.post("/api/v1/heartbeat", json={"outbox_depth": 0}, headers={"X-Kiosk-Protocol": ""})
+    assert old.status_code == new.status_code == 200
+    assert old.content == new.content and old.headers["ETag"] == new.headers["ETag"], "served exactly as before"
+    assert garbage.status_code == 400 and refused.status_code == 400
+    assert "X-Kiosk-Protocol" in garbage.json()["detail"] and "'two, please'" in garbage.json()["detail"]
+    with server.anonymous() as c:
+        unauthorized = c.get("/api/v1/content/manifest")
+        health = c.get("/healthz")
+    for reply in (old, new, garbage, unauthorized, health):
+        assert reply.headers["X-Kiosk-Protocol"] == "2", reply.request.url
+
+
 def test_content_needs_a_valid_device_token(server):
     with server.anonymous() as c:
         assert c.get("/api/v1/content/manifest").status_code == 401
