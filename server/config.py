@@ -18,7 +18,9 @@ class Config:
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
     max_body: int = 5_000_000
-    max_upload: int = 200_000_000  # a library bundle with photos
+    # The largest request body the server takes (a library upload with photos); nginx's
+    # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).
+    max_upload: int = 200 * 1024**2
 
     @classmethod
     def from_env(cls) -> Config:
@@ -29,6 +31,7 @@ class Config:
             stale_after_minutes=float(os.environ.get("KIOSK_SERVER_STALE_AFTER", "15")),
             ingest_concurrency=int(os.environ.get("KIOSK_SERVER_INGEST_CONCURRENCY", "4")),
             ingest_wait=float(os.environ.get("KIOSK_SERVER_INGEST_WAIT", "2.0")),
+            max_upload=int(os.environ.get("KIOSK_SERVER_MAX_UPLOAD", str(cls.max_upload))),
         )
 
 
@@ -42,6 +45,7 @@ FILE_KEYS: dict[str, tuple[str, type]] = {
     "stale_after": ("KIOSK_SERVER_STALE_AFTER", float),
     "ingest_concurrency": ("KIOSK_SERVER_INGEST_CONCURRENCY", int),
     "ingest_wait": ("KIOSK_SERVER_INGEST_WAIT", float),
+    "max_upload": ("KIOSK_SERVER_MAX_UPLOAD", int),
 }
 
 
