@@ -18,6 +18,7 @@ from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
 from contract.canonical import canonical_json
 from contract.events import make_event
+from contract.handoff import Handoff, handoff_key, make_url
 from server import db
 
 
@@ -104,6 +105,40 @@ def test_a_device_learns_its_name_and_location_from_its_token(server):
         assert c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         assert c.get("/api/v1/device", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
         assert c.get("/api/v1/device").status_code == 401
+
+
+def test_a_rotated_token_replaces_the_old_one_at_once_and_retires_its_qr_links(server):
+    def qr_link(token: str, session: str) -> str:
+        h = Handoff(device="kiosk-rotating", guide="lost-bag", version=1, step="arrived", path=(), session=session,
+                    lang="en")
+        return make_url(server.url, h, handoff_key(token))
+
+    old = server.cli("device", "add", "kiosk-rotating")[1].strip().splitlines()[-1]
+    shown_before = qr_link(old, "sess-before-rotation")
+    with server.anonymous() as phone:
+        assert phone.get(qr_link(old, "sess-opened-in-time")).status_code == 200
+        code, out, err = server.cli("device", "rotate", "kiosk-rotating")
+        assert code == 0, err
+        new = out.strip().splitlines()[-1]
+        assert phone.get("/api/v1/device", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+        mine = phone.get("/api/v1/device", headers={"Authorization": f"Bearer {new}"})
+        assert mine.status_code == 200 and mine.json()["name"] == "kiosk-rotating"
+        # decided: a QR link signed with the old token's key and not yet opened stops working
+        assert phone.get(shown_before).status_code == 403
+        assert phone.get(qr_link(new, "sess-after-rotation")).status_code == 200
+
+
+def test_a_token_issued_before_the_prefix_keeps_working(server):
+    legacy = "-" + "x" * 42  # bare token_urlsafe, as `device add` made them; one in 64 began with "-"
+    engine = server.engine()
+    with engine.begin() as conn:
+        conn.execute(db.devices.insert().values(name="kiosk-legacy", token_sha256=hashlib.sha256(legacy.encode())
+                                                .hexdigest(), handoff_key=handoff_key(legacy).hex(),
+                                                created_at=time.time()))
+    engine.dispose()
+    with server.anonymous() as c:
+        r = c.get("/api/v1/device", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 200 and r.json()["name"] == "kiosk-legacy"
 
 
 def test_guides_are_served_by_id_and_version_as_their_canonical_bytes(server):
