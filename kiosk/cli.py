@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -29,6 +30,19 @@ def _server_options(settings: Settings, args: argparse.Namespace) -> None:
         settings.server_url = args.server
     if args.token:
         settings.token = args.token
+
+
+def _confirm_identity(settings: Settings, store: Store) -> bool:
+    """The device name this kiosk's token belongs to, asked from the server (kiosk/identity.py);
+    False (the sentence printed) when the kiosk must not start."""
+    from kiosk.identity import IdentityRefused, confirm_device_name
+
+    try:
+        confirm_device_name(settings, store)
+    except IdentityRefused as exc:
+        print(exc, file=sys.stderr)  # `kiosk run` under systemd: stderr is the journal
+        return False
+    return True
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -59,6 +73,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     store = open_store(settings)
+    from kiosk.identity import confirmed_name
+
+    # The name the events carry once the server confirmed it, not the guess kiosk.toml was made with.
+    settings.device = confirmed_name(settings, store) or settings.device
     report = status_report(settings, store)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -84,12 +102,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)
     store = open_store(settings)
+    if not _confirm_identity(settings, store):
+        return 2
     from kiosk.sync import start_background_sync
     from screens.app import run_app  # Kivy is imported only here: other commands start fast
 
+    dev_tools = []
+    probe = os.environ.get("KIOSK_TEST_PROBE")  # the UI tests' view of the screen (tests/ui)
+    if probe:
+        from screens.devtools.probe import Probe
+
+        dev_tools.append(Probe(probe).attach)
     sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
     try:
-        return run_app(settings, store, sync_service=sync_service)
+        return run_app(settings, store, sync_service=sync_service, dev_tools=dev_tools)
     finally:
         if sync_service is not None:
             sync_service.stop()
@@ -97,7 +123,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_screenshots(args: argparse.Namespace) -> int:
     """Render every screen in English, Chinese and Arabic to PNG files, with the real app."""
-    import os
     import tempfile
 
     out = Path(args.dir).resolve()
@@ -111,8 +136,9 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     setup_logging(settings.log_dir)
     store = open_store(settings)
     from screens.app import run_app
+    from screens.devtools.tour import ScreenshotTour
 
-    run_app(settings, store, tour_dir=str(out))
+    run_app(settings, store, dev_tools=[ScreenshotTour(out).attach])
     shots = sorted(out.glob("*.png"))
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
@@ -133,6 +159,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     # Not open_store: a kiosk about to fetch the server's library need not unpack the sample first.
     store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    if not _confirm_identity(settings, store):
+        return 2
     service = SyncService.from_settings(settings, store)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
@@ -173,12 +201,13 @@ def cmd_config(args: argparse.Namespace) -> int:
         if not pin.isdigit() or not 4 <= len(pin) <= 12:
             print("A staff PIN is 4 to 12 digits.", file=sys.stderr)
             return 1
-        settings = load_settings(args.data_dir)
+        settings = load_settings(args.data_dir, environment=False)  # KIOSK_* overrides stay out of the file
         settings.staff_pin_hash = hash_pin(pin)
         print(f"Staff PIN saved (hashed) in {settings.save()}.")
         return 0
-    settings = load_settings(args.data_dir)
-    print((settings.data_path / "kiosk.toml").read_text(), end="")
+    from kiosk.config_check import show_config
+
+    print(show_config(args.data_dir), end="")
     return 0
 
 
@@ -231,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="check or change this kiosk's settings (kiosk.toml)",
                        description="check: say in plain words what is wrong in kiosk.toml; set-pin: store a "
-                                   "new staff PIN (hashed); show: print the file.")
+                                   "new staff PIN (hashed); show: print every setting as the kiosk uses it, "
+                                   "marking what the environment overrides.")
     data_dir(p)
     p.add_argument("action", choices=["check", "set-pin", "show"])
     p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input (set-pin)")

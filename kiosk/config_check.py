@@ -5,17 +5,17 @@ the strict reading an operator runs after editing the file."""
 from __future__ import annotations
 
 import base64
-import difflib
 import os
 import shutil
-import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+import tomli_w
+
+from contract.config_files import default, env_name
 from contract.guides import LANGUAGE
-from kiosk.settings import CONFIG_NAME, Settings, default_data_dir
+from kiosk.settings import Settings, load_with_problems, read_layers
 
 LOW_DISK_BYTES = 200_000_000
 
@@ -34,14 +34,9 @@ def _url_ok(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _types() -> dict[str, type]:
-    example = Settings()
-    return {f.name: type(getattr(example, f.name)) for f in fields(Settings)}
-
-
 def check_config(data_dir: str | Path | None = None) -> list[Finding]:
-    data = Path(data_dir) if data_dir else default_data_dir()
-    path = data / CONFIG_NAME
+    path, file, env = read_layers(data_dir, strict=True)
+    data = path.parent
     out: list[Finding] = []
 
     def err(message: str) -> None:
@@ -52,34 +47,14 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
 
     if not path.exists():
         return [Finding("error", f"{path} does not exist; `kiosk run` or `kiosk status` creates one with defaults")]
-    try:
-        with path.open("rb") as fh:
-            raw: dict[str, Any] = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        return [Finding("error", f"{path} is not valid TOML: {exc}")]
-    types = _types()
-    for key, value in raw.items():
-        if key not in types or key == "data_dir":
-            close = difflib.get_close_matches(key, list(types), n=1)
-            err(f"unknown setting '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            continue
-        want = types[key]
-        ok = isinstance(value, want) or (want is float and isinstance(value, int) and not isinstance(value, bool))
-        if not ok:
-            kind = {"float": "a number", "int": "a whole number", "bool": "true or false",
-                    "str": "text in quotes", "list": "a list like [\"en\", \"es\"]"}[want.__name__]
-            err(f"'{key}' should be {kind}, not {value!r}")
+    if file.unreadable:
+        return [Finding("error", str(file.unreadable))]  # not TOML at all, or unreadable
+    for problem in file.problems + env.problems:
+        err(str(problem))
     # env overrides apply on top, as they will when the kiosk runs
-    for key in types:
-        if os.environ.get(f"KIOSK_{key.upper()}") is not None and key != "data_dir":
-            warn(f"environment variable KIOSK_{key.upper()} overrides '{key}' from the file")
-    try:
-        from kiosk.settings import load_settings
-
-        s = load_settings(data, create=False)
-    except (TypeError, ValueError) as exc:
-        err(f"the settings cannot be used: {exc}")
-        return out
+    for key in env.raw:
+        warn(f"environment variable {env_name(Settings, key)} overrides '{key}' from the file")
+    s, _ = load_with_problems(data, create=False)  # what the kiosk will use; the problems are above
     if s.server_url:
         if not _url_ok(s.server_url):
             err(f"server_url '{s.server_url}' is not an http:// or https:// address")
@@ -106,7 +81,8 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
     if s.default_language not in s.languages:
         err(f"default_language '{s.default_language}' is not among languages ({', '.join(s.languages)})")
     if not 10 <= s.idle_timeout <= 600:
-        err(f"idle_timeout is {s.idle_timeout:g} s; use 10 to 600 seconds (45 is the default)")
+        err(f"idle_timeout is {s.idle_timeout:g} s; use 10 to 600 seconds "
+            f"({default(Settings, 'idle_timeout'):g} is the default)")
     if not 3 <= s.idle_countdown <= 120:
         err(f"idle_countdown is {s.idle_countdown:g} s; use 3 to 120 seconds")
     if s.sync_interval <= 0:
@@ -124,3 +100,20 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
         elif shutil.disk_usage(data).free < LOW_DISK_BYTES:
             warn(f"only {shutil.disk_usage(data).free / 1e6:.0f} MB free in {data}")
     return out
+
+
+def show_config(data_dir: str | Path | None = None) -> str:
+    """`kiosk config show`: every setting as the kiosk uses it, in kiosk.toml's format; a value the
+    environment overrides says so, and what the file holds, in a comment. A new data dir gets its
+    kiosk.toml first, as `kiosk run` would make it."""
+    settings, _ = load_with_problems(data_dir)
+    path, file, env = read_layers(data_dir)
+    lines = [f"# {path}" + (", with the environment's overrides" if env.values else "")]
+    for key, value in settings.to_toml().items():
+        line = tomli_w.dumps({key: value}).strip()
+        if key in env.values:
+            held = f"kiosk.toml has {tomli_w.dumps({key: file.values[key]}).split(' = ', 1)[1].strip()}" \
+                if key in file.values else "not set in kiosk.toml"
+            line += f"  # from {env_name(Settings, key)}; {held}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

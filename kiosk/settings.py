@@ -1,8 +1,11 @@
 """The kiosk's settings: one TOML file in the data dir, with KIOSK_* environment overrides.
 
-Everything an operator sets per kiosk lives here (see README, "Configuration"). A new data dir
-gets a kiosk.toml with a fresh device name and the documented defaults, so `kiosk run` works on a
-machine nobody has configured yet.
+Everything an operator sets per kiosk lives here (see README, "Configuration"), declared once in
+`Settings`: the key in kiosk.toml is the field's name, the type and default are the field's, and
+KIOSK_<NAME> overrides it. load_settings(), `kiosk config check` and `kiosk config show` all read that
+one declaration (through contract/config_files.py, which the server's config uses the same way).
+A new data dir gets a kiosk.toml with a fresh device name and the documented defaults, so `kiosk run`
+works on a machine nobody has configured yet.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import logging
 import os
 import secrets
 import socket
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.config_files import Layer, Problem, env_layer, env_name, file_layer
 from contract.languages import CODES
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,7 @@ DEFAULT_PIN = "1234"
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("KIOSK_DATA_DIR")
+    env = os.environ.get(env_name(Settings, "data_dir"))
     if env:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
@@ -56,15 +60,19 @@ def check_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-@dataclass
-class Settings:
+class Settings(BaseSettings):
+    """One kiosk's settings. Settings(device=...) holds just the values given (on top of the
+    defaults); load_settings() layers kiosk.toml and then the KIOSK_* environment over them."""
+
+    model_config = SettingsConfigDict(env_prefix="KIOSK_", extra="forbid")
+
     device: str = ""
     site: str = ""
     server_url: str = ""  # where sync goes, e.g. https://kiosk.example.org
     token: str = ""  # this device's token from `kiosk-server device add`
     server_key: str = ""  # the server's Ed25519 public key (base64), pinned
     public_url: str = ""  # the server's address as phones see it, for QR codes; default server_url
-    languages: list[str] = field(default_factory=lambda: list(CODES))
+    languages: list[str] = Field(default_factory=lambda: list(CODES), examples=[["en", "es"]])
     default_language: str = "en"
     idle_timeout: float = 45.0  # seconds without a touch before "Are you still there?"
     idle_countdown: float = 15.0  # seconds the overlay counts down before the session ends
@@ -72,7 +80,11 @@ class Settings:
     sync_interval: float = 5.0  # minutes between sync rounds
     outbox_limit: int = 200_000
     fullscreen: bool = True
-    data_dir: str = ""
+    data_dir: str = Field("", exclude=True)  # --data-dir or KIOSK_DATA_DIR; never in kiosk.toml
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        return (init_settings,)  # the file and the environment are layered by load_settings()
 
     @property
     def data_path(self) -> Path:
@@ -94,9 +106,7 @@ class Settings:
         return check_pin(pin, self.staff_pin_hash or hash_pin(DEFAULT_PIN, b"default-pin-salt"))
 
     def to_toml(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc.pop("data_dir")
-        return doc
+        return self.model_dump()  # every field but data_dir, in declaration order
 
     def save(self) -> Path:
         path = self.data_path / CONFIG_NAME
@@ -107,45 +117,39 @@ class Settings:
         return path
 
 
-def _coerce(name: str, kind: Any, raw: str) -> Any:
-    if kind in ("bool", bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if kind in ("float", float):
-        return float(raw)
-    if kind in ("int", int):
-        return int(raw)
-    if kind in ("list[str]",) or name == "languages":
-        return [x.strip() for x in raw.split(",") if x.strip()]
-    return raw
-
-
-def load_settings(data_dir: str | Path | None = None, create: bool = True) -> Settings:
-    """Read <data dir>/kiosk.toml (creating it on first start), then apply KIOSK_* overrides."""
+def read_layers(data_dir: str | Path | None = None, *, strict: bool = False) -> tuple[Path, Layer, Layer]:
+    """kiosk.toml's path in the data dir, what the file sets and what the environment overrides.
+    strict is `kiosk config check`'s reading: a value must have its type in TOML already."""
     data = Path(data_dir) if data_dir else default_data_dir()
     path = data / CONFIG_NAME
-    values: dict[str, Any] = {}
-    if path.exists():
-        with path.open("rb") as fh:
-            values = tomllib.load(fh)
-    known = {f.name: f.type for f in fields(Settings)}
-    defaults = Settings()
-    accepted = {}
-    for key, value in values.items():
-        if key not in known or key == "data_dir":
-            continue  # `kiosk config check` names unknown keys; the kiosk still starts
-        want = type(getattr(defaults, key))
-        try:
-            accepted[key] = value if isinstance(value, want) else _coerce(key, want, str(value))
-        except ValueError:
-            log.warning("ignoring %s = %r in %s: not a %s", key, value, path, want.__name__)
-    settings = Settings(**accepted)
-    settings.data_dir = str(data)
+    return path, file_layer(Settings, path, strict=strict), env_layer(Settings)
+
+
+def load_settings(data_dir: str | Path | None = None, create: bool = True, environment: bool = True) -> Settings:
+    """Read <data dir>/kiosk.toml (creating it on first start), then apply KIOSK_* overrides
+    (unless environment=False: what is about to be saved back to the file, as `set-pin` does).
+    A value the kiosk cannot use is logged and left at its default, so the kiosk still starts;
+    `kiosk config check` names it, and unknown keys too."""
+    settings, problems = load_with_problems(data_dir, create=create, environment=environment)
+    for problem in problems:
+        if not problem.key:
+            log.warning("%s; the kiosk runs on the defaults", problem)
+        elif problem.key in Settings.model_fields:  # unknown keys: only `kiosk config check` names them
+            log.warning("%s; using the default", problem)
+    return settings
+
+
+def load_with_problems(data_dir: str | Path | None = None, *, create: bool = True,
+                       environment: bool = True) -> tuple[Settings, list[Problem]]:
+    """load_settings() without the logging: the settings and every problem found on the way."""
+    path, file, env = read_layers(data_dir)
+    if not environment:
+        env = Layer()
+    settings = Settings(**file.values, data_dir=str(path.parent))
     if not path.exists() and create:
         host = socket.gethostname().split(".")[0].lower() or "kiosk"
         settings.device = settings.device or f"{host}-{secrets.token_hex(3)}"
-        settings.save()
-    for name, kind in known.items():
-        env = os.environ.get(f"KIOSK_{name.upper()}")
-        if env is not None and name != "data_dir":
-            setattr(settings, name, _coerce(name, kind, env))
-    return settings
+        settings.save()  # the file holds what the operator set, never the environment's overrides
+    for key, value in env.values.items():
+        setattr(settings, key, value)
+    return settings, file.problems + env.problems

@@ -27,6 +27,9 @@ from typing import Any
 
 import requests
 
+from contract.heartbeat import Heartbeat
+from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+
 API = "/api/v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between bytes) seconds
 CHUNK = 64 * 1024  # what a cut keeps: progress is written chunk by chunk
@@ -78,6 +81,14 @@ class EventsReply:
     duplicates: list[str]
     rejected: list[dict[str, Any]]
     server_time: float | None
+
+
+@dataclass
+class DeviceInfo:
+    """Who the server says this token belongs to (GET /api/v1/device)."""
+
+    name: str
+    location: str | None = None
 
 
 @dataclass
@@ -134,6 +145,9 @@ class HttpTransport:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers["User-Agent"] = "guide-kiosk-sync/1"
+        # On every request, so the server can keep answering kiosks of the previous release (which
+        # send no header) the way they expect (shared/DESIGN.md, "Mixed fleets keep working").
+        self.session.headers[PROTOCOL_HEADER] = str(PROTOCOL_VERSION)
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
                                                 max_retries=0)
         self.session.mount("http://", adapter)
@@ -351,8 +365,23 @@ class HttpTransport:
         return EventsReply(list(doc.get("accepted", [])), list(doc.get("duplicates", [])),
                            list(doc.get("rejected", [])), doc.get("server_time"))
 
-    def post_heartbeat(self, beat: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(beat, separators=(",", ":")).encode()
+    def fetch_device(self) -> DeviceInfo | None:
+        """The device this token belongs to; None from a server of the release before the
+        endpoint existed (HTTP 404). An unknown token raises AuthError like every endpoint."""
+        resp = self._request("GET", f"{API}/device")
+        if resp.status_code == 404:
+            resp.close()
+            return None
+        doc = self._json(resp, "device")
+        name = doc.get("name") if isinstance(doc, dict) else None
+        if resp.status_code != 200 or not isinstance(name, str) or not name.strip():
+            raise ProtocolError(f"device: unexpected reply HTTP {resp.status_code}: {str(doc)[:200]}",
+                                resp.status_code)
+        location = doc.get("location")
+        return DeviceInfo(name, location if isinstance(location, str) else None)
+
+    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]:
+        body = beat.wire_bytes() if isinstance(beat, Heartbeat) else beat
         resp = self._request("POST", f"{API}/heartbeat", data=body,
                              headers={"Content-Type": "application/json"})
         doc = self._json(resp, "heartbeat")

@@ -32,7 +32,7 @@ class StaffPinScreen(KioskScreen):
             if self.pin:
                 self.checking = True
                 self.message = App.get_running_app().t("Checking\u2026")
-                App.get_running_app().check_staff_pin(self.pin, self._checked)
+                App.get_running_app().staff.check_pin(self.pin, self._checked)
         elif len(self.pin) < MAX_PIN:
             self.pin += value
             self.message = ""
@@ -40,7 +40,9 @@ class StaffPinScreen(KioskScreen):
     def _checked(self, ok: bool) -> None:
         self.checking = False
         self.pin = ""
-        if not ok:
+        if ok:
+            App.get_running_app().open_staff_status()
+        else:
             self.message = App.get_running_app().t("Wrong PIN. Try again.")
 
 

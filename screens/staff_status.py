@@ -14,6 +14,7 @@ from screens.widgets import KioskScreen
 
 class StaffStatusScreen(KioskScreen):
     status_text = StringProperty("")
+    problem_text = StringProperty("")  # what staff must act on, drawn in the warning colour
     sync_message = StringProperty("")
     sync_progress = NumericProperty(0)
     busy = BooleanProperty(False)
@@ -29,15 +30,16 @@ class StaffStatusScreen(KioskScreen):
         self.scan()
 
     def refresh(self) -> None:
-        App.get_running_app().staff_status(self._show_status)
+        App.get_running_app().staff.status(self._show_status)
 
-    def _show_status(self, lines: list[str]) -> None:
+    def _show_status(self, lines: list[str], problems: list[str]) -> None:
         self.status_text = "\n".join(lines)
+        self.problem_text = "\n".join(problems)
 
     def sync_now(self) -> None:
         self.busy = True
         self.sync_progress = 0
-        App.get_running_app().staff_sync(self._sync_progress, self._sync_done)
+        App.get_running_app().staff.sync_now(self._sync_progress, self._sync_done)
 
     def _sync_progress(self, message: str, fraction: float) -> None:
         self.sync_message = message
@@ -51,7 +53,7 @@ class StaffStatusScreen(KioskScreen):
     def scan(self) -> None:
         """List what could be imported from USB sticks, as large buttons."""
         self.ids.candidates.clear_widgets()
-        App.get_running_app().staff_import_candidates(self._show_candidates)
+        App.get_running_app().staff.import_candidates(self._show_candidates)
 
     def _show_candidates(self, paths: list[str]) -> None:
         from screens.widgets import KButton, KLabel
@@ -78,7 +80,7 @@ class StaffStatusScreen(KioskScreen):
             return
         self.busy = True
         self.import_message = App.get_running_app().t("Importing\u2026")
-        App.get_running_app().staff_import(self.import_path, self._import_done)
+        App.get_running_app().staff.import_library(self.import_path, self._import_done)
 
     def _import_done(self, message: str) -> None:
         self.busy = False

@@ -8,8 +8,21 @@ from pathlib import Path
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
 from screens.widgets import KButton, KioskScreen
+
+
+class StepBar(BoxLayout):
+    """The bar under a step and an outcome. A button this kiosk cannot offer is left out of the
+    row, so the others share its width: Read aloud without espeak-ng, and Continue on your phone
+    on a kiosk no server knows (no token or no public address, kiosk/handoff.py)."""
+
+    def on_kv_post(self, _base_widget):
+        app = App.get_running_app()
+        for button, offered in ((self.ids.speak, app.can_speak), (self.ids.handoff, app.can_hand_off)):
+            if not offered:
+                self.remove_widget(button)
 
 
 class StepScreen(KioskScreen):

@@ -12,8 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from contract.config_files import default
 from contract.guides import LibraryInvalid
-from server import auth, db, publish
+from server import auth, config, db, publish
 from server.signing import load_or_create_key, public_key_b64
 
 
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--stale-after", type=float, metavar="MINUTES", default=None,
                        help="a device not seen for this long is stale in the fleet view "
-                            "(default: env KIOSK_SERVER_STALE_AFTER, else 15)")
+                            f"(default: env KIOSK_SERVER_STALE_AFTER, else {default(config.Config, 'stale_after'):g})")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     v = sub.add_parser("validate", help="check a guide library without publishing it",
@@ -95,8 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_check(args) -> int:
-    from server import config
-
     findings = config.check(config.data_dir_from(args.data_dir))
     for level, message in findings:
         print(f"{level.upper()}: {message}")
@@ -106,8 +105,8 @@ def _config_check(args) -> int:
 
 
 def _settings(args) -> tuple[Path, str]:
-    data_dir = args.data_dir or Path(os.environ.get("KIOSK_SERVER_DATA_DIR") or db.DEFAULT_DATA_DIR)
-    url = args.db or os.environ.get("KIOSK_SERVER_DB") or db.default_url(data_dir)
+    cfg = config.load(args.data_dir, db=args.db)  # defaults < server.toml < KIOSK_SERVER_* < --db
+    data_dir, url = cfg.data_dir, cfg.db_url
     if url.startswith("sqlite") or "://" not in url:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return data_dir, url
@@ -129,10 +128,7 @@ def _serve(args) -> int:
     import uvicorn
 
     data_dir, url = _settings(args)
-    os.environ["KIOSK_SERVER_DATA_DIR"] = str(data_dir)
-    os.environ["KIOSK_SERVER_DB"] = url
-    if args.stale_after is not None:
-        os.environ["KIOSK_SERVER_STALE_AFTER"] = str(args.stale_after)
+    os.environ.update(config.worker_env(data_dir=data_dir, db=url, stale_after=args.stale_after))
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
@@ -146,18 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _run(args)
-    except auth.AuthError as exc:
+    except (auth.AuthError, config.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 def _run(args) -> int:
-    from server import config
-
     if args.command == "config":
         return _config_check(args)
-    # server.toml in the data dir fills in what neither the options nor the environment set
-    config.apply_file(config.data_dir_from(getattr(args, "data_dir", None)))
     if args.command == "serve":
         return _serve(args)
     if args.command == "validate":

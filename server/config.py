@@ -1,110 +1,129 @@
-"""Server settings, read from the environment so every uvicorn worker process gets the same ones
-(`kiosk-server serve` turns its options into these variables before starting the workers)."""
+"""Server settings, declared once in `Config`: the key in server.toml is the field's name, the type
+and default are the field's, and KIOSK_SERVER_<NAME> overrides it. Every uvicorn worker process
+reads them the same way (`kiosk-server serve` turns its options into those environment variables
+before starting the workers); `kiosk-server config check` reads the same declaration.
+
+A new setting is one field here (name, type, default, a comment saying what it is for), one example
+value in tests/test_settings_env.py, and a line in README's "Configuration"; server.toml, the
+environment variable, the check and the error messages follow from the field.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.config_files import Layer, Problem, env_layer, env_name, file_layer
 from server.db import DEFAULT_DATA_DIR, default_url
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Config:
-    data_dir: Path
-    db_url: str
-    stale_after_minutes: float = 15.0
+CONFIG_NAME = "server.toml"
+
+
+class ConfigError(ValueError):
+    """The settings cannot be used; str() names every problem, each with its file or variable."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("the server's settings cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Config(BaseSettings):
+    """The server's settings. Config(...) holds just the values given; from_env() and load() layer
+    server.toml, the environment and the command's options over the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="KIOSK_SERVER_", env_ignore_empty=True, frozen=True,
+                                      extra="forbid")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, exclude=True)  # --data-dir or KIOSK_SERVER_DATA_DIR; holds server.toml
+    db: str = ""  # database URL or SQLite file; empty: server.db in the data dir
+    stale_after: float = 15.0  # minutes without contact before the fleet view calls a device stale
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
-    max_body: int = 5_000_000
-    # The largest request body the server takes (a library upload with photos); nginx's
+
+    # The largest request body the server takes, in bytes: a library upload with photos. nginx's
     # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).
     max_upload: int = 200 * 1024**2
 
+    max_body: ClassVar[int] = 5_000_000  # every other request body: the event batch limit of the protocol
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        return (init_settings,)  # server.toml and the environment are layered by load()
+
+    @property
+    def db_url(self) -> str:
+        return self.db or default_url(self.data_dir)
+
+    @property
+    def stale_after_minutes(self) -> float:
+        return self.stale_after
+
     @classmethod
     def from_env(cls) -> Config:
-        data_dir = Path(os.environ.get("KIOSK_SERVER_DATA_DIR") or DEFAULT_DATA_DIR)
-        return cls(
-            data_dir=data_dir,
-            db_url=os.environ.get("KIOSK_SERVER_DB") or default_url(data_dir),
-            stale_after_minutes=float(os.environ.get("KIOSK_SERVER_STALE_AFTER", "15")),
-            ingest_concurrency=int(os.environ.get("KIOSK_SERVER_INGEST_CONCURRENCY", "4")),
-            ingest_wait=float(os.environ.get("KIOSK_SERVER_INGEST_WAIT", "2.0")),
-            max_upload=int(os.environ.get("KIOSK_SERVER_MAX_UPLOAD", str(cls.max_upload))),
-        )
-
-
-# --- the server's config file ------------------------------------------------------------------
-# <data dir>/server.toml holds what an operator sets once; environment variables override it, and
-# `serve`'s options override both. Each key maps to the environment variable the workers read.
-
-CONFIG_NAME = "server.toml"
-FILE_KEYS: dict[str, tuple[str, type]] = {
-    "db": ("KIOSK_SERVER_DB", str),
-    "stale_after": ("KIOSK_SERVER_STALE_AFTER", float),
-    "ingest_concurrency": ("KIOSK_SERVER_INGEST_CONCURRENCY", int),
-    "ingest_wait": ("KIOSK_SERVER_INGEST_WAIT", float),
-    "max_upload": ("KIOSK_SERVER_MAX_UPLOAD", int),
-}
+        """What a worker process runs with: server.toml in $KIOSK_SERVER_DATA_DIR, then the
+        environment. Raises ConfigError when a value cannot be used."""
+        return load()
 
 
 def data_dir_from(arg: Path | None) -> Path:
-    return Path(arg or os.environ.get("KIOSK_SERVER_DATA_DIR") or DEFAULT_DATA_DIR)
+    return Path(arg or os.environ.get(env_name(Config, "data_dir")) or DEFAULT_DATA_DIR)
 
 
-def read_file(data_dir: Path) -> dict:
-    import tomllib
+def worker_env(**values: object) -> dict[str, str]:
+    """The KIOSK_SERVER_* variables that hand these settings (a command's options; None: not
+    given) to uvicorn's worker processes, which read them with from_env()."""
+    if unknown := set(values) - set(Config.model_fields):
+        raise TypeError(f"not server settings: {', '.join(sorted(unknown))}")
+    return {env_name(Config, key): str(value) for key, value in values.items() if value is not None}
 
+
+def read_layers(data_dir: Path, *, strict: bool = False) -> tuple[Path, Layer, Layer]:
+    """server.toml's path, what it sets and what the environment overrides. strict is `config
+    check`'s reading: each value must already have its type in TOML."""
     path = data_dir / CONFIG_NAME
-    if not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    return path, file_layer(Config, path, strict=strict), env_layer(Config)
 
 
-def apply_file(data_dir: Path) -> None:
-    """Fill in environment variables from server.toml where the environment does not set them."""
-    try:
-        values = read_file(data_dir)
-    except (OSError, ValueError):
-        return  # `kiosk-server config check` says what is wrong; the defaults still serve
-    for key, value in values.items():
-        if key in FILE_KEYS:
-            env, _ = FILE_KEYS[key]
-            os.environ.setdefault(env, str(value))
+def load(data_dir: Path | None = None, **options: object) -> Config:
+    """defaults < server.toml < KIOSK_SERVER_* < options (a command's --db and the like; None means
+    not given). Raises ConfigError naming every value that cannot be used. An unknown key, or a
+    server.toml that cannot be read, is logged and the rest serves, as before (`kiosk-server config
+    check` names them)."""
+    data_dir = data_dir_from(data_dir)
+    _, file, env = read_layers(data_dir)
+    problems = file.problems + env.problems
+    for problem in problems:
+        if problem.key not in Config.model_fields:
+            log.warning("%s", problem)
+    if unusable := [problem for problem in problems if problem.key in Config.model_fields]:
+        raise ConfigError(unusable)
+    given = {key: value for key, value in options.items() if value is not None}
+    return Config(**{**file.values, **env.values, **given}, data_dir=data_dir)
 
 
 def check(data_dir: Path) -> list[tuple[str, str]]:
     """Everything wrong or risky in the server's configuration, as (level, plain sentence)."""
-    import difflib
-    import tomllib
-
     import sqlalchemy as sa
 
     from server import db
 
-    out: list[tuple[str, str]] = []
-    path = data_dir / CONFIG_NAME
-    try:
-        values = read_file(data_dir)
-    except tomllib.TOMLDecodeError as exc:
-        return [("error", f"{path} is not valid TOML: {exc}")]
-    for key, value in values.items():
-        if key not in FILE_KEYS:
-            close = difflib.get_close_matches(key, list(FILE_KEYS), n=1)
-            out.append(("error", f"unknown setting '{key}' in {path}" + (f" (did you mean '{close[0]}'?)" if close else "")))
-            continue
-        want = FILE_KEYS[key][1]
-        if not isinstance(value, want) and not (want is float and isinstance(value, int)):
-            out.append(("error", f"'{key}' in {path} should be {'text' if want is str else 'a number'}, not {value!r}"))
-    os.environ["KIOSK_SERVER_DATA_DIR"] = str(data_dir)
-    apply_file(data_dir)
-    try:
-        cfg = Config.from_env()
-    except ValueError as exc:
-        return out + [("error", f"a setting is not a number: {exc}")]
-    if cfg.stale_after_minutes <= 0:
+    path, file, env = read_layers(data_dir, strict=True)
+    if file.unreadable:
+        return [("error", str(file.unreadable))]  # not TOML at all, or unreadable
+    out: list[tuple[str, str]] = [("error", str(problem)) for problem in file.problems + env.problems]
+    for key in env.raw:
+        if key in file.raw:
+            out.append(("warning", f"environment variable {env_name(Config, key)} overrides '{key}' from {path}"))
+    _, usable, _ = read_layers(data_dir)
+    cfg = Config(**{**usable.values, **env.values}, data_dir=data_dir)
+    if cfg.stale_after <= 0:
         out.append(("error", "stale_after must be more than 0 minutes"))
     if cfg.ingest_concurrency < 1:
         out.append(("error", "ingest_concurrency must be at least 1"))

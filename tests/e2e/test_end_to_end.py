@@ -194,8 +194,9 @@ def test_publish_two_kiosks_guide_feedback_handoff_phone_dashboard_update(system
         # --- kiosk A: search, a guide, the QR handoff, on to an outcome and feedback ----------
         a.touch_to_start()
         a.tap_and_wait("search-field", lambda s: any(x["id"] == "key:b" for x in s["buttons"]), "the keyboard")
-        for key in "bag":
-            a.tap_and_wait(f"key:{key}", lambda s: True, f"key {key}")
+        for n, key in enumerate("bag", start=1):
+            a.tap_and_wait(f"key:{key}", lambda s, n=n: any(x["id"] == "search-field" and x["text"] == "bag"[:n] + "|"
+                                                           for x in s["buttons"]), f"the search field to show {key}")
         a.wait_button("guide:lost-baggage")
         screenshot(xvfbs[0][1], "02-kiosk-a-search")
         a.tap("guide:lost-baggage")
@@ -212,7 +213,7 @@ def test_publish_two_kiosks_guide_feedback_handoff_phone_dashboard_update(system
         a.wait_screen("outcome")
         a.tap("helped:yes")
         a.wait_screen("feedback")
-        a.tap_and_wait("stars:5", lambda s: True, "the stars")
+        a.tap_and_wait("stars:5", lambda s: a.lit_stars(s) == [1, 2, 3, 4, 5], "five stars lit")
         a.type("Kiosk e2e comment")
         a.wait_label("Kiosk e2e comment")
         screenshot(xvfbs[0][1], "04-kiosk-a-feedback")

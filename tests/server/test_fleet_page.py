@@ -11,10 +11,10 @@ import httpx
 from server_testkit import STAFF_PASSWORD, STAFF_USER
 
 from contract.events import make_event
-from contract.heartbeat import Heartbeat, LastSync
-from kiosk.sync import SyncService, SyncTables
+from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store
+from offline_cache.sync_tables import SyncTables
 
 
 def _kiosk(server, name: str, tmp_path) -> SyncService:
@@ -62,14 +62,8 @@ def test_a_kiosk_whose_events_were_rejected_shows_the_problem(server, tmp_path):
     # The README's old quick path: the kiosk keeps a generated device name, the token is kiosk-2's,
     # and the server refuses every event as someone else's.
     kiosk.store.append_events(_events("kiosk-generated-name", 4))
-    kiosk.sync_once()
-    rejected = SyncTables(kiosk.store).rejected_count()
-    assert rejected == 4, "the kiosk set the refused events aside"
-    # The heartbeat as the contract defines it, carrying the kiosk's count, through its own transport.
-    beat = Heartbeat(content_version=kiosk.store.content_version, outbox_depth=kiosk.store.outbox_depth(),
-                     last_sync_result=LastSync.model_validate(kiosk.store.get_state("last_sync")),
-                     rejected_events=rejected)
-    kiosk.transport.post_heartbeat(beat.model_dump(exclude_none=True))
+    kiosk.sync_once()  # its heartbeat after the round carries the count of events set aside
+    assert SyncTables(kiosk.store).rejected_count() == 4, "the kiosk set the refused events aside"
     row_class, cells = _fleet_row(server, "kiosk-2")
     assert row_class == "trouble"
     assert "4 events rejected by the server" in cells[-1]

@@ -38,19 +38,25 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str
 
 
 class ServerProc:
-    """One central server: its data dir, its CLI, its process, and read access to its database."""
+    """One central server: its data dir, its CLI, its process, and read access to its database.
+    `release` runs the server of another source tree (tests/compat: the previous release)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, release: Path | None = None):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "KIOSK_SERVER_DATA_DIR": str(data_dir)}
         self.env.pop("KIOSK_SERVER_DB", None)
+        self.command = [str(BIN / "kiosk-server")]
+        self.cwd = None
+        if release is not None:
+            self.command, self.cwd = [sys.executable, "-m", "server.cli"], release
+            self.env["PYTHONPATH"] = str(release)
         self.proc: subprocess.Popen | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([str(BIN / "kiosk-server"), *args], env=self.env, capture_output=True,
+        out = subprocess.run([*self.command, *args], env=self.env, cwd=self.cwd, capture_output=True,
                              text=True, timeout=120, check=False)
         assert out.returncode == 0, f"kiosk-server {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout
@@ -58,8 +64,8 @@ class ServerProc:
     def start(self) -> ServerProc:
         log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the server process writes it)
         self.proc = subprocess.Popen(
-            [str(BIN / "kiosk-server"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
 
         def up() -> bool:
             assert self.proc.poll() is None, (self.data_dir / "serve.log").read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contract.canonical import canonical_json
 from contract.guides import Library
+from contract.heartbeat import Heartbeat
 from kiosk.transport import AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError
 
 
@@ -127,7 +129,7 @@ class FakeTransport:
                 accepted.append(e["uuid"])
         return EventsReply(accepted, duplicates, rejected, 0.0)
 
-    def post_heartbeat(self, beat: dict[str, Any]) -> dict[str, Any]:
+    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]:
         self._call("heartbeat")
-        self.server.heartbeats.append(beat)
+        self.server.heartbeats.append(json.loads(beat.wire_bytes() if isinstance(beat, Heartbeat) else beat))
         return {"server_time": 0.0}

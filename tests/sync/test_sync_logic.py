@@ -78,6 +78,9 @@ def test_push_acks_only_acknowledged_and_sets_aside_rejected(store):
     assert set(server.events) == {e["uuid"] for e in events}
     assert all(e["server_time_offset"] == 2.5 for e in server.events.values())
     assert sync.tables.rejected_count() == 1
+    # The Fleet page learns of it from the heartbeat that follows the round.
+    assert server.heartbeats[-1]["rejected_events"] == 1
+    assert server.heartbeats[-1]["last_sync_result"]["result"] == "ok"
 
 
 def test_push_honours_retry_after_and_halves_a_batch_too_large(store):

@@ -89,6 +89,15 @@ class Kiosk:
     def wait_label(self, text: str, timeout: float = 10.0) -> dict:
         return self.wait(lambda s: any(text in label for label in s["labels"]), timeout, f"label {text!r}")
 
+    def pin_dots(self, snap: dict) -> int:
+        """How many digits the staff PIN field shows (one dot each)."""
+        return max((label.count("\u25cf") for label in snap["labels"] if set(label) <= {"\u25cf", " "}), default=0)
+
+    @staticmethod
+    def lit_stars(snap: dict) -> list[int]:
+        """The feedback stars drawn highlighted."""
+        return sorted(int(b["id"].split(":")[1]) for b in snap["buttons"] if b["id"].startswith("stars:") and b["primary"])
+
     def wait_button(self, probe_id: str, timeout: float = 10.0) -> dict:
         return self.wait(lambda s: any(b["id"] == probe_id for b in s["buttons"]), timeout, f"button {probe_id}")
 

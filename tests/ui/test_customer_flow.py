@@ -1,15 +1,22 @@
 """A customer's whole visit, tapped on the real app: attract, search by on-screen keyboard, a
-guide, three choices, Back, the outcome, feedback with a typed comment, home again."""
+guide, the QR handoff, three choices, Back, the outcome, feedback with a typed comment, home again.
+
+The kiosk is registered (a device token and the server's public address) but has no network to
+the server: the QR code is still offered, on the public address, since the phone has its own."""
 
 from __future__ import annotations
 
 import pytest
 
+from contract.handoff import handoff_key, parse_url, verify
+
 pytestmark = pytest.mark.ui
+
+TOKEN, PUBLIC_URL = "kt_customer_flow_test", "https://help.example.org"
 
 
 def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
-    kiosk = start_kiosk()
+    kiosk = start_kiosk(KIOSK_TOKEN=TOKEN, KIOSK_PUBLIC_URL=PUBLIC_URL)
     guide = library.guides["lost-baggage"]
     steps = guide.steps
 
@@ -52,7 +59,9 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     qr = kiosk.read_qr()
     assert qr.text == url and qr.ec_level in ("M", "Q", "H")
     assert qr.position.top_right.x - qr.position.top_left.x >= 300, "scannable from 1 m"
-    assert "/lost-baggage/" in url and "/belt?" in url
+    assert url.startswith(PUBLIC_URL + "/c/") and "/lost-baggage/" in url and "/belt?" in url
+    handoff, signature = parse_url(url)
+    assert verify(handoff, signature, handoff_key(TOKEN)), "signed with the key the server holds for this token"
     kiosk.tap_and_wait("handoff:close", lambda s: steps["belt"].text["en"] in s["labels"], "back on the step")
 
     # belt -> waited -> wait-more -> tag: three choices, each drawing the next step
@@ -73,12 +82,13 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
 
     kiosk.tap("helped:yes")
     kiosk.wait_screen("feedback")
-    kiosk.tap_and_wait("stars:4", lambda s: True, "the stars to light")
+    kiosk.tap_and_wait("stars:4", lambda s: kiosk.lit_stars(s) == [1, 2, 3, 4], "four stars lit")
     kiosk.type("Clear steps, call me on 0612 345 678")
-    kiosk.tap_and_wait("key:space", lambda s: True, "space")
-    for key in "ok":
-        kiosk.tap_and_wait(f"key:{key}", lambda s: True, f"key {key}")
-    kiosk.wait_label("Clear steps, call me on 0612 345 678 ok")
+    typed = "Clear steps, call me on 0612 345 678"
+    kiosk.wait(lambda s: typed + "|" in s["labels"], what="the typed comment")
+    for key, char in (("space", " "), ("o", "o"), ("k", "k")):
+        typed += char
+        kiosk.tap_and_wait(f"key:{key}", lambda s, t=typed: t + "|" in s["labels"], f"the comment to show {typed!r}")
     kiosk.tap("feedback:send")
     snap = kiosk.wait_screen("thanks")
     assert "Thank you for your feedback!" in snap["labels"]

@@ -2,7 +2,7 @@
 PNG of each, so a person can look at what a customer sees (cut-off text, tofu boxes, Arabic).
 
 `tour()` is a generator driven by the App's clock: each `yield` gives the seconds to let the UI
-settle and draw before the next picture is taken.
+settle and draw before the next picture is taken. kiosk/cli.py attaches it (`ScreenshotTour`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import logging
 import os
 from collections import deque
 from pathlib import Path
+
+from kivy.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +123,18 @@ def tour(app, out: Path):
         shoot(f"{lang}-09-thanks")
 
         walk(())
-        app.show_handoff()
-        yield SETTLE
-        shoot(f"{lang}-10-handoff")
-
-        app.close_handoff()
-        app._open_overlay()
-        app._overlay.remaining = 12
+        if app.can_hand_off:
+            app.show_handoff()
+            yield SETTLE
+            shoot(f"{lang}-10-handoff")
+            app.close_handoff()
+        else:  # an unregistered kiosk has no handoff screen to show
+            log.info("no %s-10-handoff: this kiosk has no device token or no public server address", lang)
+        app.idle.open_overlay()
+        app.idle.overlay.remaining = 12
         yield SETTLE
         shoot(f"{lang}-11-idle-overlay")
-        app.still_here()
+        app.idle.still_here()
 
         app.open_staff()
         app.screens["staff_pin"].pin = "12"
@@ -138,7 +142,7 @@ def tour(app, out: Path):
         shoot(f"{lang}-12-staff-pin")
 
         app.screens["staff_pin"].pin = ""
-        app._show("staff_status")
+        app.open_staff_status()
         yield 1.0  # the status is gathered on a thread
         shoot(f"{lang}-13-staff-status")
         app.leave_staff()
@@ -161,3 +165,27 @@ def tour(app, out: Path):
     shoot("en-17-step-reach")
     app.finish_session()
     yield SETTLE
+
+
+class ScreenshotTour:
+    """Runs `tour()` once the app is up, then closes the app."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def attach(self, app) -> None:
+        Clock.schedule_once(lambda *_: self._run_tour(app), 0.5)
+
+    def _run_tour(self, app) -> None:
+        app.build_screens()
+        steps = iter(tour(app, self.out))
+
+        def advance(*_):
+            try:
+                wait = next(steps)
+            except StopIteration:
+                app.shut_down("the screenshot tour is done")
+                return
+            Clock.schedule_once(advance, wait)
+
+        Clock.schedule_once(advance, 0.3)

@@ -1,0 +1,25 @@
+"""The `kiosk` console command: check that this install has the [kiosk] extra, then run kiosk.cli.
+
+Every install has this command (console scripts cannot depend on an extra); where the kiosk's
+packages are missing it says which extra to install and exits 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from contract.extras import lacking_sentence
+
+
+def main(argv: list[str] | None = None) -> int:
+    problem = lacking_sentence("kiosk", "kiosk")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from kiosk.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Pull: the signed manifest, the plan, verified downloads staged, one switch (see __init__)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from contract.guides import Guide, LibraryInvalid, library_from_documents
+from kiosk.sync.manifest import (
+    ContentRejected,
+    Plan,
+    _is_hex,
+    check_manifest_shape,
+    make_plan,
+    verify_manifest,
+)
+from kiosk.sync.results import OK, UNCHANGED, _Round
+from kiosk.sync.timing import backoff_delay
+from kiosk.transport import ManifestReply, NetworkError
+from offline_cache.store import Store
+
+if TYPE_CHECKING:
+    import random
+    import threading
+
+    from kiosk.sync.service import Transport
+    from offline_cache.sync_tables import SyncTables
+
+log = logging.getLogger("kiosk.sync")
+
+IMAGE_FLUSH_BYTES = 32_000_000  # verified images held in memory before one write to the store
+
+
+class _StoredImages(Mapping):
+    """The store's images as the mapping library_from_documents checks names against, without
+    reading hundreds of megabytes into memory to do it."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._hashes = store.image_hashes()
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._hashes
+
+    def __getitem__(self, digest: str) -> bytes:
+        data = self._store.get_image(digest) if digest in self._hashes else None
+        if data is None:
+            raise KeyError(digest)
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hashes)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+class PullMixin:
+    """SyncService's pull half. What it uses of the service is declared here; SyncService.__init__
+    sets it."""
+
+    store: Store
+    tables: SyncTables
+    transport: Transport
+    server_key: str
+    workers: int
+    download_attempts: int
+    backoff_base: float
+    rng: random.Random
+    may_switch: Callable[[], bool] | None
+    on_content_changed: Callable[[str], None] | None
+    _stop: threading.Event
+
+    def _pinned_key(self) -> str:
+        """The settings' server_key; without one, the key first seen is pinned (trust on first
+        use) and every later manifest must match it."""
+        if self.server_key:
+            return self.server_key
+        key = self.store.get_state("server_key_tofu")
+        if not key:
+            key = self.transport.fetch_server_key()
+            self.store.set_state("server_key_tofu", key)
+            log.warning("no server_key configured: pinned the server's key %s on first use", key)
+        return key
+
+    def _pull(self, rnd: _Round) -> str:
+        rnd.report("manifest", 0, 1)
+        installed_version = self.store.content_version
+        etag = None
+        if installed_version is not None and self.store.get_state("manifest_version") == installed_version:
+            etag = self.store.get_state("manifest_etag")
+        reply = self.transport.fetch_manifest(etag)
+        rnd.report("manifest", 1, 1)
+        if reply.status in (304, 404):
+            return UNCHANGED
+        manifest = reply.manifest or {}
+        verify_manifest(manifest, reply.signature, self._pinned_key())
+        check_manifest_shape(manifest)
+        new_version = manifest["content_version"]
+        if installed_version is not None and installed_version.isdigit() and new_version < int(installed_version):
+            raise ContentRejected(f"the manifest's content version {new_version} is older than the "
+                                  f"installed {installed_version}; an old manifest is not re-installed")
+        tables = self.tables
+        plan = make_plan(manifest, self.store.guide_versions(), self.store.image_hashes(), tables.staged_keys())
+        if plan.is_noop(installed_version):
+            self._remember_manifest(reply, plan.content_version)
+            return UNCHANGED
+        stale = set(tables.staged_keys()) - {(g, v) for g, v, _ in plan.changed}
+        tables.unstage(stale)
+
+        self._download_guides(plan, rnd)  # small and quick: staged before the long image downloads
+        plan.images = self._images_needed(manifest, plan)
+        if hasattr(self.transport, "clean_partials"):
+            self.transport.clean_partials(set(plan.images))
+        self._download_images(plan, rnd)
+        changed = self._validated_library(manifest, plan)
+        if self.may_switch is not None and not self.may_switch():
+            rnd.pending = plan.content_version
+            log.info("content version %s is ready; switching once no session is in progress",
+                     plan.content_version)
+            return OK if (rnd.guides or rnd.images) else UNCHANGED
+
+        with tables.transaction():
+            self.store.install_content(plan.content_version, changed, set(manifest["guides"]))
+            self._remember_manifest(reply, plan.content_version)
+            tables.clear_staging()
+        removed = self.store.remove_unused_images()
+        rnd.changed = True
+        log.info("installed content version %s: %d guides changed, %d removed, %d images added, %d dropped",
+                 plan.content_version, len(changed), len(plan.removed), len(plan.images), removed)
+        if self.on_content_changed:
+            try:
+                self.on_content_changed(plan.content_version)
+            except Exception:
+                log.exception("on_content_changed callback failed")
+        return OK
+
+    def _images_needed(self, manifest: dict[str, Any], plan: Plan) -> dict[str, int | None]:
+        """Images the new library's guides name and the store lacks (sha256 -> size). Taken from
+        the guides themselves rather than the manifest's list alone, so an image nobody names is
+        never fetched (and then dropped, and fetched again, every round)."""
+        named: set[str] = set()
+        for _, body in self.tables.staged().values():
+            try:
+                named |= set((json.loads(body).get("images") or {}).values())
+            except (ValueError, AttributeError):
+                pass  # validation refuses it with a proper reason
+        for gid in plan.unchanged:
+            installed = self.store.guide(gid)
+            if installed:
+                named |= set(installed[0].images.values())
+        have = self.store.image_hashes()
+        sizes = manifest["images"]
+        return {h: (sizes.get(h) or {}).get("size") for h in sorted(named - have) if _is_hex(h)}
+
+    def _remember_manifest(self, reply: ManifestReply, version: str) -> None:
+        if reply.etag:
+            self.store.set_state("manifest_etag", reply.etag)
+            self.store.set_state("manifest_version", version)
+
+    def _parallel(self, jobs: list[Any], fetch: Callable[[Any], bytes], done: Callable[[Any, bytes], None],
+                  stage: str, rnd: _Round) -> None:
+        """Run `fetch` on a small pool, at most `workers` at a time; call `done` on this thread
+        as each arrives. The first failure cancels what has not started and is raised."""
+        total = len(jobs)
+        rnd.report(stage, 0, total)
+        if not jobs:
+            return
+        finished = 0
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"sync-{stage}") as pool:
+            pending: dict[Future, Any] = {}
+            queue = list(reversed(jobs))
+            try:
+                while queue or pending:
+                    while queue and len(pending) < self.workers * 2:
+                        job = queue.pop()
+                        pending[pool.submit(self._with_retries, fetch, job)] = job
+                    ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in ready:
+                        job = pending.pop(fut)
+                        data = fut.result()
+                        done(job, data)
+                        finished += 1
+                        rnd.report(stage, finished, total)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def _with_retries(self, fetch: Callable[[Any], bytes], job: Any) -> bytes:
+        """A cut connection is worth retrying at once (an image resumes where it stopped);
+        anything else is not."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fetch(job)
+            except NetworkError:
+                if attempt >= self.download_attempts or self._stop.is_set():
+                    raise
+                self._stop.wait(backoff_delay(attempt, self.backoff_base / 2, 2.0, self.rng))
+
+    def _download_images(self, plan: Plan, rnd: _Round) -> None:
+        # Stored a few at a time, not one by one: each commit can trigger a WAL checkpoint with
+        # its fsyncs, and those, not the network, were the slow part of a large pull.
+        pending: dict[str, bytes] = {}
+
+        def flush() -> None:
+            if not pending:
+                return
+            self.store.put_images(pending)
+            if hasattr(self.transport, "discard_partial"):
+                for digest in pending:
+                    self.transport.discard_partial(digest)
+            pending.clear()
+
+        def fetch(job: tuple[str, int | None]) -> bytes:
+            return self.transport.fetch_image(*job)
+
+        def done(job: tuple[str, int | None], data: bytes) -> None:
+            pending[job[0]] = data
+            rnd.images += 1
+            rnd.bytes += len(data)
+            if sum(map(len, pending.values())) >= IMAGE_FLUSH_BYTES:
+                flush()
+
+        try:
+            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
+        finally:
+            flush()  # what arrived is kept for the retry
+
+    def _download_guides(self, plan: Plan, rnd: _Round) -> None:
+        batch: list[tuple[str, int, str, bytes]] = []
+
+        def fetch(job: tuple[str, int, str]) -> bytes:
+            return self.transport.fetch_guide(*job)
+
+        def done(job: tuple[str, int, str], body: bytes) -> None:
+            batch.append((*job, body))
+            rnd.guides += 1
+            rnd.bytes += len(body)
+            if len(batch) >= 100:
+                self.tables.stage_guides(batch)
+                batch.clear()
+
+        try:
+            self._parallel(plan.fetch, fetch, done, "guides", rnd)
+        finally:
+            self.tables.stage_guides(batch)  # what arrived is kept for the retry
+
+    def _validated_library(self, manifest: dict[str, Any], plan: Plan) -> list[tuple[Guide, int]]:
+        """The new library as a whole, validated again on the kiosk; the changed guides with
+        their versions, ready to install."""
+        staged = self.tables.staged()
+        docs, changed_ids = [], {}
+        for gid, version, sha in plan.changed:
+            _, body = staged[(gid, version)]
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                raise ContentRejected(f"guide {gid} v{version} is not JSON ({exc})") from exc
+            if not isinstance(doc, dict) or doc.get("id") != gid:
+                raise ContentRejected(f"guide {gid} v{version}: the document is for another guide")
+            docs.append(doc)
+            changed_ids[gid] = (version, sha)
+        for gid in plan.unchanged:
+            installed = self.store.guide(gid)
+            if installed is None:
+                raise ContentRejected(f"guide {gid} vanished from the store during sync")
+            docs.append(installed[0].to_dict())
+        try:
+            library = library_from_documents(docs, _StoredImages(self.store))
+        except LibraryInvalid as exc:
+            first = "; ".join(str(p) for p in exc.problems[:3])
+            raise ContentRejected(f"the new library does not validate on the kiosk "
+                                  f"({len(exc.problems)} problem(s)): {first}") from exc
+        changed = []
+        for gid, (version, sha) in changed_ids.items():
+            guide = library.guides[gid]
+            if guide.sha256 != sha:
+                raise ContentRejected(f"guide {gid} v{version}: its canonical form does not hash to the "
+                                      "manifest's sha256")
+            changed.append((guide, version))
+        return changed
+

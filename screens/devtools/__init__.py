@@ -1,0 +1,3 @@
+"""Tools for tests and people, never used by a kiosk in service: the UI tests' probe and the
+screenshot tour. kiosk/cli.py attaches them (`kiosk run` with KIOSK_TEST_PROBE set, `kiosk
+screenshots`); the App itself never imports this package."""

@@ -1,0 +1,123 @@
+"""The UI tests' probe: after every frame that changed what is on screen, a JSON file with what a
+person would see (the screen, visible texts, every tappable button with its centre in screen pixels).
+
+tests/ui and bench/bench_ui.py read it; `kiosk run` attaches it only when KIOSK_TEST_PROBE names
+the file (kiosk/cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from kivy.clock import Clock
+
+PROBE_SETTLE = 0.08  # seconds without a changed frame before the test probe is written
+
+
+class Probe:
+    def __init__(self, path: str):
+        self.path = path
+        self.app = None
+        self._last = None
+        self._pending: dict = {}
+        self._event = None
+        self._drawn_at = 0.0
+        self._frame = 0
+        self._last_input_t = 0.0
+
+    def attach(self, app) -> None:
+        from kivy.core.window import Window
+
+        self.app = app
+        # after the buffer swap, so a probe's time is when the frame really was on screen
+        Window.bind(on_flip=self._before_flip)
+        swap = Window.flip
+
+        def flip_then_probe():
+            swap()
+            self._write_probe(Window)
+
+        Window.flip = flip_then_probe
+        # the pointer's position tells a test that input reaches the app (the first moments
+        # after the window appears, X may not deliver clicks to it yet)
+        Window.bind(mouse_pos=lambda window, _pos: self._write_probe(window))
+        Window.bind(on_touch_up=self._on_any_touch_up)
+
+    def _on_any_touch_up(self, _window, _touch):
+        self._last_input_t = time.time()
+        return False
+
+    def _before_flip(self, *_):
+        self._drawn_at = time.time()  # the UI thread's work for this frame is done; the swap follows
+
+    def _write_probe(self, window, *_):
+        """After a frame that changed what is on screen, write what a person would see: the
+        screen, visible texts, and every tappable button with its centre in screen pixels."""
+        flipped_at = time.time()
+        snap = self.snapshot(window)
+        if snap == self._last:
+            return
+        self._last = snap
+        self._frame += 1
+        # every changed frame since the last write, so a benchmark can find the first frame that
+        # showed something, not only the settled one
+        frames = (self._pending.get("frames", []) if self._event is not None else [])[-15:]
+        frames.append({"t": flipped_at, "drawn_t": self._drawn_at, "labels": snap["labels"][:6]})
+        self._pending = dict(snap, frame=self._frame, t=flipped_at, drawn_t=self._drawn_at,
+                             input_t=self._last_input_t, frames=frames)
+        # Written once the screen has settled (no changed frame for PROBE_SETTLE s): a layout can
+        # take a few frames, and a test must not aim at a button that is still moving.
+        if self._event is not None:
+            self._event.cancel()
+        self._event = Clock.schedule_once(self._commit_probe, PROBE_SETTLE)
+
+    def _commit_probe(self, *_):
+        self._event = None
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self._pending, fh, ensure_ascii=False)
+        os.replace(tmp, self.path)
+
+    def snapshot(self, window) -> dict:
+        from kivy.uix.button import Button
+        from kivy.uix.label import Label
+        from kivy.uix.scrollview import ScrollView
+
+        app = self.app
+        labels: list[str] = []
+        buttons: list[dict] = []
+        height = window.height
+        left, top = int(window.left), int(window.top)
+
+        def walk(widget, clip):
+            if widget.opacity == 0 or widget.width < 1 or widget.height < 1:
+                return
+            if isinstance(widget, ScrollView):
+                x0, y0 = widget.to_window(widget.x, widget.y)
+                box = (x0, y0, x0 + widget.width, y0 + widget.height)
+                clip = (max(clip[0], box[0]), max(clip[1], box[1]), min(clip[2], box[2]), min(clip[3], box[3]))
+            if isinstance(widget, Label):
+                cx, cy = widget.to_window(*widget.center)
+                if clip[0] <= cx <= clip[2] and clip[1] <= cy <= clip[3]:
+                    text = getattr(widget, "raw", None) or widget.text
+                    if isinstance(widget, Button):
+                        if not widget.disabled:
+                            # primary: drawn highlighted (a lit star, the chosen folder)
+                            buttons.append({"text": text, "id": getattr(widget, "probe_id", ""),
+                                            "primary": bool(getattr(widget, "primary", False)),
+                                            "x": left + round(cx), "y": top + round(height - cy)})
+                    elif text.strip():
+                        labels.append(text)
+            for child in reversed(widget.children):
+                walk(child, clip)
+
+        full = (0, 0, window.width, window.height)
+        overlay = app.idle.overlay is not None
+        roots = [app.idle.overlay] if overlay else list(reversed(window.children))
+        for root in roots:
+            walk(root, full)
+        mx, my = window.mouse_pos
+        return {"screen": app.sm.current, "overlay": overlay, "mouse": [left + round(mx), top + round(height - my)], "lang": app.lang, "session": app.engine.session_id,
+                "labels": labels, "buttons": buttons}

@@ -1,0 +1,26 @@
+"""The `kiosk-server` console command: check that this install has the [server] extra, then run
+server.cli.
+
+Every install has this command (console scripts cannot depend on an extra); where the server's
+packages are missing it says which extra to install and exits 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from contract.extras import lacking_sentence
+
+
+def main(argv: list[str] | None = None) -> int:
+    problem = lacking_sentence("server", "kiosk-server")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from server.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Mixed fleets keep working (shared/DESIGN.md): a kiosk of the previous release syncs with
+today's server, and today's kiosk syncs with the previous release's server. Both get the
+published content and both deliver the events a traveller left.
+
+The previous release is a commit of this repository's history, unpacked with `git archive` and
+run from its own source tree. A checkout without that history (a shallow clone) fails here on
+purpose: CI uses a full clone, and a compatibility test that skips is one nobody runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.paths import SAMPLE_LIBRARY
+from tests.sync.conftest import ServerProc
+
+PREVIOUS_RELEASE = "d2a8cda"  # kiosk CLI with --server/--token for run and sync; no protocol header
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_GUIDES = len(list(SAMPLE_LIBRARY.glob("*.yaml")))
+
+# A traveller's session, written with the engine of the tree on PYTHONPATH (either release).
+RECORD_SESSION = """
+import sys
+from kiosk.engine import SessionEngine
+from offline_cache.store import Store
+store = Store(sys.argv[1])
+engine = SessionEngine(store, sys.argv[2])
+engine.start_session("en")
+engine.open_guide("lost-baggage")
+engine.choose(0)
+engine.feedback(True, 5, "found it")
+engine.end_session()
+print(store.outbox_depth())
+"""
+
+
+@pytest.fixture(scope="module")
+def previous_release(tmp_path_factory) -> Path:
+    tree = tmp_path_factory.mktemp("previous-release")
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS_RELEASE],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        pytest.fail(f"the previous release {PREVIOUS_RELEASE} is not in this checkout's git history "
+                    f"({archive.stderr.decode().strip()}); the compatibility test needs a full clone "
+                    "(git fetch --unshallow)", pytrace=False)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+class Release:
+    """The `kiosk` command and engine of one source tree, on one data dir."""
+
+    def __init__(self, tree: Path, data_dir: Path):
+        self.tree, self.data_dir = tree, data_dir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+        self.env["PYTHONPATH"] = str(tree)
+
+    def python(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, *args], env=self.env, cwd=self.tree, capture_output=True,
+                             text=True, timeout=120, check=False)
+        assert out.returncode == 0, f"{self.tree}: python {' '.join(args[:3])} failed:\n{out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    def kiosk(self, *args: str) -> dict:
+        return json.loads(self.python("-m", "kiosk.cli", *args, "--data-dir", str(self.data_dir), "--json"))
+
+    def used_by_a_traveller(self) -> tuple[str, int]:
+        """A new data dir (sample library, generated device name) and one session's events."""
+        device = self.kiosk("status")["device"]
+        recorded = int(self.python("-c", RECORD_SESSION, str(self.data_dir / "kiosk.db"), device))
+        assert recorded >= 4
+        return device, recorded
+
+
+def _server_events(server: ServerProc) -> list[str]:
+    with server.db() as conn:
+        return [r[0] for r in conn.execute("SELECT device FROM events")]
+
+
+def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> None:
+    device, recorded = kiosk.used_by_a_traveller()
+    token = server.add_device(device)
+    server.publish(SAMPLE_LIBRARY)
+    result = kiosk.kiosk("sync", "--server", server.url, "--token", token)
+    assert result["result"] == "ok", result
+    status = kiosk.kiosk("status")
+    assert status["content_version"] == str(server.content_version()), "the published content arrived"
+    assert status["guides"] == SAMPLE_GUIDES
+    assert status["outbox_depth"] == 0 and status["rejected_events"] == 0
+    assert _server_events(server) == [device] * recorded, "every event is stored under its device"
+
+
+def test_previous_release_kiosk_syncs_with_todays_server(tmp_path, previous_release):
+    server = ServerProc(tmp_path / "server").start()
+    try:
+        _sync_and_check(Release(previous_release, tmp_path / "kiosk"), server, tmp_path)
+    finally:
+        server.stop()
+
+
+def test_todays_kiosk_syncs_with_the_previous_release_server(tmp_path, previous_release):
+    server = ServerProc(tmp_path / "server", release=previous_release).start()
+    try:
+        _sync_and_check(Release(REPO, tmp_path / "kiosk"), server, tmp_path)
+    finally:
+        server.stop()

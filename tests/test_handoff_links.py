@@ -1,0 +1,46 @@
+"""kiosk.handoff: a kiosk offers "Continue on your phone" only when a server could open the link
+(a device token and a public address), and then the QR's URL is on the public address and signed
+with the key the server derives from the token. No window needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.handoff import handoff_key, parse_url, verify
+from kiosk.engine import Position
+from kiosk.handoff import HandoffLinks, HandoffUnavailable
+from kiosk.settings import Settings
+
+AT = Position(guide_id="lost-baggage", guide_version=3, step_id="waited", path=(0, 1))
+
+
+@pytest.mark.parametrize("config", [
+    {},  # a new kiosk, nobody configured it (this once made QR codes for http://127.0.0.1:8000)
+    {"server_url": "https://kiosk.example.org"},  # a server, but not registered with it
+    {"public_url": "https://kiosk.example.org"},
+    {"token": "kt_abc"},  # a token, but no address for the phone to go to
+], ids=["unregistered", "server-no-token", "public-no-token", "token-no-address"])
+def test_no_handoff_without_a_token_and_an_address(config):
+    links = HandoffLinks(Settings(device="kiosk-7", **config))
+    assert not links.available
+    with pytest.raises(HandoffUnavailable):
+        links.url_for(AT, "s1", "en")
+
+
+def test_the_url_is_on_the_public_address_and_signed_with_the_devices_key():
+    settings = Settings(device="kiosk-7", token="kt_abc", server_url="http://10.0.0.5:8000",
+                        public_url="https://help.example.org")
+    links = HandoffLinks(settings)
+    assert links.available
+    url = links.url_for(AT, "s1", "ar")
+    assert url.startswith("https://help.example.org/c/kiosk-7/lost-baggage/3/waited?")
+    handoff, signature = parse_url(url)
+    assert (handoff.device, handoff.path, handoff.session, handoff.lang) == ("kiosk-7", (0, 1), "s1", "ar")
+    assert verify(handoff, signature, handoff_key("kt_abc")), "the server's key for this token opens it"
+    assert not verify(handoff, signature, handoff_key("kt_other")), "no other device's key does"
+
+
+def test_without_a_public_url_the_link_uses_the_server_url():
+    links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org/"))
+    assert links.url_for(AT, "s1", "en").startswith("https://kiosk.example.org/c/kiosk-7/")
+
