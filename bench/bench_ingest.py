@@ -184,7 +184,7 @@ async def fleet(base: str, tokens: dict[str, str], events_per_kiosk: int, window
         # every request.
         async with httpx.AsyncClient(base_url=base, timeout=120, verify=tls) as client:
             await call(client, "/api/v1/heartbeat", {"content_version": 7, "outbox_depth": events_per_kiosk,
-                                                     "last_sync_result": "ok", "app_version": "0.1.0",
+                                                     "last_sync_result": {"result": "ok"}, "app_version": "0.1.0",
                                                      "free_disk": 10**10, "uptime": 3600}, token)
             batch = events_for(name, events_per_kiosk, session=f"{tag}-{uuid.uuid4().hex[:8]}")
             sent.extend(e["uuid"] for e in batch)

@@ -29,10 +29,22 @@ class Device:
     id: int
     name: str
     handoff_key: bytes
+    location: str | None = None
 
 
 class AuthError(Exception):
     pass
+
+
+# New device tokens: a fixed prefix, then 43 url-safe characters (256 random bits). The prefix means
+# no token starts with "-" (which `kiosk run --token -abc` reads as an option) and lets secret
+# scanners recognise a leaked one. Tokens issued before it (bare token_urlsafe) keep working: a
+# token is only ever looked up by its sha256.
+TOKEN_PREFIX = "gkd_"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def token_digest(token: str) -> str:
@@ -46,7 +58,7 @@ def add_device(engine: Engine, name: str, location: str | None = None) -> str:
     """Register a device and return its token: shown once, never stored in the clear."""
     if not DEVICE_NAME.match(name):
         raise AuthError("a device name is 1-80 letters, digits, '-' or '_'")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with db.write(engine) as conn:
         if conn.execute(sa.select(db.devices.c.id).where(db.devices.c.name == name)).first():
             raise AuthError(f"a device called '{name}' already exists")
@@ -54,6 +66,21 @@ def add_device(engine: Engine, name: str, location: str | None = None) -> str:
             name=name, location=location, token_sha256=token_digest(token),
             handoff_key=handoff_key(token).hex(), created_at=time.time()))
     return token
+
+
+def rotate_device(engine: Engine, name: str) -> str | None:
+    """Give an active device a new token and return it (shown once); the old one stops working with
+    this transaction. None when there is no active device of that name.
+
+    The handoff key is derived from the token, so it changes too: QR links the kiosk showed before
+    and that no phone has opened yet stop verifying (the phone gets the plain "link not valid" page),
+    which is what a rotation after a leaked token needs, since the old key could sign links. A phone
+    already on the mobile pages goes on: its next links are signed with the server's own secret."""
+    token = new_token()
+    with db.write(engine) as conn:
+        res = conn.execute(db.devices.update().where(db.devices.c.name == name, db.devices.c.revoked_at.is_(None))
+                           .values(token_sha256=token_digest(token), handoff_key=handoff_key(token).hex()))
+        return token if res.rowcount else None
 
 
 def revoke_device(engine: Engine, name: str) -> bool:
@@ -65,18 +92,20 @@ def revoke_device(engine: Engine, name: str) -> bool:
 
 def device_for_token(engine: Engine, token: str) -> Device | None:
     with db.read(engine) as conn:
-        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key).where(
+        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key,
+                                   db.devices.c.location).where(
             db.devices.c.token_sha256 == token_digest(token), db.devices.c.revoked_at.is_(None))).first()
-    return Device(row.id, row.name, bytes.fromhex(row.handoff_key)) if row else None
+    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location) if row else None
 
 
 def device_by_name(engine: Engine, name: str) -> Device | None:
     if not DEVICE_NAME.match(name or ""):
         return None
     with db.read(engine) as conn:
-        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key).where(
+        row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key,
+                                   db.devices.c.location).where(
             db.devices.c.name == name, db.devices.c.revoked_at.is_(None))).first()
-    return Device(row.id, row.name, bytes.fromhex(row.handoff_key)) if row else None
+    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location) if row else None
 
 
 # --- staff -------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("version", type=int)
     r.add_argument("--by", default=None)
 
-    dev = sub.add_parser("device", help="add, list and revoke kiosks", description="Manage kiosk devices.")
+    dev = sub.add_parser("device", help="add, list, rotate and revoke kiosks", description="Manage kiosk devices.")
     dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     da = dsub.add_parser("add", parents=[common], help="register a kiosk and print its token once")
     da.add_argument("name", help="device name: letters, digits, '-' or '_'")
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", parents=[common], help="list kiosks and their fleet state")
     dr = dsub.add_parser("revoke", parents=[common], help="revoke a kiosk's token")
     dr.add_argument("name")
+    drot = dsub.add_parser("rotate", parents=[common], help="give a kiosk a new token and print it once",
+                           description="Replace a kiosk's token: the old token stops working at once, and QR "
+                                       "links the kiosk showed with it and no phone opened yet stop working "
+                                       "too. Put the new token in the kiosk's config.")
+    drot.add_argument("name")
 
     st = sub.add_parser("staff", help="manage staff logins", description="Manage staff logins.")
     ssub = st.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
@@ -127,7 +132,7 @@ def _serve(args) -> int:
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
-    uvicorn.run("server.api:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, proxy_headers=True, server_header=False)
     return 0
 
@@ -200,6 +205,15 @@ def _device(args) -> int:
     if args.device_command == "add":
         token = auth.add_device(engine, args.name, args.location)
         print(f"Device '{args.name}' added. Its token (shown only now; put it in the kiosk's config):")
+        print(token)
+        return 0
+    if args.device_command == "rotate":
+        token = auth.rotate_device(engine, args.name)
+        if token is None:
+            print(f"error: no active device called '{args.name}'", file=sys.stderr)
+            return 1
+        print(f"Device '{args.name}' has a new token; the old one no longer works. The new token (shown only "
+              "now; put it in the kiosk's config):")
         print(token)
         return 0
     if args.device_command == "revoke":

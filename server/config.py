@@ -47,8 +47,11 @@ class Config(BaseSettings):
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
 
-    max_body: ClassVar[int] = 5_000_000
-    max_upload: ClassVar[int] = 200_000_000  # a library bundle with photos
+    # The largest request body the server takes, in bytes: a library upload with photos. nginx's
+    # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).
+    max_upload: int = 200 * 1024**2
+
+    max_body: ClassVar[int] = 5_000_000  # every other request body: the event batch limit of the protocol
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):

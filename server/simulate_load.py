@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from contract.heartbeat import LastSync
 from server import auth, db, publish, summary
 from server.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 
@@ -42,7 +43,8 @@ def load(url_or_engine: str | Engine, history: History, *, seed: int = 11) -> En
                 last_heartbeat=now - rng.uniform(5, 240),
                 content_version=str(latest if rng.random() < 0.85 else latest - 1),
                 outbox_depth=rng.randint(200, 5000) if failing else rng.randint(0, 3),
-                last_sync_result="error: connection timed out" if failing else "ok",
+                last_sync_result=LastSync(result="error", error="connection timed out").stored() if failing
+                else LastSync(result="ok").stored(),
                 app_version=rng.choice(APP_VERSIONS),
                 free_disk=rng.randint(300, 900) * 1024 * 1024 if rng.random() < 0.06 else rng.randint(4, 28) * 1024**3,
                 uptime=rng.uniform(3600, 30 * 86400)))

@@ -1,4 +1,4 @@
-"""Per-session summaries (tables session_summary and session_guides, server/db.py migration 3).
+"""Per-session summaries (tables session_summary and session_guides, server/db/migrations.py, migration 3).
 
 Counting distinct sessions over a million raw events takes seconds; the dashboard's overview and
 guide tables read one narrow row per session instead. A summary is never updated by increments:

@@ -41,6 +41,7 @@ SERVER_ENV = {
     "stale_after": ("30", 30.0),
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),
+    "max_upload": ("1048576", 1048576),
 }
 
 

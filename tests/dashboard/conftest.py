@@ -79,7 +79,8 @@ def _send_test_events(base: str, token: str) -> list[dict]:
         assert r.status_code == 200 and not r.json()["rejected"], r.text
     events += lab
     r = httpx.post(base + "/api/v1/heartbeat", headers=headers, json={
-        "content_version": 1, "outbox_depth": 812, "last_sync_result": "error: server unreachable",
+        "content_version": 1, "outbox_depth": 812, "last_sync_result": {"result": "error", "at": "2026-12-01T10:00:00Z", "error": "server unreachable",
+                                                       "content_version": "1"},
         "app_version": "1.4.2", "free_disk": 200 * 1024 * 1024, "uptime": 3600})
     assert r.status_code == 200, r.text
     return events

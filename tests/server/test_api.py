@@ -18,6 +18,7 @@ from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
 
 from contract.canonical import canonical_json
 from contract.events import make_event
+from contract.handoff import Handoff, handoff_key, make_url
 from server import db
 
 
@@ -57,6 +58,23 @@ def test_manifest_etag_gives_304_when_unchanged(server):
     assert other.status_code == 200
 
 
+def test_protocol_version_header_is_read_and_every_reply_carries_the_servers(server):
+    with server.device() as c:
+        old = c.get("/api/v1/content/manifest")  # protocol 1: the previous release sent no header
+        new = c.get("/api/v1/content/manifest", headers={"X-Kiosk-Protocol": "2"})
+        garbage = c.get("/api/v1/content/manifest", headers={"X-Kiosk-Protocol": "two, please"})
+        refused = c.post("/api/v1/heartbeat", json={"outbox_depth": 0}, headers={"X-Kiosk-Protocol": ""})
+    assert old.status_code == new.status_code == 200
+    assert old.content == new.content and old.headers["ETag"] == new.headers["ETag"], "served exactly as before"
+    assert garbage.status_code == 400 and refused.status_code == 400
+    assert "X-Kiosk-Protocol" in garbage.json()["detail"] and "'two, please'" in garbage.json()["detail"]
+    with server.anonymous() as c:
+        unauthorized = c.get("/api/v1/content/manifest")
+        health = c.get("/healthz")
+    for reply in (old, new, garbage, unauthorized, health):
+        assert reply.headers["X-Kiosk-Protocol"] == "2", reply.request.url
+
+
 def test_content_needs_a_valid_device_token(server):
     with server.anonymous() as c:
         assert c.get("/api/v1/content/manifest").status_code == 401
@@ -72,6 +90,55 @@ def test_revoked_device_is_refused(server):
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         assert server.cli("device", "revoke", "kiosk-gone")[0] == 0
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_device_learns_its_name_and_location_from_its_token(server):
+    for name in ("kiosk-1", "kiosk-2"):
+        with server.device(name) as c:
+            r = c.get("/api/v1/device")
+        assert r.status_code == 200 and r.json() == {"name": name, "location": f"Hall {name}"}
+    token = server.cli("device", "add", "kiosk-nowhere")[1].strip().splitlines()[-1]
+    with server.anonymous() as c:
+        mine = c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"})
+        assert mine.status_code == 200 and mine.json() == {"name": "kiosk-nowhere", "location": None}
+        assert server.cli("device", "revoke", "kiosk-nowhere")[0] == 0
+        assert c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert c.get("/api/v1/device", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+        assert c.get("/api/v1/device").status_code == 401
+
+
+def test_a_rotated_token_replaces_the_old_one_at_once_and_retires_its_qr_links(server):
+    def qr_link(token: str, session: str) -> str:
+        h = Handoff(device="kiosk-rotating", guide="lost-bag", version=1, step="arrived", path=(), session=session,
+                    lang="en")
+        return make_url(server.url, h, handoff_key(token))
+
+    old = server.cli("device", "add", "kiosk-rotating")[1].strip().splitlines()[-1]
+    shown_before = qr_link(old, "sess-before-rotation")
+    with server.anonymous() as phone:
+        assert phone.get(qr_link(old, "sess-opened-in-time")).status_code == 200
+        code, out, err = server.cli("device", "rotate", "kiosk-rotating")
+        assert code == 0, err
+        new = out.strip().splitlines()[-1]
+        assert phone.get("/api/v1/device", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+        mine = phone.get("/api/v1/device", headers={"Authorization": f"Bearer {new}"})
+        assert mine.status_code == 200 and mine.json()["name"] == "kiosk-rotating"
+        # decided: a QR link signed with the old token's key and not yet opened stops working
+        assert phone.get(shown_before).status_code == 403
+        assert phone.get(qr_link(new, "sess-after-rotation")).status_code == 200
+
+
+def test_a_token_issued_before_the_prefix_keeps_working(server):
+    legacy = "-" + "x" * 42  # bare token_urlsafe, as `device add` made them; one in 64 began with "-"
+    engine = server.engine()
+    with engine.begin() as conn:
+        conn.execute(db.devices.insert().values(name="kiosk-legacy", token_sha256=hashlib.sha256(legacy.encode())
+                                                .hexdigest(), handoff_key=handoff_key(legacy).hex(),
+                                                created_at=time.time()))
+    engine.dispose()
+    with server.anonymous() as c:
+        r = c.get("/api/v1/device", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 200 and r.json()["name"] == "kiosk-legacy"
 
 
 def test_guides_are_served_by_id_and_version_as_their_canonical_bytes(server):
@@ -220,7 +287,8 @@ def test_too_many_or_too_large_batches_get_413(server):
 
 
 def test_heartbeat_updates_fleet_state_and_stale_flags(server):
-    beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": "ok", "app_version": "0.1.0",
+    beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": {"result": "ok", "at": "2026-12-01T10:00:00Z"},
+            "app_version": "0.1.0", "rejected_events": 0,
             "free_disk": 5_000_000_000, "uptime": 3600.5}
     with server.device("kiosk-1") as c:
         r = c.post("/api/v1/heartbeat", json=beat)
@@ -228,7 +296,8 @@ def test_heartbeat_updates_fleet_state_and_stale_flags(server):
     with server.staff() as c:
         k1 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-1"]
     assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
-    assert k1["last_sync_result"] == "ok" and k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
+    assert k1["last_sync_result"]["result"] == "ok" and k1["healthy"] is True and k1["rejected_events"] == 0
+    assert k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
     assert k1["last_seen"] >= time.time() - 60
     # the server runs with --stale-after 60: half an hour of silence is fine, two hours is stale
     engine = server.engine()
@@ -248,9 +317,12 @@ def test_heartbeat_updates_fleet_state_and_stale_flags(server):
     assert r.status_code == 200
     with server.staff() as c:
         k2 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-2"]
-    assert k2["stale"] is False and k2["content_version"] == "local-20261123" and "offline" in k2["last_sync_result"]
+    assert k2["stale"] is False and k2["content_version"] == "local-20261123" and k2["healthy"] is False
+    assert k2["last_sync_result"]["result"] == "offline" and k2["last_sync_result"]["error"] == "no route"
     with server.device() as c:
         assert c.post("/api/v1/heartbeat", json={"outbox_depth": -1}).status_code == 422
+        # the sync result is the contract's LastSync object, never free text
+        assert c.post("/api/v1/heartbeat", json={"last_sync_result": "ok"}).status_code == 422
 
 
 def test_staff_endpoints_need_a_staff_login(server):
@@ -266,6 +338,23 @@ def test_staff_endpoints_need_a_staff_login(server):
         c.cookies.clear()
         c.cookies.set("kiosk_staff", forged)
         assert c.get("/api/v1/fleet").status_code == 401
+
+
+def test_one_staff_login_serves_the_api_and_the_dashboard(server):
+    with server.anonymous() as api_login:  # logged in through the API: the dashboard opens
+        assert api_login.post("/api/v1/staff/login",
+                              json={"username": STAFF_USER, "password": STAFF_PASSWORD}).status_code == 200
+        page = api_login.get("/dashboard/fleet")
+        assert page.status_code == 200 and "kiosk-1" in page.text
+    with server.anonymous() as form_login:  # logged in through the dashboard's form: the API answers
+        assert form_login.post("/dashboard/login", data={"username": STAFF_USER, "password": STAFF_PASSWORD}
+                               ).status_code == 303
+        assert form_login.get("/api/v1/fleet").status_code == 200
+    with server.staff() as basic:  # HTTP Basic credentials work on both, a script needs no cookie
+        assert basic.get("/dashboard/fleet").status_code == 200
+    with server.anonymous() as nobody:  # no login: the API says 401, the dashboard sends to its form
+        assert nobody.get("/api/v1/fleet").status_code == 401
+        assert nobody.get("/dashboard/fleet").headers["location"].startswith("/dashboard/login?next=")
 
 
 def test_password_guessing_is_throttled_across_the_fleet(server):

@@ -9,6 +9,7 @@ import time
 import sqlalchemy as sa
 from server_testkit import cli
 
+from contract.heartbeat import LastSync
 from server import db, ingest
 from server.simulate import generate
 
@@ -25,6 +26,11 @@ def make_oldest_schema_database(url: str) -> list[dict]:
     rows = [ingest.check_event(e, e["device"], e["kiosk_time"] + 5) for e in history.events]
     with db.write(engine) as conn:
         conn.execute(db.events.insert(), rows)
+        # sync results as the first release stored them: a kiosk's JSON object, or any plain text
+        for n, result in enumerate(['{"result": "ok", "at": "2026-01-05T10:00:00Z", "error": null}', "ok",
+                                    "error: connection timed out"]):
+            conn.execute(db.devices.insert().values(name=f"old-{n}", token_sha256=f"{n:064x}", handoff_key="00" * 32,
+                                                    created_at=time.time(), last_sync_result=result))
     engine.dispose()
     return history.events
 
@@ -47,6 +53,12 @@ def test_oldest_schema_migrates_forward_with_its_events(db_url):
         assert applied == [v for v, _, _ in db.MIGRATIONS]
         stored = conn.execute(sa.select(sa.func.count()).select_from(db.events)).scalar()
         summarised = conn.execute(sa.select(sa.func.count()).select_from(db.session_summary)).scalar()
+        synced = dict(conn.execute(sa.select(db.devices.c.name, db.devices.c.last_sync_result)).all())
     engine.dispose()
     assert stored == len(events)
     assert summarised == len({e["session"] for e in events}), "every old session has its summary"
+    # every stored sync result now reads as the one LastSync shape the Fleet page shows
+    last = {name: LastSync.from_stored(text) for name, text in synced.items()}
+    assert last["old-0"].healthy and last["old-0"].at == "2026-01-05T10:00:00Z"
+    assert last["old-1"].healthy
+    assert not last["old-2"].healthy and last["old-2"].error == "error: connection timed out"

@@ -1,0 +1,48 @@
+"""The server's FastAPI app, assembled in one place: the API routers (server.routes), the mobile
+continue pages (server.mobile) and the staff dashboard (server.dashboard), behind ServerGuard.
+
+`create_app()` reads its settings from the environment (server.config), so each uvicorn worker
+builds the same app; everything the workers must agree on lives in the database or the data dir.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import FastAPI
+
+from server import db
+from server.config import Config
+from server.content import ManifestCache
+from server.deps import Context
+from server.guard import ServerGuard
+from server.routes import content, devices, events, health, publish, staff
+from server.signing import load_or_create_key
+
+
+def create_app(config: Config | None = None) -> FastAPI:
+    config = config or Config.from_env()
+    engine = db.make_engine(config.db_url)
+    db.migrate(engine)
+    ctx = Context(config=config, engine=engine, signing_key=load_or_create_key(config.data_dir),
+                  mobile_secret=db.shared_secret(engine, "mobile_link_key"),
+                  cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
+                  manifests=ManifestCache(),
+                  ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
+    app = FastAPI(title="Guide kiosk server", version="1.0.0",
+                  description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
+                              "and the mobile continue pages.")
+    app.state.ctx = ctx
+    app.add_middleware(ServerGuard, config=config)
+
+    from server.mobile import router as mobile_router
+
+    app.include_router(mobile_router)
+
+    from server.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # the staff dashboard's pages under /dashboard
+
+    for module in (health, content, devices, events, staff, publish):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,23 @@
+"""The staff dashboard: server-rendered HTML pages under /dashboard, behind the staff login.
+
+Pages: overview, guides (list and one guide drawn as its decision tree), feedback (with CSV
+export), search, fleet, library (versions, diffs, rollback). Numbers come from server.stats (SQL),
+charts from server.charts (inline SVG), so the pages need no JavaScript and no network.
+
+Jinja2 autoescapes every value; the only unescaped HTML is the SVG that server.charts builds, and
+it escapes the data it draws. The one state-changing form (rollback) carries a CSRF token bound to
+the staff member's login cookie, and the cookie is SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+from server.dashboard import feedback, fleet, library, login, usage
+from server.dashboard.login import login_redirect
+from server.deps import StaffLoginNeeded
+
+
+def install(app) -> None:
+    """Mount the dashboard in the server's FastAPI app (create_app sets app.state.ctx)."""
+    for module in (usage, login, feedback, fleet, library):
+        app.include_router(module.router)
+    app.add_exception_handler(StaffLoginNeeded, login_redirect)

@@ -1,0 +1,95 @@
+"""The Fleet page: every kiosk's last heartbeat, the ones needing attention first."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from contract.heartbeat import LastSync
+from server import charts, db, publish
+from server.dashboard.format import ago
+from server.dashboard.render import engine_of, render, snapshot, stale_after_of
+from server.deps import StaffDep
+
+LOW_DISK = 1024**3
+DEEP_OUTBOX = 100
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+@dataclass
+class FleetRow:
+    row: Any
+    last_sync: LastSync | None  # None: the kiosk never reported a sync
+    stale: bool
+    low_disk: bool
+    deep_outbox: bool
+    behind: bool
+
+    @property
+    def failing(self) -> bool:
+        return self.last_sync is not None and not self.last_sync.healthy
+
+    @property
+    def rejected(self) -> int:
+        return self.row.rejected_events or 0
+
+    @property
+    def trouble(self) -> bool:
+        return self.stale or self.failing or self.low_disk or self.deep_outbox or self.rejected > 0
+
+    @property
+    def sync_text(self) -> str:
+        """The "Last sync" cell, in words: "ok, 3 min ago", "failed: <error>", "never synced"."""
+        last = self.last_sync
+        if last is None:
+            return "never synced"
+        if last.healthy:
+            at = _timestamp(last.at)
+            return f"{last.result}, {ago(at)}" if at else str(last.result)
+        outcome = "failed" if last.result in (None, "error") else last.result
+        return f"{outcome}: {last.error}" if last.error else str(outcome)
+
+    @property
+    def problems(self) -> list[str]:
+        n = self.rejected
+        return [f"{n} event{'s' if n != 1 else ''} rejected by the server"] if n else []
+
+
+def _timestamp(iso: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp() if iso else None
+    except ValueError:
+        return None
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
+    now, stale_after = time.time(), stale_after_of(request)
+    with snapshot(engine_of(request)) as conn:
+        devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))
+                               .order_by(db.devices.c.location, db.devices.c.name)).all()
+        latest = publish.latest_content_version(conn)
+    rows = []
+    for d in devices:
+        rows.append(FleetRow(
+            d, last_sync=LastSync.from_stored(d.last_sync_result),
+            stale=not d.last_seen or now - d.last_seen > stale_after,
+            low_disk=d.free_disk is not None and d.free_disk < LOW_DISK,
+            deep_outbox=(d.outbox_depth or 0) > DEEP_OUTBOX,
+            behind=latest is not None and str(d.content_version or "") != str(latest)))
+    rows.sort(key=lambda r: (not r.trouble, r.row.location or "", r.row.name))
+    trouble = sum(r.trouble for r in rows)
+    chart = charts.bar_chart([("ok", len(rows) - trouble), ("stale", sum(r.stale for r in rows)),
+                              ("sync failing", sum(r.failing for r in rows)),
+                              ("events rejected", sum(r.rejected > 0 for r in rows)),
+                              ("low disk", sum(r.low_disk for r in rows)),
+                              ("deep outbox", sum(r.deep_outbox for r in rows))],
+                             title="Kiosks by state", width=480, height=200)
+    return render(request, "fleet.html", user, rows=rows, trouble=trouble, latest=latest, chart=chart,
+                  stale_minutes=round(stale_after / 60))

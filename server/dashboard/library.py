@@ -1,0 +1,63 @@
+"""The Library page: content versions, what each changed, and rolling back to one."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from contract.guides import LibraryInvalid
+from server import charts, db, publish
+from server.dashboard.csrf import check_csrf
+from server.dashboard.render import engine_of, render, snapshot
+from server.deps import StaffDep
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+def _version_guides(conn) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    for v, g, gv in conn.execute(sa.select(db.content_guides.c.content_version, db.content_guides.c.guide_id,
+                                           db.content_guides.c.guide_version)):
+        out.setdefault(v, {})[g] = gv
+    return out
+
+
+def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, list]:
+    return {"added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
+            "changed": sorted((g, before[g], after[g]) for g in set(after) & set(before) if before[g] != after[g])}
+
+
+@router.get("/library", response_class=HTMLResponse)
+def library_page(request: Request, user: StaffDep, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
+    with snapshot(engine_of(request)) as conn:
+        versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
+                                          db.content_versions.c.published_by, db.content_versions.c.note,
+                                          db.content_versions.c.rollback_of)
+                                .order_by(db.content_versions.c.version.desc())).all()
+        guides = _version_guides(conn)
+    items = []
+    for v in versions:
+        previous = max((p for p in guides if p < v.version), default=None)
+        items.append({"v": v, "count": len(guides.get(v.version, {})),
+                      "diff": version_diff(guides.get(previous, {}), guides.get(v.version, {})),
+                      "previous": previous})
+    latest = versions[0].version if versions else None
+    # Built here from two numbers, so a crafted link cannot put words of its own on the page.
+    done = (f"Content version {rolled_back} was published again as version {published}."
+            if rolled_back and published else None)
+    chart = charts.bar_chart([(f"v{it['v'].version}", len(it["diff"]["added"]) + len(it["diff"]["changed"])
+                               + len(it["diff"]["removed"])) for it in reversed(items)],
+                             title="Guides added, changed or removed per version", width=480, height=200)
+    return render(request, "library.html", user, items=items, latest=latest, done=done, chart=chart)
+
+
+@router.post("/library/{version}/rollback")
+def rollback(request: Request, user: StaffDep, version: int, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    try:
+        result = publish.rollback(engine_of(request), version, by=user)
+    except LibraryInvalid as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RedirectResponse(f"/dashboard/library?rolled_back={version}&published={result.content_version}",
+                            status_code=303)

@@ -1,0 +1,44 @@
+"""The server's database, as one name for the rest of the server (`from server import db`):
+server.db.schema holds the tables, server.db.migrations the schema versions, and server.db.engine
+the engines and the read/write transaction helpers.
+"""
+
+from __future__ import annotations
+
+from server.db.engine import (
+    DEFAULT_DATA_DIR,
+    default_url,
+    insert_ignore,
+    is_sqlite,
+    lock,
+    make_engine,
+    normalize_url,
+    read,
+    shared_secret,
+    write,
+)
+from server.db.migrations import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
+from server.db.schema import (
+    DASHBOARD_INDEXES,
+    SEARCH_INDEX,
+    content_guides,
+    content_versions,
+    devices,
+    events,
+    guide_versions,
+    images,
+    login_failures,
+    metadata,
+    schema_version,
+    session_guides,
+    session_summary,
+    settings,
+    staff,
+)
+
+__all__ = [
+    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
+    "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
+    "insert_ignore", "is_sqlite", "lock", "login_failures", "make_engine", "metadata", "migrate", "normalize_url",
+    "read", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "write",
+]

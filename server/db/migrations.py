@@ -1,0 +1,102 @@
+"""Schema versions. Schema changes are an ordered list of migrations. `schema_version` records each
+one applied; `migrate()` applies the missing ones in order inside one transaction. A later release
+appends a migration (ALTER TABLE ...) and changes the table definitions in server.db.schema to match.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from server.db.engine import lock, write
+from server.db.schema import (
+    DASHBOARD_INDEXES,
+    SEARCH_INDEX,
+    _v1_tables,
+    devices,
+    login_failures,
+    schema_version,
+    session_guides,
+    session_summary,
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    md = sa.MetaData()
+    _v1_tables(md)
+    md.create_all(conn)
+
+
+def _migration_2(conn: Connection) -> None:
+    for index in DASHBOARD_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
+def _migration_3(conn: Connection) -> None:
+    from server import summary
+
+    session_summary.create(conn)
+    session_guides.create(conn)
+    summary.rebuild(conn)  # an upgraded server summarises the events it already holds
+
+
+def _migration_4(conn: Connection) -> None:
+    SEARCH_INDEX.create(conn, checkfirst=True)
+
+
+def _migration_6(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE devices ADD COLUMN rejected_events INTEGER"))
+
+
+def _migration_7(conn: Connection) -> None:
+    """Sync results stored as plain text (the API accepted any string before it used the contract's
+    Heartbeat model) become LastSync JSON, so the Fleet page reads one shape only: text starting
+    with "ok" was a success, anything else was the error."""
+    from contract.heartbeat import LastSync
+
+    rows = conn.execute(sa.select(devices.c.id, devices.c.last_sync_result).where(
+        devices.c.last_sync_result.is_not(None))).all()
+    for device_id, text in rows:
+        if text.lstrip().startswith("{"):
+            continue  # a kiosk's JSON object: already the LastSync shape
+        last = LastSync(result="ok") if text.strip().lower().startswith("ok") else \
+            LastSync(result="error", error=text.strip()[:1000] or None)
+        conn.execute(devices.update().where(devices.c.id == device_id).values(last_sync_result=last.stored()))
+
+
+# (version, description, function). Append only; never edit an applied migration.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "initial schema: content, devices, staff, events", _migration_1),
+    (2, "dashboard indexes on events", _migration_2),
+    (3, "per-session summaries for the dashboard", _migration_3),
+    (4, "partial index on search events", _migration_4),
+    (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
+    (6, "devices.rejected_events from heartbeats", _migration_6),
+    (7, "plain-text sync results as LastSync JSON", _migration_7),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema up to SCHEMA_VERSION; safe when several processes start at once."""
+    with write(engine) as conn:
+        lock(conn, "migrate")
+        have = current_version(conn)
+        if have > SCHEMA_VERSION:
+            raise RuntimeError(f"the database has schema version {have}, newer than this server "
+                               f"({SCHEMA_VERSION}); upgrade the server")
+        for version, description, apply in MIGRATIONS:
+            if version > have:
+                apply(conn)
+                conn.execute(schema_version.insert().values(version=version, description=description,
+                                                            applied_at=time.time()))
+        return SCHEMA_VERSION

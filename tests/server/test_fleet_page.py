@@ -1,0 +1,70 @@
+"""The Fleet page as staff see it, after heartbeats from the real kiosk sync client
+(kiosk.sync.SyncService over kiosk.transport.HttpTransport) against the real server on loopback:
+a kiosk that just synced fine is healthy, and one whose events the server refused says so."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+from server_testkit import STAFF_PASSWORD, STAFF_USER
+
+from contract.events import make_event
+from kiosk.sync import SyncService
+from kiosk.transport import HttpTransport
+from offline_cache.store import Store
+from offline_cache.sync_tables import SyncTables
+
+
+def _kiosk(server, name: str, tmp_path) -> SyncService:
+    data_dir = tmp_path / name
+    data_dir.mkdir()
+    with server.anonymous() as c:
+        key = c.get("/api/v1/server-key").json()["public_key"]
+    transport = HttpTransport(server.url, server.tokens[name], data_dir)
+    return SyncService(Store(data_dir / "kiosk.db"), transport, device=name, server_key=key, data_dir=data_dir)
+
+
+def _events(device: str, n: int) -> list[dict]:
+    return [make_event("step_view", device=device, session="fleet-test", guide="lost-bag", guide_version=1,
+                       step="arrived", lang="en") for _ in range(n)]
+
+
+def _fleet_row(server, name: str) -> tuple[str, list[str]]:
+    """The Fleet page's row for one kiosk, fetched over HTTP after a dashboard login: (its class, its cells)."""
+    with httpx.Client(base_url=server.url, timeout=30) as staff:
+        r = staff.post("/dashboard/login", data={"username": STAFF_USER, "password": STAFF_PASSWORD})
+        assert r.status_code == 303, r.text
+        page = staff.get("/dashboard/fleet").text
+    m = re.search(rf'<tr data-device="{name}" class="([^"]*)">(.*?)</tr>', page, re.DOTALL)
+    assert m, f"{name} is not on the Fleet page"
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", td)).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>",
+                                                                                      m.group(2), re.DOTALL)]
+    return m.group(1), cells
+
+
+def test_a_kiosk_that_synced_fine_is_healthy_with_no_raw_json(server, tmp_path):
+    kiosk = _kiosk(server, "kiosk-1", tmp_path)
+    kiosk.store.append_events(_events("kiosk-1", 3))
+    result = kiosk.sync_once()  # pushes the events, pulls content, sends its heartbeat
+    assert result.result == "ok", result.error
+    row_class, cells = _fleet_row(server, "kiosk-1")
+    last_sync = cells[5]
+    assert row_class == "", f"a healthy kiosk is listed as needing attention: {cells}"
+    assert re.fullmatch(r"ok, \d+ s ago", last_sync), last_sync
+    assert not any(c.startswith("{") or '"result"' in c for c in cells), cells
+    assert cells[-1] == "", "no problems listed"
+
+
+def test_a_kiosk_whose_events_were_rejected_shows_the_problem(server, tmp_path):
+    kiosk = _kiosk(server, "kiosk-2", tmp_path)
+    # The README's old quick path: the kiosk keeps a generated device name, the token is kiosk-2's,
+    # and the server refuses every event as someone else's.
+    kiosk.store.append_events(_events("kiosk-generated-name", 4))
+    kiosk.sync_once()  # its heartbeat after the round carries the count of events set aside
+    assert SyncTables(kiosk.store).rejected_count() == 4, "the kiosk set the refused events aside"
+    row_class, cells = _fleet_row(server, "kiosk-2")
+    assert row_class == "trouble"
+    assert "4 events rejected by the server" in cells[-1]
+    assert not any(c.startswith("{") for c in cells), cells
