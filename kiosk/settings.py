@@ -98,10 +98,6 @@ class Settings(BaseSettings):
     def log_dir(self) -> Path:
         return self.data_path / "logs"
 
-    @property
-    def handoff_base(self) -> str:
-        return self.public_url or self.server_url or "http://127.0.0.1:8000"
-
     def check_staff_pin(self, pin: str) -> bool:
         return check_pin(pin, self.staff_pin_hash or hash_pin(DEFAULT_PIN, b"default-pin-salt"))
 
