@@ -3,7 +3,7 @@
     python bench/bench_dashboard.py --db sqlite:////tmp/bench.db [--sessions 100000] [--runs 15]
     python bench/bench_dashboard.py --db postgresql://kiosk@127.0.0.1:54329/dash_bench
 
-The database is filled with server.simulate's history (50 kiosks, 60 days) unless it already holds
+The database is filled with devtools.simulate's history (50 kiosks, 60 days) unless it already holds
 one (--reload refills it). The real server runs on loopback (`kiosk-server serve`); each page is
 fetched --runs times (default 30) after one warm-up, over the whole 60 days (the heaviest period a page offers
 by default is 30 days), and the median and p95 are printed per page.
@@ -23,10 +23,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.server_screenshots import local_server
+from devtools.simulate import generate
+from devtools.simulate_load import load
 from server import auth, db
-from server.screenshots import local_server
-from server.simulate import generate
-from server.simulate_load import load
 
 LIMIT = 1.0
 USER, PASSWORD = "bench", "bench-password"

@@ -14,10 +14,10 @@ import httpx
 import pg_databases
 import pytest
 
+from devtools.server_screenshots import local_server
+from devtools.simulate import History, generate
+from devtools.simulate_load import load
 from server import auth
-from server.screenshots import local_server
-from server.simulate import History, generate
-from server.simulate_load import load
 
 SESSIONS = 5000
 USER, PASSWORD = "staff", "correct horse battery"

@@ -9,8 +9,8 @@ import time
 import sqlalchemy as sa
 from server_testkit import cli
 
+from devtools.simulate import generate
 from server import db, ingest
-from server.simulate import generate
 
 
 def make_oldest_schema_database(url: str) -> list[dict]:

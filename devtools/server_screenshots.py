@@ -1,10 +1,10 @@
 """Screenshots of every dashboard page, taken in headless Chromium (Playwright, the system's
 /usr/bin/chromium; no browser download).
 
-    python -m server.screenshots DIR                    # a private server on a simulated history
-    python -m server.screenshots DIR --url http://127.0.0.1:8000 --user staff --password ...
+    python -m devtools.server_screenshots DIR                    # a private server on a simulated history
+    python -m devtools.server_screenshots DIR --url http://127.0.0.1:8000 --user staff --password ...
 
-Without --url it fills a throwaway SQLite database with a simulated history (server.simulate),
+Without --url it fills a throwaway SQLite database with a simulated history (devtools.simulate),
 starts the real server on loopback in a subprocess, logs in and saves one PNG per page.
 """
 
@@ -115,9 +115,9 @@ def take(out: Path, base: str, user: str, password: str, query: str = "") -> lis
 
 def simulated_server_db(data_dir: Path, sessions: int, user: str, password: str) -> str:
     """A SQLite server database holding a simulated history and one staff login."""
+    from devtools.simulate import generate
+    from devtools.simulate_load import load
     from server import auth
-    from server.simulate import generate
-    from server.simulate_load import load
 
     url = f"sqlite:///{data_dir / 'server.db'}"
     engine = load(url, generate(sessions=sessions))
@@ -127,7 +127,7 @@ def simulated_server_db(data_dir: Path, sessions: int, user: str, password: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.screenshots", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m devtools.server_screenshots", description=__doc__.split("\n\n")[0])
     p.add_argument("dir", type=Path, help="folder for the PNG files")
     p.add_argument("--url", help="a running server (default: start one on a simulated history)")
     p.add_argument("--user", default="staff")

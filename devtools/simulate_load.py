@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from devtools.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 from server import auth, db, publish, summary
-from server.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 
 BATCH = 5000
 
