@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.server_screenshots import local_server
+from devtools.procs import ServerProcess
 from devtools.simulate import generate
 from devtools.simulate_load import load
 from server import auth, db
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     prepare(args.db, args.sessions, args.reload)
     worst = 0.0
-    with (tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, local_server(args.db, Path(tmp)) as base,
-          httpx.Client(base_url=base, timeout=60) as client):
+    with (tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, ServerProcess(Path(tmp), db_url=args.db) as server,
+          httpx.Client(base_url=server.url, timeout=60) as client):
         r = client.post("/dashboard/login", data={"username": USER, "password": PASSWORD})
         assert r.status_code == 303, f"login failed: {r.status_code} {r.text[:200]}"
         print(f"{'page':34} {'median':>8} {'p95':>8}   limit {LIMIT:.1f} s")

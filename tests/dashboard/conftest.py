@@ -14,7 +14,7 @@ import httpx
 import pg_databases
 import pytest
 
-from devtools.server_screenshots import local_server
+from devtools.procs import ServerProcess
 from devtools.simulate import History, generate
 from devtools.simulate_load import load
 from server import auth
@@ -93,7 +93,7 @@ def server(request, history, tmp_path_factory) -> Server:
     auth.set_staff_password(engine, USER, PASSWORD)
     token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
     engine.dispose()
-    with local_server(url, data_dir) as base:
-        sent = _send_test_events(base, token)
+    with ServerProcess(data_dir, db_url=url) as process:
+        sent = _send_test_events(process.url, token)
         locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
-        yield Server(base, request.param, history, history.events + sent, locations)
+        yield Server(process.url, request.param, history, history.events + sent, locations)

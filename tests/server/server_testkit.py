@@ -7,11 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 import struct
-import subprocess
 import sys
-import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +16,9 @@ from pathlib import Path
 import httpx
 import pg_databases
 
+from devtools.procs import ServerProcess
+
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 STAFF_USER, STAFF_PASSWORD = "admin", "correct horse battery"
 
 
@@ -136,12 +134,6 @@ def fresh_pg_database(label: str):
 # --- the server --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -149,8 +141,11 @@ class Server:
     data_dir: Path
     library: Path
     tokens: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-    log: Path | None = None
+    process: ServerProcess | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.process.log
 
     def device(self, name: str = "kiosk-1") -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[name]}"}, timeout=30)
@@ -186,31 +181,12 @@ def prepare(tmp: Path, db_url: str, devices=("kiosk-1", "kiosk-2")) -> Server:
 
 
 def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    server.url = f"http://127.0.0.1:{port}"
-    server.data_dir.mkdir(parents=True, exist_ok=True)
-    server.log = server.data_dir / f"server-{port}.log"
-    server.proc = subprocess.Popen(
-        [str(VENV_BIN / "kiosk-server"), "serve", "--port", str(port), "--db", server.db_url,
-         "--data-dir", str(server.data_dir), "--log-level", "warning", *extra],
-        stdout=server.log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if server.proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"server did not start:\n{server.log.read_text()[-3000:]}")
-        time.sleep(0.1)
+    server.process = ServerProcess(server.data_dir, db_url=server.db_url, args=["--log-level", "warning", *extra],
+                                   env={**os.environ, **(env or {})}).start()
+    server.url = server.process.url
+    return server
 
 
 def stop(server: Server) -> None:
-    if server.proc and server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(5)
+    if server.process:
+        server.process.stop()
