@@ -7,14 +7,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import struct
 import sys
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 import pg_databases
+import sqlalchemy as sa
 
 from devtools.procs import ServerProcess
 
@@ -178,6 +181,49 @@ def prepare(tmp: Path, db_url: str, devices=("kiosk-1", "kiosk-2")) -> Server:
     code, out, err = server.cli("staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
     assert code == 0, err
     return server
+
+
+@contextlib.contextmanager
+def copy_of(template: Server, tmp: Path, label: str) -> Iterator[Server]:
+    """A server of its own in the state `template` was prepared in (the same library, devices,
+    tokens, staff and signing key): its data dir copied, its database copied (a SQLite file; a
+    PostgreSQL database made from the template). The template itself is never served."""
+    data_dir = tmp / "data"
+    if template.data_dir.exists():
+        shutil.copytree(template.data_dir, data_dir)
+    if template.db_url.startswith("postgresql"):
+        with pg_databases.copy_of(template.db_url, label) as url:
+            yield replace(template, url="", db_url=url, data_dir=data_dir, tokens=dict(template.tokens))
+        return
+    source = Path(template.db_url)
+    for suffix in ("", "-wal"):  # no writer is active, so the file and its WAL are consistent
+        if source.with_name(source.name + suffix).exists():
+            shutil.copy2(source.with_name(source.name + suffix), tmp / ("server.db" + suffix))
+    yield replace(template, url="", db_url=str(tmp / "server.db"), data_dir=data_dir, tokens=dict(template.tokens))
+
+
+@contextlib.contextmanager
+def serving_copy(prepared: Server, tmp: Path, label: str) -> Iterator[Server]:
+    """The real server on a copy of the prepared state; afterwards its log must hold no traceback."""
+    with copy_of(prepared, tmp, label) as srv:
+        start(srv, "--stale-after", "60")
+        try:
+            yield srv
+        finally:
+            stop(srv)
+        text = srv.log.read_text(errors="replace")
+        assert "Traceback" not in text, f"the server logged an error:\n{text[-4000:]}"
+
+
+def row_counts(server: Server) -> dict[str, int]:
+    """Rows per table: what a test that only reads must leave as it found it."""
+    engine = server.engine()
+    try:
+        with engine.connect() as conn:
+            return {name: conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one()
+                    for name in sa.inspect(conn).get_table_names()}
+    finally:
+        engine.dispose()
 
 
 def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Server:
