@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import uuid
@@ -13,12 +14,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def admin_url() -> str:
+    """KIOSK_TEST_PG_URL, or the URL of the server scripts/test-postgres starts (once per run;
+    remembered here rather than written into the process's environment)."""
     url = os.environ.get("KIOSK_TEST_PG_URL")
     if not url:
         url = subprocess.run([str(REPO / "scripts" / "test-postgres")], check=True, capture_output=True,
                              text=True).stdout.strip()
-        os.environ["KIOSK_TEST_PG_URL"] = url
     return url
 
 
