@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 import uuid
 
 import pytest
@@ -22,6 +21,7 @@ from library_factory import (
 
 from contract.events import make_event
 from contract.guides import load_library
+from devtools.procs import wait_for
 from offline_cache.errors import StoreCorrupt, StoreError, StoreFull
 from offline_cache.store import Store, fts_query
 
@@ -346,11 +346,11 @@ def test_a_reader_during_import_sees_old_or_new_never_a_mix(tmp_path):
     thread.start()
     for library in (lib_a, lib_b, lib_a):
         store.import_library(library)
-    deadline = time.monotonic() + 10  # let the reader see the last state
-    while (not seen or seen[-1] != state_a) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    thread.join()
+    try:
+        wait_for(lambda: seen and seen[-1] == state_a, 10, "the reader to see the last import", interval=0.01)
+    finally:
+        stop.set()
+        thread.join()
     mixed = [s for s in seen if s not in (state_a, state_b)]
     assert not mixed, f"{len(mixed)} mixed snapshots, e.g. {mixed[0]}"
     assert {state_a, state_b} <= set(seen)
