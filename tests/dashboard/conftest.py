@@ -5,6 +5,7 @@ its own server, so no test sees what another changed and any one runs alone."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import time
@@ -24,7 +25,6 @@ from server import auth
 
 SESSIONS = 5000
 USER, PASSWORD = "staff", "correct horse battery"
-PG_DATABASE = "kiosk_dashboard_test"
 # Comments a customer could type: markup that must show as text, and cells a spreadsheet would run.
 XSS_COMMENT = '<script>alert("xss")</script><img src=x onerror=alert(1)> thanks'
 FORMULA_COMMENT = '=HYPERLINK("http://evil.example","click")'
@@ -51,10 +51,6 @@ class Server:
 @pytest.fixture(scope="session")
 def history() -> History:
     return generate(sessions=SESSIONS, seed=3)
-
-
-def _pg_url() -> str:
-    return pg_databases.recreate(PG_DATABASE)
 
 
 def _send_test_events(base: str, token: str) -> list[dict]:
@@ -99,16 +95,20 @@ class Template:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def template(request, history, tmp_path_factory) -> Template:
+def template(request, history, tmp_path_factory) -> Iterator[Template]:
     data_dir: Path = tmp_path_factory.mktemp(f"template-{request.param}")
-    url = f"sqlite:///{data_dir / 'server.db'}" if request.param == "sqlite" else _pg_url()
-    engine = load(url, history)
-    auth.set_staff_password(engine, USER, PASSWORD)
-    token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
-    engine.dispose()
-    with ServerProcess(data_dir, db_url=url, log=data_dir / "server.log") as process:
-        sent = _send_test_events(process.url, token)
-    return Template(request.param, url, data_dir, history.events + sent)
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{data_dir / 'server.db'}"
+        else:  # a name of its own: another run on the same PostgreSQL must not share it
+            url = stack.enter_context(pg_databases.fresh("dashboard_template"))
+        engine = load(url, history)
+        auth.set_staff_password(engine, USER, PASSWORD)
+        token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
+        engine.dispose()
+        with ServerProcess(data_dir, db_url=url, log=data_dir / "server.log") as process:
+            sent = _send_test_events(process.url, token)
+        yield Template(request.param, url, data_dir, history.events + sent)
 
 
 @contextmanager

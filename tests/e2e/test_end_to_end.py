@@ -50,8 +50,10 @@ def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
     return out.stdout
 
 
-def pg_database(name: str = PG_DATABASE) -> str:
-    return pg_databases.recreate(name)
+def pg_database(label: str = PG_DATABASE):
+    """A database of its own (dropped afterwards): another run on the same PostgreSQL cannot
+    drop it under this one."""
+    return pg_databases.fresh(label)
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -115,19 +117,18 @@ def tile(page: str, key: str) -> str:
 @pytest.fixture
 def system(tmp_path):
     """PostgreSQL database, server with the sample library published, two registered kiosks."""
-    db_url = pg_database()
-    env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
-    published = server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", STAFF_USER)
-    tokens = {}
-    for name, location in (("kiosk-a", "Terminal 1, gate A4"), ("kiosk-b", "Mall, level 2")):
-        out = server_cli(env, "device", "add", name, "--location", location)
-        tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
-    server_cli(env, "staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
-    public_key = server_cli(env, "key").strip().splitlines()[-1].strip()
-    server = ServerProcess(tmp_path / "server", env=env, log=tmp_path / "server.log").start()
-    yield {"env": env, "base": server.url, "tokens": tokens, "key": public_key, "published": published,
-           "db_url": db_url, "tmp": tmp_path}
-    server.stop(timeout=20)
+    with pg_database() as db_url:
+        env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
+        published = server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", STAFF_USER)
+        tokens = {}
+        for name, location in (("kiosk-a", "Terminal 1, gate A4"), ("kiosk-b", "Mall, level 2")):
+            out = server_cli(env, "device", "add", name, "--location", location)
+            tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
+        server_cli(env, "staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
+        public_key = server_cli(env, "key").strip().splitlines()[-1].strip()
+        with ServerProcess(tmp_path / "server", env=env, log=tmp_path / "server.log") as server:
+            yield {"env": env, "base": server.url, "tokens": tokens, "key": public_key, "published": published,
+                   "db_url": db_url, "tmp": tmp_path}
 
 
 def start_kiosk(system: dict, name: str, display: str) -> Kiosk:

@@ -60,35 +60,35 @@ def nginx_config(prefix: Path, listen: int, upstreams: list[int]) -> Path:
 def fleet(tmp_path):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is installed by scripts/setup --test"
-    db_url = pg_database("kiosk_e2e_fleet")
-    env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
-    server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", "ops")
-    tokens = {}
-    for name in ("fleet-1", "fleet-2", "fleet-3"):
-        out = server_cli(env, "device", "add", name)
-        tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
-    server_cli(env, "staff", "add", "ops", "--password-stdin", stdin="ops password 123\n")
-    key = server_cli(env, "key").strip().splitlines()[-1]
-    # two processes, one data dir (the signing key) and one database
-    servers = [ServerProcess(tmp_path / "server", env=env, log=tmp_path / f"server-{n}.log").start()
-               for n in (1, 2)]
-    ports = [server.port for server in servers]
-    listen = free_port()
-    prefix = tmp_path / "nginx"
-    conf = nginx_config(prefix, listen, ports)
-    test = subprocess.run([nginx, "-t", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
-                          capture_output=True, text=True, check=False)
-    assert test.returncode == 0, test.stderr
-    proxy = subprocess.Popen([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
-                              "-g", "daemon off;"], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{listen}"
-    wait_for(lambda: _ok(base + "/healthz"), 30, "nginx")
-    yield {"base": base, "tokens": tokens, "key": key, "db_url": db_url, "prefix": prefix, "tmp": tmp_path,
-           "ports": ports}
-    proxy.terminate()
-    proxy.wait(10)
-    for server in servers:
-        server.stop(timeout=20)
+    with pg_database("e2e_fleet") as db_url:  # a database of its own, dropped afterwards
+        env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
+        server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", "ops")
+        tokens = {}
+        for name in ("fleet-1", "fleet-2", "fleet-3"):
+            out = server_cli(env, "device", "add", name)
+            tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
+        server_cli(env, "staff", "add", "ops", "--password-stdin", stdin="ops password 123\n")
+        key = server_cli(env, "key").strip().splitlines()[-1]
+        # two processes, one data dir (the signing key) and one database
+        servers = [ServerProcess(tmp_path / "server", env=env, log=tmp_path / f"server-{n}.log").start()
+                   for n in (1, 2)]
+        ports = [server.port for server in servers]
+        listen = free_port()
+        prefix = tmp_path / "nginx"
+        conf = nginx_config(prefix, listen, ports)
+        test = subprocess.run([nginx, "-t", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
+                              capture_output=True, text=True, check=False)
+        assert test.returncode == 0, test.stderr
+        proxy = subprocess.Popen([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
+                                  "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{listen}"
+        wait_for(lambda: _ok(base + "/healthz"), 30, "nginx")
+        yield {"base": base, "tokens": tokens, "key": key, "db_url": db_url, "prefix": prefix, "tmp": tmp_path,
+               "ports": ports}
+        proxy.terminate()
+        proxy.wait(10)
+        for server in servers:
+            server.stop(timeout=20)
 
 
 def _ok(url: str) -> bool:
