@@ -3,7 +3,7 @@
     python bench/bench_dashboard.py --db sqlite:////tmp/bench.db [--sessions 100000] [--runs 15]
     python bench/bench_dashboard.py --db postgresql://kiosk@127.0.0.1:54329/dash_bench
 
-The database is filled with server.simulate's history (50 kiosks, 60 days) unless it already holds
+The database is filled with devtools.simulate's history (50 kiosks, 60 days) unless it already holds
 one (--reload refills it). The real server runs on loopback (`kiosk-server serve`); each page is
 fetched --runs times (default 30) after one warm-up, over the whole 60 days (the heaviest period a page offers
 by default is 30 days), and the median and p95 are printed per page.
@@ -23,10 +23,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.procs import ServerProcess
+from devtools.simulate import generate
+from devtools.simulate_load import load
 from server import auth, db
-from server.screenshots import local_server
-from server.simulate import generate
-from server.simulate_load import load
 
 LIMIT = 1.0
 USER, PASSWORD = "bench", "bench-password"
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     prepare(args.db, args.sessions, args.reload)
     worst = 0.0
-    with (tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, local_server(args.db, Path(tmp)) as base,
-          httpx.Client(base_url=base, timeout=60) as client):
+    with (tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, ServerProcess(Path(tmp), db_url=args.db) as server,
+          httpx.Client(base_url=server.url, timeout=60) as client):
         r = client.post("/dashboard/login", data={"username": USER, "password": PASSWORD})
         assert r.status_code == 303, f"login failed: {r.status_code} {r.text[:200]}"
         print(f"{'page':34} {'median':>8} {'p95':>8}   limit {LIMIT:.1f} s")

@@ -22,10 +22,8 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from contract.events import make_event
+from devtools.procs import ServerProcess
 from server import auth, db
 from server.ingest import check_event, store_events
 
@@ -109,36 +108,11 @@ def bench_ingest(engine, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serving(url: str, data_dir: Path, workers: int):
-    port = free_port()
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "kiosk-server"), "serve", "--port", str(port),
-                             "--db", url, "--data-dir", str(data_dir), "--workers", str(workers),
-                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start; see " + str(data_dir / "server.log"))
-        time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+    with ServerProcess(data_dir, db_url=url, args=["--workers", str(workers), "--log-level", "warning"],
+                       log=data_dir / "server.log") as server:
+        yield server.url
 
 
 def bench_http(base: str, token: str, device: str, n: int) -> float:

@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devtools.procs import wait_for
+
 KIOSK = Path(sys.executable).with_name("kiosk")
 FRAME_MS = 1000 / 60
 INSTANT_MS = 100
@@ -74,13 +78,12 @@ class App:
             return {"screen": None, "buttons": [], "labels": [], "frame": 0}
 
     def wait(self, cond, timeout=30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The first probe frame that satisfies `cond`, polled every 2 ms (the figures are in ms)."""
+        def frame() -> dict | None:
             snap = self.probe()
-            if cond(snap):
-                return snap
-            time.sleep(0.002)
-        raise TimeoutError(f"no such frame; last {self.probe()}")
+            return snap if cond(snap) else None
+
+        return wait_for(frame, timeout, "a probe frame the benchmark waits for", interval=0.002)
 
     def click(self, x: int, y: int) -> None:
         subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True)

@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from contract.guides import LibraryInvalid
 from kiosk import __version__
 from kiosk.settings import Settings, load_settings
 from kiosk.status import open_store, status_report
+from offline_cache.errors import StoreError
 from offline_cache.store import Store
 
 log = logging.getLogger("kiosk")
@@ -55,13 +55,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    from kiosk.logs import setup_logging
+
+    setup_logging(settings.log_dir)  # the traceback of a failed import goes there, not to the terminal
     try:
         store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
         counts = store.import_library(library)
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         log.exception("import into %s failed", settings.db_path)
-        print(f"Not imported: the kiosk's database could not be written ({exc}; is the disk full?). "
-              "The kiosk's content is unchanged.", file=sys.stderr)
+        print(f"Not imported: {exc}. The kiosk's content is unchanged.", file=sys.stderr)
         return 1
     langs = sorted({lang for g in library.guides.values() for lang in g.languages})
     print(f"Imported {len(library)} guides from {args.path} as content version {store.content_version}: "

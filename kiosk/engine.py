@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from contract.events import make_event, scrub
 from contract.guides import Guide, Step, pick
+from offline_cache.errors import StoreError
 from offline_cache.store import SearchHit, Store
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class SessionEngine:
         self._unsaved.append(event)
         try:
             self.store.append_events(self._unsaved)
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             if len(self._unsaved) > MAX_UNSAVED:
                 del self._unsaved[0]
             log.error("could not write %d event(s) to the outbox, keeping them in memory: %s",

@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from contract.guides import Guide, Library, pick
+from offline_cache.errors import public_methods_raise_store_errors, store_error
 from offline_cache.migrations import migrations
 
 # When the outbox is full, these go first (oldest first); feedback and outcomes are never dropped.
@@ -82,13 +83,19 @@ def _fts_text(text: str) -> str:
     return _CJK.sub(r" \1 ", unicodedata.normalize("NFKC", text))
 
 
+def _fts_string(word: str) -> str:
+    """`word` as an FTS5 string: inside double quotes nothing is syntax, and a quote is doubled."""
+    return '"' + word.replace('"', '""') + '"'
+
+
 def fts_query(user_text: str) -> str | None:
-    """Search-as-you-type: every word must match, the last one as a prefix. Quotes keep FTS5
-    operators typed by a customer (AND, -, *, ") from being read as syntax."""
+    """Search-as-you-type: every word must match, the last one as a prefix. Every word is an FTS5
+    string, so operators typed by a customer (AND, NEAR, -, *, ", column:) are words, never
+    syntax, and any text makes a valid query."""
     words = [w for w in re.split(r"[^\w]+", _fts_text(user_text).casefold()) if w]
     if not words:
         return None
-    terms = " ".join([f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*'])
+    terms = " ".join([_fts_string(w) for w in words[:-1]] + [_fts_string(words[-1]) + "*"])
     if len(words[-1]) < 3 and not _CJK.match(words[-1]):
         # One or two typed letters match a large part of a big library's step text; ranking all
         # of it costs frames. Until the third letter, look in titles, keywords and categories.
@@ -101,9 +108,12 @@ def library_digest(library: Library) -> str:
     return hashlib.sha256("\n".join(sorted(g.sha256 for g in library.guides.values())).encode()).hexdigest()
 
 
+@public_methods_raise_store_errors
 class Store:
     """The offline cache. Safe to share between the UI thread and the sync thread: each thread
-    gets its own SQLite connection to the same file."""
+    gets its own SQLite connection to the same file. Its methods raise offline_cache.errors'
+    StoreError (StoreFull, StoreCorrupt), never sqlite3's errors; `db` is the raw connection, for
+    the store's own modules and the tests."""
 
     def __init__(self, path: str | Path, outbox_limit: int = DEFAULT_OUTBOX_LIMIT):
         self.path = Path(path)
@@ -137,13 +147,21 @@ class Store:
         if conn.in_transaction:
             yield
             return
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
         try:
             yield
         except BaseException:
             conn.rollback()
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # e.g. a full disk at commit: nothing of it is kept
+            if conn.in_transaction:
+                conn.rollback()
+            raise store_error(exc, self.path) from exc
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -368,14 +386,11 @@ class Store:
         query = fts_query(text)
         if query is None:
             return []
-        try:
-            rows = self.db.execute(
-                "SELECT search_docs.guide_id, search_docs.lang, "
-                "bm25(search_docs_fts, 10.0, 6.0, 3.0, 1.0) AS rank "
-                "FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
-                "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?", [query, limit * 8]).fetchall()
-        except sqlite3.OperationalError:
-            return []
+        rows = self.db.execute(
+            "SELECT search_docs.guide_id, search_docs.lang, "
+            "bm25(search_docs_fts, 10.0, 6.0, 3.0, 1.0) AS rank "
+            "FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
+            "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?", [query, limit * 8]).fetchall()
         best: dict[str, float] = {}
         for gid, row_lang, rank in rows:
             score = rank * (1.5 if row_lang == lang else 1.0)  # bm25: more negative is better

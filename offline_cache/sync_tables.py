@@ -13,12 +13,20 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from offline_cache.errors import public_methods_raise_store_errors
 from offline_cache.store import OutboxEvent, Store
 
 
+@public_methods_raise_store_errors
 class SyncTables:
+    """Raises StoreError (StoreFull, StoreCorrupt) like the Store, never sqlite3's errors."""
+
     def __init__(self, store: Store):
         self.store = store
+
+    @property
+    def path(self):
+        return self.store.path
 
     def transaction(self) -> AbstractContextManager[None]:
         """The store's write transaction: Store methods called inside it (install_content,

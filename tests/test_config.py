@@ -54,15 +54,12 @@ def test_kiosk_config_mistakes_are_named_in_plain_words(tmp_path):
     assert settings.idle_timeout == 45.0 and settings.device == "gate-b12"
 
 
-def test_environment_overrides_the_kiosk_file(tmp_path):
+def test_environment_overrides_the_kiosk_file(tmp_path, monkeypatch):
     (tmp_path / "kiosk.toml").write_text('device = "gate-b12"\nidle_timeout = 45.0\n')
-    os.environ["KIOSK_IDLE_TIMEOUT"] = "90"
-    try:
-        assert load_settings(tmp_path).idle_timeout == 90.0
-        out = run(str(BIN / "kiosk"), "config", "check", "--data-dir", str(tmp_path))
-        assert "KIOSK_IDLE_TIMEOUT overrides 'idle_timeout'" in out.stdout
-    finally:
-        del os.environ["KIOSK_IDLE_TIMEOUT"]
+    monkeypatch.setenv("KIOSK_IDLE_TIMEOUT", "90")
+    assert load_settings(tmp_path).idle_timeout == 90.0
+    out = run(str(BIN / "kiosk"), "config", "check", "--data-dir", str(tmp_path))
+    assert "KIOSK_IDLE_TIMEOUT overrides 'idle_timeout'" in out.stdout
 
 
 def test_server_config_file_is_checked_and_used(tmp_path):

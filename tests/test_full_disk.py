@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from full_disk import disk_full, fill, make_room
 from library_factory import write_generated_library
@@ -11,6 +9,7 @@ from library_factory import write_generated_library
 from contract.validation import load_library
 from kiosk import cli
 from kiosk.engine import SessionEngine
+from offline_cache.errors import StoreFull
 from offline_cache.store import Store
 
 
@@ -19,7 +18,7 @@ def test_taps_go_on_when_the_outbox_cannot_be_written_and_no_event_is_lost(loade
     engine.start_session()
     fill(loaded_store.db.conn)
     before = loaded_store.outbox_depth()
-    with pytest.raises(sqlite3.OperationalError, match="full"):
+    with pytest.raises(StoreFull, match="the disk is full"):
         loaded_store.set_state("probe", "x" * 100_000)  # the disk really is full
 
     view = engine.open_guide("lost-baggage")  # the customer notices nothing
@@ -50,7 +49,8 @@ def test_import_on_a_full_disk_says_so_and_keeps_the_old_content(tmp_path, monke
         code = cli.main(["import", "--data-dir", str(data), str(new)])
     err = capsys.readouterr().err
     assert code == 1
-    assert "could not be written" in err and "is the disk full?" in err and "unchanged" in err
+    assert f"the kiosk's database {data / 'kiosk.db'} could not be written: the disk is full" in err
+    assert "The kiosk's content is unchanged." in err
     assert "Traceback" not in err
 
     store = Store(data / "kiosk.db")

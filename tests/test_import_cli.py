@@ -59,6 +59,18 @@ def test_import_a_valid_library(env, tmp_path):
     assert status(env, data)["content_version"] == report["content_version"]
 
 
+def test_a_damaged_database_is_named_in_a_sentence_and_left_as_it_was(env, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    damaged = b"this was a kiosk database once " * 200
+    (data / "kiosk.db").write_bytes(damaged)
+    result = kiosk(env, "import", "--data-dir", str(data), str(write_library(tmp_path / "library")))
+    assert result.returncode == 1
+    assert f"Not imported: the kiosk's database {data / 'kiosk.db'} is damaged" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (data / "kiosk.db").read_bytes() == damaged
+
+
 def test_an_invalid_library_prints_every_problem_and_changes_nothing(env, tmp_path):
     data = tmp_path / "data"
     kiosk(env, "import", "--data-dir", str(data), str(write_library(tmp_path / "good")))

@@ -1,9 +1,13 @@
 """A real server (`kiosk-server serve` on loopback, in a subprocess) on a simulated history, once on
-a SQLite file and once on the test PostgreSQL (KIOSK_TEST_PG_URL, in a database of our own)."""
+a SQLite file and once on the test PostgreSQL (KIOSK_TEST_PG_URL, in a database of our own). The
+history is stored once per run and backend (the template); each test gets its own copy of it and
+its own server, so no test sees what another changed and any one runs alone."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,14 +18,13 @@ import httpx
 import pg_databases
 import pytest
 
+from devtools.procs import ServerProcess
+from devtools.simulate import History, generate
+from devtools.simulate_load import load
 from server import auth
-from server.screenshots import local_server
-from server.simulate import History, generate
-from server.simulate_load import load
 
 SESSIONS = 5000
 USER, PASSWORD = "staff", "correct horse battery"
-PG_DATABASE = "kiosk_dashboard_test"
 # Comments a customer could type: markup that must show as text, and cells a spreadsheet would run.
 XSS_COMMENT = '<script>alert("xss")</script><img src=x onerror=alert(1)> thanks'
 FORMULA_COMMENT = '=HYPERLINK("http://evil.example","click")'
@@ -48,10 +51,6 @@ class Server:
 @pytest.fixture(scope="session")
 def history() -> History:
     return generate(sessions=SESSIONS, seed=3)
-
-
-def _pg_url() -> str:
-    return pg_databases.recreate(PG_DATABASE)
 
 
 def _send_test_events(base: str, token: str) -> list[dict]:
@@ -86,15 +85,50 @@ def _send_test_events(base: str, token: str) -> list[dict]:
     return events
 
 
+@dataclass
+class Template:
+    """The history and the test's own events, stored once per run and backend; never served by a
+    test, only copied."""
+    backend: str
+    db_url: str
+    data_dir: Path
+    events: list[dict]
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def server(request, history, tmp_path_factory) -> Server:
-    data_dir: Path = tmp_path_factory.mktemp(f"server-{request.param}")
-    url = f"sqlite:///{data_dir / 'server.db'}" if request.param == "sqlite" else _pg_url()
-    engine = load(url, history)
-    auth.set_staff_password(engine, USER, PASSWORD)
-    token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
-    engine.dispose()
-    with local_server(url, data_dir) as base:
-        sent = _send_test_events(base, token)
+def template(request, history, tmp_path_factory) -> Iterator[Template]:
+    data_dir: Path = tmp_path_factory.mktemp(f"template-{request.param}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{data_dir / 'server.db'}"
+        else:  # a name of its own: another run on the same PostgreSQL must not share it
+            url = stack.enter_context(pg_databases.fresh("dashboard_template"))
+        engine = load(url, history)
+        auth.set_staff_password(engine, USER, PASSWORD)
+        token = auth.add_device(engine, TEST_DEVICE, TEST_LOCATION)
+        engine.dispose()
+        with ServerProcess(data_dir, db_url=url, log=data_dir / "server.log") as process:
+            sent = _send_test_events(process.url, token)
+        yield Template(request.param, url, data_dir, history.events + sent)
+
+
+@contextmanager
+def _copy(template: Template, tmp: Path) -> Iterator[tuple[str, Path]]:
+    """(database URL, data dir) of a copy of the template: the SQLite file with its data dir, or a
+    PostgreSQL database made from the template database."""
+    data_dir = tmp / "server"
+    shutil.copytree(template.data_dir, data_dir, ignore=shutil.ignore_patterns("*.log", "*-shm"))
+    if template.backend == "sqlite":
+        yield f"sqlite:///{data_dir / 'server.db'}", data_dir
+    else:
+        with pg_databases.copy_of(template.db_url, "dashboard") as url:
+            yield url, data_dir
+
+
+@pytest.fixture
+def server(template, history, tmp_path) -> Iterator[Server]:
+    """The real server on a copy of the history of its own: what one test changes (a rollback),
+    no other test sees."""
+    with _copy(template, tmp_path) as (url, data_dir), ServerProcess(data_dir, db_url=url) as process:
         locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
-        yield Server(base, request.param, history, history.events + sent, locations)
+        yield Server(process.url, template.backend, history, template.events, locations)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.screenshots import PAGES, browser, log_in
-from server.simulate import EDITS
+from devtools.server_screenshots import PAGES, browser, log_in
+from devtools.simulate import EDITS
 
 from . import expected
 from .conftest import FORMULA_COMMENT, PASSWORD, TEST_DEVICE, TEST_LOCATION, USER, XSS_COMMENT

@@ -19,7 +19,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ from playwright.sync_api import sync_playwright
 from ui.conftest import Kiosk, Timeout
 
 from contract.validation import load_library
+from devtools.procs import ServerProcess, wait_for
 from server import db
 
 pytestmark = pytest.mark.e2e
@@ -43,18 +43,6 @@ STAFF_USER, STAFF_PASSWORD = "e2e-staff", "a long and careful password"
 PG_DATABASE = "kiosk_e2e"
 
 
-def wait_for(condition, timeout: float, what: str):
-    """Poll `condition` until it returns something truthy; never a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
     out = subprocess.run([str(BIN / "kiosk-server"), *args], check=False, env=env, input=stdin, capture_output=True,
                          text=True, timeout=120)
@@ -62,16 +50,10 @@ def server_cli(env: dict, *args: str, stdin: str | None = None) -> str:
     return out.stdout
 
 
-def pg_database(name: str = PG_DATABASE) -> str:
-    return pg_databases.recreate(name)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pg_database(label: str = PG_DATABASE):
+    """A database of its own (dropped afterwards): another run on the same PostgreSQL cannot
+    drop it under this one."""
+    return pg_databases.fresh(label)
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -135,33 +117,18 @@ def tile(page: str, key: str) -> str:
 @pytest.fixture
 def system(tmp_path):
     """PostgreSQL database, server with the sample library published, two registered kiosks."""
-    db_url = pg_database()
-    env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
-    published = server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", STAFF_USER)
-    tokens = {}
-    for name, location in (("kiosk-a", "Terminal 1, gate A4"), ("kiosk-b", "Mall, level 2")):
-        out = server_cli(env, "device", "add", name, "--location", location)
-        tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
-    server_cli(env, "staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
-    public_key = server_cli(env, "key").strip().splitlines()[-1].strip()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - open while the server runs
-    proc = subprocess.Popen([str(BIN / "kiosk-server"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: _healthy(base), 60, "the server to answer")
-    yield {"env": env, "base": base, "tokens": tokens, "key": public_key, "published": published,
-           "db_url": db_url, "tmp": tmp_path}
-    proc.terminate()
-    proc.wait(20)
-    log.close()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with pg_database() as db_url:
+        env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
+        published = server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", STAFF_USER)
+        tokens = {}
+        for name, location in (("kiosk-a", "Terminal 1, gate A4"), ("kiosk-b", "Mall, level 2")):
+            out = server_cli(env, "device", "add", name, "--location", location)
+            tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
+        server_cli(env, "staff", "add", STAFF_USER, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
+        public_key = server_cli(env, "key").strip().splitlines()[-1].strip()
+        with ServerProcess(tmp_path / "server", env=env, log=tmp_path / "server.log") as server:
+            yield {"env": env, "base": server.url, "tokens": tokens, "key": public_key, "published": published,
+                   "db_url": db_url, "tmp": tmp_path}
 
 
 def start_kiosk(system: dict, name: str, display: str) -> Kiosk:

@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from test_end_to_end import free_port, pg_database, server_cli, wait_for
+from test_end_to_end import pg_database, server_cli
 
+from devtools.procs import ServerProcess, free_port, wait_for
 from kiosk.engine import SessionEngine
 from kiosk.settings import load_settings
 from kiosk.sync import SyncService
@@ -59,40 +60,35 @@ def nginx_config(prefix: Path, listen: int, upstreams: list[int]) -> Path:
 def fleet(tmp_path):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is installed by scripts/setup --test"
-    db_url = pg_database("kiosk_e2e_fleet")
-    env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
-    server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", "ops")
-    tokens = {}
-    for name in ("fleet-1", "fleet-2", "fleet-3"):
-        out = server_cli(env, "device", "add", name)
-        tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
-    server_cli(env, "staff", "add", "ops", "--password-stdin", stdin="ops password 123\n")
-    key = server_cli(env, "key").strip().splitlines()[-1]
-    procs, ports = [], [free_port(), free_port()]
-    for port in ports:  # two processes, one data dir (the signing key) and one database
-        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - open while it runs
-        procs.append((subprocess.Popen([str(BIN / "kiosk-server"), "serve", "--port", str(port)], env=env,
-                                       stdout=log, stderr=subprocess.STDOUT), log))
-    for port in ports:
-        wait_for(lambda p=port: _ok(f"http://127.0.0.1:{p}/healthz"), 60, f"server on {port}")
-    listen = free_port()
-    prefix = tmp_path / "nginx"
-    conf = nginx_config(prefix, listen, ports)
-    test = subprocess.run([nginx, "-t", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
-                          capture_output=True, text=True, check=False)
-    assert test.returncode == 0, test.stderr
-    proxy = subprocess.Popen([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
-                              "-g", "daemon off;"], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{listen}"
-    wait_for(lambda: _ok(base + "/healthz"), 30, "nginx")
-    yield {"base": base, "tokens": tokens, "key": key, "db_url": db_url, "prefix": prefix, "tmp": tmp_path,
-           "ports": ports}
-    proxy.terminate()
-    proxy.wait(10)
-    for proc, log in procs:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+    with pg_database("e2e_fleet") as db_url:  # a database of its own, dropped afterwards
+        env = dict(os.environ, KIOSK_SERVER_DB=db_url, KIOSK_SERVER_DATA_DIR=str(tmp_path / "server"))
+        server_cli(env, "publish", str(REPO / "assets" / "library"), "--by", "ops")
+        tokens = {}
+        for name in ("fleet-1", "fleet-2", "fleet-3"):
+            out = server_cli(env, "device", "add", name)
+            tokens[name] = re.search(r"([A-Za-z0-9_-]{32,})", out).group(1)
+        server_cli(env, "staff", "add", "ops", "--password-stdin", stdin="ops password 123\n")
+        key = server_cli(env, "key").strip().splitlines()[-1]
+        # two processes, one data dir (the signing key) and one database
+        servers = [ServerProcess(tmp_path / "server", env=env, log=tmp_path / f"server-{n}.log").start()
+                   for n in (1, 2)]
+        ports = [server.port for server in servers]
+        listen = free_port()
+        prefix = tmp_path / "nginx"
+        conf = nginx_config(prefix, listen, ports)
+        test = subprocess.run([nginx, "-t", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
+                              capture_output=True, text=True, check=False)
+        assert test.returncode == 0, test.stderr
+        proxy = subprocess.Popen([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
+                                  "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{listen}"
+        wait_for(lambda: _ok(base + "/healthz"), 30, "nginx")
+        yield {"base": base, "tokens": tokens, "key": key, "db_url": db_url, "prefix": prefix, "tmp": tmp_path,
+               "ports": ports}
+        proxy.terminate()
+        proxy.wait(10)
+        for server in servers:
+            server.stop(timeout=20)
 
 
 def _ok(url: str) -> bool:
@@ -152,5 +148,5 @@ def test_kiosks_sync_through_nginx_over_two_server_processes(fleet, tmp_path):
                           ).status_code == 303
         pages = [staff.get("/dashboard/fleet") for _ in range(6)]
     assert all(p.status_code == 200 and "fleet-3" in p.text for p in pages)
-    served = [(Path(fleet["tmp"]) / f"server-{port}.log").read_text(errors="replace") for port in fleet["ports"]]
+    served = [(Path(fleet["tmp"]) / f"server-{n}.log").read_text(errors="replace") for n in (1, 2)]
     assert all("/api/v1/" in text for text in served), "both server processes answered kiosks"

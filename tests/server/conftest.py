@@ -1,10 +1,12 @@
 """Fixtures for the server tests: a database per test module (a SQLite file, and a fresh
-PostgreSQL database in the server from KIOSK_TEST_PG_URL) and the real server on loopback."""
+PostgreSQL database in the server from KIOSK_TEST_PG_URL) prepared once as a template, and the
+real server on loopback on a copy of it: one shared by a module's tests, and one of its own for
+a test that changes the server's state in ways other tests could see."""
 
 from __future__ import annotations
 
 import pytest
-from server_testkit import fresh_pg_database, prepare, start, stop
+from server_testkit import fresh_pg_database, prepare, serving_copy
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -17,9 +19,21 @@ def db_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(db_url, tmp_path_factory):
-    srv = start(prepare(tmp_path_factory.mktemp("server"), db_url), "--stale-after", "60")
-    yield srv
-    stop(srv)
-    text = srv.log.read_text(errors="replace")
-    assert "Traceback" not in text, f"the server logged an error:\n{text[-4000:]}"
+def prepared(db_url, tmp_path_factory):
+    """The library published, two devices and a staff login, as an operator would: never served,
+    only copied."""
+    return prepare(tmp_path_factory.mktemp("template"), db_url)
+
+
+@pytest.fixture(scope="module")
+def server(prepared, tmp_path_factory):
+    """Shared by the module's tests."""
+    with serving_copy(prepared, tmp_path_factory.mktemp("server"), "shared") as srv:
+        yield srv
+
+
+@pytest.fixture
+def own_server(prepared, tmp_path, request):
+    """A server of its own, in the prepared state, for a test that changes what the server holds."""
+    with serving_copy(prepared, tmp_path, request.node.originalname[:20]) as srv:
+        yield srv

@@ -7,20 +7,21 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
+import shutil
 import struct
-import subprocess
 import sys
-import time
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 import pg_databases
+import sqlalchemy as sa
+
+from devtools.procs import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 STAFF_USER, STAFF_PASSWORD = "admin", "correct horse battery"
 
 
@@ -136,12 +137,6 @@ def fresh_pg_database(label: str):
 # --- the server --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -149,8 +144,11 @@ class Server:
     data_dir: Path
     library: Path
     tokens: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-    log: Path | None = None
+    process: ServerProcess | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.process.log
 
     def device(self, name: str = "kiosk-1") -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[name]}"}, timeout=30)
@@ -185,32 +183,56 @@ def prepare(tmp: Path, db_url: str, devices=("kiosk-1", "kiosk-2")) -> Server:
     return server
 
 
-def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    server.url = f"http://127.0.0.1:{port}"
-    server.data_dir.mkdir(parents=True, exist_ok=True)
-    server.log = server.data_dir / f"server-{port}.log"
-    server.proc = subprocess.Popen(
-        [str(VENV_BIN / "kiosk-server"), "serve", "--port", str(port), "--db", server.db_url,
-         "--data-dir", str(server.data_dir), "--log-level", "warning", *extra],
-        stdout=server.log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 60
-    while True:
+@contextlib.contextmanager
+def copy_of(template: Server, tmp: Path, label: str) -> Iterator[Server]:
+    """A server of its own in the state `template` was prepared in (the same library, devices,
+    tokens, staff and signing key): its data dir copied, its database copied (a SQLite file; a
+    PostgreSQL database made from the template). The template itself is never served."""
+    data_dir = tmp / "data"
+    if template.data_dir.exists():
+        shutil.copytree(template.data_dir, data_dir)
+    if template.db_url.startswith("postgresql"):
+        with pg_databases.copy_of(template.db_url, label) as url:
+            yield replace(template, url="", db_url=url, data_dir=data_dir, tokens=dict(template.tokens))
+        return
+    source = Path(template.db_url)
+    for suffix in ("", "-wal"):  # no writer is active, so the file and its WAL are consistent
+        if source.with_name(source.name + suffix).exists():
+            shutil.copy2(source.with_name(source.name + suffix), tmp / ("server.db" + suffix))
+    yield replace(template, url="", db_url=str(tmp / "server.db"), data_dir=data_dir, tokens=dict(template.tokens))
+
+
+@contextlib.contextmanager
+def serving_copy(prepared: Server, tmp: Path, label: str) -> Iterator[Server]:
+    """The real server on a copy of the prepared state; afterwards its log must hold no traceback."""
+    with copy_of(prepared, tmp, label) as srv:
+        start(srv, "--stale-after", "60")
         try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if server.proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"server did not start:\n{server.log.read_text()[-3000:]}")
-        time.sleep(0.1)
+            yield srv
+        finally:
+            stop(srv)
+        text = srv.log.read_text(errors="replace")
+        assert "Traceback" not in text, f"the server logged an error:\n{text[-4000:]}"
+
+
+def row_counts(server: Server) -> dict[str, int]:
+    """Rows per table: what a test that only reads must leave as it found it."""
+    engine = server.engine()
+    try:
+        with engine.connect() as conn:
+            return {name: conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one()
+                    for name in sa.inspect(conn).get_table_names()}
+    finally:
+        engine.dispose()
+
+
+def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Server:
+    server.process = ServerProcess(server.data_dir, db_url=server.db_url, args=["--log-level", "warning", *extra],
+                                   env={**os.environ, **(env or {})}).start()
+    server.url = server.process.url
+    return server
 
 
 def stop(server: Server) -> None:
-    if server.proc and server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(5)
+    if server.process:
+        server.process.stop()

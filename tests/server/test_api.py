@@ -14,12 +14,30 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library
+from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library, row_counts, serving_copy
 
 from contract.canonical import canonical_json
 from contract.events import make_event
 from contract.handoff import Handoff, handoff_key, make_url
 from server import db
+
+
+@pytest.fixture(scope="module")
+def server(server):
+    """The module's shared server, for the tests that only read: each table holds as many rows at
+    the end as at the start. A test that writes takes own_server."""
+    before = row_counts(server)
+    yield server
+    after = row_counts(server)
+    assert after == before, {name: (before.get(name), n) for name, n in after.items() if before.get(name) != n}
+
+
+@pytest.fixture(scope="module")
+def ingest_server(prepared, tmp_path_factory):
+    """Shared by the ingest tests: each sends events under uuids of its own and looks only at
+    those, so none can see another's."""
+    with serving_copy(prepared, tmp_path_factory.mktemp("ingest"), "ingest") as srv:
+        yield srv
 
 
 def event(kind="step_view", device="kiosk-1", **kw):
@@ -83,41 +101,41 @@ def test_content_needs_a_valid_device_token(server):
         assert c.post("/api/v1/events", json={"events": []}).status_code == 401
 
 
-def test_revoked_device_is_refused(server):
-    out = server.cli("device", "add", "kiosk-gone")[1]
+def test_revoked_device_is_refused(own_server):
+    out = own_server.cli("device", "add", "kiosk-gone")[1]
     token = out.strip().splitlines()[-1]
-    with server.anonymous() as c:
+    with own_server.anonymous() as c:
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert server.cli("device", "revoke", "kiosk-gone")[0] == 0
+        assert own_server.cli("device", "revoke", "kiosk-gone")[0] == 0
         assert c.get("/api/v1/content/manifest", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_a_device_learns_its_name_and_location_from_its_token(server):
+def test_a_device_learns_its_name_and_location_from_its_token(own_server):
     for name in ("kiosk-1", "kiosk-2"):
-        with server.device(name) as c:
+        with own_server.device(name) as c:
             r = c.get("/api/v1/device")
         assert r.status_code == 200 and r.json() == {"name": name, "location": f"Hall {name}"}
-    token = server.cli("device", "add", "kiosk-nowhere")[1].strip().splitlines()[-1]
-    with server.anonymous() as c:
+    token = own_server.cli("device", "add", "kiosk-nowhere")[1].strip().splitlines()[-1]
+    with own_server.anonymous() as c:
         mine = c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"})
         assert mine.status_code == 200 and mine.json() == {"name": "kiosk-nowhere", "location": None}
-        assert server.cli("device", "revoke", "kiosk-nowhere")[0] == 0
+        assert own_server.cli("device", "revoke", "kiosk-nowhere")[0] == 0
         assert c.get("/api/v1/device", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         assert c.get("/api/v1/device", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
         assert c.get("/api/v1/device").status_code == 401
 
 
-def test_a_rotated_token_replaces_the_old_one_at_once_and_retires_its_qr_links(server):
+def test_a_rotated_token_replaces_the_old_one_at_once_and_retires_its_qr_links(own_server):
     def qr_link(token: str, session: str) -> str:
         h = Handoff(device="kiosk-rotating", guide="lost-bag", version=1, step="arrived", path=(), session=session,
                     lang="en")
-        return make_url(server.url, h, handoff_key(token))
+        return make_url(own_server.url, h, handoff_key(token))
 
-    old = server.cli("device", "add", "kiosk-rotating")[1].strip().splitlines()[-1]
+    old = own_server.cli("device", "add", "kiosk-rotating")[1].strip().splitlines()[-1]
     shown_before = qr_link(old, "sess-before-rotation")
-    with server.anonymous() as phone:
+    with own_server.anonymous() as phone:
         assert phone.get(qr_link(old, "sess-opened-in-time")).status_code == 200
-        code, out, err = server.cli("device", "rotate", "kiosk-rotating")
+        code, out, err = own_server.cli("device", "rotate", "kiosk-rotating")
         assert code == 0, err
         new = out.strip().splitlines()[-1]
         assert phone.get("/api/v1/device", headers={"Authorization": f"Bearer {old}"}).status_code == 401
@@ -128,15 +146,15 @@ def test_a_rotated_token_replaces_the_old_one_at_once_and_retires_its_qr_links(s
         assert phone.get(qr_link(new, "sess-after-rotation")).status_code == 200
 
 
-def test_a_token_issued_before_the_prefix_keeps_working(server):
+def test_a_token_issued_before_the_prefix_keeps_working(own_server):
     legacy = "-" + "x" * 42  # bare token_urlsafe, as `device add` made them; one in 64 began with "-"
-    engine = server.engine()
+    engine = own_server.engine()
     with engine.begin() as conn:
         conn.execute(db.devices.insert().values(name="kiosk-legacy", token_sha256=hashlib.sha256(legacy.encode())
                                                 .hexdigest(), handoff_key=handoff_key(legacy).hex(),
                                                 created_at=time.time()))
     engine.dispose()
-    with server.anonymous() as c:
+    with own_server.anonymous() as c:
         r = c.get("/api/v1/device", headers={"Authorization": f"Bearer {legacy}"})
     assert r.status_code == 200 and r.json()["name"] == "kiosk-legacy"
 
@@ -172,7 +190,7 @@ def test_images_by_sha256_with_ranges(server):
         assert c.get(f"/api/v1/content/images/{digest}", headers={"If-None-Match": f'"{digest}"'}).status_code == 304
 
 
-def test_events_are_accepted_duplicated_or_rejected_one_by_one(server):
+def test_events_are_accepted_duplicated_or_rejected_one_by_one(ingest_server):
     good = [event(), event("search", data={"query": "bag call +44 20 7946 0958", "hits": 2})]
     feedback = event("feedback", data={"helped": True, "rating": 4,
                                        "comment": "Great, write to me at jane.doe@example.com"})
@@ -180,7 +198,7 @@ def test_events_are_accepted_duplicated_or_rejected_one_by_one(server):
     foreign = event(device="kiosk-2")
     bad_type = {**event(), "type": "xyz"}
     batch = [*good, feedback, "not an event", foreign, bad_type, outcome, {**event(), "kiosk_time": "soon"}]
-    with server.device() as c:
+    with ingest_server.device() as c:
         r = c.post("/api/v1/events", json={"events": batch})
     assert r.status_code == 200
     reply = r.json()
@@ -193,7 +211,7 @@ def test_events_are_accepted_duplicated_or_rejected_one_by_one(server):
     assert "kiosk_time" in reasons[7]["reason"]
     assert abs(reply["server_time"] - time.time()) < 60
 
-    engine = server.engine()
+    engine = ingest_server.engine()
     with engine.connect() as conn:
         rows = {r.uuid: r for r in conn.execute(sa.select(db.events).where(
             db.events.c.uuid.in_([e["uuid"] for e in batch if isinstance(e, dict)])))}
@@ -210,13 +228,13 @@ def test_events_are_accepted_duplicated_or_rejected_one_by_one(server):
     engine.dispose()
 
 
-def test_server_time_corrects_the_kiosk_clock(server):
+def test_server_time_corrects_the_kiosk_clock(ingest_server):
     now = time.time()
     e = event(now=now - 3600)
     e["server_time_offset"] = 3600.0  # the kiosk's clock is an hour behind
-    with server.device() as c:
+    with ingest_server.device() as c:
         assert c.post("/api/v1/events", json={"events": [e]}).json()["accepted"] == [e["uuid"]]
-    engine = server.engine()
+    engine = ingest_server.engine()
     with engine.connect() as conn:
         row = conn.execute(sa.select(db.events).where(db.events.c.uuid == e["uuid"])).one()
     engine.dispose()
@@ -233,24 +251,24 @@ def _count(server, uuids) -> dict[str, int]:
     return dict(rows)
 
 
-def test_a_resent_batch_is_stored_once(server):
+def test_a_resent_batch_is_stored_once(ingest_server):
     batch = [event(session="resend") for _ in range(200)]
     uuids = [e["uuid"] for e in batch]
-    with server.device() as c:
+    with ingest_server.device() as c:
         first = c.post("/api/v1/events", json={"events": batch}).json()
         again = c.post("/api/v1/events", json={"events": batch + batch[:5]}).json()
     assert first["accepted"] == uuids and first["duplicates"] == []
     assert again["accepted"] == [] and sorted(again["duplicates"]) == sorted(uuids + uuids[:5])
-    assert _count(server, uuids) == {u: 1 for u in uuids}
+    assert _count(ingest_server, uuids) == {u: 1 for u in uuids}
 
 
-def test_concurrently_resent_batches_leave_one_row_per_uuid(server):
+def test_concurrently_resent_batches_leave_one_row_per_uuid(ingest_server):
     batch = [event(session="race") for _ in range(300)]
     uuids = [e["uuid"] for e in batch]
     replies, barrier = [], threading.Barrier(8)
 
     def send():
-        with server.device() as c:
+        with ingest_server.device() as c:
             barrier.wait()
             while True:
                 r = c.post("/api/v1/events", json={"events": batch})
@@ -269,7 +287,7 @@ def test_concurrently_resent_batches_leave_one_row_per_uuid(server):
     assert sorted(accepted) == sorted(uuids)  # each uuid accepted by exactly one of the eight
     for r in replies:
         assert set(r["accepted"]) | set(r["duplicates"]) == set(uuids) and not r["rejected"]
-    assert _count(server, uuids) == {u: 1 for u in uuids}
+    assert _count(ingest_server, uuids) == {u: 1 for u in uuids}
 
 
 def test_too_many_or_too_large_batches_get_413(server):
@@ -286,50 +304,50 @@ def test_too_many_or_too_large_batches_get_413(server):
         assert "X-Server-Time" in r.headers
 
 
-def test_heartbeat_updates_fleet_state_and_stale_flags(server):
+def test_heartbeat_updates_fleet_state_and_stale_flags(own_server):
     beat = {"content_version": 1, "outbox_depth": 12, "last_sync_result": {"result": "ok", "at": "2026-12-01T10:00:00Z"},
             "app_version": "0.1.0", "rejected_events": 0,
             "free_disk": 5_000_000_000, "uptime": 3600.5}
-    with server.device("kiosk-1") as c:
+    with own_server.device("kiosk-1") as c:
         r = c.post("/api/v1/heartbeat", json=beat)
     assert r.status_code == 200 and abs(r.json()["server_time"] - time.time()) < 60
-    with server.staff() as c:
+    with own_server.staff() as c:
         k1 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-1"]
     assert k1["stale"] is False and k1["outbox_depth"] == 12 and k1["content_version"] == "1"
     assert k1["last_sync_result"]["result"] == "ok" and k1["healthy"] is True and k1["rejected_events"] == 0
     assert k1["app_version"] == "0.1.0" and k1["free_disk"] == 5_000_000_000
     assert k1["last_seen"] >= time.time() - 60
     # the server runs with --stale-after 60: half an hour of silence is fine, two hours is stale
-    engine = server.engine()
+    engine = own_server.engine()
     with engine.begin() as conn:
         conn.execute(db.devices.update().where(db.devices.c.name == "kiosk-1").values(last_seen=time.time() - 1800))
         conn.execute(db.devices.update().where(db.devices.c.name == "kiosk-2").values(last_seen=time.time() - 7200))
     engine.dispose()
-    with server.staff() as c:
+    with own_server.staff() as c:
         fleet = c.get("/api/v1/fleet").json()
     devices = {d["name"]: d for d in fleet["devices"]}
     assert fleet["stale_after_minutes"] == 60
     assert devices["kiosk-1"]["stale"] is False and devices["kiosk-2"]["stale"] is True
     # a kiosk speaking from another language's sync client: string content version, dict sync result
-    with server.device("kiosk-2") as c:
+    with own_server.device("kiosk-2") as c:
         r = c.post("/api/v1/heartbeat", json={"content_version": "local-20261123", "last_sync_result":
                                                {"result": "offline", "error": "no route"}})
     assert r.status_code == 200
-    with server.staff() as c:
+    with own_server.staff() as c:
         k2 = {d["name"]: d for d in c.get("/api/v1/fleet").json()["devices"]}["kiosk-2"]
     assert k2["stale"] is False and k2["content_version"] == "local-20261123" and k2["healthy"] is False
     assert k2["last_sync_result"]["result"] == "offline" and k2["last_sync_result"]["error"] == "no route"
-    with server.device() as c:
+    with own_server.device() as c:
         assert c.post("/api/v1/heartbeat", json={"outbox_depth": -1}).status_code == 422
         # the sync result is the contract's LastSync object, never free text
         assert c.post("/api/v1/heartbeat", json={"last_sync_result": "ok"}).status_code == 422
 
 
-def test_staff_endpoints_need_a_staff_login(server):
-    with server.anonymous() as c:
+def test_staff_endpoints_need_a_staff_login(own_server):
+    with own_server.anonymous() as c:
         assert c.get("/api/v1/fleet").status_code == 401
         assert c.get("/api/v1/fleet", auth=(STAFF_USER, "wrong password")).status_code == 401
-        assert c.get("/api/v1/fleet", headers={"Authorization": f"Bearer {server.tokens['kiosk-1']}"}).status_code == 401
+        assert c.get("/api/v1/fleet", headers={"Authorization": f"Bearer {own_server.tokens['kiosk-1']}"}).status_code == 401
         assert c.post("/api/v1/staff/login", json={"username": STAFF_USER, "password": "nope"}).status_code == 401
         r = c.post("/api/v1/staff/login", json={"username": STAFF_USER, "password": STAFF_PASSWORD})
         assert r.status_code == 200 and "httponly" in r.headers["set-cookie"].lower()
@@ -340,27 +358,27 @@ def test_staff_endpoints_need_a_staff_login(server):
         assert c.get("/api/v1/fleet").status_code == 401
 
 
-def test_one_staff_login_serves_the_api_and_the_dashboard(server):
-    with server.anonymous() as api_login:  # logged in through the API: the dashboard opens
+def test_one_staff_login_serves_the_api_and_the_dashboard(own_server):
+    with own_server.anonymous() as api_login:  # logged in through the API: the dashboard opens
         assert api_login.post("/api/v1/staff/login",
                               json={"username": STAFF_USER, "password": STAFF_PASSWORD}).status_code == 200
         page = api_login.get("/dashboard/fleet")
         assert page.status_code == 200 and "kiosk-1" in page.text
-    with server.anonymous() as form_login:  # logged in through the dashboard's form: the API answers
+    with own_server.anonymous() as form_login:  # logged in through the dashboard's form: the API answers
         assert form_login.post("/dashboard/login", data={"username": STAFF_USER, "password": STAFF_PASSWORD}
                                ).status_code == 303
         assert form_login.get("/api/v1/fleet").status_code == 200
-    with server.staff() as basic:  # HTTP Basic credentials work on both, a script needs no cookie
+    with own_server.staff() as basic:  # HTTP Basic credentials work on both, a script needs no cookie
         assert basic.get("/dashboard/fleet").status_code == 200
-    with server.anonymous() as nobody:  # no login: the API says 401, the dashboard sends to its form
+    with own_server.anonymous() as nobody:  # no login: the API says 401, the dashboard sends to its form
         assert nobody.get("/api/v1/fleet").status_code == 401
         assert nobody.get("/dashboard/fleet").headers["location"].startswith("/dashboard/login?next=")
 
 
-def test_password_guessing_is_throttled_across_the_fleet(server):
-    code, _, err = server.cli("staff", "add", "target", "--password-stdin", stdin="the real password\n")
+def test_password_guessing_is_throttled_across_the_fleet(own_server):
+    code, _, err = own_server.cli("staff", "add", "target", "--password-stdin", stdin="the real password\n")
     assert code == 0, err
-    with server.anonymous() as c:
+    with own_server.anonymous() as c:
         for _ in range(10):
             assert c.post("/api/v1/staff/login", json={"username": "target", "password": "guess"}).status_code == 401
         # locked: even the right password is refused for a while, with a Retry-After
@@ -389,17 +407,17 @@ def _targz(folder) -> bytes:
     return buf.getvalue()
 
 
-def test_publish_over_http(server, tmp_path):
-    before = manifest_of(server)
+def test_publish_over_http(own_server, tmp_path):
+    before = manifest_of(own_server)
     broken = make_library(tmp_path / "broken")
     (broken / "wifi.yaml").write_text((broken / "wifi.yaml").read_text().replace("next: staff", "next: nowhere"))
     (broken / "images" / "belt.png").write_bytes(b"GIF89a not a png")
-    with server.staff() as c:
+    with own_server.staff() as c:
         r = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(broken), "application/zip")})
         assert r.status_code == 422
         messages = " ".join(p["message"] for p in r.json()["problems"])
         assert "nowhere" in messages and "not a PNG" in messages
-        assert manifest_of(server).headers["ETag"] == before.headers["ETag"]  # nothing was published
+        assert manifest_of(own_server).headers["ETag"] == before.headers["ETag"]  # nothing was published
 
         changed = make_library(tmp_path / "changed", wifi_text="Is AIRPORT-FREE in your Wi-Fi list?")
         r = c.post("/api/v1/publish", files={"library": ("lib.tar.gz", _targz(changed), "application/gzip")},
@@ -409,26 +427,26 @@ def test_publish_over_http(server, tmp_path):
         assert result["changed"] == ["wifi"] and result["guides"] == {"lost-bag": 1, "wifi": 2}
         versions = c.get("/api/v1/content/versions").json()["versions"]
         assert versions[0]["note"] == "reworded wifi" and versions[0]["published_by"] == STAFF_USER
-    after = manifest_of(server)
+    after = manifest_of(own_server)
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.json()["manifest"]["guides"]["wifi"]["version"] == 2
-    with server.device() as c:
+    with own_server.device() as c:
         old = c.get("/api/v1/content/guides/wifi/1")
         assert old.status_code == 200 and "AIRPORT-FREE?" in old.json()["steps"]["network"]["text"]["en"]
-    with server.anonymous() as c:
+    with own_server.anonymous() as c:
         anon = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(changed), "application/zip")})
         assert anon.status_code == 401
 
 
-def test_rollback_over_http_republishes_old_content(server):
-    with server.staff() as c:
+def test_rollback_over_http_republishes_old_content(own_server):
+    with own_server.staff() as c:
         versions = c.get("/api/v1/content/versions").json()["versions"]
         first = versions[-1]["version"]
         r = c.post("/api/v1/content/rollback", json={"version": first})
         assert r.status_code == 200
         assert c.post("/api/v1/content/rollback", json={"version": 9999}).status_code == 404
-    manifest = manifest_of(server).json()["manifest"]
-    with server.device() as c:
+    manifest = manifest_of(own_server).json()["manifest"]
+    with own_server.device() as c:
         wifi = c.get(f"/api/v1/content/guides/wifi/{manifest['guides']['wifi']['version']}").json()
     assert wifi["steps"]["network"]["text"]["en"] == "Can you see the network AIRPORT-FREE?"
 

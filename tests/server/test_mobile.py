@@ -176,14 +176,14 @@ def test_a_choice_into_another_guide_goes_on_there(server, phone):
         ("lost-bag", "arrived"), ("wifi", "network"), ("wifi", "staff")]
 
 
-def test_the_version_in_the_link_is_served_after_newer_content(server, phone, tmp_path):
+def test_the_version_in_the_link_is_served_after_newer_content(own_server, phone, tmp_path):  # it publishes
     newer = make_library(tmp_path / "newer")
     yaml = (newer / "lost-bag.yaml").read_text().replace("Did your bag come out on the baggage belt?",
                                                          "Has your bag appeared on the belt yet?")
     (newer / "lost-bag.yaml").write_text(yaml)
-    code, out, err = server.cli("publish", str(newer))
+    code, out, err = own_server.cli("publish", str(newer))
     assert code == 0 and "lost-bag v2" in out, err
-    phone.goto(kiosk_url(server, "sessold"))  # a QR code made before the update names version 1
+    phone.goto(kiosk_url(own_server, "sessold"))  # a QR code made before the update names version 1
     assert phone.locator("#step-text").inner_text() == "Did your bag come out on the baggage belt?"
     phone.get_by_role("link", name="No, it never came").click()
     assert "/lost-bag/1/waited" in phone.url

@@ -8,19 +8,29 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from server_testkit import prepare, start, stop
+from server_testkit import copy_of, start, stop
 
 from contract.events import make_event
+from devtools.procs import wait_for
 from server import db
 
 
-@pytest.fixture(scope="module")
-def busy_server(db_url, tmp_path_factory):
+@pytest.fixture
+def busy_server(prepared, tmp_path):
     # one batch stored at a time per process, and no waiting for a slot
-    srv = start(prepare(tmp_path_factory.mktemp("busy"), db_url),
-                env={"KIOSK_SERVER_INGEST_CONCURRENCY": "1", "KIOSK_SERVER_INGEST_WAIT": "0"})
-    yield srv
-    stop(srv)
+    with copy_of(prepared, tmp_path, "busy") as srv:
+        start(srv, env={"KIOSK_SERVER_INGEST_CONCURRENCY": "1", "KIOSK_SERVER_INGEST_WAIT": "0"})
+        yield srv
+        stop(srv)
+
+
+@pytest.fixture
+def broken_server(prepared, tmp_path):
+    """A server of its own whose events table the test takes away (its log will hold the traceback)."""
+    with copy_of(prepared, tmp_path, "broken") as srv:
+        start(srv)
+        yield srv
+        stop(srv)
 
 
 def test_overload_gets_429_with_retry_after_and_retries_lose_nothing(busy_server):
@@ -60,23 +70,17 @@ def test_overload_gets_429_with_retry_after_and_retries_lose_nothing(busy_server
     assert len(stored) == len(sent) == len(set(stored)) and set(stored) == set(sent)
 
 
-def test_an_internal_error_is_a_plain_500_and_is_logged(busy_server):
-    engine = busy_server.engine()
-    with engine.begin() as conn:
+def test_an_internal_error_is_a_plain_500_and_is_logged(broken_server):
+    engine = broken_server.engine()
+    with engine.begin() as conn:  # this server's own copy of the database: nothing to put back
         conn.execute(sa.text("ALTER TABLE events RENAME TO events_away"))
-    try:
-        with busy_server.device() as c:
-            r = c.post("/api/v1/events", json={"events": [make_event("restart", device="kiosk-1", session="x")]})
-        assert r.status_code == 500
-        assert r.json() == {"detail": "internal server error"}
-        assert "X-Server-Time" in r.headers
-        assert "Traceback" not in r.text and "events" not in r.text
-        log = busy_server.log
-        deadline = time.monotonic() + 10
-        while "Traceback" not in log.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "unhandled error on POST /api/v1/events" in log.read_text(errors="replace")
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("ALTER TABLE events_away RENAME TO events"))
-        engine.dispose()
+    engine.dispose()
+    with broken_server.device() as c:
+        r = c.post("/api/v1/events", json={"events": [make_event("restart", device="kiosk-1", session="x")]})
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal server error"}
+    assert "X-Server-Time" in r.headers
+    assert "Traceback" not in r.text and "events" not in r.text
+    logged = wait_for(lambda: "Traceback" in (text := broken_server.log.read_text(errors="replace")) and text,
+                      10, "the traceback in the server's log")
+    assert "unhandled error on POST /api/v1/events" in logged

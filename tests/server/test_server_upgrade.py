@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from server_testkit import cli
 
 from contract.heartbeat import LastSync
+from devtools.simulate import generate
 from server import db, ingest
-from server.simulate import generate
 
 
 def make_oldest_schema_database(url: str) -> list[dict]:

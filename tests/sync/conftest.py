@@ -5,36 +5,22 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from devtools.procs import (
+    ServerProcess,
+    free_port,
+    wait_for,  # noqa: F401 - the sync tests import it from here too
+)
 from kiosk.settings import Settings
 from offline_cache.store import Store
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class ServerProc:
@@ -52,7 +38,8 @@ class ServerProc:
         if release is not None:
             self.command, self.cwd = [sys.executable, "-m", "server.cli"], release
             self.env["PYTHONPATH"] = str(release)
-        self.proc: subprocess.Popen | None = None
+        self.process = ServerProcess(data_dir, port=self.port, env=self.env, log=data_dir / "serve.log",
+                                     program=None if release is None else self.command, cwd=self.cwd)
         data_dir.mkdir(parents=True, exist_ok=True)
 
     def cli(self, *args: str) -> str:
@@ -62,30 +49,11 @@ class ServerProc:
         return out.stdout
 
     def start(self) -> ServerProc:
-        log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the server process writes it)
-        self.proc = subprocess.Popen(
-            [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
-
-        def up() -> bool:
-            assert self.proc.poll() is None, (self.data_dir / "serve.log").read_text()
-            try:
-                return requests.get(self.url + "/api/v1/server-key", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_for(up, 30, what="the server to answer")
+        self.process.start()
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.process.stop()
 
     # --- set-up through the real CLI -------------------------------------------------------------
 

@@ -181,8 +181,9 @@ def _check_consistent(kiosk: Kiosk, server: ServerProc, generated: set[str]) -> 
         store.close()
 
 
-def test_kill_9_mid_sync_never_mixes_content_or_loses_events(tmp_path, server, kiosk):
-    rng = random.Random(4242)
+@pytest.mark.seed(4242)
+def test_kill_9_mid_sync_never_mixes_content_or_loses_events(tmp_path, server, kiosk, seed):
+    rng = random.Random(seed)  # when and where the plug is pulled; a failure report names the seed
     lib = tmp_path / "lib"
     write_library(lib, guides=60, images=4, image_bytes=1_000_000)
     server.publish(lib)

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from contract.heartbeat import LastSync
+from devtools.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 from server import auth, db, publish, summary
-from server.simulate import APP_VERSIONS, PUBLISHERS, History, batches, corrected_time
 
 BATCH = 5000
 

@@ -1,10 +1,10 @@
 """Screenshots of every dashboard page, taken in headless Chromium (Playwright, the system's
 /usr/bin/chromium; no browser download).
 
-    python -m server.screenshots DIR                    # a private server on a simulated history
-    python -m server.screenshots DIR --url http://127.0.0.1:8000 --user staff --password ...
+    python -m devtools.server_screenshots DIR                    # a private server on a simulated history
+    python -m devtools.server_screenshots DIR --url http://127.0.0.1:8000 --user staff --password ...
 
-Without --url it fills a throwaway SQLite database with a simulated history (server.simulate),
+Without --url it fills a throwaway SQLite database with a simulated history (devtools.simulate),
 starts the real server on loopback in a subprocess, logs in and saves one PNG per page.
 """
 
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from devtools.procs import ServerProcess
 
 CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -36,46 +33,6 @@ PAGES = [
     ("fleet", "/dashboard/fleet"),
     ("library", "/dashboard/library"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def local_server(db_url: str, data_dir: Path, *, timeout: float = 60) -> Iterator[str]:
-    """`kiosk-server serve` on a free loopback port; yields its base URL, stops it afterwards."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("kiosk-server")
-    cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, "--data-dir", str(data_dir)]
-    env = {**os.environ, "KIOSK_SERVER_DATA_DIR": str(data_dir), "KIOSK_SERVER_DB": db_url}
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz in time")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @contextmanager
@@ -115,9 +72,9 @@ def take(out: Path, base: str, user: str, password: str, query: str = "") -> lis
 
 def simulated_server_db(data_dir: Path, sessions: int, user: str, password: str) -> str:
     """A SQLite server database holding a simulated history and one staff login."""
+    from devtools.simulate import generate
+    from devtools.simulate_load import load
     from server import auth
-    from server.simulate import generate
-    from server.simulate_load import load
 
     url = f"sqlite:///{data_dir / 'server.db'}"
     engine = load(url, generate(sessions=sessions))
@@ -127,7 +84,7 @@ def simulated_server_db(data_dir: Path, sessions: int, user: str, password: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.screenshots", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m devtools.server_screenshots", description=__doc__.split("\n\n")[0])
     p.add_argument("dir", type=Path, help="folder for the PNG files")
     p.add_argument("--url", help="a running server (default: start one on a simulated history)")
     p.add_argument("--user", default="staff")
@@ -140,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="kiosk-screens-") as tmp:
             data_dir = Path(tmp)
             url = simulated_server_db(data_dir, args.sessions, args.user, args.password)
-            with local_server(url, data_dir) as base:
-                saved = take(args.dir, base, args.user, args.password, query="")
+            with ServerProcess(data_dir, db_url=url, log=data_dir / "server.log") as server:
+                saved = take(args.dir, server.url, args.user, args.password, query="")
     for path in saved:
         print(path)
     return 0

@@ -1,6 +1,6 @@
 """A realistic simulated usage history for the dashboard: tests, screenshots and the benchmark.
 
-`python -m server.simulate --kiosks 50 --days 60 --sessions 100000 --db URL` walks customers
+`python -m devtools.simulate --kiosks 50 --days 60 --sessions 100000 --db URL` walks customers
 through the sample library (assets/library, read with contract.bundle.open_library) the way the
 session engine records them: most open a guide from the home screen, some search first (a share
 of the searches find nothing), some change language; inside a guide they choose, go back, start
@@ -286,7 +286,7 @@ def batches(items: list, size: int) -> Iterator[list]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.simulate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m devtools.simulate", description=__doc__.split("\n\n")[0])
     p.add_argument("--kiosks", type=int, default=50)
     p.add_argument("--days", type=int, default=60)
     p.add_argument("--sessions", type=int, default=100_000)
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generated {len(history.events):,} events for {args.sessions:,} sessions "
           f"in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     began = time.perf_counter()
-    from server.simulate_load import load
+    from devtools.simulate_load import load
     load(args.db, history)
     print(f"inserted in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     return 0
