@@ -48,7 +48,7 @@ def _migration_4(conn: Connection) -> None:
 
 
 def _migration_6(conn: Connection) -> None:
-    conn.execute(sa.text("ALTER TABLE devices ADD COLUMN rejected_events INTEGER"))
+    conn.execute(sa.text("ALTER TABLE devices ADD COLUMN rejected_events BIGINT"))
 
 
 def _migration_7(conn: Connection) -> None:

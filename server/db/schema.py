@@ -130,7 +130,7 @@ devices = metadata.tables["devices"]
 staff = metadata.tables["staff"]
 events = metadata.tables["events"]
 # Version 6: events the kiosk reports the server refused (its heartbeat's rejected_events).
-devices.append_column(sa.Column("rejected_events", sa.Integer, nullable=True))
+devices.append_column(sa.Column("rejected_events", sa.BigInteger, nullable=True))  # a Count, as outbox_depth
 
 
 # Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by
