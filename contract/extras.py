@@ -9,7 +9,9 @@ only, and nothing is imported to look (find_spec), so a command's start stays fa
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import sys
 
 # The import names of each extra's own packages, as listed in pyproject.toml's
 # [project.optional-dependencies]; tests/packaging checks that the two stay the same.
@@ -41,3 +43,13 @@ def lacking_sentence(extra: str, command: str) -> str | None:
         return None
     return (f"The {command} command needs the {extra}'s packages, which this install lacks "
             f"({', '.join(lacking)}): install them with pip install \"guide-kiosk[{extra}]\".")
+
+
+def run_command(extra: str, command: str, cli_module: str, argv: list[str] | None) -> int:
+    """A console command's whole start: refuse in one sentence (exit 2) when `extra` is missing,
+    else import `cli_module` (only now: it imports the extra's packages) and run its main."""
+    problem = lacking_sentence(extra, command)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return importlib.import_module(cli_module).main(argv)

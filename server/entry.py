@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from contract.extras import lacking_sentence
+from contract.extras import run_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    problem = lacking_sentence("server", "kiosk-server")
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    from server.cli import main as cli_main
-
-    return cli_main(argv)
+    return run_command("server", "kiosk-server", "server.cli", argv)
 
 
 if __name__ == "__main__":
