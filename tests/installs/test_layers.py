@@ -48,6 +48,8 @@ PROBES = [  # (module written into a copy of the tree, its one line, the contrac
     ("screens/_probe_b.py", "from devtools import tour", "production-no-devtools", "screens._probe_b -> devtools"),
     ("screens/_probe_c.py", "from kiosk.cli import main", "cli-on-top", "screens._probe_c -> kiosk.cli"),
     ("kiosk/_probe_d.py", "from kiosk import cli", "cli-on-top", "kiosk._probe_d -> kiosk.cli"),
+    ("screens/_probe_d.py", "from screens.devtools import probe", "screens-devtools-attached",
+     "screens._probe_d -> screens.devtools.probe"),
 ]
 
 
