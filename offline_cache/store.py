@@ -1,4 +1,5 @@
-"""The kiosk's SQLite store: content, search, the event outbox and sync state.
+"""The kiosk's SQLite store: content, search (queries in search.py), the event outbox (outbox.py)
+and sync state.
 
 One file, WAL mode, so the UI's reads never wait on the sync thread's writes. Content changes go
 through `install_content`, which switches versions in a single transaction: a reader (or a kiosk
@@ -14,8 +15,6 @@ import json
 import re
 import sqlite3
 import threading
-import time
-import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +26,8 @@ import sqlite_utils
 from contract.guides import Guide, Library, pick
 from offline_cache.errors import public_methods_raise_store_errors, store_error
 from offline_cache.migrations import migrations
-
-# When the outbox is full, these go first (oldest first); feedback and outcomes are never dropped.
-DROP_ORDER = ("step_view", "search", "language", "back", "choice", "restart", "handoff_shown",
-              "session_start", "idle_timeout", "session_end")
-NEVER_DROPPED = ("feedback", "outcome", "handoff_opened")
-DEFAULT_OUTBOX_LIMIT = 200_000
+from offline_cache.outbox import DEFAULT_OUTBOX_LIMIT, Outbox, OutboxEvent  # noqa: F401 (re-exported)
+from offline_cache.search import fts_query, fts_text
 
 
 @dataclass(frozen=True)
@@ -60,47 +55,10 @@ class Category:
     guide_count: int
 
 
-@dataclass(frozen=True)
-class OutboxEvent:
-    seq: int
-    uuid: str
-    type: str
-    body: dict[str, Any]
-
-
 def category_id(guide: Guide) -> str:
     """A stable key for a category: its text in the guide's default language, slugged."""
     name = pick(guide.category, "en", guide.language).casefold()
     return re.sub(r"[^\w]+", "-", name).strip("-") or "general"
-
-
-_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
-
-
-def _fts_text(text: str) -> str:
-    """Text as FTS5's unicode61 tokenizer should see it. Chinese and Japanese have no spaces, so
-    each ideograph becomes its own token; a query for 行李 then finds 行李箱."""
-    return _CJK.sub(r" \1 ", unicodedata.normalize("NFKC", text))
-
-
-def _fts_string(word: str) -> str:
-    """`word` as an FTS5 string: inside double quotes nothing is syntax, and a quote is doubled."""
-    return '"' + word.replace('"', '""') + '"'
-
-
-def fts_query(user_text: str) -> str | None:
-    """Search-as-you-type: every word must match, the last one as a prefix. Every word is an FTS5
-    string, so operators typed by a customer (AND, NEAR, -, *, ", column:) are words, never
-    syntax, and any text makes a valid query."""
-    words = [w for w in re.split(r"[^\w]+", _fts_text(user_text).casefold()) if w]
-    if not words:
-        return None
-    terms = " ".join([_fts_string(w) for w in words[:-1]] + [_fts_string(words[-1]) + "*"])
-    if len(words[-1]) < 3 and not _CJK.match(words[-1]):
-        # One or two typed letters match a large part of a big library's step text; ranking all
-        # of it costs frames. Until the third letter, look in titles, keywords and categories.
-        return "{title keywords category} : (" + terms + ")"
-    return terms
 
 
 def library_digest(library: Library) -> str:
@@ -109,7 +67,7 @@ def library_digest(library: Library) -> str:
 
 
 @public_methods_raise_store_errors
-class Store:
+class Store(Outbox):
     """The offline cache. Safe to share between the UI thread and the sync thread: each thread
     gets its own SQLite connection to the same file. Its methods raise offline_cache.errors'
     StoreError (StoreFull, StoreCorrupt), never sqlite3's errors; `db` is the raw connection, for
@@ -299,9 +257,9 @@ class Store:
             body = " ".join(step.text[lang] for step in guide.steps.values() if lang in step.text)
             body += " " + " ".join(pick(c.label, lang, "") for s in guide.steps.values() for c in s.choices
                                    if lang in c.label)
-            rows.append((guide.id, lang, _fts_text(guide.title.get(lang, "")),
-                         _fts_text(" ".join(guide.keywords.get(lang, ()))),
-                         _fts_text(guide.category.get(lang, "")), _fts_text(body)))
+            rows.append((guide.id, lang, fts_text(guide.title.get(lang, "")),
+                         fts_text(" ".join(guide.keywords.get(lang, ()))),
+                         fts_text(guide.category.get(lang, "")), fts_text(body)))
         db.conn.executemany(
             "INSERT INTO search_docs(guide_id, lang, title, keywords, category, body) VALUES (?, ?, ?, ?, ?, ?)",
             rows)
@@ -407,53 +365,3 @@ class Store:
         """The bare FTS5 query, for the benchmark to compare search() against."""
         return self.db.execute("SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? "
                                "ORDER BY rank LIMIT ?", [fts_query(text), limit]).fetchall()
-
-    # --- the event outbox ----------------------------------------------------------------------
-
-    def append_event(self, event: dict[str, Any]) -> None:
-        """Write one event durably before anything else happens with it."""
-        self.append_events([event])
-
-    def append_events(self, events: list[dict[str, Any]]) -> None:
-        with self.transaction():
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO outbox(uuid, type, created_at, body) VALUES (?, ?, ?, ?)",
-                [(e["uuid"], e["type"], time.time(), json.dumps(e, ensure_ascii=False)) for e in events])
-            self._enforce_outbox_bound()
-
-    def _enforce_outbox_bound(self) -> None:
-        depth = self.outbox_depth()
-        excess = depth - self.outbox_limit
-        if excess <= 0:
-            return
-        dropped = 0
-        for kind in DROP_ORDER:
-            if excess - dropped <= 0:
-                break
-            cur = self.db.execute(
-                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE type = ? ORDER BY seq LIMIT ?)",
-                [kind, excess - dropped])
-            dropped += cur.rowcount
-        if dropped:
-            self.db.execute("INSERT INTO sync_state(key, value) VALUES ('outbox_dropped', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value", [dropped])
-
-    def outbox_depth(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-
-    def take_batch(self, limit: int = 500, after_seq: int = 0) -> list[OutboxEvent]:
-        """The oldest events not yet acknowledged. They stay in the outbox until ack()."""
-        rows = self.db.execute("SELECT seq, uuid, type, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                               [after_seq, limit])
-        return [OutboxEvent(seq, uuid, kind, json.loads(body)) for seq, uuid, kind, body in rows]
-
-    def ack(self, uuids: Iterable[str]) -> int:
-        """Delete events the server acknowledged; only these ever leave the outbox."""
-        uuids = list(uuids)
-        with self.transaction():
-            n = 0
-            for i in range(0, len(uuids), 500):
-                chunk = uuids[i:i + 500]
-                cur = self.db.execute(f"DELETE FROM outbox WHERE uuid IN ({','.join('?' * len(chunk))})", chunk)
-                n += cur.rowcount
-        return n
