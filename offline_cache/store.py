@@ -10,7 +10,6 @@ No Kivy and no network here: the session engine and the sync client call in.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
@@ -23,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from contract.digest import library_digest
 from contract.guides import Guide, Library, pick
 from offline_cache.errors import public_methods_raise_store_errors, store_error
 from offline_cache.migrations import migrations
@@ -59,11 +59,6 @@ def category_id(guide: Guide) -> str:
     """A stable key for a category: its text in the guide's default language, slugged."""
     name = pick(guide.category, "en", guide.language).casefold()
     return re.sub(r"[^\w]+", "-", name).strip("-") or "general"
-
-
-def library_digest(library: Library) -> str:
-    """sha256 over every guide's canonical sha256 (which covers its images' hashes)."""
-    return hashlib.sha256("\n".join(sorted(g.sha256 for g in library.guides.values())).encode()).hexdigest()
 
 
 @public_methods_raise_store_errors

@@ -69,6 +69,7 @@ class _Capture(BaseHTTPRequestHandler):
 
 def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
     from contract.bundle import open_library
+    from contract.digest import library_digest
     from kiosk.paths import SAMPLE_LIBRARY
     from server import db
     from server.content import ManifestCache
@@ -79,6 +80,7 @@ def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
     docs = {gid: {"sha256": g.sha256, "document": g.canonical_json().decode()}
             for gid, g in sorted(library.guides.items())}
     out["guides.json"] = json.dumps(docs, indent=1, ensure_ascii=False).encode()
+    out["library.digest"] = library_digest(library).encode()
     engine = db.make_engine(f"sqlite:///{tmp / 'server.db'}")
     db.migrate(engine)
     with mock.patch("time.time", return_value=PUBLISHED_AT):

@@ -1,0 +1,22 @@
+"""The one content digest (shared/DESIGN.md, "One content digest"): over the sorted guide ids
+with the sha256 of each guide's canonical JSON, and the sorted image sha256s. Import, publish,
+export and the tests all use this function, so two libraries with the same digest are the same
+content wherever they were made."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+from contract.canonical import canonical_json
+from contract.guides import Library
+
+
+def content_digest(guide_sha256s: Mapping[str, str], image_sha256s: Iterable[str]) -> str:
+    """sha256 (hex) of {"guides": {id: sha256}, "images": [sha256, ...]} in canonical JSON."""
+    doc = {"guides": dict(guide_sha256s), "images": sorted(set(image_sha256s))}
+    return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+def library_digest(library: Library) -> str:
+    return content_digest({gid: g.sha256 for gid, g in library.guides.items()}, library.images)
