@@ -13,6 +13,9 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_USE_DEFAULTCONFIG", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
+# Nothing a test run makes goes into the checkout: Hypothesis keeps its example database (the
+# failing examples it replays first) outside it, in one folder that lasts across runs.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "guide-kiosk-hypothesis"))
 
 import pytest
 
