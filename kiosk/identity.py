@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.transport import AuthError, DeviceInfo, HttpTransport, TransportError
 from offline_cache.store import Store
+
+if TYPE_CHECKING:  # the transport (requests) only when the server is really asked: `kiosk status`
+    from kiosk.transport import DeviceInfo  # reads the confirmed name and starts faster without it
 
 log = logging.getLogger("kiosk.identity")
 
@@ -73,6 +75,8 @@ def confirm_device_name(settings: Any, store: Store, transport: DeviceLookup | N
     if remembered:
         settings.device = remembered
         return remembered
+    from kiosk.transport import AuthError, HttpTransport, TransportError
+
     owned = transport is None
     if owned:
         transport = HttpTransport(settings.server_url, settings.token, settings.data_path,

@@ -12,6 +12,7 @@ import pytest
 from server_testkit import STAFF_PASSWORD, STAFF_USER
 
 ST = Path(sys.executable).parent / "st"
+pytestmark = pytest.mark.fuzz  # CI's second step (.ci/run), not the README's test command
 
 
 @pytest.mark.parametrize("who", ["anonymous", "device", "staff"])
