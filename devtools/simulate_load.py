@@ -31,20 +31,24 @@ def load(url_or_engine: str | Engine, history: History, *, seed: int = 11) -> En
                 db.content_versions.c.version == result.content_version).values(published_at=at))
     latest = len(edit_times)
     now = time.time()
-    for kiosk in history.kiosks:
+    for n, kiosk in enumerate(history.kiosks):
         auth.add_device(engine, kiosk.id, kiosk.location)
-        # A fleet with a few problems to see: some kiosks silent for hours, some failing to sync,
-        # some behind on content or with a deep outbox.
+        # A fleet with a few problems to see:
+        # some kiosks silent for hours, some failing to sync, some behind on content or with a deep
+        # outbox, one now and then whose events the server refused (a token of another device).
         silent = rng.random() < 0.1
         failing = rng.random() < 0.08
+        beat = now - (rng.uniform(3, 30) * 3600 if silent else rng.uniform(5, 240))
+        synced_at = datetime.fromtimestamp(beat, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with db.write(engine) as conn:
             conn.execute(db.devices.update().where(db.devices.c.name == kiosk.id).values(
-                last_seen=now - (rng.uniform(3, 30) * 3600 if silent else rng.uniform(5, 240)),
-                last_heartbeat=now - rng.uniform(5, 240),
+                last_seen=beat,
+                last_heartbeat=beat,
                 content_version=str(latest if rng.random() < 0.85 else latest - 1),
                 outbox_depth=rng.randint(200, 5000) if failing else rng.randint(0, 3),
-                last_sync_result=LastSync(result="error", error="connection timed out").stored() if failing
-                else LastSync(result="ok").stored(),
+                last_sync_result=LastSync(result="error", at=synced_at, error="connection timed out").stored()
+                if failing else LastSync(result="ok", at=synced_at).stored(),
+                rejected_events=rng.randint(40, 2000) if n % 25 == 7 else 0,
                 app_version=rng.choice(APP_VERSIONS),
                 free_disk=rng.randint(300, 900) * 1024 * 1024 if rng.random() < 0.06 else rng.randint(4, 28) * 1024**3,
                 uptime=rng.uniform(3600, 30 * 86400)))
