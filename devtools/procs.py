@@ -27,9 +27,10 @@ def free_port() -> int:
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition",
-             interval: float = 0.05) -> T:
+             interval: float = 0.05, pause: Callable[[float], object] = time.sleep) -> T:
     """Poll `condition` until it returns something truthy and return that; never a fixed sleep.
-    An exception from `condition` propagates at once (a process that died is not worth waiting for)."""
+    An exception from `condition` propagates at once (a process that died is not worth waiting for).
+    `pause(interval)` runs between polls: a sleep, or e.g. one tick of Kivy's clock in-process."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -37,7 +38,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "con
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+        pause(interval)
 
 
 class ServerProcess:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from library_factory import snapshot_counts, write_generated_library
 
+from devtools.procs import wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 KIOSK = REPO / ".venv" / "bin" / "kiosk"
 KILLS = 20
@@ -61,11 +63,8 @@ def wal_written_since(wal: Path, since_ns: int) -> bool:
 
 def wait_for_db_writes(wal: Path, proc: subprocess.Popen, since_ns: int, timeout: float = 60) -> None:
     """Poll until the importer has started writing (its WAL is written) or has exited."""
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if wal_written_since(wal, since_ns):
-            return
-        time.sleep(0.002)
+    wait_for(lambda: proc.poll() is not None or wal_written_since(wal, since_ns), timeout,
+             "the importer to start writing", interval=0.002)
 
 
 @pytest.mark.slow

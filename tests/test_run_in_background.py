@@ -9,16 +9,15 @@ import time
 
 import pytest
 
+from devtools.procs import wait_for
 from screens.background import run_in_background
 
 
 def tick_until(condition, timeout: float = 5.0) -> None:
     from kivy.clock import Clock
 
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the callback never came back to the clock's thread"
-        Clock.tick()
+    wait_for(condition, timeout, "the callback to come back to the clock's thread", interval=0,
+             pause=lambda _: Clock.tick())
 
 
 def test_result_comes_back_on_the_clock_thread():

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from devtools.procs import wait_for
 from kiosk.settings import Settings
 
 
@@ -16,10 +17,7 @@ def status_of(controller) -> tuple[list[str], list[str]]:
 
     got: list = []
     controller.status(lambda lines, problems: got.append((lines, problems)))
-    deadline = time.monotonic() + 10
-    while not got:
-        assert time.monotonic() < deadline, "the status never came back"
-        Clock.tick()
+    wait_for(lambda: got, 10, "the status to come back", interval=0, pause=lambda _: Clock.tick())
     return got[0]
 
 

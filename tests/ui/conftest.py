@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.procs import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 KIOSK = Path(sys.executable).with_name("kiosk")
 WINDOW = (1280, 720)
@@ -71,17 +73,18 @@ class Kiosk:
             return {"screen": None, "labels": [], "buttons": [], "overlay": False, "frame": 0}
 
     def wait(self, condition, timeout: float = 15.0, what: str = "condition") -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
+        def seen() -> dict | None:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the app exited ({self.proc.returncode}) while waiting for {what}:\n"
                                      + self.output())
             snap = self.probe()
-            if condition(snap):
-                return snap
-            if time.monotonic() > deadline:
-                raise Timeout(f"timed out waiting for {what}; last probe: {json.dumps(snap, ensure_ascii=False)}")
-            time.sleep(0.03)
+            return snap if condition(snap) else None
+
+        try:
+            return wait_for(seen, timeout, what, interval=0.03)
+        except TimeoutError:
+            raise Timeout(f"timed out waiting for {what}; last probe: "
+                          f"{json.dumps(self.probe(), ensure_ascii=False)}") from None
 
     def wait_screen(self, name: str, timeout: float = 15.0) -> dict:
         return self.wait(lambda s: s["screen"] == name and not s.get("overlay"), timeout, f"screen {name}")
