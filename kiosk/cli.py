@@ -133,6 +133,12 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     settings = load_settings(data_dir)
     settings.fullscreen = False
     settings.idle_timeout = 3600  # the tour opens the idle overlay itself
+    if not (settings.token and (settings.public_url or settings.server_url)):
+        # Screenshot names are a shared contract (<lang>-NN-<screen>.png, shared/DESIGN.md): an
+        # unregistered kiosk gets a placeholder registration for the tour, in this process only and
+        # never saved, so the handoff screen exists. Running for real it offers no handoff (docs/ui.md).
+        settings.token = settings.token or "gkd_screenshot-tour"
+        settings.public_url = settings.public_url or "https://kiosk.example.invalid"
     from kiosk.logs import setup_logging
 
     setup_logging(settings.log_dir)
