@@ -46,9 +46,10 @@ class _FastLoader(yaml.CSafeLoader):
 
 
 for _tag, _pattern, _first in (
-    # numbers written with underscores (1_000, 0_.5) have corner cases between readers: leave them
-    # to ruamel (the constructor below refuses them, which sends the file down the slow path)
-    ("kiosk-ambiguous", r"^[-+]?[.0-9][^ ]*_", "-+.0123456789"),
+    # numbers written with underscores (1_000, 0_.5, and after a sign: ruamel reads "-_0" as 0)
+    # have corner cases between readers: leave them to ruamel (the constructor below refuses
+    # them, which sends the file down the slow path)
+    ("kiosk-ambiguous", r"^(?=[-+]?[._0-9])(?=[^ ]*_)", "-+._0123456789"),
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+)$", "-+0123456789"),
     ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
