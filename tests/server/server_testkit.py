@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import sys
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -236,3 +237,13 @@ def start(server: Server, *extra: str, env: dict[str, str] | None = None) -> Ser
 def stop(server: Server) -> None:
     if server.process:
         server.process.stop()
+
+
+def zip_bytes(folder: Path) -> bytes:
+    """A library folder as the .zip bytes staff upload to POST /api/v1/publish."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return buf.getvalue()

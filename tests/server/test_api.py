@@ -9,12 +9,11 @@ import json
 import tarfile
 import threading
 import time
-import zipfile
 
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library, row_counts, serving_copy
+from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library, row_counts, serving_copy, zip_bytes
 
 from contract.canonical import canonical_json
 from contract.events import make_event
@@ -395,15 +394,6 @@ def test_password_guessing_is_throttled_across_the_fleet(own_server):
         assert c.get("/api/v1/fleet", auth=(STAFF_USER, STAFF_PASSWORD)).status_code == 200
 
 
-def _zip(folder) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                zf.write(p, p.relative_to(folder).as_posix())
-    return buf.getvalue()
-
-
 def _targz(folder) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
@@ -417,7 +407,7 @@ def test_publish_over_http(own_server, tmp_path):
     (broken / "wifi.yaml").write_text((broken / "wifi.yaml").read_text().replace("next: staff", "next: nowhere"))
     (broken / "images" / "belt.png").write_bytes(b"GIF89a not a png")
     with own_server.staff() as c:
-        r = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(broken), "application/zip")})
+        r = c.post("/api/v1/publish", files={"library": ("lib.zip", zip_bytes(broken), "application/zip")})
         assert r.status_code == 422
         messages = " ".join(p["message"] for p in r.json()["problems"])
         assert "nowhere" in messages and "not a PNG" in messages
@@ -438,7 +428,7 @@ def test_publish_over_http(own_server, tmp_path):
         old = c.get("/api/v1/content/guides/wifi/1")
         assert old.status_code == 200 and "AIRPORT-FREE?" in old.json()["steps"]["network"]["text"]["en"]
     with own_server.anonymous() as c:
-        anon = c.post("/api/v1/publish", files={"library": ("lib.zip", _zip(changed), "application/zip")})
+        anon = c.post("/api/v1/publish", files={"library": ("lib.zip", zip_bytes(changed), "application/zip")})
         assert anon.status_code == 401
 
 

@@ -4,12 +4,10 @@ a smaller one refuses library uploads the docs promise."""
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import Path
 
-from server_testkit import prepare, start, stop
+from server_testkit import prepare, start, stop, zip_bytes
 
 from server.config import Config
 
@@ -31,20 +29,12 @@ def test_nginx_lets_through_exactly_the_servers_upload_limit():
     assert nginx_size(sizes[0]) == default, (sizes[0], default)
 
 
-def _zip(root: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(root).as_posix())
-    return buf.getvalue()
-
 
 def test_the_server_takes_uploads_up_to_its_setting_and_no_more(tmp_path):
     limit = 64 * 1024
     server = start(prepare(tmp_path, str(tmp_path / "server.db")), env={"KIOSK_SERVER_MAX_UPLOAD": str(limit)})
     try:
-        library = _zip(server.library)
+        library = zip_bytes(server.library)
         assert len(library) < limit
         with server.staff() as c:
             fits = c.post("/api/v1/publish", files={"library": ("lib.zip", library, "application/zip")})

@@ -125,6 +125,18 @@ class Kiosk:
         self.click(target["x"], target["y"])
         return snap
 
+    def type_search(self, text: str) -> dict:
+        """Open the on-screen keyboard from the search field and type `text` key by key, each key
+        checked in the field before the next (a fast tap must not be lost)."""
+        self.tap_and_wait("search-field", lambda s: any(b["id"] == f"key:{text[0]}" for b in s["buttons"]),
+                          "the keyboard")
+        snap: dict = {}
+        for n, key in enumerate(text, start=1):
+            snap = self.tap_and_wait(f"key:{key}", lambda s, n=n: any(
+                b["id"] == "search-field" and b["text"] == text[:n] + "|" for b in s["buttons"]),
+                f"the search field to show {text[:n]!r}")
+        return snap
+
     def tap_and_wait(self, probe_id: str, condition, what: str, timeout: float = 10.0) -> dict:
         before = self.tap(probe_id)["frame"]
         return self.wait(lambda s: s["frame"] > before and condition(s), timeout, what)
