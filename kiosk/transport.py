@@ -380,8 +380,8 @@ class HttpTransport:
         location = doc.get("location")
         return DeviceInfo(name, location if isinstance(location, str) else None)
 
-    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]:
-        body = beat.wire_bytes() if isinstance(beat, Heartbeat) else beat
+    def post_heartbeat(self, beat: Heartbeat) -> dict[str, Any]:
+        body = beat.wire_bytes()
         resp = self._request("POST", f"{API}/heartbeat", data=body,
                              headers={"Content-Type": "application/json"})
         doc = self._json(resp, "heartbeat")

@@ -129,7 +129,7 @@ class FakeTransport:
                 accepted.append(e["uuid"])
         return EventsReply(accepted, duplicates, rejected, 0.0)
 
-    def post_heartbeat(self, beat: Heartbeat | bytes) -> dict[str, Any]:
+    def post_heartbeat(self, beat: Heartbeat) -> dict[str, Any]:
         self._call("heartbeat")
-        self.server.heartbeats.append(json.loads(beat.wire_bytes() if isinstance(beat, Heartbeat) else beat))
+        self.server.heartbeats.append(json.loads(beat.wire_bytes()))
         return {"server_time": 0.0}
