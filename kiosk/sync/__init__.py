@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from kiosk.sync.manifest import ContentRejected, Plan, check_manifest_shape, make_plan, verify_manifest
 from kiosk.sync.results import STAGES, SyncResult
-from kiosk.sync.service import SyncService, start_background_sync, sync_status
+from kiosk.sync.service import SyncService, start_background_sync
 
 __all__ = [
     "STAGES",
@@ -56,6 +56,5 @@ __all__ = [
     "check_manifest_shape",
     "make_plan",
     "start_background_sync",
-    "sync_status",
     "verify_manifest",
 ]

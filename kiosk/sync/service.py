@@ -234,11 +234,3 @@ def start_background_sync(settings: Any, store: Store, **kwargs: Any) -> SyncSer
     service = SyncService.from_settings(settings, store, **kwargs)
     service.start()
     return service
-
-
-def sync_status(store: Store) -> dict[str, Any]:
-    """What `kiosk status` shows about sync: the last round, and events set aside as malformed."""
-    tables = SyncTables(store)
-    return {"last_sync": store.get_state("last_sync"), "rejected_events": tables.rejected_count(),
-            "manifest_etag": store.get_state("manifest_etag")}
-
