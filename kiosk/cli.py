@@ -133,7 +133,9 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     settings = load_settings(data_dir)
     settings.fullscreen = False
     settings.idle_timeout = 3600  # the tour opens the idle overlay itself
-    if not (settings.token and (settings.public_url or settings.server_url)):
+    from kiosk.handoff import HandoffLinks
+
+    if not HandoffLinks(settings).available:
         # Screenshot names are a shared contract (<lang>-NN-<screen>.png, shared/DESIGN.md): an
         # unregistered kiosk gets a placeholder registration for the tour, in this process only and
         # never saved, so the handoff screen exists. Running for real it offers no handoff (docs/ui.md).
