@@ -47,7 +47,8 @@ class ServerGuard:
 
         # A request without the header is a kiosk of the release before it (protocol 1), served as
         # before; the routes can read the version from request.state.kiosk_protocol.
-        sent_protocol = dict(scope["headers"]).get(_PROTOCOL_HEADER)
+        request_headers = dict(scope["headers"])
+        sent_protocol = request_headers.get(_PROTOCOL_HEADER)
         protocol = parse_version(None if sent_protocol is None else sent_protocol.decode("latin-1"))
         if protocol is None:
             shown = sent_protocol.decode("latin-1")[:40]
@@ -56,7 +57,7 @@ class ServerGuard:
             return await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send_stamped)
         scope.setdefault("state", {})["kiosk_protocol"] = protocol
 
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = request_headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             status = 413 if declared.isdigit() else 400
             detail = BodyTooLarge(limit).detail if status == 413 else "bad Content-Length"
