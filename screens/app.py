@@ -403,6 +403,7 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None,
             dev_tools: Sequence[Callable[[KioskApp], None]] = ()) -> int:
     configure_kivy(settings)
     engine = SessionEngine(store, settings.device, default_language=settings.default_language)
+    engine.close_interrupted_session()  # a session the last run left open (a crash, a power cut)
     app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings),
                    dev_tools=dev_tools)
     if sync_service is not None:
