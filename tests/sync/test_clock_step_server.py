@@ -14,6 +14,7 @@ from kiosk.engine import SessionEngine
 from kiosk.paths import SAMPLE_LIBRARY
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
+from offline_cache.store import Store
 
 HOUR = 3600.0
 
@@ -39,19 +40,19 @@ def _session(engine: SessionEngine, wall: SkewedWall, step: float, pause: float)
     return time.monotonic() - began
 
 
-def test_stored_sessions_keep_their_length_and_time_across_clock_steps(kiosk, server, tmp_path):
-    store = kiosk.store()
+def test_stored_sessions_keep_their_length_and_time_across_clock_steps(server, tmp_path):
+    token = server.add_device("kiosk-1")  # nothing is published: the rounds push events only
+    store = Store(tmp_path / "kiosk.db")
     store.import_library(open_library(SAMPLE_LIBRARY), content_version="sample")
     wall = SkewedWall()
-    engine = SessionEngine(store, kiosk.name, clock=wall)
-    transport = HttpTransport(server.url, kiosk.token, tmp_path, clock=wall)
-    service = SyncService(store, transport, device=kiosk.name, server_key=kiosk.settings.server_key,
-                          data_dir=kiosk.data_dir)
+    engine = SessionEngine(store, "kiosk-1", clock=wall)
+    transport = HttpTransport(server.url, token, tmp_path, clock=wall)
+    service = SyncService(store, transport, device="kiosk-1", data_dir=tmp_path)
     assert service.sync_once().ok  # the kiosk learns the server's clock with its own still right
 
-    sessions = [(_session(engine, wall, +2 * HOUR, 0.4), "+2 h")]
+    sessions = [(_session(engine, wall, +2 * HOUR, 0.25), "+2 h")]
     assert service.sync_once().ok
-    sessions.append((_session(engine, wall, -HOUR, 0.4), "-1 h"))
+    sessions.append((_session(engine, wall, -HOUR, 0.25), "-1 h"))
     assert service.sync_once().ok
     transport.close()
     assert store.outbox_depth() == 0

@@ -33,7 +33,7 @@ def test_wrong_pins_make_the_pad_wait_and_the_default_pin_must_be_changed(start_
         kiosk.click(WINDOW[0] - 20, 20)
     kiosk.wait_screen("staff_pin")
     for attempt in range(1, 6):
-        enter(kiosk, "9999")
+        enter(kiosk, "9")  # any length is checked (and counted): one digit keeps the test short
         if attempt < 5:
             kiosk.wait_label("Wrong PIN. Try again.")
             kiosk.wait(lambda s: not any("Checking" in label for label in s["labels"]), what="the check to end")
