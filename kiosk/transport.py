@@ -3,8 +3,8 @@
 `HttpTransport` speaks the wire contract with one `requests.Session` (keep-alive, connect/read
 timeouts, the device's Bearer token). Everything it returns has been checked against what the
 caller said to expect: a guide's body against its sha256, an image against its sha256 and size.
-It learns the server's clock from its replies (X-Server-Time, kept by kiosk/clock.py's ServerClock), and counts requests and
-bytes so tests and benchmarks can see what a sync cost.
+It learns the server's clock from its replies (X-Server-Time, kept by kiosk/clock.py's
+ServerClock), and counts requests and bytes so tests and benchmarks can see what a sync cost.
 
 Errors are sorted by what the caller should do about them:
   NetworkError   the server could not be reached, the reply was cut, 5xx: try again later

@@ -401,6 +401,8 @@ class KioskApp(App):
 
     def shut_down(self, why: str) -> None:
         log.info("%s", why)
+        if self.engine.session_id:  # closed now, not as "interrupted" by the next start
+            self.engine.end_session("shutdown")
         self._exiting = True
         self.speech.stop()
         self.stop()

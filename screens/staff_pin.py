@@ -70,6 +70,9 @@ class StaffPinScreen(KioskScreen):
     # --- the wait after too many wrong PINs -----------------------------------------------------
 
     def _show_wait(self, seconds: float) -> None:
+        if self.manager is None or self.manager.current != self.name:  # an answer for a pad left meanwhile
+            self._stop_countdown()
+            return
         if seconds <= 0:
             if self.waiting:
                 self.waiting = False
