@@ -1,8 +1,8 @@
 """Time on the kiosk: the wall clock can jump, the monotonic clock cannot.
 
 NTP stepping a clock that booted wrong, an operator setting it, a dead RTC battery: the wall clock
-(time.time) of a kiosk jumps, hours at a time. The monotonic clock only moves forward at the rate
-of real time, but it starts again at each boot. So:
+(time.time) of a kiosk jumps, hours at a time. The monotonic clock (`monotonic()` here:
+CLOCK_BOOTTIME) only moves forward at the rate of real time, but it starts again at each boot. So:
 
 - the session engine (kiosk/engine.py) records each event's time as the wall-clock reading taken
   when the session started plus the monotonic time since, and keeps the raw wall reading beside
@@ -32,6 +32,16 @@ STEP_TOLERANCE = 2.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
+def monotonic() -> float:
+    """Seconds on a clock that never steps: Linux's CLOCK_BOOTTIME, which (unlike time.monotonic)
+    also counts time suspended, so an event after a suspend is not placed too early; elsewhere
+    time.monotonic. The engine and the transport must read the same one."""
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
+
+
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
 @cache
 def boot_id() -> str:
     """This boot's id: the monotonic clock's readings compare only within one boot. Where Linux's
@@ -50,7 +60,7 @@ class ServerClock:
     least about when the server stamped it). Because samples are on the monotonic clock, a step of
     the wall clock does not make them stale."""
 
-    def __init__(self, *, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+    def __init__(self, *, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = monotonic,
                  boot: str | None = None, window: int = 8):
         self.wall, self.monotonic = wall, monotonic
         self.boot = boot or boot_id()

@@ -27,6 +27,7 @@ from typing import Any
 
 from contract.events import make_event, scrub
 from contract.guides import Guide, Step, pick
+from kiosk import clock as kiosk_clock
 from kiosk.clock import STEP_TOLERANCE, boot_id
 from offline_cache.errors import StoreError
 from offline_cache.store import SearchHit, Store
@@ -85,7 +86,7 @@ class _Session:
 
 class SessionEngine:
     def __init__(self, store: Store, device_id: str, *, default_language: str = "en",
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = kiosk_clock.monotonic,
                  boot: str | None = None):
         self.store = store
         self.device_id = device_id

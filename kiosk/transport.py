@@ -29,6 +29,7 @@ import requests
 
 from contract.heartbeat import Heartbeat
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from kiosk import clock as kiosk_clock
 from kiosk.clock import ServerClock
 
 API = "/api/v1"
@@ -110,7 +111,7 @@ def _retry_after(resp: requests.Response) -> float:
 class HttpTransport:
     def __init__(self, base_url: str, token: str, data_dir: str | Path, *,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8,
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = kiosk_clock.monotonic,
                  boot: str | None = None):
         if not base_url:
             raise ValueError("no server URL is configured")
