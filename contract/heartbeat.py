@@ -61,10 +61,15 @@ class Heartbeat(BaseModel):
     # Events the server refused and the kiosk set aside (kiosk status "rejected_events"): a token
     # that belongs to another device, a malformed event. Optional: kiosks before it leave it out.
     rejected_events: Count | None = None
+    # True while the kiosk's staff PIN is still the factory one (the Fleet page warns). Sent only
+    # then, so a kiosk with its own PIN sends the same bytes as before.
+    default_pin: bool | None = None
 
     def wire_bytes(self) -> bytes:
         """The request body, as compact JSON; optional fields that are unset are left out."""
         doc = self.model_dump(exclude_none=False)
         if self.rejected_events is None:
             doc.pop("rejected_events")
+        if not self.default_pin:
+            doc.pop("default_pin")
         return json.dumps(doc, separators=(",", ":")).encode()

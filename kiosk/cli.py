@@ -205,15 +205,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "set-pin":
         import getpass
 
-        from kiosk.settings import hash_pin
+        from kiosk.settings import save_staff_pin, valid_new_pin
 
         pin = sys.stdin.readline().strip() if args.pin_stdin else getpass.getpass("New staff PIN: ")
-        if not pin.isdigit() or not 4 <= len(pin) <= 12:
-            print("A staff PIN is 4 to 12 digits.", file=sys.stderr)
+        problem = valid_new_pin(pin)
+        if problem:
+            print(problem, file=sys.stderr)
             return 1
-        settings = load_settings(args.data_dir, environment=False)  # KIOSK_* overrides stay out of the file
-        settings.staff_pin_hash = hash_pin(pin)
-        print(f"Staff PIN saved (hashed) in {settings.save()}.")
+        path, _ = save_staff_pin(args.data_dir, pin)  # KIOSK_* overrides stay out of the file
+        print(f"Staff PIN saved (hashed) in {path}.")
         return 0
     from kiosk.config_check import show_config
 

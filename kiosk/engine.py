@@ -7,6 +7,13 @@ so every rule here is tested without a window.
 
 When a session ends (done, or the idle timeout) every trace of it is dropped from memory: the next
 customer starts with no history to go Back into.
+
+Event times come from the monotonic clock against the wall-clock reading taken when the session
+started (kiosk/clock.py), so a step of the wall clock mid-session neither makes time run backwards
+nor stretches a 20-second session to an hour; the raw wall reading is kept as `wall_time` when the
+two disagree. Which session is open is also kept in the store (sync_state 'open_session'): a
+session cut by a crash or a power loss is closed on the next start with session_end, reason
+"interrupted", at the last moment the kiosk knew of it.
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ from typing import Any
 
 from contract.events import make_event, scrub
 from contract.guides import Guide, Step, pick
+from kiosk import clock as kiosk_clock
+from kiosk.clock import STEP_TOLERANCE, boot_id
 from offline_cache.errors import StoreError
 from offline_cache.store import SearchHit, Store
 
 log = logging.getLogger(__name__)
 MAX_UNSAVED = 10_000  # events held in memory while the outbox cannot be written
+OPEN_SESSION = "open_session"  # sync_state key: the session that has started and not ended yet
 
 
 class EngineError(Exception):
@@ -63,20 +73,27 @@ class StepView:
 @dataclass
 class _Session:
     id: str
-    started_mono: float
+    started_mono: float  # the monotonic clock when the session started...
+    started_wall: float  # ...and the wall clock then: each event's time is this plus the monotonic time since
     history: list[Position] = field(default_factory=list)
     position: Position | None = None
     feedback_given: set[tuple[str, str]] = field(default_factory=set)
+    clock_stepped: bool = False  # the wall clock's step was logged already
+
+    def time_at(self, mono: float) -> float:
+        return self.started_wall + (mono - self.started_mono)
 
 
 class SessionEngine:
     def __init__(self, store: Store, device_id: str, *, default_language: str = "en",
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = kiosk_clock.monotonic,
+                 boot: str | None = None):
         self.store = store
         self.device_id = device_id
         self.default_language = default_language
         self.language = default_language
         self._clock, self._monotonic = clock, monotonic
+        self._boot = boot or boot_id()  # monotonic readings compare only within one boot
         self._session: _Session | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._unsaved: list[dict[str, Any]] = []
@@ -103,11 +120,23 @@ class SessionEngine:
     def _record(self, kind: str, data: dict[str, Any] | None = None, at: Position | None = None) -> dict:
         session = self._need_session()
         at = at if at is not None else session.position
+        mono = self._monotonic()
+        wall, recorded = self._clock(), session.time_at(mono)
         event = make_event(
             kind, device=self.device_id, session=session.id,
             guide=at.guide_id if at else None, guide_version=at.guide_version if at else None,
             step=at.step_id if at else None, lang=self.language, data=data,
-            now=self._clock(), mono=round(self._monotonic() - session.started_mono, 4))
+            now=recorded, mono=round(mono - session.started_mono, 4))
+        if abs(wall - recorded) > STEP_TOLERANCE:
+            # Optional on the wire, so an event of a kiosk whose clock did not step is unchanged.
+            event["wall_time"] = wall
+            if not session.clock_stepped:
+                session.clock_stepped = True
+                log.warning("the wall clock stepped by %+.1f s during session %s; its events keep the "
+                            "monotonic time and the raw reading as wall_time", wall - recorded, session.id)
+        # For the push only (stripped before sending): where the event is on this boot's monotonic
+        # clock, so the server's time for it is known even if the wall clock steps before the push.
+        event["_clock"] = {"boot": self._boot, "mono": mono}
         self._save(event)
         for listener in self.listeners:
             listener(event)
@@ -137,8 +166,13 @@ class SessionEngine:
     def start_session(self, language: str | None = None) -> str:
         if self._session is not None:
             self.end_session("replaced")
+        else:
+            self.close_interrupted_session()
         self.language = language or self.default_language
-        self._session = _Session(secrets.token_hex(8), self._monotonic())
+        mono = self._monotonic()
+        self._session = _Session(secrets.token_hex(8), mono, self._clock())
+        self._remember_open({"id": self._session.id, "lang": self.language, "wall": self._session.started_wall,
+                             "mono": mono, "boot": self._boot})
         self._record("session_start")
         return self._session.id
 
@@ -149,8 +183,51 @@ class SessionEngine:
         if reason == "idle_timeout":
             self._record("idle_timeout")
         self._record("session_end", {"reason": reason})
+        self._remember_open(None)
         self._session = None
         self.language = self.default_language
+
+    def _remember_open(self, record: dict[str, Any] | None) -> None:
+        """Keep (or drop) the note of the open session. A store that cannot be written only costs
+        the closing of a session a crash might cut, never the customer's tap."""
+        try:
+            self.store.set_state(OPEN_SESSION, record)
+        except StoreError as exc:
+            log.error("could not note the open session in the store: %s", exc)
+
+    def close_interrupted_session(self) -> str | None:
+        """Close the session a crash or power loss cut (started, never ended) with a session_end
+        whose reason is "interrupted", at the time of its last event still in the outbox (or of
+        its start, when those were sent already): when it really ended is unknown, and a later
+        time would stretch it on the dashboard. Returns that session's id; None if there was none.
+        The app calls this at start; start_session calls it too."""
+        if self._session is not None:
+            return None
+        try:
+            record = self.store.get_state(OPEN_SESSION)
+            newest = self.store.newest_event()
+        except StoreError as exc:
+            log.error("could not read the open session from the store: %s", exc)
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            return None
+        last = newest.body if newest is not None and newest.body.get("session") == record["id"] else None
+        if last is not None and last.get("type") == "session_end":  # ended; only the note was left
+            self._remember_open(None)
+            return None
+        event = make_event(
+            "session_end", device=self.device_id, session=record["id"],
+            guide=last.get("guide") if last else None, guide_version=last.get("guide_version") if last else None,
+            step=last.get("step") if last else None, lang=(last or {}).get("lang") or record.get("lang"),
+            data={"reason": "interrupted"},
+            now=last["kiosk_time"] if last else record.get("wall"), mono=last.get("mono") if last else 0.0)
+        local = last.get("_clock") if last else {"boot": record.get("boot"), "mono": record.get("mono")}
+        if local:
+            event["_clock"] = local
+        self._save(event)
+        self._remember_open(None)
+        log.warning("session %s was cut off (a crash or power loss); closed it as interrupted", record["id"])
+        return record["id"]
 
     def idle_timeout(self) -> None:
         self.end_session("idle_timeout")

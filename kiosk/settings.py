@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import socket
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,29 @@ def check_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+@lru_cache(maxsize=8)
+def _is_default_pin(stored: str) -> bool:
+    return not stored or check_pin(DEFAULT_PIN, stored)
+
+
+def valid_new_pin(pin: str) -> str | None:
+    """Why `pin` cannot be the staff PIN, in words for staff; None when it can."""
+    if not (pin.isascii() and pin.isdigit()) or not 4 <= len(pin) <= 12:
+        return "A staff PIN is 4 to 12 digits."
+    if pin == DEFAULT_PIN:
+        return f"Choose a PIN other than the factory PIN {DEFAULT_PIN}."
+    return None
+
+
+def save_staff_pin(data_dir: str | Path, pin: str) -> tuple[Path, str]:
+    """Hash `pin` and save it in <data dir>/kiosk.toml with what the file already holds (never
+    the KIOSK_* overrides): `kiosk config set-pin` and staff mode's new-PIN screen both call this.
+    Returns the file and the stored hash."""
+    settings = load_settings(data_dir, environment=False)
+    settings.staff_pin_hash = hash_pin(pin)
+    return settings.save(), settings.staff_pin_hash
+
+
 class Settings(BaseSettings):
     """One kiosk's settings. Settings(device=...) holds just the values given (on top of the
     defaults); load_settings() layers kiosk.toml and then the KIOSK_* environment over them."""
@@ -100,6 +124,11 @@ class Settings(BaseSettings):
 
     def check_staff_pin(self, pin: str) -> bool:
         return check_pin(pin, self.staff_pin_hash or hash_pin(DEFAULT_PIN, b"default-pin-salt"))
+
+    @property
+    def uses_default_pin(self) -> bool:
+        """No PIN set, or one set to the factory PIN (checked once per stored hash: scrypt is slow)."""
+        return _is_default_pin(self.staff_pin_hash)
 
     def to_toml(self) -> dict[str, Any]:
         return self.model_dump()  # every field but data_dir, in declaration order

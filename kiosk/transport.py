@@ -3,8 +3,8 @@
 `HttpTransport` speaks the wire contract with one `requests.Session` (keep-alive, connect/read
 timeouts, the device's Bearer token). Everything it returns has been checked against what the
 caller said to expect: a guide's body against its sha256, an image against its sha256 and size.
-It keeps the clock offset the server's replies reveal (X-Server-Time), and counts requests and
-bytes so tests and benchmarks can see what a sync cost.
+It learns the server's clock from its replies (X-Server-Time, kept by kiosk/clock.py's
+ServerClock), and counts requests and bytes so tests and benchmarks can see what a sync cost.
 
 Errors are sorted by what the caller should do about them:
   NetworkError   the server could not be reached, the reply was cut, 5xx: try again later
@@ -29,6 +29,8 @@ import requests
 
 from contract.heartbeat import Heartbeat
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from kiosk import clock as kiosk_clock
+from kiosk.clock import ServerClock
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between bytes) seconds
@@ -99,33 +101,6 @@ class Counters:
     resumed: int = 0  # image downloads continued with Range where a cut one stopped
 
 
-class ClockOffset:
-    """How far the kiosk's clock is behind the server's, in seconds.
-
-    Each reply's server time is compared with the middle of its round trip. Of the recent samples
-    the one with the shortest round trip wins: a slow reply says least about when the server
-    stamped it."""
-
-    def __init__(self, window: int = 8):
-        self._samples: list[tuple[float, float]] = []  # (rtt, offset)
-        self._window = window
-        self._lock = threading.Lock()
-
-    def add(self, server_time: float, sent_at: float, received_at: float) -> None:
-        rtt = max(received_at - sent_at, 0.0)
-        offset = server_time - (sent_at + received_at) / 2
-        with self._lock:
-            self._samples.append((rtt, offset))
-            del self._samples[:-self._window]
-
-    @property
-    def value(self) -> float | None:
-        with self._lock:
-            if not self._samples:
-                return None
-            return min(self._samples)[1]
-
-
 def _retry_after(resp: requests.Response) -> float:
     try:
         return max(0.0, float(resp.headers.get("Retry-After", "1")))
@@ -136,7 +111,8 @@ def _retry_after(resp: requests.Response) -> float:
 class HttpTransport:
     def __init__(self, base_url: str, token: str, data_dir: str | Path, *,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = kiosk_clock.monotonic,
+                 boot: str | None = None):
         if not base_url:
             raise ValueError("no server URL is configured")
         self.base_url = base_url.rstrip("/")
@@ -153,8 +129,10 @@ class HttpTransport:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.counters = Counters()
-        self.clock = ClockOffset()
-        self._now = clock  # the kiosk's wall clock, the one its events are stamped with
+        # The server's time on this kiosk's monotonic clock (kiosk/clock.py): the push asks it
+        # for each event's offset, and a step of the wall clock does not make it stale.
+        self.clock = ServerClock(wall=clock, monotonic=monotonic, boot=boot)
+        self._mono = monotonic
         self._count_lock = threading.Lock()
 
     def close(self) -> None:
@@ -162,7 +140,7 @@ class HttpTransport:
 
     @property
     def server_offset(self) -> float | None:
-        return self.clock.value
+        return self.clock.offset
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -179,14 +157,14 @@ class HttpTransport:
         url = self.base_url + path
         body = kwargs.get("data") or b""
         self._count(requests_=1, bytes_out=len(body))
-        sent_at = self._now()
+        sent_at = self._mono()
         try:
             if not auth:
                 kwargs.setdefault("headers", {})["Authorization"] = None  # None drops the session header
             resp = self.session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        received_at = self._now()
+        received_at = self._mono()
         server_time = resp.headers.get("X-Server-Time")
         if server_time:
             try:

@@ -67,6 +67,12 @@ class Outbox:
                                [after_seq, limit])
         return [OutboxEvent(seq, uuid, kind, json.loads(body)) for seq, uuid, kind, body in rows]
 
+    def newest_event(self) -> OutboxEvent | None:
+        """The event written last and not yet acknowledged (the engine closes a session a crash
+        cut at this event's time)."""
+        row = self.db.execute("SELECT seq, uuid, type, body FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+        return OutboxEvent(row[0], row[1], row[2], json.loads(row[3])) if row else None
+
     def ack(self, uuids: Iterable[str]) -> int:
         """Delete events the server acknowledged; only these ever leave the outbox."""
         uuids = list(uuids)

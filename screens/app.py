@@ -44,7 +44,7 @@ from screens.window import configure_kivy
 log = logging.getLogger(__name__)
 
 CUSTOMER_SCREENS = ("home", "step", "outcome", "feedback", "thanks", "handoff")
-STAFF_SCREENS = ("staff_pin", "staff_status")
+STAFF_SCREENS = ("staff_pin", "staff_new_pin", "staff_status")
 
 
 class _BackToHome(ExceptionHandler):
@@ -153,13 +153,14 @@ class KioskApp(App):
         from screens.handoff import HandoffScreen
         from screens.home import HomeScreen
         from screens.outcome import OutcomeScreen
+        from screens.staff_new_pin import StaffNewPinScreen
         from screens.staff_pin import StaffPinScreen
         from screens.staff_status import StaffStatusScreen
         from screens.step import StepScreen
         from screens.thanks import ThanksScreen
 
         for cls in (HomeScreen, StepScreen, OutcomeScreen, FeedbackScreen, ThanksScreen, HandoffScreen,
-                    StaffPinScreen, StaffStatusScreen):
+                    StaffPinScreen, StaffNewPinScreen, StaffStatusScreen):
             screen = cls()
             self.sm.add_widget(screen)
             self.screens[screen.name] = screen
@@ -386,6 +387,12 @@ class KioskApp(App):
             self.engine.end_session("staff")
         self._show("staff_status")
 
+    def open_staff_new_pin(self) -> None:
+        """The PIN was right but the factory one: a new PIN first, then staff mode."""
+        if self.engine.session_id:
+            self.engine.end_session("staff")
+        self._show("staff_new_pin")
+
     def leave_staff(self) -> None:
         self.reset_to_attract()
 
@@ -394,6 +401,8 @@ class KioskApp(App):
 
     def shut_down(self, why: str) -> None:
         log.info("%s", why)
+        if self.engine.session_id:  # closed now, not as "interrupted" by the next start
+            self.engine.end_session("shutdown")
         self._exiting = True
         self.speech.stop()
         self.stop()
@@ -403,6 +412,7 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None,
             dev_tools: Sequence[Callable[[KioskApp], None]] = ()) -> int:
     configure_kivy(settings)
     engine = SessionEngine(store, settings.device, default_language=settings.default_language)
+    engine.close_interrupted_session()  # a session the last run left open (a crash, a power cut)
     app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings),
                    dev_tools=dev_tools)
     if sync_service is not None:

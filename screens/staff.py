@@ -1,4 +1,5 @@
-"""Staff mode's controller: the PIN check, the status lines, Sync now and the USB import.
+"""Staff mode's controller: the PIN check (with its wait after wrong PINs, and the new PIN that
+replaces the factory one: kiosk/staff_pin.py), the status lines, Sync now and the USB import.
 
 Everything here can be slow (scrypt, a status query, a sync round, a dead USB drive), so each call
 does its work with `run_in_background` and hands the result to `done` on the UI thread; the staff
@@ -18,6 +19,7 @@ from kivy.clock import mainthread
 from contract.bundle import BUNDLE_SUFFIXES, open_library
 from contract.guides import LibraryInvalid
 from kiosk.settings import Settings
+from kiosk.staff_pin import PinCheck, PinGuard, PinRefused
 from kiosk.status import status_report
 from offline_cache.store import Store
 from screens.background import run_in_background
@@ -34,14 +36,30 @@ class StaffController:
         self.sync_service = sync_service
         self.t = translate
         self.content_changed = content_changed
+        self.pins = PinGuard(settings, store)
 
-    def check_pin(self, pin: str, done: Callable[[bool], None]) -> None:
-        def checked(ok: bool) -> None:
-            if not ok:
-                log.warning("wrong staff PIN entered")
-            done(ok)
+    def check_pin(self, pin: str, done: Callable[[PinCheck], None]) -> None:
+        """done(PinCheck): right or not, how long the pad must wait, whether to choose a new PIN."""
+        run_in_background(lambda: self.pins.check(pin), done, name="pin-check")
 
-        run_in_background(lambda: self.settings.check_staff_pin(pin), checked, name="pin-check")
+    def pin_wait(self, done: Callable[[float], None]) -> None:
+        """done(seconds) until the pad takes a PIN again (the store holds it: a restart keeps it)."""
+        run_in_background(self.pins.wait_left, done, name="pin-wait")
+
+    def set_new_pin(self, pin: str, done: Callable[[str | None], None]) -> None:
+        """Save the new staff PIN; done(None) once it is saved, else done(why not, translated)."""
+        def work() -> str | None:
+            try:
+                self.pins.set_new(pin)
+            except PinRefused as exc:
+                return self.t(str(exc))
+            return None
+
+        def failed(exc: Exception) -> None:
+            log.error("the new staff PIN could not be saved: %s", exc)
+            done(self.t("The new PIN could not be saved: {error}").format(error=exc))
+
+        run_in_background(work, done, failed=failed, name="pin-save")
 
     def status(self, done: Callable[[list[str], list[str]], None]) -> None:
         """done(lines, problems): what the kiosk holds, and what staff must act on."""

@@ -200,6 +200,10 @@ class OnScreenKeyboard(BoxLayout):
             self.key_handler(button.value)
 
 
+class PinKey(KeyButton):
+    """A key of the staff PIN pad: a big target (the pad is used standing, often in a hurry)."""
+
+
 class NumberPad(GridLayout):
     """A large 0-9 pad for the staff PIN."""
 
@@ -216,7 +220,7 @@ class NumberPad(GridLayout):
         for value in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "\b", "0", "\n"]:
             label = {"\b": app.t("Delete"), "\n": app.t("OK")}.get(value, value)
             pid = {"\b": "pin:delete", "\n": "pin:ok"}.get(value, f"pin:{value}")
-            self.add_widget(KeyButton(raw=label, value=value, probe_id=pid, on_release=self._press))
+            self.add_widget(PinKey(raw=label, value=value, probe_id=pid, on_release=self._press))
 
     def _press(self, button):
         if self.key_handler:

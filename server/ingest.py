@@ -100,6 +100,7 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
     if channel not in CHANNELS:
         raise Malformed("'channel' must be 'kiosk' or 'mobile'")
     kiosk_time = _number(event.get("kiosk_time"), "kiosk_time", required=True)
+    raw_time = _number(event.get("wall_time"), "wall_time")
     offset = _number(event.get("server_time_offset"), "server_time_offset") or 0.0
     server_time = min(kiosk_time + offset, received_at + FUTURE_SLACK)
     data = event.get("data") or {}
@@ -110,7 +111,10 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
         "session": _text(event, "session", 80, required=True),
         "guide": _text(event, "guide", 80), "guide_version": _int(event.get("guide_version"), "guide_version"),
         "step": _text(event, "step", 80), "lang": _text(event, "lang", 16),
+        # kiosk_time is the session's wall-clock start plus monotonic time since; wall_time, sent
+        # only when the kiosk's wall clock stepped, is the raw reading (kiosk/clock.py).
         "kiosk_time": kiosk_time, "mono": _number(event.get("mono"), "mono"),
+        "kiosk_time_raw": kiosk_time if raw_time is None else raw_time,
         "server_time": server_time, "received_at": received_at,
         "outcome": None, "rating": None, "helped": None, "comment": None, "query": None, "hits": None,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,8 @@ log = logging.getLogger("kiosk.sync")
 ERROR_CHARS = 1000
 
 
-def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: float) -> Heartbeat:
+def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: float, *,
+                    default_pin: bool = False) -> Heartbeat:
     last = store.get_state("last_sync") or {}
     version = store.content_version
     error = last.get("error")
@@ -38,6 +40,7 @@ def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: floa
         free_disk=shutil.disk_usage(data_dir).free,
         uptime=round(uptime, 1),
         rejected_events=SyncTables(store).rejected_count(),
+        default_pin=True if default_pin else None,
     )
 
 
@@ -49,10 +52,11 @@ class HeartbeatMixin:
     app_version: str
     data_dir: Path
     started_at: float
+    uses_default_pin: Callable[[], bool] | None  # is the staff PIN still the factory one?
 
     def heartbeat(self) -> bool:
-        beat = build_heartbeat(self.store, self.app_version, self.data_dir,
-                               time.monotonic() - self.started_at)
+        beat = build_heartbeat(self.store, self.app_version, self.data_dir, time.monotonic() - self.started_at,
+                               default_pin=bool(self.uses_default_pin and self.uses_default_pin()))
         try:
             self.transport.post_heartbeat(beat)
             return True

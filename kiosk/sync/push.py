@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from kiosk.clock import ServerClock
 from kiosk.sync.results import OK, UNCHANGED, _Round
 from kiosk.sync.timing import backoff_delay
 from kiosk.transport import EventsReply, NetworkError, ProtocolError, RateLimited
@@ -24,19 +25,31 @@ log = logging.getLogger("kiosk.sync")
 
 def stamp_offset(event: dict[str, Any], offset: float | None) -> dict[str, Any]:
     """The event as sent: its own kiosk_time untouched, plus how far this kiosk believes its
-    clock is behind the server's, so the server can correct it."""
+    clock was behind the server's when it recorded the event, so the server can correct it."""
     if offset is None or "server_time_offset" in event:
         return event
     return {**event, "server_time_offset": round(offset, 3)}
 
 
+def event_offset(event: dict[str, Any], clock: ServerClock | float | None) -> float | None:
+    """The offset for this event: from the server's clock learnt on the monotonic clock, so it is
+    right for when the event was recorded even if the wall clock stepped since (kiosk/clock.py).
+    A transport that only knows one wall-clock offset (a test's) gives that number instead."""
+    if isinstance(clock, ServerClock):
+        return clock.offset_for(event)
+    return clock
+
+
 def as_sent(event: dict[str, Any], device: str, recorded_before: frozenset[str],
-            offset: float | None) -> dict[str, Any]:
-    """The event with its clock offset stamped; if it was recorded before the server confirmed this
-    kiosk's name (kiosk/identity.py), under the confirmed name: it carries the one kiosk.toml was
-    created with, and the server refuses every event whose name is not the token's."""
+            clock: ServerClock | float | None) -> dict[str, Any]:
+    """The event with its clock offset stamped and without what the kiosk keeps for itself (keys
+    starting with "_"); if it was recorded before the server confirmed this kiosk's name
+    (kiosk/identity.py), under the confirmed name: it carries the one kiosk.toml was created with,
+    and the server refuses every event whose name is not the token's."""
+    offset = event_offset(event, clock)
+    event = {k: v for k, v in event.items() if not k.startswith("_")}
     if device and event.get("device") in recorded_before:
-        event = {**event, "device": device}
+        event["device"] = device
     return stamp_offset(event, offset)
 
 
@@ -69,10 +82,12 @@ class PushMixin:
             if not batch:
                 break
             if self.transport.server_offset is None:
-                self.transport.health()  # one cheap reply teaches the clock offset before stamping
-            offset = self.transport.server_offset
+                self.transport.health()  # one cheap reply teaches the server's clock before stamping
+            clock = getattr(self.transport, "clock", None)
+            clock = clock if isinstance(clock, ServerClock) else self.transport.server_offset
             try:
-                reply = self.transport.post_events([as_sent(e.body, self.device, self.names_recorded_before, offset) for e in batch])
+                reply = self.transport.post_events([as_sent(e.body, self.device, self.names_recorded_before, clock)
+                                                    for e in batch])
             except RateLimited as exc:
                 attempt += 1
                 if exc.retry_after > self.max_retry_after or attempt > self.push_attempts * 2:

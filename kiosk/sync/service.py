@@ -99,6 +99,8 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
         self.on_content_changed: Callable[[str], None] | None = None
         # Called with every SyncResult (staff mode shows it).
         self.on_synced: Callable[[SyncResult], None] | None = None
+        # Asked for each heartbeat: is the staff PIN still the factory one? (the Fleet page warns)
+        self.uses_default_pin: Callable[[], bool] | None = None
         # Asked just before a switch; False keeps the new content staged (nothing is downloaded
         # again) and the switch is retried shortly. The app answers "no customer mid-session", so
         # a guide never changes under someone's finger.
@@ -118,9 +120,12 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
             from kiosk.transport import HttpTransport
 
             transport = HttpTransport(settings.server_url, settings.token, settings.data_path)
-        return cls(store, transport, device=settings.device, server_key=settings.server_key,
-                   names_recorded_before=names_recorded_before(settings, store),
-                   interval_minutes=settings.sync_interval, data_dir=settings.data_path, **kwargs)
+        service = cls(store, transport, device=settings.device, server_key=settings.server_key,
+                      names_recorded_before=names_recorded_before(settings, store),
+                      interval_minutes=settings.sync_interval, data_dir=settings.data_path, **kwargs)
+        # The settings object the app shares: a PIN changed in staff mode shows in the next heartbeat.
+        service.uses_default_pin = lambda: settings.uses_default_pin
+        return service
 
     # --- one round -----------------------------------------------------------------------------
 

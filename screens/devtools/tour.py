@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import deque
 from pathlib import Path
 
@@ -145,6 +146,27 @@ def tour(app, out: Path):
         app.open_staff_status()
         yield 1.0  # the status is gathered on a thread
         shoot(f"{lang}-13-staff-status")
+        app.leave_staff()
+
+        # The pad waiting after too many wrong PINs (as the store holds it), and the screen that
+        # replaces the factory PIN: numbered after the en-only ones, so earlier names keep theirs.
+        from kiosk.staff_pin import STATE_KEY
+
+        app.store.set_state(STATE_KEY, {"failures": 6, "until": time.time() + 60})
+        app.set_language(lang)  # leaving staff mode went back to the default language
+        app.open_staff()
+        for _ in range(100):  # the wait is read on a thread
+            if app.screens["staff_pin"].waiting:
+                break
+            yield 0.1
+        yield SETTLE
+        shoot(f"{lang}-18-staff-pin-wait")
+        app.store.set_state(STATE_KEY, {"failures": 0, "until": 0.0})
+        app.set_language(lang)
+        app.open_staff_new_pin()
+        app.screens["staff_new_pin"].pin = "48"
+        yield SETTLE
+        shoot(f"{lang}-19-staff-new-pin")
         app.leave_staff()
 
     # the accessibility modes, once: large text with high contrast, and the reach layout

@@ -41,7 +41,13 @@ class FleetRow:
 
     @property
     def trouble(self) -> bool:
-        return self.stale or self.failing or self.low_disk or self.deep_outbox or self.rejected > 0
+        return self.stale or self.failing or self.low_disk or self.deep_outbox or self.rejected > 0 \
+            or self.default_pin
+
+    @property
+    def default_pin(self) -> bool:
+        """Its staff PIN is still the factory 1234 (from its heartbeat): anyone can open staff mode."""
+        return bool(self.row.default_pin)
 
     @property
     def sync_text(self) -> str:
@@ -58,7 +64,11 @@ class FleetRow:
     @property
     def problems(self) -> list[str]:
         n = self.rejected
-        return [f"{n} event{'s' if n != 1 else ''} rejected by the server"] if n else []
+        problems = [f"{n} event{'s' if n != 1 else ''} rejected by the server"] if n else []
+        if self.default_pin:
+            problems.append("still uses the default staff PIN 1234 (set one in staff mode or with "
+                            "`kiosk config set-pin`)")
+        return problems
 
 
 def _timestamp(iso: str | None) -> float | None:

@@ -67,6 +67,12 @@ def _migration_7(conn: Connection) -> None:
         conn.execute(devices.update().where(devices.c.id == device_id).values(last_sync_result=last.stored()))
 
 
+def _migration_10(conn: Connection) -> None:
+    double, boolean = (t.compile(dialect=conn.dialect) for t in (sa.Double(), sa.Boolean()))
+    conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN kiosk_time_raw {double}"))
+    conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN default_pin {boolean}"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -76,6 +82,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
     (6, "devices.rejected_events from heartbeats", _migration_6),
     (7, "plain-text sync results as LastSync JSON", _migration_7),
+    (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -131,6 +131,12 @@ staff = metadata.tables["staff"]
 events = metadata.tables["events"]
 # Version 6: events the kiosk reports the server refused (its heartbeat's rejected_events).
 devices.append_column(sa.Column("rejected_events", sa.BigInteger, nullable=True))  # a Count, as outbox_depth
+# Version 10: an event's raw wall-clock time on the kiosk (its wall_time, else its kiosk_time).
+# kiosk_time is the session's start plus monotonic time, so a step of the kiosk's clock shows only
+# here; the dashboard reads server_time, which is kiosk_time corrected. And whether a kiosk's staff
+# PIN is still the factory default (its heartbeat's default_pin), for the Fleet page.
+events.append_column(sa.Column("kiosk_time_raw", sa.Double, nullable=True))
+devices.append_column(sa.Column("default_pin", sa.Boolean, nullable=True))
 
 
 # Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by

@@ -65,5 +65,5 @@ def heartbeat(ctx: ContextDep, beat: Heartbeat, device: DeviceDep) -> ServerTime
             content_version=clean_text(None if beat.content_version is None else str(beat.content_version), 64),
             outbox_depth=beat.outbox_depth, last_sync_result=clean_text(sync_result, 2000),
             app_version=clean_text(beat.app_version, 64), free_disk=beat.free_disk, uptime=beat.uptime,
-            rejected_events=beat.rejected_events))
+            rejected_events=beat.rejected_events, default_pin=beat.default_pin is True))
     return ServerTime(server_time=time.time())

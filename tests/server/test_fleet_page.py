@@ -68,3 +68,16 @@ def test_a_kiosk_whose_events_were_rejected_shows_the_problem(server, tmp_path):
     assert row_class == "trouble"
     assert "4 events rejected by the server" in cells[-1]
     assert not any(c.startswith("{") for c in cells), cells
+
+
+def test_a_kiosk_still_on_the_default_staff_pin_is_flagged(server, tmp_path):
+    kiosk = _kiosk(server, "kiosk-1", tmp_path)
+    kiosk.uses_default_pin = lambda: True  # what SyncService.from_settings asks the kiosk's settings
+    assert kiosk.sync_once().ok
+    row_class, cells = _fleet_row(server, "kiosk-1")
+    assert row_class == "trouble"
+    assert "still uses the default staff PIN 1234" in cells[-1]
+    kiosk.uses_default_pin = lambda: False  # staff chose a PIN: the next heartbeat clears the warning
+    assert kiosk.sync_once().ok
+    row_class, cells = _fleet_row(server, "kiosk-1")
+    assert row_class == "" and cells[-1] == ""

@@ -18,3 +18,5 @@ def test_sigterm_exits_cleanly_with_the_documented_code(start_kiosk):
     kiosk.proc.send_signal(signal.SIGTERM)
     assert kiosk.proc.wait(20) == EXIT_ON_SIGTERM, kiosk.output()
     assert "SIGTERM" in (kiosk.data_dir / "logs" / "kiosk.log").read_text(), "the log says why it stopped"
+    last = kiosk.events()[-1]
+    assert (last["type"], last["data"]) == ("session_end", {"reason": "shutdown"}), "the session was closed"

@@ -13,9 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from kiosk.settings import hash_pin
 from tests.ui.conftest import WINDOW
 
 pytestmark = pytest.mark.ui
+# A kiosk whose staff set their own PIN: the factory 1234 would ask for a new one first
+# (tests/ui/test_staff_pin_guard.py).
+STAFF_PIN = "2580"
+STAFF_PIN_HASH = hash_pin(STAFF_PIN)
 
 VALID = """id: one-guide
 title: {en: The only guide}
@@ -47,7 +52,7 @@ def test_staff_mode_wrong_then_right_pin_and_import(start_kiosk, tmp_path):
     (usb / "broken-guides" / "broken.yaml").write_text(BROKEN)
     (usb / "good-guides").mkdir()
     (usb / "good-guides" / "one.yaml").write_text(VALID)
-    kiosk = start_kiosk(KIOSK_IMPORT_ROOTS=str(usb))
+    kiosk = start_kiosk(KIOSK_IMPORT_ROOTS=str(usb), KIOSK_STAFF_PIN_HASH=STAFF_PIN_HASH)
 
     kiosk.key("Escape")
     corner = (WINDOW[0] - 20, 20)
@@ -66,7 +71,7 @@ def test_staff_mode_wrong_then_right_pin_and_import(start_kiosk, tmp_path):
     log = (kiosk.data_dir / "logs" / "kiosk.log").read_text()
     assert log.count("wrong staff PIN entered") == 1, "one 4-digit PIN was checked and refused"
 
-    for n, digit in enumerate("1234", start=1):
+    for n, digit in enumerate(STAFF_PIN, start=1):
         kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     kiosk.wait_screen("staff_status")
@@ -106,7 +111,7 @@ def test_staff_mode_wrong_then_right_pin_and_import(start_kiosk, tmp_path):
     for _ in range(5):
         kiosk.click(*corner)
     kiosk.wait_screen("staff_pin")
-    for n, digit in enumerate("1234", start=1):
+    for n, digit in enumerate(STAFF_PIN, start=1):
         kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     kiosk.wait_screen("staff_status")
@@ -135,7 +140,7 @@ def enter_staff_mode(kiosk) -> dict:
     for _ in range(5):
         kiosk.click(WINDOW[0] - 20, 20)
     kiosk.wait_screen("staff_pin")
-    for n, digit in enumerate("1234", start=1):
+    for n, digit in enumerate(STAFF_PIN, start=1):
         kiosk.tap_and_wait(f"pin:{digit}", lambda s, n=n: kiosk.pin_dots(s) == n, f"{n} digits shown")
     kiosk.tap("pin:ok")
     return kiosk.wait_screen("staff_status")
@@ -145,7 +150,8 @@ def test_staff_status_names_the_device_and_the_refused_events(start_kiosk):
     http = ThreadingHTTPServer(("127.0.0.1", 0), NotTheKioskServer)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     try:
-        kiosk = start_kiosk(KIOSK_SERVER_URL=f"http://127.0.0.1:{http.server_port}", KIOSK_TOKEN="kt_not_this_device")
+        kiosk = start_kiosk(KIOSK_SERVER_URL=f"http://127.0.0.1:{http.server_port}", KIOSK_TOKEN="kt_not_this_device",
+                            KIOSK_STAFF_PIN_HASH=STAFF_PIN_HASH)
         # three events the server refused, as the sync client files them (offline_cache/sync_tables.py)
         with sqlite3.connect(kiosk.data_dir / "kiosk.db") as db:
             db.executemany("INSERT INTO rejected_events(uuid, type, body, reason, rejected_at) VALUES (?, ?, ?, ?, ?)",
