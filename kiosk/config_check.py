@@ -1,6 +1,7 @@
 """`kiosk config check`: read kiosk.toml the way an operator wrote it and say, in plain words,
-everything that is wrong or risky. load_settings() is forgiving so a kiosk always starts; this is
-the strict reading an operator runs after editing the file."""
+everything that is wrong or risky. The commands refuse a file they cannot use at all
+(load_command_settings); this is the strict reading an operator runs after editing the file, and it
+lists every problem, the risky ones too."""
 
 from __future__ import annotations
 
