@@ -1,35 +1,35 @@
-"""Whether a file can be the kiosk's store at all, from what it is and its first bytes: checked
-before SQLite opens it, since SQLite takes an empty file for a new database and cannot open a folder.
+"""Whether a file can be the kiosk's store at all, from what it is: checked before SQLite opens it,
+since SQLite takes an empty file for a new database and cannot open a folder.
 The pages themselves are checked by Store.__init__ (PRAGMA quick_check)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from offline_cache.errors import StoreError
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def check_file(path: Path) -> str | None:
     """Why the file at `path` cannot be the store; None when it may be, or does not exist yet (a new
     kiosk: SQLite makes it). An empty file is refused: the store writes its schema as it creates
-    the file, so an empty kiosk.db is one that lost its contents."""
+    the file, so an empty kiosk.db is one that lost its contents. A file that is not SQLite's is
+    left to SQLite to name ("file is not a database").
+
+    Only stat(), never open(): closing any descriptor of the file would drop the POSIX locks that
+    this process's SQLite connections hold on it, and let another process (the app beside
+    `kiosk status`) checkpoint under them, which corrupts the database (sqlite.org/howtocorrupt.html)."""
     try:
-        if not os.path.lexists(path):
-            return None
-        if not path.is_file():
-            return "it is not a file"
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         raise StoreError(f"the kiosk's database {path} cannot be read ({exc.strerror or exc})", path) from exc
-    if not head:
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a file"
+    if info.st_size == 0:
         return "it is empty"
-    if head != SQLITE_HEADER:
-        return "it is not an SQLite database"
     return None
 
 
