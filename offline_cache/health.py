@@ -4,9 +4,11 @@ The pages themselves are checked by Store.__init__ (PRAGMA quick_check)."""
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import stat
 from pathlib import Path
+from typing import IO
 
 from offline_cache.errors import StoreError
 
@@ -51,3 +53,28 @@ def check_database(path: Path) -> str | None:
     except sqlite3.Error as exc:
         raise StoreError(f"the kiosk's database {path} cannot be read ({exc})", path) from exc
     return None if found == ["ok"] else "; ".join(found)[:300]
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def use_lock(path: Path) -> IO[bytes]:
+    """A shared lock on <db>.lock for as long as the returned file stays open: the store holds it
+    while it is open; a rebuild asks for it exclusively (take_over). A separate file, so that its
+    open and close never touch SQLite's own locks on the database."""
+    fh = lock_path(path).open("ab")
+    fcntl.flock(fh, fcntl.LOCK_SH)
+    return fh
+
+
+def take_over(path: Path) -> IO[bytes] | None:
+    """The exclusive lock on <db>.lock, or None when another store (another process: the app beside
+    `kiosk status`) has the database open. Released by closing the file."""
+    fh = lock_path(path).open("ab")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh

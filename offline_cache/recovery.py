@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offline_cache.errors import StoreCorrupt
+from offline_cache.health import take_over
 from offline_cache.store import Store
 
 log = logging.getLogger("offline_cache")
@@ -58,8 +59,15 @@ def open_or_rebuild(path: str | Path, outbox_limit: int) -> tuple[Store, Recover
         return Store(path, outbox_limit=outbox_limit), None
     except StoreCorrupt as exc:
         problem = str(exc)
-    moved = _move_aside(path)
-    rows, lost = salvage_outbox(moved)
+    owner = take_over(path)
+    if owner is None:
+        raise StoreCorrupt(f"{problem}; another kiosk process (the app?) has it open, so it was left where it "
+                           "is: stop that process, and the next start moves it aside and rebuilds it", path)
+    try:
+        moved = _move_aside(path)
+        rows, lost = salvage_outbox(moved)
+    finally:
+        owner.close()
     store = Store(path, outbox_limit=outbox_limit)
     recovery = Recovery(at=datetime.now(UTC).isoformat(timespec="seconds"), moved_to=str(moved),
                         outbox_kept=len(rows), outbox_lost=lost)

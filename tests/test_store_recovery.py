@@ -179,3 +179,17 @@ def test_events_are_committed_so_that_a_power_cut_keeps_them(tmp_path):
     other.join()
     store.close()
     assert seen == [2, 2], "synchronous=FULL (2) on every connection"
+
+
+def test_a_damaged_database_another_process_has_open_is_left_in_place_until_it_closes(kiosk_dir, capsys):
+    """`kiosk status` beside the running app must not move the file out from under it: it says so,
+    and the rebuild happens when the app's store is closed (its next start)."""
+    db = kiosk_dir / "kiosk.db"
+    app = Store(db)  # the running app's store
+    damage.flip_outbox_page(db)
+    code, _, err = status(kiosk_dir, capsys)
+    assert code == 1 and "has it open" in err and "Traceback" not in err, err
+    assert not [p for p in kiosk_dir.iterdir() if "damaged-" in p.name], "nothing was moved"
+    app.close()
+    code, report, err = status(kiosk_dir, capsys)
+    assert code == 0 and report["recovered"], err
