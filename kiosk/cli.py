@@ -92,6 +92,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Server          {report['server_url'] or 'none configured (offline kiosk)'}")
     print(f"Last sync       {last.get('result', 'never')} {last.get('at', '')} {last.get('error') or ''}".rstrip())
     print(f"Free disk       {report['free_disk_bytes'] / 1e9:.1f} GB")
+    if rec := report["recovered"]:
+        lost = "an unknown number" if rec["outbox_lost"] is None else rec["outbox_lost"]
+        print(f"Database        rebuilt {rec['at']}: the damaged one is {rec['moved_to']}; "
+              f"{rec['outbox_kept']} waiting events kept, {lost} lost")
     return 0
 
 
