@@ -14,13 +14,18 @@ and false for anything else, numbers are read as Python reads them, lists are co
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import ipaddress
+import os
+import tempfile
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -188,3 +193,44 @@ def env_layer(model: type[BaseSettings]) -> Layer:
 
 def default(model: type[BaseSettings], key: str) -> Any:
     return model.model_fields[key].get_default(call_default_factory=True)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace the file at `path` with `data`, readable and writable by this user only (a settings
+    file holds tokens and hashes), atomically: a new file made 0600 from the start (mkstemp), synced,
+    then renamed over the old one, so no reader and no power cut ever sees half a file or a
+    world-readable moment."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address that never leaves the machine: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_beyond_loopback(url: str) -> bool:
+    """True when `url` is http:// to an address off this machine: what it carries (a device token,
+    a staff password) crosses the network readable by anyone on it."""
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() == "http" and bool(parts.hostname) and not is_loopback(parts.hostname or "")

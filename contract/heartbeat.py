@@ -7,7 +7,7 @@ parsed a shape the kiosk never sent; one model for all three keeps that from hap
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,6 +47,22 @@ class LastSync(BaseModel):
         return self.model_dump_json()
 
 
+class Recovered(BaseModel):
+    """The kiosk found its database damaged and rebuilt it (offline_cache/recovery.py): when, where
+    the bad file was moved, and how many waiting events were kept and lost (None: unknown, the file
+    was too damaged to count them). `kiosk status --json` shows the same four keys."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: Annotated[str, Field(max_length=40)]  # ISO 8601, UTC
+    moved_to: Annotated[str, Field(max_length=1000)]
+    outbox_kept: Count
+    outbox_lost: Count | None = None
+
+    def stored(self) -> str:
+        return self.model_dump_json()
+
+
 class Heartbeat(BaseModel):
     """POST /api/v1/heartbeat. Field order is the wire order (the kiosk serialises this model)."""
 
@@ -64,12 +80,19 @@ class Heartbeat(BaseModel):
     # True while the kiosk's staff PIN is still the factory one (the Fleet page warns). Sent only
     # then, so a kiosk with its own PIN sends the same bytes as before.
     default_pin: bool | None = None
+    # Set only by a kiosk that rebuilt a damaged database; a healthy kiosk's heartbeat is unchanged.
+    recovered: Recovered | None = None
+
+    # Fields added after the first release: left out when unset, so older servers and the recorded
+    # wire (tests/fixtures/wire) see the bytes they always did.
+    LATER_FIELDS: ClassVar[tuple[str, ...]] = ("rejected_events", "recovered", "default_pin")
 
     def wire_bytes(self) -> bytes:
         """The request body, as compact JSON; optional fields that are unset are left out."""
         doc = self.model_dump(exclude_none=False)
-        if self.rejected_events is None:
-            doc.pop("rejected_events")
         if not self.default_pin:
-            doc.pop("default_pin")
+            doc["default_pin"] = None  # sent only while true
+        for name in self.LATER_FIELDS:
+            if doc[name] is None:
+                doc.pop(name)
         return json.dumps(doc, separators=(",", ":")).encode()

@@ -16,7 +16,7 @@ from pathlib import Path
 from contract.bundle import open_library
 from contract.guides import LibraryInvalid
 from kiosk import __version__
-from kiosk.settings import Settings, load_settings
+from kiosk.settings import Settings, SettingsInvalid, load_command_settings
 from kiosk.status import open_store, status_report
 from offline_cache.errors import StoreError
 from offline_cache.store import Store
@@ -46,7 +46,7 @@ def _confirm_identity(settings: Settings, store: Store) -> bool:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings = load_settings(args.data_dir)
+    settings = load_command_settings(args.data_dir)
     try:
         library = open_library(args.path)
     except LibraryInvalid as exc:
@@ -59,7 +59,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)  # the traceback of a failed import goes there, not to the terminal
     try:
-        store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+        store = open_store(settings, seed=False)  # a damaged database is rebuilt, then imported into
         counts = store.import_library(library)
     except StoreError as exc:
         log.exception("import into %s failed", settings.db_path)
@@ -73,7 +73,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = load_settings(args.data_dir)
+    settings = load_command_settings(args.data_dir)
     store = open_store(settings)
     from kiosk.identity import confirmed_name
 
@@ -92,11 +92,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Server          {report['server_url'] or 'none configured (offline kiosk)'}")
     print(f"Last sync       {last.get('result', 'never')} {last.get('at', '')} {last.get('error') or ''}".rstrip())
     print(f"Free disk       {report['free_disk_bytes'] / 1e9:.1f} GB")
+    if rec := report["recovered"]:
+        lost = "an unknown number" if rec["outbox_lost"] is None else rec["outbox_lost"]
+        print(f"Database        rebuilt {rec['at']}: the damaged one is {rec['moved_to']}; "
+              f"{rec['outbox_kept']} waiting events kept, {lost} lost")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = load_settings(args.data_dir)
+    settings = load_command_settings(args.data_dir)
     if args.windowed:
         settings.fullscreen = False
     _server_options(settings, args)
@@ -130,7 +134,7 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     out = Path(args.dir).resolve()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="kiosk-shots-")
     os.environ.setdefault("KIOSK_WINDOW_SIZE", args.size)
-    settings = load_settings(data_dir)
+    settings = load_command_settings(data_dir)
     settings.fullscreen = False
     settings.idle_timeout = 3600  # the tour opens the idle overlay itself
     from kiosk.handoff import HandoffLinks
@@ -156,7 +160,7 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """One sync round now, with a progress bar per stage (docs/sync.md)."""
-    settings = load_settings(args.data_dir)
+    settings = load_command_settings(args.data_dir)
     _server_options(settings, args)
     if not settings.server_url:
         print("No server configured: set server_url and token in kiosk.toml, or pass --server and "
@@ -167,8 +171,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     from kiosk.sync import STAGES, SyncService
 
-    # Not open_store: a kiosk about to fetch the server's library need not unpack the sample first.
-    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
+    # seed=False: a kiosk about to fetch the server's library need not unpack the sample first.
+    store = open_store(settings, seed=False)
     if not _confirm_identity(settings, store):
         return 2
     service = SyncService.from_settings(settings, store)
@@ -195,6 +199,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from kiosk.config_check import check_config
 
+    if args.action != "check":
+        load_command_settings(args.data_dir)  # show and set-pin refuse a file they cannot use
     if args.action == "check":
         findings = check_config(args.data_dir)
         for finding in findings:
@@ -284,6 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except SettingsInvalid as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        # One the commands above do not handle themselves (a database that cannot be opened, not
+        # even rebuilt: no permission, a full disk). A sentence, not a traceback; the log has both.
+        log.error("%s", exc, exc_info=exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -1,6 +1,7 @@
 """`kiosk config check`: read kiosk.toml the way an operator wrote it and say, in plain words,
-everything that is wrong or risky. load_settings() is forgiving so a kiosk always starts; this is
-the strict reading an operator runs after editing the file."""
+everything that is wrong or risky. The commands refuse a file they cannot use at all
+(load_command_settings); this is the strict reading an operator runs after editing the file, and it
+lists every problem, the risky ones too."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from contract.config_files import default, env_name
+from contract.config_files import default, env_name, plain_http_beyond_loopback
 from contract.guides import LANGUAGE
 from kiosk.settings import Settings, load_with_problems, read_layers
+from offline_cache.errors import StoreError
+from offline_cache.health import check_database
 
 LOW_DISK_BYTES = 200_000_000
 
@@ -60,6 +63,10 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
             err(f"server_url '{s.server_url}' is not an http:// or https:// address")
         if not s.token:
             err("server_url is set but token is empty: add the token printed by `kiosk-server device add`")
+        if plain_http_beyond_loopback(s.server_url):
+            warn(f"server_url '{s.server_url}' is plain http to another machine: the device token and every "
+                 "event cross the network in clear, readable by anyone on it; use the server's https:// "
+                 "address (docs/deployment.md puts nginx with TLS in front)")
         if not s.server_key:
             err("server_key is empty: pin the server's key (run `kiosk-server key` on the server) so the "
                 "kiosk accepts content only from it")
@@ -99,6 +106,14 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
             err(f"the data dir {data} is not writable by this user")
         elif shutil.disk_usage(data).free < LOW_DISK_BYTES:
             warn(f"only {shutil.disk_usage(data).free / 1e6:.0f} MB free in {data}")
+        try:
+            damage = check_database(s.db_path)
+        except StoreError as exc:
+            err(str(exc))
+        else:
+            if damage:
+                err(f"the kiosk's database {s.db_path} is damaged ({damage}); the next `kiosk run` or "
+                    "`kiosk status` moves it aside and rebuilds it, keeping the events it can still read")
     return out
 
 

@@ -25,7 +25,8 @@ import tomli_w
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contract.config_files import Layer, Problem, env_layer, env_name, file_layer
+from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, write_private
+from contract.guides import LANGUAGE
 from contract.languages import CODES
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ def valid_new_pin(pin: str) -> str | None:
 def save_staff_pin(data_dir: str | Path, pin: str) -> tuple[Path, str]:
     """Hash `pin` and save it in <data dir>/kiosk.toml with what the file already holds (never
     the KIOSK_* overrides): `kiosk config set-pin` and staff mode's new-PIN screen both call this.
-    Returns the file and the stored hash."""
-    settings = load_settings(data_dir, environment=False)
+    Returns the file and the stored hash. A kiosk.toml it cannot use raises SettingsInvalid rather
+    than being written over with defaults (which would lose the token and device name)."""
+    settings = load_command_settings(data_dir, environment=False)
     settings.staff_pin_hash = hash_pin(pin)
     return settings.save(), settings.staff_pin_hash
 
@@ -134,12 +136,22 @@ class Settings(BaseSettings):
         return self.model_dump()  # every field but data_dir, in declaration order
 
     def save(self) -> Path:
+        """Write kiosk.toml: 0600 (it holds the device token and the PIN hash) and atomically."""
         path = self.data_path / CONFIG_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text(tomli_w.dumps(self.to_toml()))
-        os.replace(tmp, path)  # never a half-written config after a power cut
+        write_private(path, tomli_w.dumps(self.to_toml()).encode())
         return path
+
+
+class SettingsInvalid(Exception):
+    """kiosk.toml cannot be used as written. str() is one paragraph naming the file, every problem
+    and what to do; `kiosk` prints it and exits 2."""
+
+    def __init__(self, path: Path, problems: list[Problem]):
+        self.path, self.problems = path, problems
+        said = "; ".join(str(p) for p in problems)
+        super().__init__(f"The kiosk's settings file {path} cannot be used: {said}. Nothing was done: fix "
+                         "the file and try again (`kiosk config check` lists every problem).")
 
 
 def read_layers(data_dir: str | Path | None = None, *, strict: bool = False) -> tuple[Path, Layer, Layer]:
@@ -162,6 +174,27 @@ def load_settings(data_dir: str | Path | None = None, create: bool = True, envir
         elif problem.key in Settings.model_fields:  # unknown keys: only `kiosk config check` names them
             log.warning("%s; using the default", problem)
     return settings
+
+
+def load_command_settings(data_dir: str | Path | None = None, *, environment: bool = True) -> Settings:
+    """The settings a `kiosk` command runs with. Unlike load_settings() it refuses a kiosk.toml it
+    cannot use as written (not TOML, a value of the wrong type, an unknown key, a language code that
+    is not one): a kiosk quietly running on defaults would have lost its device name, its server or
+    its PIN, and `set-pin` would write those defaults over the file. Raises SettingsInvalid.
+    Environment overrides stay forgiving: a bad one is logged and its default used."""
+    path, file, _ = read_layers(data_dir)
+    problems = list(file.problems)
+    for key in ("languages", "default_language"):
+        codes = file.values.get(key)
+        codes = [codes] if isinstance(codes, str) else codes or []
+        bad = [code for code in codes if not LANGUAGE.match(code)]
+        if bad:
+            problems.append(Problem(key, f"'{key}' has {', '.join(repr(c) for c in bad)}, which "
+                                         f"{'is not a language code' if len(bad) == 1 else 'are not language codes'}"
+                                         " (like \"en\" or \"pt-BR\")"))
+    if problems:
+        raise SettingsInvalid(path, problems)
+    return load_settings(data_dir, environment=environment)
 
 
 def load_with_problems(data_dir: str | Path | None = None, *, create: bool = True,

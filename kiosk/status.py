@@ -1,5 +1,6 @@
 """What a kiosk knows about itself, for `kiosk status`, staff mode and the heartbeat: the store
-of a data dir (filled from the sample library when new) and a status report of it."""
+of a data dir (filled from the sample library when new, rebuilt when damaged) and a status report
+of it."""
 
 from __future__ import annotations
 
@@ -12,17 +13,25 @@ from contract.guides import LibraryInvalid
 from kiosk import __version__
 from kiosk.paths import SAMPLE_LIBRARY
 from kiosk.settings import Settings
+from offline_cache.recovery import last_recovery, open_or_rebuild
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
 
 log = logging.getLogger("kiosk")
 
 
-def open_store(settings: Settings) -> Store:
-    """The store for this data dir; a new one is filled from the bundled sample library, so a
-    kiosk that has never seen a server still has guides to show."""
-    store = Store(settings.db_path, outbox_limit=settings.outbox_limit)
-    if not store.has_content() and store.content_version is None:
+def open_store(settings: Settings, *, seed: bool = True) -> Store:
+    """The store for this data dir. A damaged kiosk.db is moved aside and rebuilt, keeping the
+    events that can still be read (offline_cache/recovery.py), and the operator is told. A new (or
+    rebuilt) store is filled from the bundled sample library unless seed=False (`kiosk import` and
+    `kiosk sync` fill it themselves), so a kiosk that has never seen a server has guides to show."""
+    store, recovery = open_or_rebuild(settings.db_path, settings.outbox_limit)
+    if recovery is not None:
+        lost = "an unknown number" if recovery.outbox_lost is None else recovery.outbox_lost
+        print(f"Warning: the kiosk's database {settings.db_path} was damaged; it was moved to "
+              f"{recovery.moved_to} and a new one started ({recovery.outbox_kept} waiting events kept, "
+              f"{lost} lost). `kiosk status` keeps saying so.", file=sys.stderr)
+    if seed and not store.has_content() and store.content_version is None:
         try:
             library = open_library(SAMPLE_LIBRARY)
         except LibraryInvalid as exc:
@@ -53,6 +62,7 @@ def status_report(settings: Settings, store: Store) -> dict:
         "last_sync": store.get_state("last_sync"),
         "rejected_events": rejected_events(store),
         "free_disk_bytes": usage.free,
+        "recovered": recovery.as_dict() if (recovery := last_recovery(store)) else None,
     }
 
 

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP server",
                            description="Run the API, the mobile continue pages and staff publishing.")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--host", help="address to listen on (default: host in server.toml, else 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--stale-after", type=float, metavar="MINUTES", default=None,
@@ -128,11 +128,14 @@ def _serve(args) -> int:
     import uvicorn
 
     data_dir, url = _settings(args)
+    host = args.host or config.load(args.data_dir, db=args.db).host
+    if warning := config.plain_http_warning(host):
+        print(f"warning: {warning}", file=sys.stderr)
     os.environ.update(config.worker_env(data_dir=data_dir, db=url, stale_after=args.stale_after))
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
-    uvicorn.run("server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("server.app:create_app", factory=True, host=host, port=args.port, workers=args.workers,
                 log_level=args.log_level, proxy_headers=True, server_header=False)
     return 0
 

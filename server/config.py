@@ -18,7 +18,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contract.config_files import Layer, Problem, env_layer, env_name, file_layer
+from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, is_loopback
 from server.db import DEFAULT_DATA_DIR, default_url
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ class Config(BaseSettings):
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, exclude=True)  # --data-dir or KIOSK_SERVER_DATA_DIR; holds server.toml
     db: str = ""  # database URL or SQLite file; empty: server.db in the data dir
+    # The address `serve` listens on (--host overrides it). The server speaks plain http: keep it on
+    # loopback behind nginx with TLS (docs/deployment.md); `config check` warns of anything else.
+    host: str = "127.0.0.1"
     stale_after: float = 15.0  # minutes without contact before the fleet view calls a device stale
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
@@ -108,6 +111,15 @@ def load(data_dir: Path | None = None, **options: object) -> Config:
     return Config(**{**file.values, **env.values, **given}, data_dir=data_dir)
 
 
+def plain_http_warning(host: str) -> str | None:
+    """The warning for serving plain http on `host`, None on loopback."""
+    if is_loopback(host):
+        return None
+    return (f"the server listens on {host} with plain http: device tokens and staff passwords would cross the "
+            "network in clear; listen on 127.0.0.1 behind nginx with TLS (docs/deployment.md), or set host "
+            "back to 127.0.0.1")
+
+
 def check(data_dir: Path) -> list[tuple[str, str]]:
     """Everything wrong or risky in the server's configuration, as (level, plain sentence)."""
     import sqlalchemy as sa
@@ -127,6 +139,8 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", "stale_after must be more than 0 minutes"))
     if cfg.ingest_concurrency < 1:
         out.append(("error", "ingest_concurrency must be at least 1"))
+    if warning := plain_http_warning(cfg.host):
+        out.append(("warning", warning))
     key_file = data_dir / "server_key.pem"
     if not key_file.exists():
         out.append(("warning", (f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every "

@@ -1,6 +1,6 @@
 """`kiosk config check` and `kiosk-server config check` tell an operator, in plain words, what is
 wrong with a configuration; environment variables override the files; a kiosk with a broken
-setting still starts on its defaults."""
+environment variable still starts on that setting's default."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def test_kiosk_config_mistakes_are_named_in_plain_words(tmp_path):
                    "staff_pin_hash is not a PIN hash",
                    "sync_interval must be more than 0 minutes"):
         assert phrase in out.stdout, phrase
-    # the kiosk itself still starts, on the defaults for what it cannot use
+    # load_settings() itself stays forgiving, using the defaults for what it cannot use; the commands
+    # refuse such a file before they use it (tests/test_kiosk_toml.py)
     settings = load_settings(tmp_path)
     assert settings.idle_timeout == 45.0 and settings.device == "gate-b12"
 

@@ -59,16 +59,17 @@ def test_import_a_valid_library(env, tmp_path):
     assert status(env, data)["content_version"] == report["content_version"]
 
 
-def test_a_damaged_database_is_named_in_a_sentence_and_left_as_it_was(env, tmp_path):
+def test_a_damaged_database_is_named_in_a_sentence_moved_aside_as_it_was_and_imported_into_anew(env, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     damaged = b"this was a kiosk database once " * 200
     (data / "kiosk.db").write_bytes(damaged)
     result = kiosk(env, "import", "--data-dir", str(data), str(write_library(tmp_path / "library")))
-    assert result.returncode == 1
-    assert f"Not imported: the kiosk's database {data / 'kiosk.db'} is damaged" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert f"the kiosk's database {data / 'kiosk.db'} was damaged; it was moved to" in result.stderr
     assert "Traceback" not in result.stderr
-    assert (data / "kiosk.db").read_bytes() == damaged
+    moved = status(env, data)["recovered"]["moved_to"]
+    assert Path(moved).read_bytes() == damaged, "kept as it was, beside the new one"
 
 
 def test_an_invalid_library_prints_every_problem_and_changes_nothing(env, tmp_path):
@@ -157,12 +158,12 @@ def test_status_json_on_a_new_data_dir(env, tmp_path):
     report = status(env, tmp_path / "fresh")
     assert set(report) == {"device", "app_version", "data_dir", "content_version", "guides", "languages",
                            "outbox_depth", "outbox_dropped", "server_url", "last_sync", "free_disk_bytes",
-                           "rejected_events"}
+                           "rejected_events", "recovered"}
     assert report["content_version"] == "sample" and report["guides"] == 4  # filled from the sample
     assert report["data_dir"] == str(tmp_path / "fresh")
     assert report["outbox_depth"] == 0 and report["last_sync"] is None and report["server_url"] is None
     assert report["languages"][0] == "en" and report["free_disk_bytes"] > 0
-    assert report["device"]
+    assert report["device"] and report["recovered"] is None
 
 
 def test_status_with_a_broken_sample_library_is_a_warning_not_a_traceback(env, tmp_path):

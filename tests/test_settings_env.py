@@ -38,6 +38,7 @@ KIOSK_ENV = {
 
 SERVER_ENV = {
     "db": ("sqlite:////srv/kiosk/fleet.db", "sqlite:////srv/kiosk/fleet.db"),
+    "host": ("0.0.0.0", "0.0.0.0"),
     "stale_after": ("30", 30.0),
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),

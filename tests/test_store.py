@@ -119,7 +119,7 @@ def test_images_are_content_addressed_and_unused_ones_cleaned(store, tmp_path):
 
 def test_store_errors_are_its_own_and_say_what_happened(tmp_path, library_dir):
     damaged = tmp_path / "damaged.db"
-    damaged.write_bytes(b"not a database " * 500)
+    damaged.write_bytes(b"SQLite format 3\x00" + b"not a database " * 500)  # past the store's header check
     with pytest.raises(StoreCorrupt, match=f"the kiosk's database {damaged} is damaged") as caught:
         Store(damaged)
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)  # kept for the log

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contract.heartbeat import Heartbeat, LastSync
+from contract.heartbeat import Heartbeat, LastSync, Recovered
 from kiosk.transport import TransportError
+from offline_cache.recovery import last_recovery
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
 
@@ -30,6 +31,7 @@ def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: floa
     last = store.get_state("last_sync") or {}
     version = store.content_version
     error = last.get("error")
+    recovery = last_recovery(store)
     return Heartbeat(
         content_version=int(version) if version and version.isdigit() else version,
         outbox_depth=store.outbox_depth(),
@@ -41,6 +43,7 @@ def build_heartbeat(store: Store, app_version: str, data_dir: Path, uptime: floa
         uptime=round(uptime, 1),
         rejected_events=SyncTables(store).rejected_count(),
         default_pin=True if default_pin else None,
+        recovered=Recovered(**recovery.as_dict()) if recovery else None,
     )
 
 

@@ -11,14 +11,15 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from contract.heartbeat import LastSync
-from server import charts, db, publish
+from contract.heartbeat import LastSync, Recovered
+from server import charts, db, publish, rebuilds
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
 from server.deps import StaffDep
 
 LOW_DISK = 1024**3
 DEEP_OUTBOX = 100
+REBUILT_RECENTLY = 7 * 86400  # a database rebuild counts as needing attention for a week
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
@@ -30,6 +31,12 @@ class FleetRow:
     low_disk: bool
     deep_outbox: bool
     behind: bool
+    recovered: Recovered | None = None  # the kiosk rebuilt a damaged database
+
+    @property
+    def rebuilt_recently(self) -> bool:
+        at = _timestamp(self.recovered.at) if self.recovered else None
+        return at is not None and time.time() - at < REBUILT_RECENTLY
 
     @property
     def failing(self) -> bool:
@@ -41,8 +48,8 @@ class FleetRow:
 
     @property
     def trouble(self) -> bool:
-        return self.stale or self.failing or self.low_disk or self.deep_outbox or self.rejected > 0 \
-            or self.default_pin
+        return (self.stale or self.failing or self.low_disk or self.deep_outbox or self.rejected > 0
+                or self.rebuilt_recently or self.default_pin)
 
     @property
     def default_pin(self) -> bool:
@@ -64,11 +71,15 @@ class FleetRow:
     @property
     def problems(self) -> list[str]:
         n = self.rejected
-        problems = [f"{n} event{'s' if n != 1 else ''} rejected by the server"] if n else []
+        out = [f"{n} event{'s' if n != 1 else ''} rejected by the server"] if n else []
+        if rec := self.recovered:
+            lost = "an unknown number" if rec.outbox_lost is None else rec.outbox_lost
+            out.append(f"database rebuilt {ago(_timestamp(rec.at))}; {rec.outbox_kept} waiting events kept, "
+                       f"{lost} lost")
         if self.default_pin:
-            problems.append("still uses the default staff PIN 1234 (set one in staff mode or with "
-                            "`kiosk config set-pin`)")
-        return problems
+            out.append("still uses the default staff PIN 1234 (set one in staff mode or with "
+                       "`kiosk config set-pin`)")
+        return out
 
 
 def _timestamp(iso: str | None) -> float | None:
@@ -85,6 +96,7 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
         devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))
                                .order_by(db.devices.c.location, db.devices.c.name)).all()
         latest = publish.latest_content_version(conn)
+        rebuilt = rebuilds.by_device(conn)
     rows = []
     for d in devices:
         rows.append(FleetRow(
@@ -92,14 +104,16 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
             stale=not d.last_seen or now - d.last_seen > stale_after,
             low_disk=d.free_disk is not None and d.free_disk < LOW_DISK,
             deep_outbox=(d.outbox_depth or 0) > DEEP_OUTBOX,
-            behind=latest is not None and str(d.content_version or "") != str(latest)))
+            behind=latest is not None and str(d.content_version or "") != str(latest),
+            recovered=rebuilt.get(d.id)))
     rows.sort(key=lambda r: (not r.trouble, r.row.location or "", r.row.name))
     trouble = sum(r.trouble for r in rows)
     chart = charts.bar_chart([("ok", len(rows) - trouble), ("stale", sum(r.stale for r in rows)),
                               ("sync failing", sum(r.failing for r in rows)),
                               ("events rejected", sum(r.rejected > 0 for r in rows)),
                               ("low disk", sum(r.low_disk for r in rows)),
-                              ("deep outbox", sum(r.deep_outbox for r in rows))],
+                              ("deep outbox", sum(r.deep_outbox for r in rows)),
+                              ("database rebuilt", sum(r.rebuilt_recently for r in rows))],
                              title="Kiosks by state", width=480, height=200)
     return render(request, "fleet.html", user, rows=rows, trouble=trouble, latest=latest, chart=chart,
                   stale_minutes=round(stale_after / 60))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from contract.heartbeat import Heartbeat
-from server import db
+from server import db, rebuilds
 from server.deps import ContextDep, DeviceDep
 from server.ingest import MAX_BATCH, store_events
 from server.routes import API, clean_text
@@ -66,4 +66,5 @@ def heartbeat(ctx: ContextDep, beat: Heartbeat, device: DeviceDep) -> ServerTime
             outbox_depth=beat.outbox_depth, last_sync_result=clean_text(sync_result, 2000),
             app_version=clean_text(beat.app_version, 64), free_disk=beat.free_disk, uptime=beat.uptime,
             rejected_events=beat.rejected_events, default_pin=beat.default_pin is True))
+        rebuilds.save(conn, device.id, beat.recovered)
     return ServerTime(server_time=time.time())

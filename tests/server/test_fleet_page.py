@@ -81,3 +81,35 @@ def test_a_kiosk_still_on_the_default_staff_pin_is_flagged(server, tmp_path):
     assert kiosk.sync_once().ok
     row_class, cells = _fleet_row(server, "kiosk-1")
     assert row_class == "" and cells[-1] == ""
+
+
+def test_a_kiosk_whose_database_was_rebuilt_resyncs_and_says_so_on_the_fleet_page(server, tmp_path):
+    """The kiosk's database was destroyed: it rebuilds on its own, syncs the server's content again,
+    and its heartbeat's `recovered` puts the rebuild on the Fleet page, with the events it lost."""
+    import damage
+
+    from kiosk.settings import Settings
+    from kiosk.status import open_store
+
+    code, out, err = server.cli("device", "add", "kiosk-rebuilt")  # a device of its own on the shared server
+    assert code == 0, err
+    token = out.strip().splitlines()[-1]
+    data_dir = tmp_path / "kiosk-rebuilt"
+    data_dir.mkdir()
+    Store(data_dir / "kiosk.db").close()
+    damage.add_events(data_dir / "kiosk.db", 120, device="kiosk-rebuilt")
+    lost = damage.flip_outbox_page(data_dir / "kiosk.db")
+    store = open_store(Settings(device="kiosk-rebuilt", data_dir=str(data_dir)))
+    recovered = store.get_state("recovered")
+    assert recovered and recovered["outbox_lost"] == lost
+    with server.anonymous() as c:
+        key = c.get("/api/v1/server-key").json()["public_key"]
+    kiosk = SyncService(store, HttpTransport(server.url, token, data_dir), device="kiosk-rebuilt",
+                        server_key=key, data_dir=data_dir)
+    result = kiosk.sync_once()
+    assert result.content_version not in (None, "sample"), "the server's content is synced again"
+    assert result.events_sent == 120 - lost and result.events_rejected == 0
+    row_class, cells = _fleet_row(server, "kiosk-rebuilt")
+    assert row_class == "trouble", "a kiosk that lost events needs a look"
+    assert re.search(rf"database rebuilt .*ago; {120 - lost} waiting events kept, {lost} lost", cells[-1]), cells[-1]
+    assert not any(c.startswith("{") for c in cells), cells
