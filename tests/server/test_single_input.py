@@ -95,8 +95,8 @@ def attacks(phone_form: str) -> list[tuple[str, str, str, dict, bytes]]:
         ("heartbeat-deep", "POST", "/api/v1/heartbeat", json_h, b'{"x":' + b"[" * (HUGE // 2) + b"]" * (HUGE // 2) + b"}"),
         ("phone-form-percent", "POST", phone_form, form_h, b"comment=" + b"%41" * (HUGE // 3)),
         ("phone-form-fields", "POST", phone_form, form_h, b"a=1&" * (HUGE // 4)),
-        ("long-query-string", "GET", phone_form.replace("/feedback", "") + "&x=" + "a&" * 500_000, {}, b""),
-        ("long-cookie", "GET", "/dashboard", {"Cookie": "a=b; " * 200_000}, b""),
+        ("long-query-string", "GET", phone_form.replace("/feedback", "") + "&x=" + "a&" * 30_000, {}, b""),
+        ("long-cookie", "GET", "/dashboard", {"Cookie": "a=b; " * 12_000}, b""),
         ("long-header", "GET", "/api/v1/device", {"X-Junk": "a" * 1_000_000}, b""),
         ("long-protocol-header", "GET", "/api/v1/device", {PROTOCOL_HEADER: "9" * 1_000_000}, b""),
     ]
