@@ -17,9 +17,12 @@ UNITS = ["a", "a.", "a-", "1 ", "1-", "1.", "+1 (", "a at ", "a dot ", "@a.", "a
 def slowest(fn, texts) -> tuple[float, str]:
     worst = (0.0, "")
     for text in texts:
-        started = time.perf_counter()
-        fn(text)
-        worst = max(worst, (time.perf_counter() - started, text[:12]))
+        took = []
+        for _ in range(3):  # the best of three: a busy machine's pauses are not the pattern's cost
+            started = time.perf_counter()
+            fn(text)
+            took.append(time.perf_counter() - started)
+        worst = max(worst, (min(took), text[:12]))
     return worst
 
 
