@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, parse_version
 from server import db
+from server.auth import COOKIE_NAME
 from server.config import Config
 from server.routes import API
 from server.routes.publish import PUBLISH_PATH
@@ -51,6 +52,13 @@ def body_limit(config: Config, path: str) -> int:
     if path == PUBLISH_PATH:
         return config.max_upload
     return next((limit for pattern, limit in BODY_LIMITS if pattern.match(path)), OTHER_BODY)
+
+
+def _without_credentials(headers: dict[bytes, bytes]) -> bool:
+    """No staff credentials at all on the request. An upload's body is parsed before the route's
+    staff check runs, so without this anyone could make the server take in 200 MiB."""
+    basic = headers.get(b"authorization", b"")[:6].lower() == b"basic "
+    return not basic and COOKIE_NAME.encode() not in headers.get(b"cookie", b"")
 
 
 class BodyTooLarge(HTTPException):
@@ -91,6 +99,10 @@ class ServerGuard:
                       f"{PROTOCOL_VERSION}; this request sent {shown!r}")
             return await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send_stamped)
         scope.setdefault("state", {})["kiosk_protocol"] = protocol
+
+        if scope["path"] == PUBLISH_PATH and _without_credentials(request_headers):
+            return await JSONResponse({"detail": "staff login needed"}, status_code=401, headers={
+                "WWW-Authenticate": 'Basic realm="kiosk-server"'})(scope, receive, send_stamped)
 
         declared = request_headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or len(declared) > 18 or int(declared) > limit):

@@ -95,6 +95,13 @@ def attacks(phone_form: str) -> list[tuple[str, str, str, dict, bytes]]:
         ("heartbeat-deep", "POST", "/api/v1/heartbeat", json_h, b'{"x":' + b"[" * (HUGE // 2) + b"]" * (HUGE // 2) + b"}"),
         ("phone-form-percent", "POST", phone_form, form_h, b"comment=" + b"%41" * (HUGE // 3)),
         ("phone-form-fields", "POST", phone_form, form_h, b"a=1&" * (HUGE // 4)),
+        ("upload-as-a-device", "POST", "/api/v1/publish", {"Content-Type": "multipart/form-data; boundary=b"},
+         b'--b\r\nContent-Disposition: form-data; name="library"; filename="l.zip"\r\n\r\n' + b"P" * HUGE
+         + b"\r\n--b--\r\n"),
+        ("upload-with-a-wrong-password", "POST", "/api/v1/publish",
+         {"Content-Type": "multipart/form-data; boundary=b", "Authorization": "Basic YWRtaW46bm9wZQ=="},
+         b'--b\r\nContent-Disposition: form-data; name="library"; filename="l.zip"\r\n\r\n' + b"P" * HUGE
+         + b"\r\n--b--\r\n"),
         ("long-query-string", "GET", phone_form.replace("/feedback", "") + "&x=" + "a&" * 30_000, {}, b""),
         ("long-cookie", "GET", "/dashboard", {"Cookie": "a=b; " * 12_000}, b""),
         ("long-header", "GET", "/api/v1/device", {"X-Junk": "a" * 1_000_000}, b""),
