@@ -35,8 +35,11 @@ def sqlite_prepared(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hostile_server(sqlite_prepared, tmp_path_factory):
-    with copy_of(sqlite_prepared, tmp_path_factory.mktemp("hostile-server"), "hostile") as srv:
-        start(srv, "--stale-after", "60")
+    """One server for the module; its disk is full while `srv.disk_full_flag` exists (tests/full_disk.py)."""
+    tmp = tmp_path_factory.mktemp("hostile-server")
+    with copy_of(sqlite_prepared, tmp, "hostile") as srv:
+        srv.disk_full_flag = tmp / "disk-is-full"
+        start(srv, "--stale-after", "60", env=server_disk_env(tmp, srv.disk_full_flag))
         yield srv
         stop(srv)
         log = srv.log.read_text(errors="replace")
@@ -160,29 +163,20 @@ def test_phone_page_event_ids_cannot_be_claimed_in_advance(hostile_server):
     assert mobile == ["real one"], "the phone's own feedback is stored"
 
 
-@pytest.fixture
-def full_disk_server(sqlite_prepared, tmp_path):
-    flag = tmp_path / "disk-is-full"
-    with copy_of(sqlite_prepared, tmp_path, "full") as srv:
-        start(srv, env=server_disk_env(tmp_path, flag))
-        try:
-            yield srv, flag
-        finally:
-            stop(srv)
-
-
-def test_a_full_disk_keeps_the_phone_page_readable_and_kiosks_retry_later(full_disk_server):
-    srv, flag = full_disk_server
+def test_a_full_disk_keeps_the_phone_page_readable_and_kiosks_retry_later(hostile_server):
+    srv, flag = hostile_server, hostile_server.disk_full_flag
     action = feedback_action(srv, "full")
     batch = [make_event("step_view", device="kiosk-1", session="full-disk", data={"pad": "x" * 200})
              for _ in range(300)]
     flag.touch()  # from here on the database cannot grow
-    with srv.device() as c:
-        ingest = c.post("/api/v1/events", json={"events": batch})
-        beat = c.post("/api/v1/heartbeat", json={"outbox_depth": 300})
-    page = httpx.get(qr_link(srv, "full-2", step="report", path=(0, 0, 0)), timeout=30)
-    sent = httpx.post(srv.url + action, data={"helped": "yes", "rating": "5", "comment": "x" * 900}, timeout=30)
-    flag.unlink()  # room again: the kiosk's retry goes through
+    try:
+        with srv.device() as c:
+            ingest = c.post("/api/v1/events", json={"events": batch})
+            beat = c.post("/api/v1/heartbeat", json={"outbox_depth": 300})
+        page = httpx.get(qr_link(srv, "full-2", step="report", path=(0, 0, 0)), timeout=30)
+        sent = httpx.post(srv.url + action, data={"helped": "yes", "rating": "5", "comment": "x" * 900}, timeout=30)
+    finally:
+        flag.unlink()  # room again: the kiosk's retry goes through
     with srv.device() as c:
         retry = c.post("/api/v1/events", json={"events": batch})
 
@@ -194,4 +188,3 @@ def test_a_full_disk_keeps_the_phone_page_readable_and_kiosks_retry_later(full_d
         assert "<html" in reply.text and "{\"detail\"" not in reply.text
     assert "Baggage Service desk" in page.text, "the step itself is shown"
     assert retry.status_code == 200 and len(retry.json()["accepted"]) == 300
-    assert "Traceback" not in srv.log.read_text(errors="replace")

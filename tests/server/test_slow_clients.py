@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-from server_testkit import prepare
 
 from devtools.procs import VENV_BIN, ServerProcess, wait_for
 
@@ -20,16 +21,23 @@ FD_LIMIT = 256  # the server process's RLIMIT_NOFILE in this test: far fewer tha
 HELD = 400
 
 
+@dataclass
+class LimitedServer:
+    process: ServerProcess
+    url: str
+    log: Path
+
+
 @pytest.fixture
 def limited_server(tmp_path):
-    server = prepare(tmp_path, str(tmp_path / "server.db"))
-    proc = ServerProcess(server.data_dir, db_url=server.db_url, args=["--log-level", "warning"],
+    """A new, empty server (nothing published: /healthz and the routes' first checks are all the
+    slow clients reach) whose process may open FD_LIMIT files."""
+    proc = ServerProcess(tmp_path / "data", db_url=str(tmp_path / "server.db"), args=["--log-level", "warning"],
                          program=["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--", str(VENV_BIN / "kiosk-server")],
                          env={**os.environ, "KIOSK_SERVER_HEADER_TIMEOUT": "2", "KIOSK_SERVER_BODY_TIMEOUT": "2"})
     proc.start()
-    server.process, server.url = proc, proc.url
     try:
-        yield server
+        yield LimitedServer(proc, proc.url, proc.log)
     finally:
         proc.stop()
 
