@@ -28,6 +28,7 @@ import functools
 import logging
 import resource
 import time
+from collections import OrderedDict
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -39,6 +40,9 @@ MAX_HEADER_BYTES = 32 * 1024  # request line and headers; nginx's default buffer
 # Descriptors kept free for everything but client connections: the database pool's files (a
 # SQLite connection holds the database, its WAL and shared memory), the log, the listening socket.
 RESERVED_FDS = 160
+# This process's connections that wait for their client, the longest-waiting first (a wait that
+# begins goes to the end), so making room is O(1) however many connections are held.
+_waiting: OrderedDict[BoundedHttpToolsProtocol, None] = OrderedDict()
 
 
 @functools.cache
@@ -75,6 +79,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _wait_for(self, what: str | None) -> None:
         self.waiting_for, self.waiting_since = what, time.monotonic()
+        _waiting.pop(self, None)
+        if what is not None:
+            _waiting[self] = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -109,12 +116,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _make_room(self) -> None:
         """Close the connection that has waited longest for its client, or this one if none waits."""
-        waiting = [c for c in self.connections if getattr(c, "waiting_for", None) and c is not self
-                   and not c.transport.is_closing()]
-        if waiting:
-            min(waiting, key=lambda c: c.waiting_since)._refuse(503, "the server has too many connections open")
-        else:
-            self._refuse(503, "the server has too many connections open")
+        oldest = next((c for c in _waiting if c is not self and not c.transport.is_closing()), self)
+        oldest._refuse(503, "the server has too many connections open")
 
     # --- uvicorn's hooks -------------------------------------------------------------------------
 
@@ -179,4 +182,5 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._timer.cancel()
             self._timer = None
         self.waiting_for = None
+        _waiting.pop(self, None)
         super().connection_lost(exc)

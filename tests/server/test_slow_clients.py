@@ -6,9 +6,11 @@ open (the kernel limit that 20,000 held connections once ran into)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,18 +30,24 @@ class LimitedServer:
     log: Path
 
 
-@pytest.fixture
-def limited_server(tmp_path):
+@contextlib.contextmanager
+def limited(tmp_path: Path, fd_limit: int) -> Iterator[LimitedServer]:
     """A new, empty server (nothing published: /healthz and the routes' first checks are all the
-    slow clients reach) whose process may open FD_LIMIT files."""
+    slow clients reach) whose process may open `fd_limit` files."""
     proc = ServerProcess(tmp_path / "data", db_url=str(tmp_path / "server.db"), args=["--log-level", "warning"],
-                         program=["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--", str(VENV_BIN / "kiosk-server")],
+                         program=["prlimit", f"--nofile={fd_limit}:{fd_limit}", "--", str(VENV_BIN / "kiosk-server")],
                          env={**os.environ, "KIOSK_SERVER_HEADER_TIMEOUT": "2", "KIOSK_SERVER_BODY_TIMEOUT": "2"})
     proc.start()
     try:
         yield LimitedServer(proc, proc.url, proc.log)
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def limited_server(tmp_path):
+    with limited(tmp_path, FD_LIMIT) as server:
+        yield server
 
 
 def healthz_time(url: str) -> float:
@@ -59,10 +67,20 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_held_slow_connections_are_closed_and_healthz_keeps_answering(limited_server):
+    hold_slow_connections(limited_server, HELD)
+
+
+@pytest.mark.fuzz  # the same at the scale of the attack that found it: CI's second step
+def test_thousands_of_held_connections_do_not_stop_healthz(tmp_path):
+    with limited(tmp_path, 1024) as server:
+        hold_slow_connections(server, 4000)
+
+
+def hold_slow_connections(limited_server: LimitedServer, count: int) -> None:
     port = limited_server.process.port
     held: list[socket.socket] = []
     try:
-        for n in range(HELD):
+        for n in range(count):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             if n % 3 == 0:
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
