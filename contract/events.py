@@ -38,7 +38,7 @@ def scrub(text: str, limit: int = MAX_COMMENT) -> str:
     """Free text as it may be kept: cut to a bound first (so the work never depends on what was
     sent), then without e-mail addresses, phone numbers and control characters, at most `limit`
     characters."""
-    text = text.lstrip()[: limit + _MARGIN]
+    text = text[: limit + _MARGIN]
     text = _EMAIL.sub("[email removed]", text)
     text = _PHONE.sub("[phone removed]", text)
     text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
