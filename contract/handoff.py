@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
+from contract.params import BadValue, whole_number
+
 SIG_BYTES = 16
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -72,15 +74,17 @@ def parse_fields(device: str, guide: str, version: str, step: str, p: str, s: st
     for value in (device, guide, step, s, lang, k):
         if not _SAFE.match(value or ""):
             raise BadHandoff("malformed link")
-    if not version.isdigit() or len(version) > 9:
-        raise BadHandoff("malformed link")
+    try:  # ASCII digits only: "²" passes str.isdigit() and then int() refuses it
+        number = whole_number(version, 1, 2**31 - 1)
+    except BadValue:
+        raise BadHandoff("malformed link") from None
     if p in ("", "-"):
         path: tuple[int, ...] = ()
     else:
-        if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){0,199}", p):
+        if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){0,199}", p):
             raise BadHandoff("malformed link")
         path = tuple(int(x) for x in p.split("."))
-    return Handoff(device, guide, int(version), step, path, s, lang), k
+    return Handoff(device, guide, number, step, path, s, lang), k
 
 
 def verify(h: Handoff, signature: str, key: bytes) -> bool:

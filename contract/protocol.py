@@ -8,6 +8,8 @@ keep the previous protocol served.
 
 from __future__ import annotations
 
+from contract.params import BadValue, whole_number
+
 PROTOCOL_HEADER = "X-Kiosk-Protocol"
 PROTOCOL_VERSION = 2  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
 OLDEST_SUPPORTED = 1
@@ -18,7 +20,6 @@ def parse_version(value: str | None) -> int | None:
     if value is None:
         return 1
     try:
-        version = int(value.strip())
-    except ValueError:
+        return whole_number(value.strip(), 1, 1000)
+    except BadValue:
         return None
-    return version if 1 <= version <= 1000 else None

@@ -7,6 +7,7 @@ builds the same app; everything the workers must agree on lives in the database 
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from fastapi import FastAPI
@@ -22,6 +23,10 @@ from server.signing import load_or_create_key
 
 def create_app(config: Config | None = None) -> FastAPI:
     config = config or Config.from_env()
+    # The event loop shares the GIL with the request threads; a thread hands it over every
+    # switch interval (5 ms by default), so with a few busy threads every step of a quick request
+    # such as /healthz waited for several of them. 1 ms keeps those waits short at little cost.
+    sys.setswitchinterval(0.001)
     engine = db.make_engine(config.db_url)
     db.migrate(engine)
     ctx = Context(config=config, engine=engine, signing_key=load_or_create_key(config.data_dir),

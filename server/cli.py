@@ -14,7 +14,7 @@ from pathlib import Path
 
 from contract.config_files import default
 from contract.guides import LibraryInvalid
-from server import auth, config, db, publish
+from server import auth, config, db, publish, serving
 from server.signing import load_or_create_key, public_key_b64
 
 
@@ -135,8 +135,9 @@ def _serve(args) -> int:
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
+    # The HTTP protocol with the server's own bounds on slow and piled-up connections (server.serving).
     uvicorn.run("server.app:create_app", factory=True, host=host, port=args.port, workers=args.workers,
-                log_level=args.log_level, proxy_headers=True, server_header=False)
+                log_level=args.log_level, proxy_headers=True, server_header=False, http=serving.PROTOCOL)
     return 0
 
 

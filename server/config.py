@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,8 +52,14 @@ class Config(BaseSettings):
     # The largest request body the server takes, in bytes: a library upload with photos. nginx's
     # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).
     max_upload: int = 200 * 1024**2
+    # Every other request body has a smaller limit of its own kind (server.guard.BODY_LIMITS).
 
-    max_body: ClassVar[int] = 5_000_000  # every other request body: the event batch limit of the protocol
+    # Slow clients (server.serving), for a deployment without nginx in front: seconds a client may
+    # take to send its request line and headers, seconds a request body may pause, and how many
+    # connections the process keeps open (fewer if its file descriptor limit says so).
+    header_timeout: float = 10.0
+    body_timeout: float = 20.0
+    max_connections: int = 1000
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
@@ -141,6 +146,10 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", "ingest_concurrency must be at least 1"))
     if warning := plain_http_warning(cfg.host):
         out.append(("warning", warning))
+    if cfg.header_timeout <= 0 or cfg.body_timeout <= 0:
+        out.append(("error", "header_timeout and body_timeout must be more than 0 seconds"))
+    if cfg.max_connections < 16:
+        out.append(("error", "max_connections must be at least 16"))
     key_file = data_dir / "server_key.pem"
     if not key_file.exists():
         out.append(("warning", (f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every "

@@ -1,21 +1,64 @@
 """The outermost guard around every request: the kiosk protocol version, body size limits, the
-X-Server-Time and X-Kiosk-Protocol stamps, and no stack traces to clients."""
+X-Server-Time and X-Kiosk-Protocol stamps, a full disk answered with 503 + Retry-After, and no
+stack traces to clients.
+
+Body limits are per kind of request and are checked before anything reads the body: the JSON
+parser and the form parser each run as one uninterrupted step (json.loads holds the GIL, form
+parsing runs on the event loop), so the largest body a route takes is the longest any one request
+can hold every other request up. 5 MB of `{},{},...` once cost 110 ms of json.loads alone.
+(Headers and slow connections are bounded one level further out, in server.serving.)
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, parse_version
+from server import db
+from server.auth import COOKIE_NAME
 from server.config import Config
+from server.routes import API
 from server.routes.publish import PUBLISH_PATH
 
 log = logging.getLogger("kiosk-server")
 _PROTOCOL_HEADER = PROTOCOL_HEADER.lower().encode("latin-1")
+
+# The largest body of each kind of request, in bytes; the first pattern that matches the path wins.
+# A kiosk's event batch: 500 events (its default batch) are ~150 KB, and json.loads of 256 KB at
+# its worst (`{},{},...`) takes ~5 ms. A kiosk that gets 413 halves its batch and sends again
+# (kiosk/sync/push.py, since the first release), so a smaller limit costs it only a round trip.
+EVENTS_BODY = 256 * 1024
+HEARTBEAT_BODY = 16 * 1024
+# The phone's feedback form: a 1,000-character comment (the form's maxlength) percent-encoded as
+# UTF-8 is at most 12 KB.
+PHONE_FORM_BODY = 32 * 1024
+OTHER_BODY = 64 * 1024  # staff logins, rollbacks, dashboard forms
+BODY_LIMITS: list[tuple[re.Pattern[str], int]] = [
+    (re.compile(rf"^{API}/events$"), EVENTS_BODY),
+    (re.compile(rf"^{API}/heartbeat$"), HEARTBEAT_BODY),
+    (re.compile(r"^/m/[^/]+/[^/]+/[^/]+/[^/]+/feedback$"), PHONE_FORM_BODY),
+]
+DISK_FULL_RETRY_AFTER = 60  # seconds: a full disk is an operator's job, not a moment's
+
+
+def body_limit(config: Config, path: str) -> int:
+    if path == PUBLISH_PATH:
+        return config.max_upload
+    return next((limit for pattern, limit in BODY_LIMITS if pattern.match(path)), OTHER_BODY)
+
+
+def _without_credentials(headers: dict[bytes, bytes]) -> bool:
+    """No staff credentials at all on the request. An upload's body is parsed before the route's
+    staff check runs, so without this anyone could make the server take in 200 MiB."""
+    basic = headers.get(b"authorization", b"")[:6].lower() == b"basic "
+    return not basic and COOKIE_NAME.encode() not in headers.get(b"cookie", b"")
 
 
 class BodyTooLarge(HTTPException):
@@ -33,7 +76,7 @@ class ServerGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.config.max_upload if scope["path"] == PUBLISH_PATH else self.config.max_body
+        limit = body_limit(self.config, scope["path"])
         started = False
 
         async def send_stamped(message):
@@ -57,8 +100,12 @@ class ServerGuard:
             return await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send_stamped)
         scope.setdefault("state", {})["kiosk_protocol"] = protocol
 
+        if scope["path"] == PUBLISH_PATH and _without_credentials(request_headers):
+            return await JSONResponse({"detail": "staff login needed"}, status_code=401, headers={
+                "WWW-Authenticate": 'Basic realm="kiosk-server"'})(scope, receive, send_stamped)
+
         declared = request_headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (not declared.isdigit() or len(declared) > 18 or int(declared) > limit):
             status = 413 if declared.isdigit() else 400
             detail = BodyTooLarge(limit).detail if status == 413 else "bad Content-Length"
             return await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send_stamped)
@@ -78,7 +125,17 @@ class ServerGuard:
         except BodyTooLarge as exc:
             if not started:
                 await JSONResponse({"detail": exc.detail}, status_code=413)(scope, receive, send_stamped)
-        except Exception:
+        except ClientDisconnect:
+            return  # the client went away (or server.serving closed a slow one): nobody to answer
+        except Exception as exc:
+            if db.is_disk_full(exc):
+                # Kiosks keep their outbox and come back after Retry-After; nothing is lost.
+                log.error("the database cannot grow (disk full) on %s %s", scope.get("method"), scope.get("path"))
+                if started:
+                    raise
+                detail = "the server's disk is full, so nothing can be stored just now; retry later"
+                return await JSONResponse({"detail": detail}, status_code=503, headers={
+                    "Retry-After": str(DISK_FULL_RETRY_AFTER)})(scope, receive, send_stamped)
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise

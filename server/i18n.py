@@ -76,6 +76,18 @@ def ui_language(lang: str) -> str:
     return base if base in STRINGS else "en"
 
 
+# Said on the phone when its feedback cannot be stored just now (the server's disk is full).
+NOT_SAVED = {
+    "en": "Your feedback could not be saved just now. Please try again in a few minutes.",
+    "es": "No se ha podido guardar su opinión en este momento. Inténtelo de nuevo en unos minutos.",
+    "fr": "Votre avis n'a pas pu être enregistré pour le moment. Réessayez dans quelques minutes.",
+    "de": "Ihre Rückmeldung konnte gerade nicht gespeichert werden. Bitte versuchen Sie es in einigen Minuten erneut.",
+    "zh": "您的反馈暂时无法保存。请过几分钟再试。",
+    "ar": "تعذّر حفظ ملاحظاتك الآن. يرجى المحاولة مرة أخرى بعد بضع دقائق.",
+}
+for _code, _text in NOT_SAVED.items():
+    STRINGS[_code]["not_saved"] = _text
+
 def strings(lang: str) -> dict[str, str]:
     return STRINGS[ui_language(lang)]
 

@@ -1,9 +1,11 @@
-"""Event ingest: check each event on its own, store each uuid once.
+"""Event ingest: check each event on its own, store each (device, uuid) once.
 
 A malformed event is rejected with a reason and the rest of the batch is still stored, so one bad
-row never blocks a kiosk's outbox. Storage is INSERT ... ON CONFLICT (uuid) DO NOTHING RETURNING
-uuid: the unique constraint, not a read-then-write, decides what is new, so concurrent re-sends of
-the same batch (from several server processes, too) leave exactly one row per uuid.
+row never blocks a kiosk's outbox. Storage is INSERT ... ON CONFLICT (device, uuid) DO NOTHING
+RETURNING uuid: the unique constraint, not a read-then-write, decides what is new, so concurrent
+re-sends of the same batch (from several server processes, too) leave exactly one row per uuid.
+The uuids are each kiosk's own: another device sending the same uuid never makes this one's event
+a duplicate (shared/DESIGN.md, "Events are unique per (device, uuid)").
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from contract.events import EVENT_TYPES, scrub
+from contract.events import EVENT_TYPES, scrub, scrub_query
 from server import db, summary
+from server.params import MAX_INT
 
 UUID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BATCH = 1000
 MAX_DATA_BYTES = 20_000
-MAX_INT = 2**31 - 1
 CHANNELS = ("kiosk", "mobile")
 # A kiosk clock can be wrong, but no event happens after it reaches the server.
 FUTURE_SLACK = 300.0
+# ... nor longer ago than a kiosk may be offline (shared/DESIGN.md: 90 days): a clock reset to 1970,
+# or a wrong offset, would otherwise date the event anywhere in history. The kiosk's own reading
+# is kept as it was sent, in kiosk_time; server_time is clamped.
+MAX_EVENT_AGE = 90 * 86400.0
 
 
 @dataclass
@@ -92,7 +98,8 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
         raise Malformed("'uuid' must be 32 lower-case hex digits")
     kind = event.get("type")
     if kind not in EVENT_TYPES:
-        raise Malformed(f"type {str(kind)[:40]!r} is not an event type")
+        shown = kind[:40] if isinstance(kind, str) else type(kind).__name__  # never str() of a huge value
+        raise Malformed(f"type {shown!r} is not an event type")
     sender = _text(event, "device", 80, required=True)
     if sender != device:
         raise Malformed(f"event is from device {sender[:80]!r}, but the token belongs to {device!r}")
@@ -102,7 +109,7 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
     kiosk_time = _number(event.get("kiosk_time"), "kiosk_time", required=True)
     raw_time = _number(event.get("wall_time"), "wall_time")
     offset = _number(event.get("server_time_offset"), "server_time_offset") or 0.0
-    server_time = min(kiosk_time + offset, received_at + FUTURE_SLACK)
+    server_time = min(max(kiosk_time + offset, received_at - MAX_EVENT_AGE), received_at + FUTURE_SLACK)
     data = event.get("data") or {}
     if not isinstance(data, dict):
         raise Malformed("'data' must be a JSON object")
@@ -139,7 +146,7 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
         query = data.get("query")
         if query is not None and not isinstance(query, str):
             raise Malformed("data.query must be text")
-        row["query"] = scrub(query)[:200] if query else None
+        row["query"] = scrub_query(query) if query else None
         if query is not None:
             data["query"] = row["query"] or ""
         row["hits"] = _int(data.get("hits"), "data.hits")
@@ -153,7 +160,7 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
 
 
 def _insert_new(conn, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows whose uuid is new; return those uuids."""
+    """Insert the rows whose (device, uuid) is new; return those uuids (a batch is one device's)."""
     if conn.dialect.name == "postgresql":
         # One statement over arrays (unnest): a 1,000-row VALUES list has 21,000 placeholders,
         # which psycopg spends longer parsing than PostgreSQL spends inserting.
@@ -161,10 +168,10 @@ def _insert_new(conn, rows: list[dict[str, Any]]) -> set[str]:
         arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=conn.dialect)}[])" for c in cols)
         names = ", ".join(f'"{c.name}"' for c in cols)
         stmt = sa.text(f"INSERT INTO events ({names}) SELECT * FROM unnest({arrays}) "
-                       "ON CONFLICT (uuid) DO NOTHING RETURNING uuid").bindparams(
+                       "ON CONFLICT (device, uuid) DO NOTHING RETURNING uuid").bindparams(
             *[sa.bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in cols])
         return set(conn.execute(stmt, {c.name: [r[c.name] for r in rows] for c in cols}).scalars().all())
-    stmt = db.insert_ignore(conn, db.events, ["uuid"]).returning(db.events.c.uuid)
+    stmt = db.insert_ignore(conn, db.events, ["device", "uuid"]).returning(db.events.c.uuid)
     return set(conn.execute(stmt, rows).scalars().all())
 
 

@@ -7,29 +7,36 @@ shape, signed with a server secret kept in the database (so any server process c
 Either way, a link that does not verify gets a plain 403 page, never a guide.
 
 Events are recorded as the kiosk's device with channel "mobile". Their uuids are derived from the
-signed link, so reloading a page or re-submitting a form does not count twice.
+signed link with the server's secret (an HMAC), so reloading a page or re-submitting a form does not
+count twice, and nobody who has the link can work out an id in advance and claim it first. When the
+server's disk is full the pages are still shown (their events are lost, and logged); feedback that
+cannot be stored says so on a page of its own, with Retry-After.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contract.events import scrub
 from contract.guides import Guide, pick
 from contract.handoff import BadHandoff, Handoff, parse_fields, sign, verify
-from server import i18n, publish
+from server import db, i18n, publish
 from server.auth import device_by_name
 from server.content import image_response
 from server.ingest import store_events
+from server.params import whole
 
 log = logging.getLogger("kiosk-server.mobile")
 router = APIRouter(tags=["mobile"])
@@ -60,17 +67,28 @@ def _mobile_url(secret: bytes, h: Handoff, suffix: str = "") -> str:
             f"?p={path}&s={h.session}&l={h.lang}&k={sign(h, secret)}")
 
 
-def _event_id(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+def _event_id(secret: bytes, *parts: object) -> str:
+    """The uuid of an event the phone page records: the same for the same page (stored once), and
+    made with the server's secret, so it cannot be known before the server makes it."""
+    message = "|".join(("mobile-event", *map(str, parts))).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
-def _record(request: Request, h: Handoff, kind: str, uuid: str, data: dict, step: str | None = None) -> None:
+def _record(request: Request, h: Handoff, kind: str, uuid: str, data: dict, step: str | None = None) -> bool:
+    """Store one event of the phone page; False when the server's disk is full."""
     event = {"uuid": uuid, "type": kind, "device": h.device, "session": h.session, "channel": "mobile",
              "kiosk_time": time.time(), "mono": None, "guide": h.guide, "guide_version": h.version,
              "step": step or h.step, "lang": h.lang, "data": data}
-    result = store_events(request.app.state.ctx.engine, h.device, [event])
+    try:
+        result = store_events(request.app.state.ctx.engine, h.device, [event])
+    except Exception as exc:
+        if not db.is_disk_full(exc):
+            raise
+        log.error("mobile %s event of session %s not stored: the server's disk is full", kind, h.session)
+        return False
     if result.rejected:
         log.warning("mobile event not stored: %s", result.rejected)
+    return True
 
 
 class _Refused(Exception):
@@ -141,13 +159,14 @@ def _show(request: Request, kind: str, device: str, guide: str, version: str, st
         h, guide_obj = _check(request, kind, device, guide, version, step, p, s, l, k)
     except _Refused as refused:
         return error_page(refused.status, refused.lang, refused.key)
-    sig = sign(h, request.app.state.ctx.mobile_secret)
+    secret = request.app.state.ctx.mobile_secret
+    sig = sign(h, secret)
     if kind == "kiosk":
-        _record(request, h, "handoff_opened", _event_id("handoff_opened", k), {})
-    _record(request, h, "step_view", _event_id("step_view", sig), {"depth": len(h.path) + 1})
+        _record(request, h, "handoff_opened", _event_id(secret, "handoff_opened", k), {})
+    _record(request, h, "step_view", _event_id(secret, "step_view", sig), {"depth": len(h.path) + 1})
     end = guide_obj.steps[h.step].end
     if end:
-        _record(request, h, "outcome", _event_id("outcome", sig), {"outcome": end})
+        _record(request, h, "outcome", _event_id(secret, "outcome", sig), {"outcome": end})
     return _page(request, h, guide_obj)
 
 
@@ -166,7 +185,8 @@ def mobile_step(request: Request, device: str, guide: str, version: str, step: s
 
 
 @router.get("/m/{device}/{guide}/{version}/{step}/choose/{index}", summary="Take a choice on the mobile page")
-def mobile_choose(request: Request, device: str, guide: str, version: str, step: str, index: int,
+def mobile_choose(request: Request, device: str, guide: str, version: str, step: str,
+                  index: Annotated[int, PathParam(ge=0, le=999), whole(0, 999, "the choice")],
                   p: str = "", s: str = "", l: str = "", k: str = "") -> Response:
     try:
         h, guide_obj = _check(request, "server", device, guide, version, step, p, s, l, k)
@@ -177,7 +197,7 @@ def mobile_choose(request: Request, device: str, guide: str, version: str, step:
         return error_page(404, h.lang, "gone")
     choice = choices[index]
     ctx = request.app.state.ctx
-    _record(request, h, "choice", _event_id("choice", sign(h, ctx.mobile_secret), index),
+    _record(request, h, "choice", _event_id(ctx.mobile_secret, "choice", sign(h, ctx.mobile_secret), index),
             {"index": index, "label": pick(choice.label, guide_obj.language, guide_obj.language),
              "next": choice.next, "guide": choice.guide})
     if choice.guide:
@@ -207,9 +227,13 @@ def mobile_feedback(request: Request, device: str, guide: str, version: str, ste
     helped_value = {"yes": True, "no": False}.get(helped)
     rating_value = int(rating) if rating in ("1", "2", "3", "4", "5") else None
     comment = comment[:5000]
-    sig = sign(h, request.app.state.ctx.mobile_secret)
-    _record(request, h, "feedback", _event_id("feedback", sig),
-            {"helped": helped_value, "rating": rating_value, "comment": comment})
+    secret = request.app.state.ctx.mobile_secret
+    stored = _record(request, h, "feedback", _event_id(secret, "feedback", sign(h, secret)),
+                     {"helped": helped_value, "rating": rating_value, "comment": comment})
+    if not stored:  # the disk is full: say so, on a page the phone can read
+        page = error_page(503, h.lang, "not_saved")
+        page.headers["Retry-After"] = "300"
+        return page
     ui = i18n.ui_language(h.lang)
     s_ = i18n.strings(ui)
     return _html(templates.get_template("thanks.html").render(

@@ -43,6 +43,9 @@ SERVER_ENV = {
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),
     "max_upload": ("1048576", 1048576),
+    "header_timeout": ("5", 5.0),
+    "body_timeout": ("7.5", 7.5),
+    "max_connections": ("500", 500),
 }
 
 

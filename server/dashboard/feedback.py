@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from server import charts, stats
@@ -14,15 +15,17 @@ from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.format import when
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
+from server.params import whole
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # 5 million feedback rows: beyond it, narrow the period
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("/feedback", response_class=HTMLResponse)
-def feedback_page(request: Request, user: StaffDep, page: int = 1) -> HTMLResponse:
+def feedback_page(request: Request, user: StaffDep,
+                  page: Annotated[int, Query(ge=1, le=MAX_PAGE), whole(1, MAX_PAGE, "'page'")] = 1) -> HTMLResponse:
     form = read_filters(request)
-    page = max(1, page)
     with snapshot(engine_of(request)) as conn:
         total, rows = stats.feedback_page(conn, form.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         histogram = stats.rating_histogram(conn, form.filters)
@@ -34,11 +37,18 @@ def feedback_page(request: Request, user: StaffDep, page: int = 1) -> HTMLRespon
                   form=form, choices=choices)
 
 
+# Where a spreadsheet may start a new cell: the CSV's own comma, but also the ";", tab or "|" that
+# a locale or an import dialog splits on (ignoring the quotes), and line breaks. Wherever a piece
+# after such a split could start a formula (=, +, -, @, their full-width forms, or a tab or carriage
+# return that some programs strip first; spaces before them are skipped by some), an apostrophe
+# goes in front of it, so the text shows as text and nothing runs.
+_FORMULA_START = re.compile(r"(^|[,;\t|\r\n])([ \u00a0]*)(?=[=+\-@\uff1d\uff0b\uff0d\uff20\t\r])")
+
+
 def csv_cell(value: Any) -> Any:
-    """A spreadsheet must not run a comment as a formula: cells starting =, +, -, @ (or a tab or
-    carriage return, which some programs strip first) get a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """A value as a spreadsheet may safely read it: no piece of it starts a formula."""
+    if isinstance(value, str):
+        return _FORMULA_START.sub(lambda m: f"{m.group(1)}{m.group(2)}'", value)
     return value
 
 
@@ -49,7 +59,7 @@ def feedback_csv(request: Request, _staff: StaffDep) -> StreamingResponse:
 
     def rows():
         buf = io.StringIO()
-        out = csv.writer(buf)
+        out = csv.writer(buf, quoting=csv.QUOTE_ALL)  # quoted, so a reader that honours quotes never splits a cell
         out.writerow(["time_utc", *stats.FEEDBACK_COLUMNS[1:]])
         with snapshot(engine) as conn:
             result = conn.execute(stats.feedback_query(form.filters).execution_options(yield_per=5000))

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 
 from contract.languages import CODES
+from contract.params import FIRST_DAY
 from server import stats
+from server.params import query_date, query_whole
 
 DEFAULT_DAYS = 30
-
-
-def _date(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -35,15 +30,16 @@ class FilterForm:
 def read_filters(request: Request) -> FilterForm:
     p = request.query_params
     today = datetime.now(UTC).date()
-    end = _date(p.get("end"), today)
-    start = _date(p.get("start"), end - timedelta(days=DEFAULT_DAYS - 1))
+    # Bounded dates (contract.params): a period's arithmetic below, and the SQL after it, always
+    # stay inside what datetime and the database hold; anything else is a 400.
+    end = query_date(p, "end", today)
+    start = query_date(p, "start", max(FIRST_DAY, end - timedelta(days=DEFAULT_DAYS - 1)))
     if start > end:
         start, end = end, start
     start = max(start, end - timedelta(days=366))  # a year at most: keeps every page fast
-    rating = p.get("rating")
     f = stats.Filters(start=start, end=end, site=p.get("site") or None, lang=p.get("lang") or None,
                       guide=p.get("guide") or None, device=p.get("device") or None,
-                      rating=int(rating) if rating and rating.isdigit() and 1 <= int(rating) <= 5 else None)
+                      rating=query_whole(p, "rating", 1, 5))
     query = {"start": start.isoformat(), "end": end.isoformat(), "site": f.site or "", "lang": f.lang or "",
              "guide": f.guide or "", "device": f.device or "", "rating": str(f.rating or "")}
     return FilterForm(f, query)

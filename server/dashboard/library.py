@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contract.guides import LibraryInvalid
@@ -11,8 +13,10 @@ from server import charts, db, publish
 from server.dashboard.csrf import check_csrf
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
+from server.params import MAX_INT, whole
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
+Version = Annotated[int, Query(ge=1, le=MAX_INT), whole(1, MAX_INT, "the content version")]
 
 
 def _version_guides(conn) -> dict[int, dict[str, int]]:
@@ -29,7 +33,8 @@ def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, lis
 
 
 @router.get("/library", response_class=HTMLResponse)
-def library_page(request: Request, user: StaffDep, rolled_back: int | None = None, published: int | None = None) -> HTMLResponse:
+def library_page(request: Request, user: StaffDep, rolled_back: Version | None = None,
+                 published: Version | None = None) -> HTMLResponse:
     with snapshot(engine_of(request)) as conn:
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
                                           db.content_versions.c.published_by, db.content_versions.c.note,
@@ -53,7 +58,8 @@ def library_page(request: Request, user: StaffDep, rolled_back: int | None = Non
 
 
 @router.post("/library/{version}/rollback")
-def rollback(request: Request, user: StaffDep, version: int, csrf: str = Form("")) -> Response:
+def rollback(request: Request, user: StaffDep, version: Annotated[int, Path(ge=1, le=MAX_INT), whole(1, MAX_INT)],
+             csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
     try:
         result = publish.rollback(engine_of(request), version, by=user)

@@ -3,10 +3,10 @@ and search."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from contract.guides import pick
@@ -14,6 +14,7 @@ from server import charts, db, publish, stats
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
+from server.params import MAX_INT, whole
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -68,7 +69,9 @@ def guide_tree(guide, flow: stats.GuideFlow, lang: str = "en") -> Any:
 
 
 @router.get("/guides/{guide_id}", response_class=HTMLResponse)
-def guide_page(request: Request, user: StaffDep, guide_id: str, version: int | None = None) -> HTMLResponse:
+def guide_page(request: Request, user: StaffDep, guide_id: str,
+               version: Annotated[int | None, Query(ge=1, le=MAX_INT), whole(1, MAX_INT, "the version")] = None,
+               ) -> HTMLResponse:
     form = read_filters(request)
     engine = engine_of(request)
     with snapshot(engine) as conn:

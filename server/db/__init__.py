@@ -9,6 +9,7 @@ from server.db.engine import (
     DEFAULT_DATA_DIR,
     default_url,
     insert_ignore,
+    is_disk_full,
     is_sqlite,
     lock,
     make_engine,
@@ -39,6 +40,6 @@ from server.db.schema import (
 __all__ = [
     "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
     "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
-    "insert_ignore", "is_sqlite", "lock", "login_failures", "make_engine", "metadata", "migrate", "normalize_url",
+    "insert_ignore", "is_disk_full", "is_sqlite", "lock", "login_failures", "make_engine", "metadata", "migrate", "normalize_url",
     "read", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "write",
 ]

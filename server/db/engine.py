@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,3 +123,12 @@ def shared_secret(engine: Engine, key: str) -> bytes:
     with write(engine) as conn:
         conn.execute(insert_ignore(conn, settings, ["key"]).values(key=key, value=secrets.token_hex(32)))
         return bytes.fromhex(conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar_one())
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Did the database refuse a write because its disk is full? SQLite says SQLITE_FULL (its
+    file may not grow); PostgreSQL says disk_full (SQLSTATE 53100). SQLAlchemy wraps either."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == "53100"

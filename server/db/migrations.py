@@ -67,6 +67,29 @@ def _migration_7(conn: Connection) -> None:
         conn.execute(devices.update().where(devices.c.id == device_id).values(last_sync_result=last.stored()))
 
 
+def _migration_8(conn: Connection) -> None:
+    """Events unique per (device, uuid). PostgreSQL swaps the constraint; SQLite cannot drop one,
+    so the table is rebuilt in its version-8 shape (the version-1 columns, which no later
+    migration has changed yet) with its rows and indexes."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("ALTER TABLE events DROP CONSTRAINT uq_events_uuid"))
+        conn.execute(sa.text("ALTER TABLE events ADD CONSTRAINT uq_events_device_uuid UNIQUE (device, uuid)"))
+        return
+    shape = sa.MetaData()
+    _v1_tables(shape)
+    old = shape.tables["events"]
+    columns = [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in old.columns]
+    new = sa.Table("events_v8", sa.MetaData(), *columns,
+                   sa.UniqueConstraint("device", "uuid", name="uq_events_device_uuid"))
+    new.create(conn)
+    names = ", ".join(f'"{c.name}"' for c in old.columns)
+    conn.execute(sa.text(f"INSERT INTO events_v8 ({names}) SELECT {names} FROM events"))
+    conn.execute(sa.text("DROP TABLE events"))  # and its indexes
+    conn.execute(sa.text("ALTER TABLE events_v8 RENAME TO events"))
+    for index in (*old.indexes, *DASHBOARD_INDEXES, SEARCH_INDEX):  # those of versions 1, 2 and 4
+        index.create(conn)
+
+
 def _migration_10(conn: Connection) -> None:
     double, boolean = (t.compile(dialect=conn.dialect) for t in (sa.Double(), sa.Boolean()))
     conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN kiosk_time_raw {double}"))
@@ -82,6 +105,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
     (6, "devices.rejected_events from heartbeats", _migration_6),
     (7, "plain-text sync results as LastSync JSON", _migration_7),
+    (8, "events unique per (device, uuid)", _migration_8),
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

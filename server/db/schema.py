@@ -139,6 +139,16 @@ events.append_column(sa.Column("kiosk_time_raw", sa.Double, nullable=True))
 devices.append_column(sa.Column("default_pin", sa.Boolean, nullable=True))
 
 
+def _unique_per_device(table: sa.Table) -> None:
+    """Version 8: an event is unique per (device, uuid), no longer per uuid across the fleet: a
+    device re-sending another's uuid was told "duplicate" and its event was lost."""
+    table.constraints.discard(next(c for c in table.constraints if c.name == "uq_events_uuid"))
+    table.append_constraint(sa.UniqueConstraint("device", "uuid", name="uq_events_device_uuid"))
+
+
+_unique_per_device(events)
+
+
 # Version 2: the dashboard's aggregations (server/stats.py) select events by type and time, by
 # guide and version, and look up other events of the same session. The type+time index also holds
 # every column those aggregations read, so they scan the index alone and never the table.

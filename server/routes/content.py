@@ -13,7 +13,7 @@ from contract.guides import GUIDE_ID
 from server import publish
 from server.content import IMMUTABLE, image_response, manifest_response
 from server.deps import ContextDep, DeviceDep
-from server.ingest import MAX_INT
+from server.params import MAX_INT, whole
 from server.routes import API
 from server.signing import public_key_b64
 
@@ -41,7 +41,7 @@ def manifest(request: Request, device: DeviceDep) -> Response:
             responses={200: {"description": "the guide's canonical JSON", "content": {"application/json": {}}}})
 def guide(ctx: ContextDep, device: DeviceDep,
           guide_id: Annotated[str, PathParam(max_length=80, pattern=GUIDE_ID.pattern)],
-          version: Annotated[int, PathParam(ge=1, le=MAX_INT)]) -> Response:
+          version: Annotated[int, PathParam(ge=1, le=MAX_INT), whole(1, MAX_INT, "the version")]) -> Response:
     body = publish.guide_document(ctx.engine, guide_id, version)
     if body is None:
         return JSONResponse({"detail": f"no guide '{guide_id}' version {version}"}, status_code=404)

@@ -261,6 +261,26 @@ def test_a_resent_batch_is_stored_once(ingest_server):
     assert _count(ingest_server, uuids) == {u: 1 for u in uuids}
 
 
+def test_event_uuids_are_unique_per_device_not_across_the_fleet(ingest_server):
+    # Another kiosk (or anything holding its token) sending the same uuid first must not make this
+    # kiosk's event a "duplicate": uuids are the kiosks' own, one namespace per device.
+    mine = event(session="namespace")
+    squat = event(device="kiosk-2", session="namespace")
+    squat["uuid"] = mine["uuid"]
+    with ingest_server.device("kiosk-2") as c:
+        assert c.post("/api/v1/events", json={"events": [squat]}).json()["accepted"] == [mine["uuid"]]
+    with ingest_server.device("kiosk-1") as c:
+        first = c.post("/api/v1/events", json={"events": [mine]}).json()
+        again = c.post("/api/v1/events", json={"events": [mine]}).json()
+    assert first["accepted"] == [mine["uuid"]] and first["duplicates"] == []
+    assert again["duplicates"] == [mine["uuid"]], "and each device's own re-send is still stored once"
+    engine = ingest_server.engine()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(db.events.c.device).where(db.events.c.uuid == mine["uuid"])).scalars().all()
+    engine.dispose()
+    assert sorted(stored) == ["kiosk-1", "kiosk-2"]
+
+
 def test_concurrently_resent_batches_leave_one_row_per_uuid(ingest_server):
     batch = [event(session="race") for _ in range(300)]
     uuids = [e["uuid"] for e in batch]

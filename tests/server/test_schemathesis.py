@@ -15,6 +15,14 @@ ST = Path(sys.executable).parent / "st"
 pytestmark = pytest.mark.fuzz  # CI's second step (.ci/run), not the README's test command
 
 
+def rss_of(pid: int) -> int:
+    """The process's resident memory, in bytes (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 @pytest.mark.parametrize("who", ["anonymous", "device", "staff"])
 def test_no_server_errors_under_fuzzing(server, who, tmp_path):
     image = hashlib.sha256((server.library / "images" / "belt.png").read_bytes()).hexdigest()
@@ -29,6 +37,7 @@ parameters = {{ guide_id = "lost-bag", version = 1 }}
 include-path-regex = "/img/|/images/"
 parameters = {{ sha256 = "{image}" }}
 """)
+    rss_before = rss_of(server.process.proc.pid)
     auth = {"anonymous": [], "device": ["-H", f"Authorization: Bearer {server.tokens['kiosk-1']}"],
             "staff": ["--auth", f"{STAFF_USER}:{STAFF_PASSWORD}"]}[who]
     run = subprocess.run(
@@ -38,3 +47,6 @@ parameters = {{ sha256 = "{image}" }}
         capture_output=True, text=True, timeout=180, cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "passed" in run.stdout and "failed" not in run.stdout.split("Test cases:")[-1]
+    grown = rss_of(server.process.proc.pid) - rss_before
+    assert grown <= 100 * 1024**2, f"the server's memory grew by {grown / 1024**2:.0f} MB under fuzzing"
+

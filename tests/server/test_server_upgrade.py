@@ -65,3 +65,11 @@ def test_oldest_schema_migrates_forward_with_its_events(db_url):
     assert last["old-0"].healthy and last["old-0"].at == "2026-01-05T10:00:00Z"
     assert last["old-1"].healthy
     assert not last["old-2"].healthy and last["old-2"].error == "error: connection timed out"
+
+    # Events are unique per (device, uuid) from migration 8 on: another device may use the same
+    # uuid, the same device's re-send is still a duplicate.
+    engine = db.make_engine(db_url, pool_size=1)
+    some = events[0]
+    assert ingest.store_events(engine, "elsewhere", [{**some, "device": "elsewhere"}]).accepted == [some["uuid"]]
+    assert ingest.store_events(engine, some["device"], [some]).duplicates == [some["uuid"]]
+    engine.dispose()
