@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from contract.events import EVENT_TYPES, scrub
+from contract.limits import MAX_ID_LENGTH
 from server import db, summary
 
 UUID = re.compile(r"^[0-9a-f]{32}$")
@@ -108,8 +109,10 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
     row: dict[str, Any] = {
         "uuid": uuid, "device": device, "type": kind, "channel": channel,
         "session": _text(event, "session", 80, required=True),
-        "guide": _text(event, "guide", 80), "guide_version": _int(event.get("guide_version"), "guide_version"),
-        "step": _text(event, "step", 80), "lang": _text(event, "lang", 16),
+        # the limit validation puts on guide and step ids, so no published id is too long here
+        "guide": _text(event, "guide", MAX_ID_LENGTH),
+        "guide_version": _int(event.get("guide_version"), "guide_version"),
+        "step": _text(event, "step", MAX_ID_LENGTH), "lang": _text(event, "lang", 16),
         "kiosk_time": kiosk_time, "mono": _number(event.get("mono"), "mono"),
         "server_time": server_time, "received_at": received_at,
         "outcome": None, "rating": None, "helped": None, "comment": None, "query": None, "hits": None,

@@ -14,6 +14,7 @@ from hostile_inputs import (
     FAKE_PNG,
     PYTHON,
     REPO,
+    ForkJudge,
     alias_bomb,
     library_with,
     library_with_image,
@@ -83,18 +84,28 @@ def assert_named_refusal(result, words: str, where: str) -> None:
 # --- the contract's reader: open_library, as every entry calls it ------------------------------
 
 
+@pytest.fixture(scope="module")
+def reader():
+    with ForkJudge(cpu_seconds=int(MAX_S)) as judge:
+        yield judge
+
+
 @pytest.mark.parametrize("kind", ALL)
-def test_the_reader_refuses_each_hostile_library_by_name(payloads, kind):
+def test_the_reader_refuses_each_hostile_library_by_name(payloads, reader, kind):
+    """Each in a process of its own (forked), with 512 MB of address space."""
     path, words = payloads[kind]
-    result = open_library_bounded(path)
-    assert_named_refusal(result, words, f"open_library({kind})")
-    assert "PROBLEM" in result.stdout
+    answer = reader.read(path)
+    assert answer["status"] == 0, f"open_library({kind}) died: {answer}"
+    assert answer["verdict"].startswith("INVALID"), f"open_library({kind}): {answer['verdict'][:2000]}"
+    assert words in answer["verdict"], f"open_library({kind}) did not say {words!r}: {answer['verdict'][:2000]}"
+    assert answer["seconds"] < MAX_S, f"open_library({kind}) took {answer['seconds']:.1f} s"
+    assert answer["peak_mb"] < MAX_MB, f"open_library({kind}) peaked at {answer['peak_mb']:.0f} MB"
 
 
 # --- `kiosk import` and `kiosk-server validate`, the installed commands ------------------------
 
 
-@pytest.mark.parametrize("kind", ["nested", "alias bomb", "sparse 3 GB", "zip bomb", "100,001 entries", "png bomb"])
+@pytest.mark.parametrize("kind", ["nested", "alias bomb", "sparse 3 GB", "zip bomb"])
 def test_kiosk_import_refuses_by_name_and_keeps_its_content(payloads, kind, tmp_path):
     path, words = payloads[kind]
     data = tmp_path / "data"
@@ -104,7 +115,7 @@ def test_kiosk_import_refuses_by_name_and_keeps_its_content(payloads, kind, tmp_
     assert "Not imported" in result.stderr
 
 
-@pytest.mark.parametrize("kind", ["nested", "alias bomb", "lying zip", "non-UTF-8 tar name"])
+@pytest.mark.parametrize("kind", ["nested", "lying zip"])
 def test_server_validate_refuses_by_name(payloads, kind, tmp_path):
     path, words = payloads[kind]
     result = run_bounded([str(REPO / ".venv" / "bin" / "kiosk-server"), "validate", str(path)],
@@ -184,3 +195,12 @@ def test_problem_messages_stay_short_whatever_the_value(tmp_path):
     problems = [line for line in result.stdout.splitlines() if line.startswith("PROBLEM huge.yaml")]
     assert len(problems) >= 3, result.output[-2000:]
     assert all(len(line) < 400 for line in problems), [len(line) for line in problems]
+
+
+def test_the_server_stores_every_id_validation_lets_through():
+    """One limit: an id the validator accepts fits every column and every event field it lands in."""
+    from contract.limits import MAX_ID_LENGTH
+    from server import db
+
+    for column in (db.guide_versions.c.guide_id, db.content_guides.c.guide_id, db.events.c.guide, db.events.c.step):
+        assert column.type.length >= MAX_ID_LENGTH, column
