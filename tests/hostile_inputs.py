@@ -10,7 +10,10 @@ user would notice: a refusal that names the problem, within seconds and a bounde
 
 from __future__ import annotations
 
+import functools
+import gzip
 import io
+import json
 import os
 import resource
 import struct
@@ -24,6 +27,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from library_factory import base_guides, dump_yaml, write_library
 
@@ -57,7 +61,8 @@ def run_bounded(argv: list[str], *, timeout: float = 20.0, address_space: int = 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         # preexec_fn runs only setrlimit, which takes no lock a thread of this process could hold
@@ -101,6 +106,68 @@ print("VALID", len(library.guides))
 
 def open_library_bounded(path: Path, timeout: float = 20.0) -> Bounded:
     return run_bounded([str(PYTHON), "-c", OPEN_LIBRARY, str(path)], timeout=timeout)
+
+
+# Reads one path a line; forks a child per path (RLIMIT_AS, RLIMIT_CPU, a wall-clock alarm) that
+# runs open_library; answers one JSON line: how the child ended, its peak RSS, its time, its verdict.
+FORK_WORKER = r"""
+import json, os, resource, signal, sys, time
+from contract.bundle import open_library
+from contract.guides import LibraryInvalid
+address_space, cpu = int(sys.argv[1]), int(sys.argv[2])
+for line in sys.stdin:
+    path = line.rstrip("\n")
+    read, write = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        signal.alarm(cpu * 5)
+        try:
+            library = open_library(path)
+            verdict = f"VALID {len(library.guides)}"
+        except LibraryInvalid as exc:
+            verdict = "INVALID " + "\n".join("PROBLEM " + str(p)[:2000] for p in exc.problems[:50])
+        except BaseException as exc:
+            verdict = f"CRASH {type(exc).__name__}: {str(exc)[:300]}"
+        os.write(write, verdict.encode("utf-8", "replace"))
+        os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    _, status, usage = os.wait4(pid, 0)
+    print(json.dumps({"status": os.waitstatus_to_exitcode(status), "peak_mb": usage.ru_maxrss / 1024,
+                      "seconds": time.monotonic() - started, "verdict": b"".join(chunks).decode()}), flush=True)
+"""
+
+
+class ForkJudge:
+    """One worker that has imported the contract, forking a child per library to read: each
+    input still runs in a process of its own with its own limits (ADDRESS_SPACE, `cpu_seconds`
+    of CPU), for milliseconds instead of a Python start."""
+
+    def __init__(self, cpu_seconds: int = 2):
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen([str(PYTHON), "-c", FORK_WORKER, str(ADDRESS_SPACE), str(cpu_seconds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONPATH": path})
+
+    def read(self, path: Path) -> dict:
+        """{status, peak_mb, seconds, verdict}: verdict is VALID n, INVALID + problem lines, or CRASH."""
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
 # --- guide files -------------------------------------------------------------------------------
@@ -238,37 +305,48 @@ def zip_library(lib: Path, out: Path) -> Path:
     return out
 
 
-def zip_bomb(out: Path, size: int = 400 * 1024**2) -> Path:
-    """A valid library plus one honest entry of `size` zero bytes (a few hundred KB compressed)."""
-    lib = write_library(out.parent / (out.stem + "-lib"))
-    zip_library(lib, out)
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as zf, zf.open("images/huge.png", "w", force_zip64=True) as f:
-        block = b"\x00" * (1 << 20)
-        for _ in range(size >> 20):
-            f.write(block)
-    return out
-
-
-def lying_zip(out: Path, real: int = 200 * 1024**2, claimed: int = 100) -> Path:
-    """A valid library plus an entry whose headers (local and central) say it holds `claimed`
-    bytes, while its deflate stream inflates to `real` bytes."""
-    lib = write_library(out.parent / (out.stem + "-lib"))
-    zip_library(lib, out)
+def _deflated_zeros(megabytes: int) -> tuple[bytes, int]:
+    """A raw deflate stream of `megabytes` MiB of zero bytes, and their CRC-32, made in a blink:
+    one MiB is compressed once (a sync flush ends it on a byte boundary and it refers to nothing
+    before it), repeated, and closed with an empty final block."""
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = b"\x00" * (1 << 20)
-    data = b"".join(comp.compress(block) for _ in range(real >> 20)) + comp.flush()
+    block = comp.compress(b"\x00" * (1 << 20)) + comp.flush(zlib.Z_SYNC_FLUSH)
+    crc, zeros = 0, b"\x00" * (1 << 20)
+    for _ in range(megabytes):
+        crc = zlib.crc32(zeros, crc)
+    return block * megabytes + zlib.compressobj(9, zlib.DEFLATED, -15).flush(), crc
+
+
+def _append_raw_entry(out: Path, name: str, data: bytes, file_size: int, crc: int) -> None:
+    """Add a deflated entry whose headers say `file_size` and `crc`, whatever `data` holds."""
     with zipfile.ZipFile(out, "a") as zf:
-        info = zipfile.ZipInfo("images/liar.png", date_time=(2026, 1, 1, 0, 0, 0))
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        info.file_size, info.compress_size, info.CRC = claimed, len(data), 0
-        offset = zf.fp.tell()
+        info.file_size, info.compress_size, info.CRC = file_size, len(data), crc
+        info.header_offset = zf.fp.tell()
         zf.fp.write(info.FileHeader(False))
         zf.fp.write(data)
-        info.header_offset = offset
         zf.filelist.append(info)
         zf.NameToInfo[info.filename] = info
         zf.start_dir = zf.fp.tell()
         zf._didModify = True
+
+
+def zip_bomb(out: Path, megabytes: int = 200) -> Path:
+    """A valid library plus one honest entry of `megabytes` MiB of zeros (~200 KB compressed):
+    a 459 KB zip once made a reader hold 951 MB."""
+    zip_library(write_library(out.parent / (out.stem + "-lib")), out)
+    data, crc = _deflated_zeros(megabytes)
+    _append_raw_entry(out, "images/huge.png", data, megabytes << 20, crc)
+    return out
+
+
+def lying_zip(out: Path, megabytes: int = 200, claimed: int = 100) -> Path:
+    """A valid library plus an entry whose headers (local and central) say it holds `claimed`
+    bytes, while its deflate stream inflates to `megabytes` MiB."""
+    zip_library(write_library(out.parent / (out.stem + "-lib")), out)
+    data, _ = _deflated_zeros(megabytes)
+    _append_raw_entry(out, "images/liar.png", data, claimed, 0)
     return out
 
 
@@ -286,17 +364,21 @@ def _empty_file_header(name: str) -> bytes:
 
 def many_entries_tar_gz(out: Path, entries: int = 100_001) -> Path:
     """A valid library plus `entries` empty files: under 1 MB as .tar.gz, once 7 s to unpack."""
-    lib = write_library(out.parent / (out.stem + "-lib"))
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        tf.add(lib, arcname=".")
+    out.write_bytes(_many_entries_bytes(entries))
+    return out
+
+
+@functools.cache  # made once per test process, shared by the test modules that send it
+def _many_entries_bytes(entries: int) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = write_library(Path(tmp) / "lib")
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+            tf.add(lib, arcname=".")
     head = raw.getvalue().rstrip(b"\0")
     head += b"\0" * (-len(head) % 512)
     body = b"".join(_empty_file_header(f"junk/{n}.txt") for n in range(entries))
-    import gzip
-
-    out.write_bytes(gzip.compress(head + body + b"\0" * 1024, compresslevel=1, mtime=0))
-    return out
+    return gzip.compress(head + body + b"\0" * 1024, compresslevel=1, mtime=0)
 
 
 def non_utf8_tar(out: Path) -> Path:

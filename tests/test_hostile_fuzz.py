@@ -3,22 +3,20 @@ guide file or a bundle, open_library answers with a Library or a LibraryInvalid,
 subprocess of its own with 512 MB of address space and 2 s of CPU: never a crash, a hang or a
 MemoryError. CI runs it as its fuzz step (`pytest -m fuzz`).
 
-The subprocesses are forked from one worker that has imported the contract already, so an input
-costs milliseconds, not a Python start."""
+The subprocesses are forked from one worker that has imported the contract already
+(hostile_inputs.ForkJudge), so an input costs milliseconds, not a Python start."""
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
 import random
-import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from hostile_inputs import ADDRESS_SPACE, GUIDE_HEAD, PYTHON, REPO, alias_bomb, nested_yaml
+from hostile_inputs import GUIDE_HEAD, ForkJudge, alias_bomb, nested_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from library_factory import write_library
@@ -27,61 +25,20 @@ pytestmark = pytest.mark.fuzz
 
 MAX_MB = 400
 
-# Reads one path a line; forks a child per path (RLIMIT_AS, RLIMIT_CPU, a wall-clock alarm) that
-# runs open_library; answers one JSON line: how the child ended, its peak RSS, its verdict.
-WORKER = r"""
-import json, os, resource, signal, sys
-from contract.bundle import open_library
-from contract.guides import LibraryInvalid
-address_space, cpu = int(sys.argv[1]), int(sys.argv[2])
-for line in sys.stdin:
-    path = line.rstrip("\n")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        signal.alarm(cpu * 5)
-        try:
-            library = open_library(path)
-            verdict = f"VALID {len(library.guides)}"
-        except LibraryInvalid as exc:
-            verdict = "INVALID " + " | ".join(str(p) for p in exc.problems[:3])[:500]
-        except BaseException as exc:
-            verdict = f"CRASH {type(exc).__name__}: {str(exc)[:300]}"
-        os.write(write, verdict.encode("utf-8", "replace"))
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    _, status, usage = os.wait4(pid, 0)
-    print(json.dumps({"status": os.waitstatus_to_exitcode(status), "peak_mb": usage.ru_maxrss / 1024,
-                      "verdict": b"".join(chunks).decode()}), flush=True)
-"""
-
-
 @pytest.fixture(scope="module")
 def judge():
-    proc = subprocess.Popen([str(PYTHON), "-c", WORKER, str(ADDRESS_SPACE), "2"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    with ForkJudge() as reader:
 
-    def ask(path: Path) -> dict:
-        proc.stdin.write(f"{path}\n")
-        proc.stdin.flush()
-        answer = json.loads(proc.stdout.readline())
-        where = f"{path}: {answer}"
-        assert answer["status"] == 0, f"the reader died (signal or limit) on {where}"
-        assert not answer["verdict"].startswith("CRASH"), where
-        assert answer["verdict"].startswith(("VALID", "INVALID")), where
-        assert answer["peak_mb"] < MAX_MB, where
-        return answer
+        def ask(path: Path) -> dict:
+            answer = reader.read(path)
+            where = f"{path}: {answer}"
+            assert answer["status"] == 0, f"the reader died (signal or limit) on {where}"
+            assert not answer["verdict"].startswith("CRASH"), where
+            assert answer["verdict"].startswith(("VALID", "INVALID")), where
+            assert answer["peak_mb"] < MAX_MB, where
+            return answer
 
-    yield ask
-    proc.stdin.close()
-    proc.wait(timeout=30)
+        yield ask
 
 
 FUZZ = settings(max_examples=70, deadline=None, derandomize=True,

@@ -31,7 +31,8 @@ MAX_S = 10.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    prepared = prepare(tmp_path_factory.mktemp("template"), str(tmp_path_factory.mktemp("sqlite") / "server.db"))
+    prepared = prepare(tmp_path_factory.mktemp("template"), str(tmp_path_factory.mktemp("sqlite") / "server.db"),
+                       devices=())
     with serving_copy(prepared, tmp_path_factory.mktemp("server"), "hostile") as srv:
         yield srv
 
