@@ -43,6 +43,11 @@ def _refuse(bundle: Path, message: str) -> LibraryInvalid:
     return LibraryInvalid([Problem(bundle.name, message)])
 
 
+def _too_large_entry(bundle: Path, name: str) -> LibraryInvalid:
+    return _refuse(bundle, f"has an entry '{shown(name, 80)}' that unpacks to more than "
+                           f"{MAX_IMAGE_BYTES // 1_000_000} MB; no file of a library is that large")
+
+
 def _safe_name(name: str) -> PurePosixPath | None:
     p = PurePosixPath(name)
     if p.is_absolute() or ".." in p.parts or not p.parts:
@@ -79,6 +84,9 @@ def _entries(bundle: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, b
         infos = zf.infolist()
         if len(infos) > MAX_LIBRARY_ENTRIES:
             raise _refuse(bundle, f"has more than {MAX_LIBRARY_ENTRIES:,} entries; a library is far smaller")
+        for info in infos:  # a header that says "too large" is believed; "small" is not
+            if info.file_size > MAX_IMAGE_BYTES:
+                raise _too_large_entry(bundle, info.filename)
         for info in infos:
             if not info.is_dir():
                 yield info.filename, True, lambda i=info: zf.open(i)
@@ -86,11 +94,18 @@ def _entries(bundle: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, b
         tf = stack.enter_context(tarfile.open(bundle, errors="surrogateescape"))  # noqa: SIM115 - closed by the stack
         # Headers first, counted before anything is written: 100,001 empty files once took 7 s
         # to unpack before a check could look at them.
-        members = []
+        members, claimed = [], 0
         for member in tf:
             members.append(member)
             if len(members) > MAX_LIBRARY_ENTRIES:
                 raise _refuse(bundle, f"has more than {MAX_LIBRARY_ENTRIES:,} entries; a library is far smaller")
+            # Reading on to the next header means inflating this member's bytes: a header that
+            # says "too large" is believed at once (one that says "small" is not: see _copy_capped).
+            claimed += member.size
+            if member.size > MAX_IMAGE_BYTES:
+                raise _too_large_entry(bundle, member.name)
+            if claimed > MAX_BUNDLE_BYTES:
+                raise _refuse(bundle, f"unpacks to more than {MAX_BUNDLE_BYTES // 1_000_000} MB")
         for member in members:
             if not member.isdir():
                 yield member.name, member.isfile(), lambda m=member: tf.extractfile(m)
@@ -104,8 +119,7 @@ def _copy_capped(source: IO[bytes], target: Path, bundle: Path, name: str, budge
             written += len(chunk)
             budget[0] += len(chunk)
             if written > MAX_IMAGE_BYTES:
-                raise _refuse(bundle, f"has an entry '{shown(name, 80)}' that unpacks to more than "
-                                      f"{MAX_IMAGE_BYTES // 1_000_000} MB; no file of a library is that large")
+                raise _too_large_entry(bundle, name)
             if budget[0] > MAX_BUNDLE_BYTES:
                 raise _refuse(bundle, f"unpacks to more than {MAX_BUNDLE_BYTES // 1_000_000} MB")
             out.write(chunk)

@@ -381,6 +381,22 @@ def _many_entries_bytes(entries: int) -> bytes:
     return gzip.compress(head + body + b"\0" * 1024, compresslevel=1, mtime=0)
 
 
+def tar_gz_bomb(out: Path, megabytes: int = 400) -> Path:
+    """A .tar.gz of ~400 KB holding one member of `megabytes` MiB of zeros: reading past it, to the
+    next header, means inflating all of it. (Its gzip CRC is left 0: no reader should get that far.)"""
+    info = tarfile.TarInfo("images/huge.png")
+    info.size = megabytes << 20
+    head = info.tobuf(format=tarfile.GNU_FORMAT)
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = first.compress(head) + first.flush(zlib.Z_SYNC_FLUSH)
+    zeros = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = zeros.compress(b"\x00" * (1 << 20)) + zeros.flush(zlib.Z_SYNC_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data += block * megabytes + end.compress(b"\x00" * 1024) + end.flush()
+    out.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + data + struct.pack("<II", 0, (megabytes << 20) & 0xFFFFFFFF))
+    return out
+
+
 def non_utf8_tar(out: Path) -> Path:
     """A valid library plus a member whose name holds the byte 0xff (no UTF-8 text)."""
     lib = write_library(out.parent / (out.stem + "-lib"))

@@ -31,6 +31,7 @@ from hostile_inputs import (
     run_bounded,
     several_problems,
     sparse_file,
+    tar_gz_bomb,
     text_as_written,
     zip_bomb,
 )
@@ -54,6 +55,7 @@ def payloads(tmp_path_factory):
         "lying zip": (lying_zip(tmp / "lying.zip"), "lying.zip"),
         "zip bomb": (zip_bomb(tmp / "bomb.zip"), "more than 20 MB"),
         "100,001 entries": (many_entries_tar_gz(tmp / "many.tar.gz"), "entries"),
+        "tar.gz bomb": (tar_gz_bomb(tmp / "bomb.tar.gz"), "more than 20 MB"),
         "png bomb": (library_with_image(tmp / "pngbomb", png_bomb()), "20000x20000"),
         "fake png": (library_with_image(tmp / "fakepng", FAKE_PNG), "cannot be decoded"),
         "fake jpeg": (library_with_image(tmp / "fakejpeg", FAKE_JPEG, "images/wifi.jpg"), "cannot be decoded"),
@@ -68,7 +70,7 @@ def payloads(tmp_path_factory):
     return found
 
 
-ALL = ["nested", "alias bomb", "sparse 3 GB", "lying zip", "zip bomb", "100,001 entries", "png bomb", "fake png",
+ALL = ["nested", "alias bomb", "sparse 3 GB", "lying zip", "zip bomb", "100,001 entries", "tar.gz bomb", "png bomb", "fake png",
        "fake jpeg", "long ids", "non-UTF-8 tar name", "image link loop", "outside link", "mutual jumps"]
 
 
