@@ -45,25 +45,24 @@ class TooLarge(ValueError):
 
 # --- bounding the structure from the event stream ----------------------------------------------
 
-_OPEN = ("MappingStartEvent", "SequenceStartEvent")
-_CLOSE = ("MappingEndEvent", "SequenceEndEvent")
+_OPEN = frozenset({"MappingStartEvent", "SequenceStartEvent"})
+_CLOSE = frozenset({"MappingEndEvent", "SequenceEndEvent"})
 
 
 def check_structure(events: Iterable[Any]) -> None:
     """Walk a parser's events once, keeping only counters, and raise TooLarge at the first
     limit passed. An alias counts as everything its anchor holds: that is what a reader who
-    walks the data (or formats it) meets."""
+    walks the data (or formats it) meets. (Events are told apart by class name: libyaml's and
+    ruamel's event classes have the same names, and this loop is the hot path of an import.)"""
     sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, characters) it expands to
     stack: list[list] = []  # per open collection: [anchor, values, characters]
     nodes = text = 0
     for event in events:
         kind = type(event).__name__
         if kind == "ScalarEvent":
-            added = (1, len(event.value))
+            count, chars = 1, len(event.value)
             if event.anchor:
-                sizes[str(event.anchor)] = added
-        elif kind == "AliasEvent":
-            added = sizes.get(str(event.anchor), (1, 0))
+                sizes[str(event.anchor)] = (count, chars)
         elif kind in _OPEN:
             stack.append([event.anchor, 1, 0])
             if len(stack) > MAX_YAML_DEPTH:
@@ -72,20 +71,23 @@ def check_structure(events: Iterable[Any]) -> None:
             continue
         elif kind in _CLOSE:
             anchor, count, chars = stack.pop()
-            added = (count, chars)
             if anchor:
-                sizes[str(anchor)] = added
+                sizes[str(anchor)] = (count, chars)
             if stack:
-                stack[-1][1] += count
-                stack[-1][2] += chars
+                top = stack[-1]
+                top[1] += count
+                top[2] += chars
             continue
+        elif kind == "AliasEvent":
+            count, chars = sizes.get(str(event.anchor), (1, 0))
         else:
             continue
-        nodes += added[0]
-        text += added[1]
+        nodes += count
+        text += chars
         if stack:
-            stack[-1][1] += added[0]
-            stack[-1][2] += added[1]
+            top = stack[-1]
+            top[1] += count
+            top[2] += chars
         if nodes > MAX_YAML_NODES or text > MAX_YAML_TEXT:
             what = (f"more than {MAX_YAML_NODES:,} values" if nodes > MAX_YAML_NODES
                     else f"more than {MAX_YAML_TEXT:,} characters")
