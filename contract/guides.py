@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from contract.canonical import canonical_json
+from contract.limits import MAX_GUIDE_FILE_BYTES, MAX_IMAGE_BYTES, MAX_SHOWN_CHARS  # noqa: F401 - re-exported
 
 GUIDE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -24,12 +26,25 @@ OUTCOMES = ("resolved", "escalate")
 GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps"}
 STEP_FIELDS = {"text", "image", "choices", "end"}
 CHOICE_FIELDS = {"label", "next", "guide"}
-MAX_GUIDE_FILE_BYTES = 1_000_000
-MAX_IMAGE_BYTES = 20_000_000
 DEFAULT_CATEGORY = {"en": "General"}
 
 # Numbers and dates written where text belongs (`label: 2026`) are read as the text they show.
 SCALARS_AS_TEXT = (int, float, datetime.date)
+
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_SHOWN_CHARS
+
+
+def shown(value: Any, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`value` as a problem message may quote it: at most `limit` characters, whatever it is.
+    reprlib looks at a few items of a few levels only, so even an alias bomb costs nothing to
+    show (formatting one in full once took 38 s and gigabytes)."""
+    text = value[: limit * 2] if isinstance(value, str) else _REPR.repr(value)
+    # Surrogates (a file name that was not UTF-8) cannot travel in JSON or print to a UTF-8 terminal.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
 
 # A text field: language code -> string. Plain strings in a file become {guide.language: text}.
 Text = dict[str, str]
@@ -43,6 +58,13 @@ class Problem:
     message: str
     step: str | None = None
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # The last guard: whatever a check put in, a problem stays short and printable.
+        object.__setattr__(self, "file", shown(self.file, 300))
+        object.__setattr__(self, "message", shown(self.message, 600))
+        if self.step is not None:
+            object.__setattr__(self, "step", shown(self.step, 100))
 
     def __str__(self) -> str:
         where = self.file

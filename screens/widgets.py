@@ -23,6 +23,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from contract.guides import image_kind
+from contract.images import ImageRefused, header_size
 from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
 from screens.theme import FONT_FOR_SCRIPT, font_for
 
@@ -117,6 +118,13 @@ class StepImage(Widget):
     def show(self, data: bytes | None) -> None:
         self.texture = None
         if not data:
+            return
+        try:
+            # Every image was decoded where its library entered; the header check here keeps a
+            # store filled before those checks from decoding a bomb (at most 4096x4096, 64 MB).
+            header_size(data)
+        except ImageRefused as exc:
+            log.warning("a step image was not shown: it %s", exc)
             return
         try:
             self.texture = CoreImage(io.BytesIO(data), ext=image_kind(data) or "png").texture

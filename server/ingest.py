@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from contract.events import EVENT_TYPES, scrub, scrub_query
+from contract.limits import MAX_ID_LENGTH
 from server import db, summary
 from server.params import MAX_INT
 
@@ -116,8 +117,10 @@ def check_event(event: Any, device: str, received_at: float) -> dict[str, Any]:
     row: dict[str, Any] = {
         "uuid": uuid, "device": device, "type": kind, "channel": channel,
         "session": _text(event, "session", 80, required=True),
-        "guide": _text(event, "guide", 80), "guide_version": _int(event.get("guide_version"), "guide_version"),
-        "step": _text(event, "step", 80), "lang": _text(event, "lang", 16),
+        # the limit validation puts on guide and step ids, so no published id is too long here
+        "guide": _text(event, "guide", MAX_ID_LENGTH),
+        "guide_version": _int(event.get("guide_version"), "guide_version"),
+        "step": _text(event, "step", MAX_ID_LENGTH), "lang": _text(event, "lang", 16),
         # kiosk_time is the session's wall-clock start plus monotonic time since; wall_time, sent
         # only when the kiosk's wall clock stepped, is the raw reading (kiosk/clock.py).
         "kiosk_time": kiosk_time, "mono": _number(event.get("mono"), "mono"),

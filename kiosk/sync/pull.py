@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from contract.guides import Guide, LibraryInvalid
+from contract.images import ImageRefused, header_size
 from contract.validation import library_from_documents
 from kiosk.sync.manifest import (
     ContentRejected,
@@ -221,6 +222,12 @@ class PullMixin:
             return self.transport.fetch_image(*job)
 
         def done(job: tuple[str, int | None], data: bytes) -> None:
+            # The server decoded every image when it was published; here the header is enough
+            # (a pull stays fast) to keep a decoded image within MAX_IMAGE_SIDE on this kiosk.
+            try:
+                header_size(data)
+            except ImageRefused as exc:
+                raise ContentRejected(f"image {job[0][:12]}\u2026 {exc}") from exc
             pending[job[0]] = data
             rnd.images += 1
             rnd.bytes += len(data)

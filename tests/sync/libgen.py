@@ -4,9 +4,25 @@ and images of any size, written as the YAML folder staff would publish."""
 from __future__ import annotations
 
 import random
+import struct
+import zlib
 from pathlib import Path
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_of_size(size: int, rng: random.Random) -> bytes:
+    """A real 8x8 PNG (validation decodes every image) padded to about `size` bytes with a private
+    ancillary chunk of random bytes, which decoders skip: the sync moves realistic sizes."""
+    pixels = b"".join(b"\x00" + rng.randbytes(8 * 3) for _ in range(8))
+    head = PNG_MAGIC + _chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+    tail = _chunk(b"IDAT", zlib.compress(pixels)) + _chunk(b"IEND", b"")
+    pad = max(size - len(head) - len(tail) - 12, 0)
+    return head + (_chunk(b"kpAd", rng.randbytes(pad)) if pad else b"") + tail
 
 
 def write_library(root: Path, guides: int = 5, images: int = 3, image_bytes: int = 20_000,
@@ -23,7 +39,7 @@ def write_library(root: Path, guides: int = 5, images: int = 3, image_bytes: int
             img = root / "images" / f"img-{i:04d}.png"
             if not img.exists():
                 rng = random.Random(f"{seed}-{i}")  # each image its own bytes, however often rewritten
-                img.write_bytes(PNG_MAGIC + rng.randbytes(max(image_bytes - len(PNG_MAGIC), 0)))
+                img.write_bytes(png_of_size(image_bytes, rng))
             image_line = f"    image: images/img-{i:04d}.png\n"
         rev = revision.get(gid, 0)
         (root / f"{gid}.yaml").write_text(
