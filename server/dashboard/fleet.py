@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from contract.heartbeat import LastSync
-from server import charts, db, publish
+from server import charts, db, publish, throttle
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
 from server.deps import StaffDep
@@ -75,6 +75,7 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
         devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))
                                .order_by(db.devices.c.location, db.devices.c.name)).all()
         latest = publish.latest_content_version(conn)
+        limited = throttle.hits_today(conn, now)
     rows = []
     for d in devices:
         rows.append(FleetRow(
@@ -92,4 +93,4 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
                               ("deep outbox", sum(r.deep_outbox for r in rows))],
                              title="Kiosks by state", width=480, height=200)
     return render(request, "fleet.html", user, rows=rows, trouble=trouble, latest=latest, chart=chart,
-                  stale_minutes=round(stale_after / 60))
+                  stale_minutes=round(stale_after / 60), limited=limited)
