@@ -42,6 +42,14 @@ SERVER_ENV = {
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),
     "max_upload": ("1048576", 1048576),
+    "phone_link_hours": ("12.5", 12.5),
+    "phone_legacy_links_until": ("2027-03-01", "2027-03-01"),
+    "phone_link_limit": ("20", 20),
+    "phone_session_limit": ("200", 200),
+    "staff_pair_limit": ("5", 5),
+    "staff_user_limit": ("100", 100),
+    "staff_address_limit": ("40", 40),
+    "trusted_proxies": ("127.0.0.1,10.0.0.2", "127.0.0.1,10.0.0.2"),
 }
 
 
