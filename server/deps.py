@@ -28,7 +28,7 @@ class Context:
     config: Config
     engine: Engine
     signing_key: Ed25519PrivateKey
-    mobile_secret: bytes
+    mobile_secret: bytes  # never rotated: phone event ids derive from it (links: server.link_keys)
     cookie_secret: bytes
     manifests: ManifestCache
     ingest_slots: threading.BoundedSemaphore

@@ -19,7 +19,11 @@ from sqlalchemy.engine import Engine
 
 from server import db
 
-CURRENT = "mobile_link_key"  # the name it always had (server.app made it with db.shared_secret)
+# Until the first rotation links are signed with the key they always were, mobile_link_key (made by
+# server.app with db.shared_secret). A rotation never changes that one: the phone pages also derive
+# their event ids from it (ctx.mobile_secret), and those must stay the same for ever.
+ORIGINAL = "mobile_link_key"
+CURRENT = "mobile_link_key_current"
 PREVIOUS = "mobile_link_key_previous"
 ROTATED_AT = "mobile_link_key_rotated_at"
 
@@ -41,10 +45,11 @@ class LinkKeys:
 def load(engine: Engine) -> LinkKeys:
     with db.read(engine) as conn:
         values = dict(conn.execute(sa.select(db.settings.c.key, db.settings.c.value).where(
-            db.settings.c.key.in_([CURRENT, PREVIOUS, ROTATED_AT]))).all())
-    if CURRENT not in values:  # a database older than the mobile pages: make it as create_app does
-        return LinkKeys(db.shared_secret(engine, CURRENT), None, None)
-    return LinkKeys(bytes.fromhex(values[CURRENT]), bytes.fromhex(values[PREVIOUS]) if PREVIOUS in values else None,
+            db.settings.c.key.in_([ORIGINAL, CURRENT, PREVIOUS, ROTATED_AT]))).all())
+    current = values.get(CURRENT) or values.get(ORIGINAL)
+    if current is None:  # not made yet (create_app makes it at start): make it the same way
+        return LinkKeys(db.shared_secret(engine, ORIGINAL), None, None)
+    return LinkKeys(bytes.fromhex(current), bytes.fromhex(values[PREVIOUS]) if PREVIOUS in values else None,
                     float(values[ROTATED_AT]) if ROTATED_AT in values else None)
 
 
@@ -54,7 +59,8 @@ def rotate(engine: Engine, now: float | None = None) -> None:
     table = db.settings
     with db.write(engine) as conn:
         db.lock(conn, "link-key")
-        current = conn.execute(sa.select(table.c.value).where(table.c.key == CURRENT)).scalar()
+        current = conn.execute(sa.select(table.c.value).where(table.c.key == CURRENT)).scalar() or \
+            conn.execute(sa.select(table.c.value).where(table.c.key == ORIGINAL)).scalar()
         for key, value in ((PREVIOUS, current), (CURRENT, secrets.token_hex(32)), (ROTATED_AT, repr(now))):
             if value is None:
                 continue

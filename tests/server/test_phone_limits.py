@@ -218,5 +218,6 @@ def test_the_link_key_rotates_and_links_signed_before_keep_working(limited):
                  fresh)
     h, sig = parse_fields(*m.groups()[:8], t=m.group(9))
     from contract.handoff import verify
-    assert verify(h, sig, bytes.fromhex(keys["mobile_link_key"]))
+    assert verify(h, sig, bytes.fromhex(keys["mobile_link_key_current"]))
     assert not verify(h, sig, bytes.fromhex(keys["mobile_link_key_previous"]))
+    assert keys["mobile_link_key_previous"] == keys["mobile_link_key"]  # the key before: the one event ids use
