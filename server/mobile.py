@@ -140,15 +140,14 @@ def _count_request(request: Request, h: Handoff, signature: str, now: float) -> 
     limits = [throttle.Limit(f"phone-link:{signature}", config.phone_link_limit, RATE_WINDOW),
               throttle.Limit(f"phone-session:{h.device}:{h.session}", config.phone_session_limit, RATE_WINDOW)]
     counts = throttle.count(request.app.state.ctx.engine, limits, now)
-    over = [lim for lim, n in zip(limits, counts, strict=True) if n > lim.limit]
-    for lim in over:
-        if counts[limits.index(lim)] == lim.limit + 1:  # the first refusal in this window: log and count it once
+    for lim, n in zip(limits, counts, strict=True):
+        if n == lim.limit + 1:  # the first refusal in this window: logged and counted once, not per request
             throttle.record_hit(request.app.state.ctx.engine, throttle.PHONE_LIMITED,
                                 f"phone page rate limit ({lim.limit} per {RATE_WINDOW // 60} minutes) reached by "
                                 f"{lim.name.split(':', 1)[0]} of device {h.device} session {h.session} "
-                                f"(link {signature}), last from address "
+                                f"(link {signature}), from address "
                                 f"{request.client.host if request.client else 'unknown'}", now)
-    if over:
+    if over := [lim for lim, n in zip(limits, counts, strict=True) if n > lim.limit]:
         raise _Refused(429, "busy", h.lang, max(lim.retry_after(now) for lim in over))
 
 
