@@ -152,8 +152,8 @@ def set_staff_password(engine: Engine, username: str, password: str) -> bool:
 
 
 # --- guessing a staff password ------------------------------------------------------------------
-# Failed logins are counted per 15-minute window in the database (server.throttle), so the limits
-# hold across every server process. Three counters, each a separate way in:
+# Failed logins are counted for 15 minutes from a source's first failure, in the database
+# (server.throttle), so the limits hold across every server process. Three counters, each a separate way in:
 #   per (address, username): one source guessing one account is stopped, and only that source;
 #   per username: many sources (a botnet) guessing one account; it spares a known browser, so an
 #     attacker cannot lock the owner out;
@@ -213,7 +213,7 @@ def check_staff(engine: Engine, username: str, password: str, source: LoginSourc
         throttle.count(engine, counters[1:], step=-1)
         throttle.reset(engine, counters[:1])
         return True
-    reached = [lim for lim, n in zip(counters, counts, strict=True) if n == lim.limit]
+    reached = [lim for lim, n in zip(counters, counts, strict=True) if n.hits == lim.limit]
     for lim in reached:
         throttle.record_hit(engine, throttle.STAFF_LOCKOUT,
                             f"staff login locked for {LOGIN_WINDOW // 60} minutes after {lim.limit} failures: "

@@ -141,14 +141,14 @@ def _count_request(request: Request, h: Handoff, signature: str, now: float) -> 
               throttle.Limit(f"phone-session:{h.device}:{h.session}", config.phone_session_limit, RATE_WINDOW)]
     counts = throttle.count(request.app.state.ctx.engine, limits, now)
     for lim, n in zip(limits, counts, strict=True):
-        if n == lim.limit + 1:  # the first refusal in this window: logged and counted once, not per request
+        if n.hits == lim.limit + 1:  # the first refusal in this window: logged and counted once, not per request
             throttle.record_hit(request.app.state.ctx.engine, throttle.PHONE_LIMITED,
                                 f"phone page rate limit ({lim.limit} per {RATE_WINDOW // 60} minutes) reached by "
                                 f"{lim.name.split(':', 1)[0]} of device {h.device} session {h.session} "
                                 f"(link {signature}), from address "
                                 f"{request.client.host if request.client else 'unknown'}", now)
-    if over := [lim for lim, n in zip(limits, counts, strict=True) if n > lim.limit]:
-        raise _Refused(429, "busy", h.lang, max(lim.retry_after(now) for lim in over))
+    if over := [n for lim, n in zip(limits, counts, strict=True) if n.hits > lim.limit]:
+        raise _Refused(429, "busy", h.lang, max(n.retry_after(now) for n in over))
 
 
 def _check(request: Request, kind: str, device: str, guide: str, version: str, step: str,

@@ -209,16 +209,15 @@ def _v5_login_failures(md: sa.MetaData) -> sa.Table:
 
 # Version 9: counters that every server process shares (server.throttle): failed staff logins per
 # address and username, phone-page requests per signed link and session, and the day's count of
-# lockouts for the dashboard. One row per (name, slot): slot is the fixed time window (window
-# number, or day) the count belongs to; a single INSERT ... ON CONFLICT DO UPDATE ... RETURNING
-# increments it, so concurrent requests in any process each see their own count.
+# lockouts for the dashboard. One row per counter; its window starts with its first hit, and a
+# single INSERT ... ON CONFLICT DO UPDATE ... RETURNING increments it (or starts a new window), so
+# concurrent requests in any process each see their own count.
 throttle_counters = sa.Table(
     "throttle_counters", metadata,
     sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("slot", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("hits", sa.Integer, nullable=False),
-    sa.Column("expires_at", sa.Double, nullable=False),  # when the row may be deleted
-    sa.Index("ix_throttle_counters_expires", "expires_at"),
+    sa.Column("resets_at", sa.Double, nullable=False),  # the window's end: then the count starts again
+    sa.Index("ix_throttle_counters_resets", "resets_at"),
 )
 # Version 9: staff logins kept server-side, so logging out or changing a password ends them at
 # once. The cookie holds a random token; only its sha256 is stored.

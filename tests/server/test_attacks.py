@@ -205,7 +205,7 @@ def test_forty_concurrent_requests_from_two_processes_get_exactly_the_limit(limi
         barrier.wait()
         if i % 2:
             return c.get(url).status_code == 200
-        return throttle.count(engine, [here])[0] <= here.limit
+        return throttle.count(engine, [here])[0].hits <= here.limit
 
     with client(limited) as c, ThreadPoolExecutor(40) as pool:
         through = list(pool.map(one, range(40)))
