@@ -1,9 +1,13 @@
 """QR handoff: a short URL that lets a customer carry the guide they are in on to their phone.
 
 The URL names the kiosk, the guide, its version, the current step, the path of choices so far, the
-(random, not personal) session id and the language, and carries an HMAC so a phone cannot be sent
-to a made-up step. The kiosk signs with its handoff key, which the server also holds for that
-device, so it needs no network to make one: the phone brings its own.
+(random, not personal) session id, the language and the time the link was made (`t`, unix seconds
+by the kiosk's clock, so the server can let it expire), and carries an HMAC so a phone cannot be
+sent to a made-up step or given a newer time. The kiosk signs with its handoff key, which the server
+also holds for that device, so it needs no network to make one: the phone brings its own.
+
+A link from a kiosk built before links expired has no `t`; it is signed as before ("v1"), and the
+server decides how long it still accepts those (server setting phone_legacy_links_until).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Handoff:
     path: tuple[int, ...]
     session: str
     lang: str
+    issued: int | None = None  # unix seconds when the link was made (the signer's clock); None: a v1 link
 
 
 def handoff_key(token: str) -> bytes:
@@ -40,7 +45,15 @@ def handoff_key(token: str) -> bytes:
 
 def _message(h: Handoff) -> bytes:
     path = ".".join(map(str, h.path))
-    return f"v1|{h.device}|{h.guide}|{h.version}|{h.step}|{path}|{h.session}|{h.lang}".encode()
+    fields = f"{h.device}|{h.guide}|{h.version}|{h.step}|{path}|{h.session}|{h.lang}"
+    return (f"v1|{fields}" if h.issued is None else f"v2|{fields}|{h.issued}").encode()
+
+
+def query(h: Handoff, signature: str) -> str:
+    """The link's query string: path, session, language, signature and (when set) issue time."""
+    path = ".".join(map(str, h.path)) or "-"
+    issued = "" if h.issued is None else f"&t={h.issued}"
+    return f"p={path}&s={h.session}&l={h.lang}&k={signature}{issued}"
 
 
 def sign(h: Handoff, key: bytes) -> str:
@@ -49,9 +62,8 @@ def sign(h: Handoff, key: bytes) -> str:
 
 
 def make_url(base_url: str, h: Handoff, key: bytes) -> str:
-    path = ".".join(map(str, h.path)) or "-"
     return (f"{base_url.rstrip('/')}/c/{quote(h.device)}/{h.guide}/{h.version}/{quote(h.step)}"
-            f"?p={path}&s={h.session}&l={h.lang}&k={sign(h, key)}")
+            f"?{query(h, sign(h, key))}")
 
 
 class BadHandoff(ValueError):
@@ -66,16 +78,18 @@ def parse_url(url: str) -> tuple[Handoff, str]:
         raise BadHandoff("not a handoff link")
     _, device, guide, version, step = segs[-5:]
     q = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    return parse_fields(device, guide, version, step, q.get("p", ""), q.get("s", ""), q.get("l", ""), q.get("k", ""))
+    return parse_fields(device, guide, version, step, q.get("p", ""), q.get("s", ""), q.get("l", ""), q.get("k", ""),
+                        t=q.get("t", ""))
 
 
 def parse_fields(device: str, guide: str, version: str, step: str, p: str, s: str, lang: str,
-                 k: str) -> tuple[Handoff, str]:
+                 k: str, t: str = "") -> tuple[Handoff, str]:
     for value in (device, guide, step, s, lang, k):
         if not _SAFE.match(value or ""):
             raise BadHandoff("malformed link")
     try:  # ASCII digits only: "²" passes str.isdigit() and then int() refuses it
         number = whole_number(version, 1, 2**31 - 1)
+        issued = whole_number(t, 0, 10**12 - 1) if t else None
     except BadValue:
         raise BadHandoff("malformed link") from None
     if p in ("", "-"):
@@ -84,7 +98,7 @@ def parse_fields(device: str, guide: str, version: str, step: str, p: str, s: st
         if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){0,199}", p):
             raise BadHandoff("malformed link")
         path = tuple(int(x) for x in p.split("."))
-    return Handoff(device, guide, number, step, path, s, lang), k
+    return Handoff(device, guide, number, step, path, s, lang, issued), k
 
 
 def verify(h: Handoff, signature: str, key: bytes) -> bool:

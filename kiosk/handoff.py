@@ -4,10 +4,13 @@ A handoff link is only worth showing when a server will open it: it must point a
 public address (`public_url`, else `server_url`) and be signed with the key the server derived
 from this device's token. A kiosk with no token or no address offers no handoff at all, rather
 than a QR code no server can open. A configured kiosk that is offline still offers it: the link
-is made without the network, and the phone brings its own.
+is made without the network, and the phone brings its own. The link carries the time it was made,
+so the server lets it expire (by the server's clock, corrected with this kiosk's clock offset).
 """
 
 from __future__ import annotations
+
+import time
 
 from contract.handoff import Handoff, handoff_key, make_url
 from kiosk.engine import Position
@@ -37,5 +40,6 @@ class HandoffLinks:
         if not self.available:
             raise HandoffUnavailable("no device token or no public server address: no server could open a handoff")
         handoff = Handoff(device=self.settings.device, guide=position.guide_id, version=position.guide_version,
-                          step=position.step_id, path=position.path, session=session, lang=lang)
+                          step=position.step_id, path=position.path, session=session, lang=lang,
+                           issued=int(time.time()))  # by this kiosk's clock; the server corrects it
         return make_url(public_address(self.settings), handoff, handoff_key(self.settings.token))

@@ -1,5 +1,6 @@
 """Who is calling: devices by bearer token (only sha256(token) is stored), staff by scrypt
-password, either per request (HTTP Basic) or via a signed login cookie."""
+password, either per request (HTTP Basic) or via a login cookie naming a server-side session.
+Password guessing is throttled per source (server.throttle)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from contract.handoff import handoff_key
-from server import db
+from server import db, throttle
 
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")  # also a URL segment of handoff links
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
@@ -143,17 +144,38 @@ def set_staff_password(engine: Engine, username: str, password: str) -> bool:
     hashed = hash_password(password)
     with db.write(engine) as conn:
         res = conn.execute(db.staff.update().where(db.staff.c.username == username).values(password_hash=hashed))
-        if res.rowcount:
+        if res.rowcount:  # a new password ends every session the old one started
+            conn.execute(db.staff_sessions.delete().where(db.staff_sessions.c.username == username))
             return False
         conn.execute(db.staff.insert().values(username=username, password_hash=hashed, created_at=time.time()))
         return True
 
 
-# Guessing a staff password: after this many failures for one username within the window, every
-# attempt is refused (right password or not) until the oldest failure leaves the window. Kept in
-# the database, so it holds across every server process behind the load balancer.
-MAX_LOGIN_FAILURES = 10
+# --- guessing a staff password ------------------------------------------------------------------
+# Failed logins are counted for 15 minutes from a source's first failure, in the database
+# (server.throttle), so the limits hold across every server process. Three counters, each a separate way in:
+#   per (address, username): one source guessing one account is stopped, and only that source;
+#   per username: many sources (a botnet) guessing one account; it spares a known browser, so an
+#     attacker cannot lock the owner out;
+#   per address: one source spraying a password across many usernames.
+# A browser that logged in as the user before (a signed "known browser" cookie, below) is counted
+# on its own counter instead, so the right password from it is never refused because of others.
+# Each attempt takes its places before the password is checked: 40 concurrent guesses, at most the
+# limit of them get checked.
 LOGIN_WINDOW = 15 * 60
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    pair: int = 10
+    user: int = 50
+    address: int = 30
+
+
+@dataclass(frozen=True)
+class LoginSource:
+    address: str  # the client address as the server sees it (behind its trusted proxy)
+    known_browser: str | None = None  # the id in a valid known-browser cookie for this username
 
 
 class LoginThrottled(AuthError):
@@ -162,44 +184,100 @@ class LoginThrottled(AuthError):
         super().__init__(f"too many failed logins; try again in {max(1, retry_after // 60)} minute(s)")
 
 
-def check_staff(engine: Engine, username: str, password: str) -> bool:
-    """True for the right password. Raises LoginThrottled while the username is locked."""
-    if not USERNAME.match(username or "") or len(password) > 1024:
+def _login_limits(username: str, source: LoginSource, limits: LoginLimits) -> list[throttle.Limit]:
+    if source.known_browser:
+        return [throttle.Limit(f"login-browser:{source.known_browser}", limits.pair, LOGIN_WINDOW)]
+    return [throttle.Limit(f"login-pair:{source.address}|{username}", limits.pair, LOGIN_WINDOW),
+            throttle.Limit(f"login-user:{username}", limits.user, LOGIN_WINDOW),
+            throttle.Limit(f"login-address:{source.address}", limits.address, LOGIN_WINDOW)]
+
+
+def check_staff(engine: Engine, username: str, password: str, source: LoginSource | None = None,
+                limits: LoginLimits | None = None) -> bool:
+    """True for the right password. Raises LoginThrottled while this source may not try."""
+    source = source or LoginSource("unknown")
+    limits = limits or LoginLimits()
+    username = username if USERNAME.match(username or "") else ""
+    counters = _login_limits(username or "-", source, limits)
+    full, counts = throttle.reserve(engine, counters)
+    if full is not None:
+        raise LoginThrottled(full.retry_after(time.time()))
+    if not username or len(password) > 1024:
+        stored = None
         check_password("x", _DUMMY_HASH)
-        return False
-    now = time.time()
-    with db.read(engine) as conn:
-        failures = conn.execute(sa.select(db.login_failures.c.at).where(
-            db.login_failures.c.username == username, db.login_failures.c.at > now - LOGIN_WINDOW)
-            .order_by(db.login_failures.c.at)).scalars().all()
-        if len(failures) >= MAX_LOGIN_FAILURES:
-            raise LoginThrottled(int(failures[-MAX_LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1)
-        stored = conn.execute(sa.select(db.staff.c.password_hash).where(db.staff.c.username == username)).scalar()
+    else:
+        with db.read(engine) as conn:
+            stored = conn.execute(sa.select(db.staff.c.password_hash).where(db.staff.c.username == username)).scalar()
     ok = check_password(password, stored or _DUMMY_HASH) and stored is not None
-    if not ok or failures:
-        with db.write(engine) as conn:
-            if ok:
-                conn.execute(db.login_failures.delete().where(db.login_failures.c.username == username))
-            else:
-                conn.execute(db.login_failures.delete().where(db.login_failures.c.at < now - LOGIN_WINDOW))
-                conn.execute(db.login_failures.insert().values(username=username, at=now))
-    return ok
+    if ok:  # not a failure: give the place back, and forget this source's own failures
+        throttle.count(engine, counters[1:], step=-1)
+        throttle.reset(engine, counters[:1])
+        return True
+    reached = [lim for lim, n in zip(counters, counts, strict=True) if n.hits == lim.limit]
+    for lim in reached:
+        throttle.record_hit(engine, throttle.STAFF_LOCKOUT,
+                            f"staff login locked for {LOGIN_WINDOW // 60} minutes after {lim.limit} failures: "
+                            f"{lim.name.split(':', 1)[0]} limit, username {username or '(invalid)'!r}, "
+                            f"address {source.address}" + (" (known browser)" if source.known_browser else ""))
+    return False
 
 
-def make_cookie(secret: bytes, username: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + COOKIE_MAX_AGE)
-    payload = base64.urlsafe_b64encode(f"{username}|{expires}".encode()).decode().rstrip("=")
-    mac = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
-    return f"{payload}.{mac}"
+# --- staff sessions ------------------------------------------------------------------------------
+# The login cookie holds a random token; the server keeps sha256(token) with the username and an
+# expiry, so logging out, or changing the password, ends a session at once in every process.
 
 
-def read_cookie(secret: bytes, value: str) -> str | None:
-    """The staff username a cookie vouches for, or None if forged or expired."""
+def start_session(engine: Engine, username: str, now: float | None = None) -> str:
+    token = secrets.token_urlsafe(32)
+    now = time.time() if now is None else now
+    table = db.staff_sessions
+    with db.write(engine) as conn:
+        conn.execute(table.delete().where(table.c.expires_at < now))  # the expired ones, anybody's
+        conn.execute(table.insert().values(token_sha256=token_digest(token), username=username, created_at=now,
+                                           expires_at=now + COOKIE_MAX_AGE))
+    return token
+
+
+def session_user(engine: Engine, token: str) -> str | None:
+    """The staff member a session token belongs to, or None (unknown, ended or expired)."""
+    if not token or len(token) > 200:
+        return None
+    table = db.staff_sessions
+    with db.read(engine) as conn:
+        return conn.execute(sa.select(table.c.username).where(
+            table.c.token_sha256 == token_digest(token), table.c.expires_at > time.time())).scalar()
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with db.write(engine) as conn:
+        conn.execute(db.staff_sessions.delete().where(db.staff_sessions.c.token_sha256 == token_digest(token)))
+
+
+# --- known browsers --------------------------------------------------------------------------------
+# Set on a successful login and kept for KNOWN_BROWSER_MAX_AGE: it proves only that this browser
+# once logged in as this user (it logs nobody in), so its own failure counter replaces the counters
+# a botnet can fill.
+KNOWN_BROWSER_COOKIE = "kiosk_staff_browser"
+KNOWN_BROWSER_MAX_AGE = 180 * 86400
+
+
+def _mac(secret: bytes, payload: str) -> str:
+    return hmac.new(secret, b"known-browser|" + payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def make_known_browser(secret: bytes, username: str, now: float | None = None) -> str:
+    expires = int((time.time() if now is None else now) + KNOWN_BROWSER_MAX_AGE)
+    payload = base64.urlsafe_b64encode(f"{username}|{secrets.token_hex(8)}|{expires}".encode()).decode().rstrip("=")
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def read_known_browser(secret: bytes, value: str | None, username: str) -> str | None:
+    """The browser's id when `value` is a valid known-browser cookie for this username, else None."""
     try:
-        payload, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest(), mac):
+        payload, mac = (value or "").rsplit(".", 1)
+        if not hmac.compare_digest(_mac(secret, payload), mac):
             return None
-        username, expires = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().rsplit("|", 1)
+        user, browser, expires = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
     except (ValueError, UnicodeError):
         return None
-    return username if int(expires) > time.time() else None
+    return browser if user == username and int(expires) > time.time() else None

@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("key", parents=[common], help="print the server's public key (for the kiosks' server_key)",
                    description="Print the Ed25519 public key that signs manifests (made on first use).")
+    sub.add_parser("rotate-link-key", parents=[common], help="rotate the key that signs the phone pages' links",
+                   description="Make a new key for the links the phone pages make (/m/...). Links signed with "
+                               "the previous key keep working for phone_link_hours (plus an hour of clock "
+                               "skew), so phones in the middle of a guide go on. Every server process uses "
+                               "the new key at once. A kiosk's QR links are signed with its own key: rotate "
+                               "it with `kiosk-server device rotate NAME`. The manifest signing key "
+                               "(`kiosk-server key`) cannot be rotated this way: kiosks pin it.")
     cfg = sub.add_parser("config", parents=[common], help="check the server's configuration",
                          description="check: say in plain words what is wrong in server.toml (in the data dir), "
                                      "the environment, the database connection and the signing key.")
@@ -128,16 +135,20 @@ def _serve(args) -> int:
     import uvicorn
 
     data_dir, url = _settings(args)
-    host = args.host or config.load(args.data_dir, db=args.db).host
+    os.environ.update(config.worker_env(data_dir=data_dir, db=url, stale_after=args.stale_after))
+    settings = config.load(data_dir)  # what the workers will read: the address and the trusted proxies
+    host = args.host or settings.host
     if warning := config.plain_http_warning(host):
         print(f"warning: {warning}", file=sys.stderr)
-    os.environ.update(config.worker_env(data_dir=data_dir, db=url, stale_after=args.stale_after))
     # Make the key and the schema once here, before the workers start and race for them.
     load_or_create_key(data_dir)
     db.migrate(db.make_engine(url, pool_size=1))
     # The HTTP protocol with the server's own bounds on slow and piled-up connections (server.serving).
     uvicorn.run("server.app:create_app", factory=True, host=host, port=args.port, workers=args.workers,
-                log_level=args.log_level, proxy_headers=True, server_header=False, http=serving.PROTOCOL)
+                log_level=args.log_level, server_header=False, http=serving.PROTOCOL,
+                # X-Forwarded-For (the client's address) and -Proto only from the trusted proxy: the
+                # staff lockout counts per address, so anyone else could claim any address.
+                proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies)
     return 0
 
 
@@ -194,6 +205,15 @@ def _run(args) -> int:
                 return 2
         created = auth.set_staff_password(_engine(args), args.username, password)
         print(f"Staff user '{args.username}' {'added' if created else 'password changed'}.")
+        return 0
+    if args.command == "rotate-link-key":
+        from server import link_keys
+
+        engine = _engine(args)
+        link_keys.rotate(engine)
+        hours = config.load(args.data_dir, db=args.db).phone_link_hours + 1
+        print(f"The phone pages' link key was rotated. The previous key still verifies links for {hours:g} hours; "
+              "every server process signs with the new one from now on.")
         return 0
     if args.command == "key":
         data_dir, _ = _settings(args)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, is_loopback
@@ -61,6 +62,22 @@ class Config(BaseSettings):
     body_timeout: float = 20.0
     max_connections: int = 1000
 
+    # Phone pages (server/mobile.py). A QR link lives this many hours from when the kiosk made it (by
+    # the kiosk's clock, corrected with the offset it reports; an hour of skew is forgiven).
+    phone_link_hours: float = 24.0
+    # Links from kiosks built before links carried their time are refused from this date (UTC,
+    # YYYY-MM-DD) on; empty: still accepted (`config check` warns), so a fleet can upgrade first.
+    phone_legacy_links_until: str = ""
+    phone_link_limit: int = 30  # requests per signed link per 10 minutes (a page, its choices, its form)
+    phone_session_limit: int = 120  # requests per phone session per 10 minutes, over all its links
+
+    # Staff logins (server/auth.py), failures per 15 minutes. The client address is the one
+    # uvicorn reports: X-Forwarded-For is believed only from trusted_proxies (nginx on loopback).
+    staff_pair_limit: int = 10  # per (address, username); also per known browser
+    staff_user_limit: int = 50  # per username, from browsers that never logged in as it
+    staff_address_limit: int = 30  # per address over all usernames (password spraying)
+    trusted_proxies: str = "127.0.0.1"  # comma-separated addresses whose X-Forwarded-For is believed
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
         return (init_settings,)  # server.toml and the environment are layered by load()
@@ -72,6 +89,20 @@ class Config(BaseSettings):
     @property
     def stale_after_minutes(self) -> float:
         return self.stale_after
+
+    @field_validator("phone_legacy_links_until")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        if value:
+            datetime.strptime(value, "%Y-%m-%d")  # ValueError names the format
+        return value
+
+    @property
+    def legacy_links_end(self) -> float | None:
+        """phone_legacy_links_until as unix seconds (its midnight, UTC); None when unset."""
+        if not self.phone_legacy_links_until:
+            return None
+        return datetime.strptime(self.phone_legacy_links_until, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
 
     @classmethod
     def from_env(cls) -> Config:
@@ -150,6 +181,15 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", "header_timeout and body_timeout must be more than 0 seconds"))
     if cfg.max_connections < 16:
         out.append(("error", "max_connections must be at least 16"))
+    for name in ("phone_link_limit", "phone_session_limit", "staff_pair_limit", "staff_user_limit",
+                 "staff_address_limit"):
+        if getattr(cfg, name) < 1:
+            out.append(("error", f"{name} must be at least 1"))
+    if cfg.phone_link_hours <= 0:
+        out.append(("error", "phone_link_hours must be more than 0"))
+    if not cfg.phone_legacy_links_until:
+        out.append(("warning", ("phone_legacy_links_until is not set: QR links from kiosks that do not yet stamp "
+                                "their links with a time never expire; set a date once the fleet is upgraded")))
     key_file = data_dir / "server_key.pem"
     if not key_file.exists():
         out.append(("warning", (f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every "

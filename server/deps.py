@@ -18,7 +18,7 @@ from fastapi.security import (
 )
 from sqlalchemy.engine import Engine
 
-from server import auth
+from server import auth, csrf
 from server.config import Config
 from server.content import ManifestCache
 
@@ -28,7 +28,7 @@ class Context:
     config: Config
     engine: Engine
     signing_key: Ed25519PrivateKey
-    mobile_secret: bytes
+    mobile_secret: bytes  # never rotated: phone event ids derive from it (links: server.link_keys)
     cookie_secret: bytes
     manifests: ManifestCache
     ingest_slots: threading.BoundedSemaphore
@@ -55,9 +55,25 @@ def require_device(request: Request,
     return device
 
 
-def check_staff(engine, username: str, password: str) -> bool:
+def client_address(request: Request) -> str:
+    """The caller's address as the server sees it: uvicorn takes it from X-Forwarded-For only when
+    the connection comes from one of the trusted proxies (server setting trusted_proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def staff_login(request: Request, username: str, password: str) -> bool:
+    """Check a staff password as coming from this request's source. Raises auth.LoginThrottled."""
+    ctx = ctx_of(request)
+    known = auth.read_known_browser(ctx.cookie_secret, request.cookies.get(auth.KNOWN_BROWSER_COOKIE), username)
+    limits = auth.LoginLimits(pair=ctx.config.staff_pair_limit, user=ctx.config.staff_user_limit,
+                              address=ctx.config.staff_address_limit)
+    return auth.check_staff(ctx.engine, username, password, auth.LoginSource(client_address(request), known), limits)
+
+
+def check_staff(request: Request, username: str, password: str) -> bool:
+    """staff_login for the API: a throttled source gets 429 with Retry-After."""
     try:
-        return auth.check_staff(engine, username, password)
+        return staff_login(request, username, password)
     except auth.LoginThrottled as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
@@ -73,25 +89,47 @@ class StaffLoginNeeded(HTTPException):
 
 def require_staff(request: Request,
                   creds: Annotated[HTTPBasicCredentials | None, Security(basic)],
-                  cookie: Annotated[str | None, Security(staff_cookie)]) -> str:
-    """The one staff check for the API and the dashboard alike: the signed login cookie (set by
-    either login, below) or HTTP Basic credentials on the request itself."""
+                  cookie: Annotated[str | None, Security(staff_cookie)],
+                  submitted_csrf: Annotated[str, Depends(csrf.submitted_token)]) -> str:
+    """The one staff check for the API and the dashboard alike: the login cookie (a server-side
+    session, set by either login, below) or HTTP Basic credentials on the request itself. A
+    request that changes something must come from this server's own pages (server.csrf)."""
     ctx = ctx_of(request)
+    changes = request.method not in csrf.SAFE_METHODS
     if cookie:
-        user = auth.read_cookie(ctx.cookie_secret, cookie)
+        user = auth.session_user(ctx.engine, cookie)
         if user:
+            if changes:
+                csrf.require_token(request, submitted_csrf)
             return user
-    if creds is not None and check_staff(ctx.engine, creds.username, creds.password):
-        return creds.username
+    if creds is not None:
+        if changes:
+            csrf.require_same_origin(request)
+        if check_staff(request, creds.username, creds.password):
+            return creds.username
     raise StaffLoginNeeded(request)
 
 
-def set_staff_cookie(response: Response, request: Request, username: str) -> None:
-    """Log the staff member in on this browser or client: the cookie require_staff reads.
-    SameSite=Strict, so no other site's page can send it along with a form of its own."""
-    response.set_cookie(auth.COOKIE_NAME, auth.make_cookie(ctx_of(request).cookie_secret, username),
-                        max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="strict", path="/",
-                        secure=request.url.scheme == "https")
+def set_staff_cookie(response: Response, request: Request, username: str) -> str:
+    """Log the staff member in on this browser or client: a new server-side session in the cookie
+    require_staff reads, and the known-browser cookie that spares this browser from the lockout
+    others can cause. SameSite=Strict, HttpOnly. Returns the session's CSRF token."""
+    ctx = ctx_of(request)
+    secure = request.url.scheme == "https"
+    session = auth.start_session(ctx.engine, username)
+    response.set_cookie(auth.COOKIE_NAME, session, max_age=auth.COOKIE_MAX_AGE, httponly=True, samesite="strict",
+                        path="/", secure=secure)
+    response.set_cookie(auth.KNOWN_BROWSER_COOKIE, auth.make_known_browser(ctx.cookie_secret, username),
+                        max_age=auth.KNOWN_BROWSER_MAX_AGE, httponly=True, samesite="strict", path="/",
+                        secure=secure)
+    return csrf.token_for(ctx.cookie_secret, session)
+
+
+def end_staff_session(response: Response, request: Request) -> None:
+    """Log out: the session ends on the server (a copied cookie stops working too)."""
+    if session := request.cookies.get(auth.COOKIE_NAME):
+        auth.end_session(ctx_of(request).engine, session)
+    response.delete_cookie(auth.COOKIE_NAME, path="/")
 
 
 ContextDep = Annotated[Context, Depends(ctx_of)]

@@ -14,6 +14,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "start_over": "Start again", "bad_link": "This link is not valid.",
         "bad_link_hint": "Scan the QR code on the kiosk again.", "gone": "This page is not available.",
         "choose": "Choose an answer", "no_rating": "No rating",
+        "expired": 'This link has expired.', "busy": 'Too many requests from this page. Please wait a few minutes and try again.',
+        "already": 'We already have your feedback on this. Thank you!',
     },
     "es": {
         "continue": "Continuación desde el quiosco", "path": "Sus respuestas hasta ahora", "language": "Idioma",
@@ -24,6 +26,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "start_over": "Empezar de nuevo", "bad_link": "Este enlace no es válido.",
         "bad_link_hint": "Vuelva a escanear el código QR del quiosco.", "gone": "Esta página no está disponible.",
         "choose": "Elija una respuesta", "no_rating": "Sin valoración",
+        "expired": 'Este enlace ha caducado.', "busy": 'Demasiadas solicitudes desde esta página. Espere unos minutos y vuelva a intentarlo.',
+        "already": 'Ya tenemos su opinión sobre esto. ¡Gracias!',
     },
     "fr": {
         "continue": "Suite depuis la borne", "path": "Vos réponses jusqu'ici", "language": "Langue",
@@ -35,6 +39,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "thanks": "Merci pour votre avis !", "your_comment": "Votre commentaire", "start_over": "Recommencer",
         "bad_link": "Ce lien n'est pas valide.", "bad_link_hint": "Scannez à nouveau le code QR de la borne.",
         "gone": "Cette page n'est pas disponible.", "choose": "Choisissez une réponse", "no_rating": "Pas de note",
+        "expired": 'Ce lien a expiré.', "busy": 'Trop de demandes depuis cette page. Patientez quelques minutes puis réessayez.',
+        "already": 'Nous avons déjà votre avis à ce sujet. Merci !',
     },
     "de": {
         "continue": "Fortsetzung vom Kiosk", "path": "Ihre bisherigen Antworten", "language": "Sprache",
@@ -46,6 +52,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "start_over": "Neu beginnen", "bad_link": "Dieser Link ist ungültig.",
         "bad_link_hint": "Scannen Sie den QR-Code am Kiosk erneut.", "gone": "Diese Seite ist nicht verfügbar.",
         "choose": "Wählen Sie eine Antwort", "no_rating": "Keine Bewertung",
+        "expired": 'Dieser Link ist abgelaufen.', "busy": 'Zu viele Anfragen von dieser Seite. Bitte warten Sie einige Minuten.',
+        "already": 'Wir haben Ihr Feedback dazu bereits erhalten. Danke!',
     },
     "zh": {
         "continue": "从自助终端继续", "path": "您目前的选择", "language": "语言",
@@ -55,6 +63,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "send": "提交反馈", "thanks": "感谢您的反馈！", "your_comment": "您的意见",
         "start_over": "重新开始", "bad_link": "此链接无效。", "bad_link_hint": "请重新扫描终端上的二维码。",
         "gone": "此页面不可用。", "choose": "请选择一个答案", "no_rating": "不评分",
+        "expired": '此链接已过期。', "busy": '此页面的请求过多。请等待几分钟后再试。',
+        "already": '我们已经收到您对此的反馈。谢谢！',
     },
     "ar": {
         "continue": "متابعة من الكشك", "path": "إجاباتك حتى الآن", "language": "اللغة",
@@ -65,6 +75,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "start_over": "البدء من جديد", "bad_link": "هذا الرابط غير صالح.",
         "bad_link_hint": "امسح رمز QR على الكشك مرة أخرى.", "gone": "هذه الصفحة غير متاحة.",
         "choose": "اختر إجابة", "no_rating": "بدون تقييم",
+        "expired": 'انتهت صلاحية هذا الرابط.', "busy": 'طلبات كثيرة جدًا من هذه الصفحة. يرجى الانتظار بضع دقائق ثم المحاولة مرة أخرى.',
+        "already": 'لقد تلقينا رأيك في هذا بالفعل. شكرًا لك!',
     },
 }
 

@@ -44,3 +44,20 @@ def test_without_a_public_url_the_link_uses_the_server_url():
     links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org/"))
     assert links.url_for(AT, "s1", "en").startswith("https://kiosk.example.org/c/kiosk-7/")
 
+
+
+def test_the_kiosk_signs_the_time_it_made_the_link(monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.7)
+    links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org"))
+    url = links.url_for(AT, "s1", "en")
+    assert url.endswith("&t=1800000000")
+    handoff, signature = parse_url(url)
+    assert handoff.issued == 1_800_000_000
+    assert verify(handoff, signature, handoff_key("kt_abc"))
+    from dataclasses import replace
+    assert not verify(replace(handoff, issued=1_900_000_000), signature, handoff_key("kt_abc"))
+    # a link from before (no issue time) keeps the signature it always had
+    legacy, legacy_sig = parse_url(url.replace("&t=1800000000", ""))
+    assert legacy.issued is None and not verify(legacy, legacy_sig, handoff_key("kt_abc"))

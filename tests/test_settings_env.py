@@ -46,6 +46,14 @@ SERVER_ENV = {
     "header_timeout": ("5", 5.0),
     "body_timeout": ("7.5", 7.5),
     "max_connections": ("500", 500),
+    "phone_link_hours": ("12.5", 12.5),
+    "phone_legacy_links_until": ("2027-03-01", "2027-03-01"),
+    "phone_link_limit": ("20", 20),
+    "phone_session_limit": ("200", 200),
+    "staff_pair_limit": ("5", 5),
+    "staff_user_limit": ("100", 100),
+    "staff_address_limit": ("40", 40),
+    "trusted_proxies": ("127.0.0.1,10.0.0.2", "127.0.0.1,10.0.0.2"),
 }
 
 

@@ -5,8 +5,9 @@ export), search, fleet, library (versions, diffs, rollback). Numbers come from s
 charts from server.charts (inline SVG), so the pages need no JavaScript and no network.
 
 Jinja2 autoescapes every value; the only unescaped HTML is the SVG that server.charts builds, and
-it escapes the data it draws. The one state-changing form (rollback) carries a CSRF token bound to
-the staff member's login cookie, and the cookie is SameSite=Strict.
+it escapes the data it draws. Every state-changing form carries the CSRF token of the staff
+member's session (server.csrf, checked by StaffDep with the request's Origin); the page also has it
+in <meta name="csrf-token"> for scripts of its own. The cookie is SameSite=Strict.
 """
 
 from __future__ import annotations

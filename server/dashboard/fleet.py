@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from contract.heartbeat import LastSync, Recovered
-from server import charts, db, publish, rebuilds
+from server import charts, db, publish, rebuilds, throttle
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
 from server.deps import StaffDep
@@ -97,6 +97,7 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
                                .order_by(db.devices.c.location, db.devices.c.name)).all()
         latest = publish.latest_content_version(conn)
         rebuilt = rebuilds.by_device(conn)
+        limited = throttle.hits_today(conn, now)
     rows = []
     for d in devices:
         rows.append(FleetRow(
@@ -116,4 +117,4 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
                               ("database rebuilt", sum(r.rebuilt_recently for r in rows))],
                              title="Kiosks by state", width=480, height=200)
     return render(request, "fleet.html", user, rows=rows, trouble=trouble, latest=latest, chart=chart,
-                  stale_minutes=round(stale_after / 60))
+                  stale_minutes=round(stale_after / 60), limited=limited)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contract.guides import LibraryInvalid
 from server import charts, db, publish
-from server.dashboard.csrf import check_csrf
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
 from server.params import MAX_INT, whole
@@ -58,9 +57,9 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
 
 
 @router.post("/library/{version}/rollback")
-def rollback(request: Request, user: StaffDep, version: Annotated[int, Path(ge=1, le=MAX_INT), whole(1, MAX_INT)],
-             csrf: str = Form("")) -> Response:
-    check_csrf(request, csrf)
+def rollback(request: Request, user: StaffDep,
+             version: Annotated[int, Path(ge=1, le=MAX_INT), whole(1, MAX_INT)]) -> Response:
+    # StaffDep has checked the form's CSRF token and its origin (server.csrf).
     try:
         result = publish.rollback(engine_of(request), version, by=user)
     except LibraryInvalid as exc:

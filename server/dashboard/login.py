@@ -9,10 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from server import auth
-from server.dashboard.csrf import check_csrf
-from server.dashboard.render import SERVER_DIR, engine_of, render
-from server.deps import StaffLoginNeeded, set_staff_cookie
+from server import auth, csrf
+from server.dashboard.render import SERVER_DIR, render
+from server.deps import StaffLoginNeeded, end_staff_session, set_staff_cookie, staff_login
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -47,8 +46,9 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
+    csrf.require_same_origin(request)  # another site's form must not log this browser in
     try:
-        ok = auth.check_staff(engine_of(request), username, password)
+        ok = staff_login(request, username, password)
     except auth.LoginThrottled as exc:
         resp = render(request, "login.html", None, next=_safe_next(next),
                       error=f"Too many failed attempts. Try again in {max(1, exc.retry_after // 60)} minute(s).")
@@ -65,8 +65,9 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form("")) -> Response:
-    check_csrf(request, csrf)
+def logout(request: Request, token: str = Form("", alias=csrf.FORM_FIELD)) -> Response:
+    if auth.session_user(request.app.state.ctx.engine, request.cookies.get(auth.COOKIE_NAME, "")):
+        csrf.require_token(request, token)
     resp = RedirectResponse("/dashboard/login", status_code=303)
-    resp.delete_cookie(auth.COOKIE_NAME, path="/")
+    end_staff_session(resp, request)  # the session ends on the server, not only in this browser
     return resp

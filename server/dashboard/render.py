@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
-from server.dashboard.csrf import csrf_token
+from server.csrf import csrf_token
 from server.dashboard.format import ago, nbytes, pct, when
 
 SERVER_DIR = Path(__file__).resolve().parent.parent

@@ -28,18 +28,20 @@ from server.db.schema import (
     events,
     guide_versions,
     images,
-    login_failures,
     metadata,
     schema_version,
     session_guides,
     session_summary,
     settings,
     staff,
+    staff_sessions,
+    throttle_counters,
 )
 
 __all__ = [
     "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
     "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
-    "insert_ignore", "is_disk_full", "is_sqlite", "lock", "login_failures", "make_engine", "metadata", "migrate", "normalize_url",
-    "read", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "write",
+    "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
+    "read", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
+    "throttle_counters", "write",
 ]

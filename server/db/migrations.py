@@ -16,11 +16,13 @@ from server.db.schema import (
     DASHBOARD_INDEXES,
     SEARCH_INDEX,
     _v1_tables,
+    _v5_login_failures,
     devices,
-    login_failures,
     schema_version,
     session_guides,
     session_summary,
+    staff_sessions,
+    throttle_counters,
 )
 
 
@@ -67,6 +69,10 @@ def _migration_7(conn: Connection) -> None:
         conn.execute(devices.update().where(devices.c.id == device_id).values(last_sync_result=last.stored()))
 
 
+def _migration_5(conn: Connection) -> None:
+    _v5_login_failures(sa.MetaData()).create(conn, checkfirst=True)
+
+
 def _migration_8(conn: Connection) -> None:
     """Events unique per (device, uuid). PostgreSQL swaps the constraint; SQLite cannot drop one,
     so the table is rebuilt in its version-8 shape (the version-1 columns, which no later
@@ -90,6 +96,16 @@ def _migration_8(conn: Connection) -> None:
         index.create(conn)
 
 
+def _migration_9(conn: Connection) -> None:
+    """Shared throttle counters and server-side staff sessions. Independent of every other
+    migration's tables, so it applies after any version 8. Cookies signed before it stop working
+    (staff log in once more); the failed-login rows it replaces only ever mattered for 15 minutes."""
+    throttle_counters.create(conn, checkfirst=True)
+    staff_sessions.create(conn, checkfirst=True)
+    if sa.inspect(conn).has_table("login_failures"):
+        conn.execute(sa.text("DROP TABLE login_failures"))
+
+
 def _migration_10(conn: Connection) -> None:
     double, boolean = (t.compile(dialect=conn.dialect) for t in (sa.Double(), sa.Boolean()))
     conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN kiosk_time_raw {double}"))
@@ -102,10 +118,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "dashboard indexes on events", _migration_2),
     (3, "per-session summaries for the dashboard", _migration_3),
     (4, "partial index on search events", _migration_4),
-    (5, "failed staff logins, for throttling", lambda conn: login_failures.create(conn, checkfirst=True)),
+    (5, "failed staff logins, for throttling", _migration_5),
     (6, "devices.rejected_events from heartbeats", _migration_6),
     (7, "plain-text sync results as LastSync JSON", _migration_7),
     (8, "events unique per (device, uuid)", _migration_8),
+    (9, "shared throttle counters and server-side staff sessions", _migration_9),
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -212,10 +212,36 @@ SEARCH_INDEX = sa.Index("ix_events_search", events.c.type, events.c.server_time,
 
 
 # Version 5: failed staff logins, so guessing a password is throttled across every server process.
-login_failures = sa.Table(
-    "login_failures", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
+# Dropped by version 9 (throttle counters took its place); migration 5 still creates it.
+def _v5_login_failures(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "login_failures", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("username", sa.String(80), nullable=False),
+        sa.Column("at", sa.Double, nullable=False),
+        sa.Index("ix_login_failures_user_at", "username", "at"),
+    )
+
+
+# Version 9: counters that every server process shares (server.throttle): failed staff logins per
+# address and username, phone-page requests per signed link and session, and the day's count of
+# lockouts for the dashboard. One row per counter; its window starts with its first hit, and a
+# single INSERT ... ON CONFLICT DO UPDATE ... RETURNING increments it (or starts a new window), so
+# concurrent requests in any process each see their own count.
+throttle_counters = sa.Table(
+    "throttle_counters", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("resets_at", sa.Double, nullable=False),  # the window's end: then the count starts again
+    sa.Index("ix_throttle_counters_resets", "resets_at"),
+)
+# Version 9: staff logins kept server-side, so logging out or changing a password ends them at
+# once. The cookie holds a random token; only its sha256 is stored.
+staff_sessions = sa.Table(
+    "staff_sessions", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(80), nullable=False),
-    sa.Column("at", sa.Double, nullable=False),
-    sa.Index("ix_login_failures_user_at", "username", "at"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Index("ix_staff_sessions_username", "username"),
 )

@@ -6,13 +6,13 @@ import time
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from contract.heartbeat import LastSync
-from server import auth, db
-from server.deps import ContextDep, StaffDep, check_staff, set_staff_cookie
+from server import auth, csrf, db
+from server.deps import ContextDep, StaffDep, check_staff, ctx_of, end_staff_session, set_staff_cookie
 from server.routes import API
 
 router = APIRouter(prefix=API, tags=["staff"])
@@ -24,19 +24,31 @@ class Login(BaseModel):
 
 
 @router.post("/staff/login")
-def staff_login(ctx: ContextDep, login: Login, request: Request) -> Response:
-    if not check_staff(ctx.engine, login.username, login.password):
+def staff_login(login: Login, request: Request, response: Response) -> dict[str, str]:
+    """Log in with a cookie. The reply's csrf_token goes in the X-CSRF-Token header of every
+    request that changes something (server.csrf)."""
+    csrf.require_same_origin(request)  # another site's page must not log a browser in either
+    if not check_staff(request, login.username, login.password):
         raise HTTPException(401, "wrong username or password")
-    response = JSONResponse({"username": login.username})
-    set_staff_cookie(response, request, login.username)
-    return response
+    token = set_staff_cookie(response, request, login.username)  # FastAPI adds its cookies to the reply
+    return {"username": login.username, "csrf_token": token}
+
+
+@router.get("/staff/session")
+def staff_session(staff: StaffDep, request: Request) -> dict[str, str]:
+    """Who is logged in, and the CSRF token of the cookie's session ('' for HTTP Basic)."""
+    return {"username": staff, "csrf_token": csrf.csrf_token(request)}
 
 
 @router.post("/staff/logout")
-def staff_logout() -> Response:
-    response = JSONResponse({"ok": True})
-    response.delete_cookie(auth.COOKIE_NAME, path="/")
-    return response
+def staff_logout(request: Request, response: Response,
+                 submitted: Annotated[str, Depends(csrf.submitted_token)]) -> dict[str, bool]:
+    """End the cookie's session on the server. A session's logout needs its CSRF token, so another
+    site cannot log staff out either."""
+    if auth.session_user(ctx_of(request).engine, request.cookies.get(auth.COOKIE_NAME, "")):
+        csrf.require_token(request, submitted)
+    end_staff_session(response, request)
+    return {"ok": True}
 
 
 @router.get("/fleet")
