@@ -11,7 +11,9 @@ from __future__ import annotations
 from contract.params import BadValue, whole_number
 
 PROTOCOL_HEADER = "X-Kiosk-Protocol"
-PROTOCOL_VERSION = 2  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
+PROTOCOL_VERSION = 3  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
+# 3: QR links may carry their signed issue time (t=), which the previous server cannot verify
+LINK_TIME_PROTOCOL = 3  # a kiosk stamps its QR links with a time only once its server speaks this
 OLDEST_SUPPORTED = 1
 
 
@@ -19,6 +21,17 @@ def parse_version(value: str | None) -> int | None:
     """The protocol a request speaks: 1 when it sent no header, None when the header is garbage."""
     if value is None:
         return 1
+    try:
+        return whole_number(value.strip(), 1, 1000)
+    except BadValue:
+        return None
+
+
+def server_protocol(value: str | None) -> int | None:
+    """The protocol a server's reply announces in PROTOCOL_HEADER; None when it sent none (a server
+    of the release before the header) or garbage."""
+    if value is None:
+        return None
     try:
         return whole_number(value.strip(), 1, 1000)
     except BadValue:

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from contract.heartbeat import Heartbeat
-from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, server_protocol
 from kiosk import clock as kiosk_clock
 from kiosk.clock import ServerClock
 
@@ -133,6 +133,8 @@ class HttpTransport:
         # for each event's offset, and a step of the wall clock does not make it stale.
         self.clock = ServerClock(wall=clock, monotonic=monotonic, boot=boot)
         self._mono = monotonic
+        # The protocol the server's last reply announced (None: a server that sends none, of before).
+        self.server_protocol: int | None = None
         self._count_lock = threading.Lock()
 
     def close(self) -> None:
@@ -165,6 +167,7 @@ class HttpTransport:
         except requests.RequestException as exc:
             raise NetworkError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         received_at = self._mono()
+        self.server_protocol = server_protocol(resp.headers.get(PROTOCOL_HEADER))
         server_time = resp.headers.get("X-Server-Time")
         if server_time:
             try:

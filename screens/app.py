@@ -413,7 +413,7 @@ def run_app(settings: Settings, store: Store, *, sync_service: Any = None,
     configure_kivy(settings)
     engine = SessionEngine(store, settings.device, default_language=settings.default_language)
     engine.close_interrupted_session()  # a session the last run left open (a crash, a power cut)
-    app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings),
+    app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings, lambda: store.get_state("server_protocol")),
                    dev_tools=dev_tools)
     if sync_service is not None:
         # New content is switched in only while no customer is mid-session (docs/sync.md), and

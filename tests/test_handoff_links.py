@@ -50,7 +50,8 @@ def test_the_kiosk_signs_the_time_it_made_the_link(monkeypatch):
     import time
 
     monkeypatch.setattr(time, "time", lambda: 1_800_000_000.7)
-    links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org"))
+    links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org"),
+                         lambda: 3)  # the server said at the last sync that it speaks protocol 3
     url = links.url_for(AT, "s1", "en")
     assert url.endswith("&t=1800000000")
     handoff, signature = parse_url(url)
@@ -61,3 +62,15 @@ def test_the_kiosk_signs_the_time_it_made_the_link(monkeypatch):
     # a link from before (no issue time) keeps the signature it always had
     legacy, legacy_sig = parse_url(url.replace("&t=1800000000", ""))
     assert legacy.issued is None and not verify(legacy, legacy_sig, handoff_key("kt_abc"))
+
+
+@pytest.mark.parametrize("announced", [None, 2], ids=["never-synced-or-previous-server", "protocol-2"])
+def test_no_time_in_the_link_until_the_server_reads_it(announced):
+    """The previous release's server refuses a link signed with its time: until a sync has shown
+    the server speaks protocol 3, the kiosk makes the link that server opens (an unexpiring one)."""
+    links = HandoffLinks(Settings(device="kiosk-7", token="kt_abc", server_url="https://kiosk.example.org"),
+                         lambda: announced)
+    url = links.url_for(AT, "s1", "en")
+    assert "&t=" not in url
+    handoff, signature = parse_url(url)
+    assert handoff.issued is None and verify(handoff, signature, handoff_key("kt_abc"))

@@ -153,6 +153,8 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
                     events_rejected=rnd.events_rejected, outbox_depth=self.store.outbox_depth(),
                     duration_s=round(time.monotonic() - started, 3))
                 self.store.set_state("last_sync", res.as_dict())
+                if result not in (OFFLINE, UNAUTHORIZED):  # what the server speaks, for QR links made offline
+                    self.store.set_state("server_protocol", self.transport.server_protocol)
         except SyncBusy:
             return SyncResult(BUSY, _now_iso(), "another sync is running on this kiosk",
                               self.store.content_version)

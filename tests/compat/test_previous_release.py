@@ -39,6 +39,20 @@ engine.end_session()
 print(store.outbox_depth())
 """
 
+# The QR link today's kiosk shows after syncing (a traveller's phone opens it on the server).
+TODAYS_QR_LINK = """
+import sys
+from kiosk.engine import Position
+from kiosk.handoff import HandoffLinks
+from kiosk.settings import Settings
+from offline_cache.store import Store
+store = Store(sys.argv[1])
+guide, version = store.guide("lost-baggage")
+links = HandoffLinks(Settings(device=sys.argv[2], token=sys.argv[3], server_url=sys.argv[4]),
+                     lambda: store.get_state("server_protocol"))
+print(links.url_for(Position(guide.id, version, guide.start), "compat-session", "en"))
+"""
+
 
 @pytest.fixture(scope="module")
 def previous_release(tmp_path_factory) -> Path:
@@ -83,7 +97,8 @@ def _server_events(server: ServerProc) -> list[str]:
         return [r[0] for r in conn.execute("SELECT device FROM events")]
 
 
-def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> None:
+def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> str:
+    """Returns the device token."""
     device, recorded = kiosk.used_by_a_traveller()
     token = server.add_device(device)
     server.publish(SAMPLE_LIBRARY)
@@ -94,6 +109,7 @@ def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> None:
     assert status["guides"] == SAMPLE_GUIDES
     assert status["outbox_depth"] == 0 and status["rejected_events"] == 0
     assert _server_events(server) == [device] * recorded, "every event is stored under its device"
+    return token
 
 
 def test_previous_release_kiosk_syncs_with_todays_server(tmp_path, previous_release):
@@ -104,9 +120,34 @@ def test_previous_release_kiosk_syncs_with_todays_server(tmp_path, previous_rele
         server.stop()
 
 
+def _todays_qr_link_opens(kiosk: Release, server: ServerProc, token: str) -> None:
+    import requests
+
+    url = kiosk.python("-c", TODAYS_QR_LINK, str(kiosk.data_dir / "kiosk.db"), kiosk.kiosk("status")["device"],
+                       token, server.url).strip()
+    page = requests.get(url, timeout=10)
+    assert page.status_code == 200, f"the phone cannot open the kiosk's QR link {url}: HTTP {page.status_code}"
+
+
 def test_todays_kiosk_syncs_with_the_previous_release_server(tmp_path, previous_release):
     server = ServerProc(tmp_path / "server", release=previous_release).start()
     try:
-        _sync_and_check(Release(REPO, tmp_path / "kiosk"), server, tmp_path)
+        kiosk = Release(REPO, tmp_path / "kiosk")
+        token = _sync_and_check(kiosk, server, tmp_path)
+        # That server reads no issue time in a link: the kiosk leaves it out (protocol 3 adds it).
+        _todays_qr_link_opens(kiosk, server, token)
+    finally:
+        server.stop()
+
+
+def test_todays_kiosk_qr_link_carries_its_time_to_todays_server(tmp_path):
+    server = ServerProc(tmp_path / "server").start()
+    try:
+        kiosk = Release(REPO, tmp_path / "kiosk")
+        token = _sync_and_check(kiosk, server, tmp_path)
+        url = kiosk.python("-c", TODAYS_QR_LINK, str(kiosk.data_dir / "kiosk.db"), kiosk.kiosk("status")["device"],
+                           token, server.url)
+        assert "&t=" in url, "a server of protocol 3 reads the link's time, so the link can expire"
+        _todays_qr_link_opens(kiosk, server, token)
     finally:
         server.stop()

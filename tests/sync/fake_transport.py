@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from contract.canonical import canonical_json
 from contract.guides import Library
 from contract.heartbeat import Heartbeat
+from contract.protocol import PROTOCOL_VERSION
 from kiosk.transport import AuthError, EventsReply, IntegrityError, ManifestReply, NetworkError
 
 
@@ -70,6 +71,7 @@ class FakeTransport:
     def __init__(self, server: FakeServer):
         self.server = server
         self.server_offset = 2.5
+        self.server_protocol: int | None = PROTOCOL_VERSION  # what today's server announces
         self.fail: dict[str, Exception] = {}
 
     def _call(self, name: str) -> None:
