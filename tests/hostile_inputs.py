@@ -15,13 +15,12 @@ import gzip
 import io
 import json
 import os
-import resource
+import signal
 import struct
 import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 import zlib
@@ -53,39 +52,48 @@ class Bounded:
         return self.stdout + self.stderr
 
 
+# Starts the command for run_bounded from a fresh, small Python: a child's peak RSS (ru_maxrss)
+# includes the memory of the process it was forked from, so forking it from pytest (hundreds of MB
+# late in the suite) would measure pytest. The launcher sets the limit in the child, waits for it with
+# wait4 and writes that child's own figures to a file.
+LAUNCHER = """
+import json, os, resource, sys
+limit, report, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execvp(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as f:
+    json.dump({"returncode": os.waitstatus_to_exitcode(status), "peak_kb": usage.ru_maxrss}, f)
+"""
+
+
 def run_bounded(argv: list[str], *, timeout: float = 20.0, address_space: int = ADDRESS_SPACE,
                 env: dict[str, str] | None = None) -> Bounded:
-    """Run argv with RLIMIT_AS = address_space, killed after `timeout` seconds; its own peak RSS
-    comes from wait4 (not RUSAGE_CHILDREN, which would be the largest child the test ever had)."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-
+    """Run argv with RLIMIT_AS = address_space, killed after `timeout` seconds, and report its own
+    peak RSS (from wait4 in a small launcher, see LAUNCHER)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            **(env or {})}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "rusage.json"
         started = time.monotonic()
-        # preexec_fn runs only setrlimit, which takes no lock a thread of this process could hold
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
-                                preexec_fn=limit)  # noqa: PLW1509
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
+        proc = subprocess.Popen([str(PYTHON), "-c", LAUNCHER, str(address_space), str(report), *argv],
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+            proc.wait(timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command it started
+            proc.wait()
+            timed_out = True
         seconds = time.monotonic() - started
+        figures = json.loads(report.read_text()) if report.exists() else {"returncode": proc.returncode, "peak_kb": 0}
         out.seek(0)
         err.seek(0)
-        return Bounded(proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                       seconds, usage.ru_maxrss / 1024, killed.is_set())
+        return Bounded(figures["returncode"], out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                       seconds, figures["peak_kb"] / 1024, timed_out)
 
 
 # The contract's reader, as `kiosk import`, publish and the kiosk's USB import all call it: prints
