@@ -147,6 +147,8 @@ def tour(app, out: Path):
         shoot(f"{lang}-13-staff-status")
         app.leave_staff()
 
+    yield from _keyboards(app, shoot)
+
     # the accessibility modes, once: large text with high contrast, and the reach layout
     app.start_session()
     app.theme.large_text = app.theme.high_contrast = True
@@ -165,6 +167,63 @@ def tour(app, out: Path):
     shoot("en-17-step-reach")
     app.finish_session()
     yield SETTLE
+
+
+KEYBOARD_WORDS = {"en": "bag", "es": "maleta", "fr": "valise", "de": "koffer", "ar": "حقيبة", "zh": ""}
+
+
+def _type_on(keyboard, text: str) -> None:
+    """Press the keys that type `text` on the keyboard's current page, as taps would."""
+    for ch in text:
+        key = next(k for row in keyboard.state.rows() for k in row if k.text == ch)
+        keyboard.press(key)
+
+
+def _press_action(keyboard, code: str) -> None:
+    keyboard.press(next(k for row in keyboard.state.rows() for k in row if k.code == code))
+
+
+def _keyboards(app, shoot):
+    """Each language's keyboard on home, its pages (Shift, symbols, accents) and the pinyin bar:
+    <lang>-18-keyboard, -19-keyboard-shift, -20-keyboard-symbols, -21-keyboard-accents,
+    zh-22-pinyin-candidates (\"xingli\" typed) and zh-23-pinyin-chosen (the first one tapped)."""
+    home = app.screens["home"]
+    for lang, word in KEYBOARD_WORDS.items():
+        app.finish_session()
+        app.start_session()
+        app.set_language(lang)
+        home.open_search()
+        keyboard = home.ids.keyboard
+        _type_on(keyboard, word)
+        yield SETTLE
+        shoot(f"{lang}-18-keyboard")
+        if lang in ("en", "de"):
+            _press_action(keyboard, "shift")
+            yield SETTLE
+            shoot(f"{lang}-19-keyboard-shift")
+            _press_action(keyboard, "shift")
+        if lang in ("en", "ar", "zh"):
+            _press_action(keyboard, "special")
+            yield SETTLE
+            shoot(f"{lang}-20-keyboard-symbols")
+            _press_action(keyboard, "special")
+        if lang in ("en", "es", "fr", "de"):
+            _press_action(keyboard, "accent")
+            yield SETTLE
+            shoot(f"{lang}-21-keyboard-accents")
+            _press_action(keyboard, "accent")
+        if lang == "zh":
+            for _ in range(100):  # the lexicon is built the first time (a few seconds)
+                if keyboard.pinyin_state != "loading":
+                    break
+                yield 0.2
+            _type_on(keyboard, "xingli")
+            yield SETTLE
+            shoot("zh-22-pinyin-candidates")
+            keyboard.choose(0)
+            yield SETTLE + 0.3
+            shoot("zh-23-pinyin-chosen")
+    app.finish_session()
 
 
 class ScreenshotTour:
