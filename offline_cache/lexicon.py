@@ -184,8 +184,9 @@ class PinyinLexicon:
 
         n = len(letters)
         with self._lock:
+            # at most two thirds for the whole reading: "ta" has hundreds, and initials need room
             add(db.execute("SELECT word FROM words WHERE pinyin = ? ORDER BY freq DESC LIMIT ?",
-                           (letters, limit)), n, "pinyin")
+                           (letters, max(1, limit * 2 // 3))), n, "pinyin")
             if n >= 3:  # two letters match thousands of words: too slow to rank per keystroke
                 add(db.execute("SELECT word FROM words WHERE pinyin > ? AND pinyin < ? "
                                "ORDER BY freq DESC LIMIT ?", (letters, letters + "{", 10)), n, "pinyin")
