@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 LANGUAGES = tuple(os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(","))
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
 SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
+# whose keyboards are photographed (<lang>-18-keyboard ...); zh builds the pinyin lexicon first
+KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,de,ar,zh").split(",")))
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
@@ -188,7 +190,8 @@ def _keyboards(app, shoot):
     <lang>-18-keyboard, -19-keyboard-shift, -20-keyboard-symbols, -21-keyboard-accents,
     zh-22-pinyin-candidates (\"xingli\" typed) and zh-23-pinyin-chosen (the first one tapped)."""
     home = app.screens["home"]
-    for lang, word in KEYBOARD_WORDS.items():
+    for lang in KEYBOARDS:
+        word = KEYBOARD_WORDS.get(lang, "")
         app.finish_session()
         app.start_session()
         app.set_language(lang)
