@@ -29,7 +29,7 @@ from kiosk.keyboard import (
     load_layout,
 )
 from screens.background import run_in_background
-from screens.widgets import KButton
+from screens.widgets import KButton, KLabel
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +191,16 @@ class OnScreenKeyboard(BoxLayout):
                 label, spoken = self.describe(key)
                 line.add_widget(KeyboardKey(raw=label, spoken=spoken, key=key, probe_id=key.probe_id,
                                           size_hint_x=key.width, is_action=key.code in ACTION_NAMES,
+                                          primary=self._lit(key),
                                           on_release=lambda b: self.press(b.key)))
             if used < units:
                 line.add_widget(Widget(size_hint_x=(units - used) / 2))
             rows_box.add_widget(line)
+
+    def _lit(self, key: Key) -> bool:
+        page = self.state.page
+        return (key.code == "shift" and page in ("shift", "accent_shift")) or (
+            key.code == "accent" and page.startswith("accent"))
 
     def describe(self, key: Key) -> tuple[str, str]:
         """(the label drawn, the name spoken) of a key: letters as themselves, actions as
@@ -217,11 +223,9 @@ class OnScreenKeyboard(BoxLayout):
 
 
 def _note(text: str, keyboard: OnScreenKeyboard):
-    from screens.widgets import KLabel
-
-    label = KLabel(raw=text, size_hint=(None, None), height=keyboard.candidate_height)
+    """The letters being composed (or "Loading ..."), at the start of the candidate bar."""
+    label = KLabel(raw=text, size_hint=(None, None), pos_hint={"center_y": 0.5})
     label.width = max(keyboard.candidate_height * 2, label.font_size * 0.62 * len(text) + 16)
-    label.valign = "middle"
     return label
 
 

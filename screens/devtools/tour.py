@@ -221,6 +221,7 @@ def _keyboards(app, shoot):
                     break
                 yield 0.2
             _type_on(keyboard, "xingli")
+            yield SETTLE  # a slow frame (the first CJK glyphs) can hold the search back: two settles
             yield SETTLE
             shoot("zh-22-pinyin-candidates")
             keyboard.choose(0)
