@@ -89,37 +89,28 @@ def test_every_key_of_every_keyboard_types_what_it_shows(start_kiosk, tmp_path):
         if n:
             snap = kiosk.tap("key:layout")
             snap = keyboard_is(kiosk, layout)
-        shown = {b["text"] for b in char_keys(snap)}
-        assert shown == {k.text for k in load_layout(layout).keys("normal") if k.text and k.text != " "}
-        type_page(kiosk, snap)
-        clear(kiosk)
         if layout in ("en_qwerty", "ar_arabic"):  # the symbols page stays until ABC
-            snap = press(kiosk, "key:special", lambda s: any(b["id"] == "key:@" for b in s["buttons"]),
-                                      "the symbols page")
-            typed = type_page(kiosk, snap)
+            page = press(kiosk, "key:special", lambda s: any(b["id"] == "key:@" for b in s["buttons"]),
+                         "the symbols page")
+            typed = type_page(kiosk, page)
             assert set("@.-?!'0123456789") <= set(typed)
             if layout == "ar_arabic":
                 assert set("٠١٢٣٤٥٦٧٨٩") <= set(typed), "Eastern Arabic digits too"
             press(kiosk, "key:special", lambda s: not any(b["id"] == "key:@" for b in s["buttons"]),
-                               "the letters again")
-            clear(kiosk)
-        if layout == "de_qwertz":  # Shift: one capital, then small letters again
-            typed = ""
-            for ch in "Üb":
-                if ch.isupper():
-                    press(kiosk, "key:shift", lambda s, c=ch: any(b["id"] == f"key:{c}" for b in s["buttons"]))
-                typed += ch
-                press(kiosk, f"key:{ch}", lambda s, t=typed: field(s) == t + "|")
-            clear(kiosk)
-        if layout in ("es_qwerty", "fr_azerty", "de_qwertz", "en_qwerty"):  # the accent key
-            word = {"es_qwerty": "ñá", "fr_azerty": "éç", "de_qwertz": "éß", "en_qwerty": "ü"}[layout]
-            typed = ""
-            for ch in word:
-                if not any(b["id"] == f"key:{ch}" for b in kiosk.probe()["buttons"]):
-                    press(kiosk, "key:accent", lambda s, c=ch: any(b["id"] == f"key:{c}" for b in s["buttons"]))
-                typed += ch
-                press(kiosk, f"key:{ch}", lambda s, t=typed: field(s) == t + "|")
-            clear(kiosk)
+                  "the letters again")
+            snap = clear(kiosk)
+        shown = {b["text"] for b in char_keys(snap)}
+        assert shown == {k.text for k in load_layout(layout).keys("normal") if k.text and k.text != " "}
+        typed = type_page(kiosk, snap)
+        # then, in the same field: Shift (one capital, then small letters again) and the accent key
+        extra = {"de_qwertz": "Übéß", "es_qwerty": "ñá", "fr_azerty": "éç", "en_qwerty": "ü"}.get(layout, "")
+        for ch in extra:
+            if not any(b["id"] == f"key:{ch}" for b in kiosk.probe()["buttons"]):
+                page = "key:shift" if ch.isupper() else "key:accent"
+                press(kiosk, page, lambda s, c=ch: any(b["id"] == f"key:{c}" for b in s["buttons"]))
+            typed += ch
+            press(kiosk, f"key:{ch}", lambda s, t=typed: field(s) == t + "|")
+        snap = clear(kiosk)
 
     # Delete, then Hide: the keyboard goes, the field keeps its text; tapping the field brings it back
     snap = kiosk.tap("key:layout")
