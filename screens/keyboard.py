@@ -33,6 +33,8 @@ from screens.widgets import KButton, KLabel
 
 log = logging.getLogger(__name__)
 
+SHOWN = 12  # candidates in the bar (it scrolls sideways); the lexicon is asked for this many
+
 
 class KeyboardKey(KButton):
     """One key or candidate: a focusable, named control. `spoken` is what the audio mode says."""
@@ -63,7 +65,9 @@ class OnScreenKeyboard(BoxLayout):
     shows_candidates = BooleanProperty(False)
 
     def __init__(self, **kwargs):
-        self.state = KeyboardState()
+        self.state = KeyboardState(candidate_limit=SHOWN)
+        self._candidate_keys: list[KeyboardKey] = []
+        self._note_label = None
         self._redraw = Clock.create_trigger(lambda *_: self.build_keys(), -1)
         super().__init__(**kwargs)
         app = App.get_running_app()
@@ -154,6 +158,8 @@ class OnScreenKeyboard(BoxLayout):
         run_in_background(lexicon.ensure_built, ready, failed=failed, name="pinyin-lexicon")
 
     def _fill_candidates(self) -> None:
+        """The bar: the letters being composed, then up to SHOWN candidates. Its buttons are made
+        once and relabelled on each keystroke (making 20 buttons per key cost ~20 ms a tap)."""
         bar = self.ids.get("candidates")
         if bar is None:
             return
@@ -162,16 +168,29 @@ class OnScreenKeyboard(BoxLayout):
             return
         app = App.get_running_app()
         if self.pinyin_state == "loading":
-            bar.add_widget(_note(app.t("Loading Chinese characters\u2026"), self))
+            bar.add_widget(self._note(app.t("Loading Chinese characters\u2026")))
             return
         if self.composing:
-            bar.add_widget(_note(self.composing, self))
-        for i, cand in enumerate(self.candidates[:20]):
-            bar.add_widget(KeyboardKey(raw=cand.text, spoken=cand.text, probe_id=f"candidate:{i}",
-                                     size_hint_x=None,
-                                     width=max(self.candidate_height * 1.3,
-                                               self.candidate_height * 0.55 * len(cand.text) + self.key_gap * 4),
-                                     on_release=lambda _b, n=i: self.choose(n)))
+            bar.add_widget(self._note(self.composing))
+        pool = self._candidate_keys
+        for i, cand in enumerate(self.candidates[:SHOWN]):
+            if i == len(pool):
+                pool.append(KeyboardKey(probe_id=f"candidate:{i}", size_hint_x=None,
+                                        on_release=lambda _b, n=i: self.choose(n)))
+            button = pool[i]
+            button.raw = button.spoken = cand.text
+            button.width = max(self.candidate_height * 1.3,
+                               self.candidate_height * 0.55 * len(cand.text) + self.key_gap * 4)
+            bar.add_widget(button)
+
+    def _note(self, text: str):
+        """The letters being composed (or "Loading ..."), at the start of the candidate bar."""
+        if self._note_label is None:
+            self._note_label = KLabel(size_hint=(None, None), pos_hint={"center_y": 0.5})
+        label = self._note_label
+        label.raw = text
+        label.width = max(self.candidate_height * 2, label.font_size * 0.62 * len(text) + 16)
+        return label
 
     # --- drawing ---------------------------------------------------------------------------------
 
@@ -220,13 +239,6 @@ class OnScreenKeyboard(BoxLayout):
         if key.code == "accent":
             return key.label, app.t("Letters" if self.state.page.startswith("accent") else "Accents")
         return key.label, key.label
-
-
-def _note(text: str, keyboard: OnScreenKeyboard):
-    """The letters being composed (or "Loading ..."), at the start of the candidate bar."""
-    label = KLabel(raw=text, size_hint=(None, None), pos_hint={"center_y": 0.5})
-    label.width = max(keyboard.candidate_height * 2, label.font_size * 0.62 * len(text) + 16)
-    return label
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
