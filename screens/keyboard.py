@@ -68,13 +68,19 @@ class OnScreenKeyboard(BoxLayout):
         self.state = KeyboardState(candidate_limit=SHOWN)
         self._candidate_keys: list[KeyboardKey] = []
         self._note_label = None
+        # each page's keys, built once (~70 ms) and swapped in on Shift, ?123 or the accent key
+        self._pages: dict[tuple[str, str], BoxLayout] = {}
         self._redraw = Clock.create_trigger(lambda *_: self.build_keys(), -1)
         super().__init__(**kwargs)
         app = App.get_running_app()
-        app.fbind("lang", self._redraw)  # the words on the keys are translated
+        app.fbind("lang", self._rebuild_all)  # the words on the keys are translated
         for name in ("key_height", "key_gap", "enter_label"):
-            self.fbind(name, self._redraw)
+            self.fbind(name, self._rebuild_all)
         self.reset()
+
+    def _rebuild_all(self, *_) -> None:
+        self._pages.clear()
+        self._redraw()
 
     # --- what the host calls -------------------------------------------------------------------
 
@@ -198,9 +204,17 @@ class OnScreenKeyboard(BoxLayout):
         rows_box = self.ids.get("rows")
         if rows_box is None:
             return
+        name = (self.state.layout_name, self.state.page)
+        if name not in self._pages:
+            self._pages[name] = self._build_page()
         rows_box.clear_widgets()
+        rows_box.add_widget(self._pages[name])
+
+    def _build_page(self) -> BoxLayout:
         layout = load_layout(self.state.layout_name)
         units = layout.units
+        page = BoxLayout(orientation="vertical", spacing=self.key_gap, size_hint_y=None)
+        page.bind(minimum_height=page.setter("height"))
         for row in self.state.rows():
             line = BoxLayout(spacing=self.key_gap, size_hint_y=None, height=self.key_height)
             used = sum(k.width for k in row)
@@ -209,12 +223,13 @@ class OnScreenKeyboard(BoxLayout):
             for key in row:
                 label, spoken = self.describe(key)
                 line.add_widget(KeyboardKey(raw=label, spoken=spoken, key=key, probe_id=key.probe_id,
-                                          size_hint_x=key.width, is_action=key.code in ACTION_NAMES,
-                                          primary=self._lit(key),
-                                          on_release=lambda b: self.press(b.key)))
+                                            size_hint_x=key.width, is_action=key.code in ACTION_NAMES,
+                                            primary=self._lit(key),
+                                            on_release=lambda b: self.press(b.key)))
             if used < units:
                 line.add_widget(Widget(size_hint_x=(units - used) / 2))
-            rows_box.add_widget(line)
+            page.add_widget(line)
+        return page
 
     def _lit(self, key: Key) -> bool:
         page = self.state.page
