@@ -17,6 +17,7 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 from kivy.uix.widget import Widget
 
 from kiosk.keyboard import (
@@ -29,15 +30,19 @@ from kiosk.keyboard import (
     load_layout,
 )
 from screens.background import run_in_background
-from screens.widgets import KButton, KLabel
+from screens.widgets import KLabel, ShapedText
 
 log = logging.getLogger(__name__)
 
 SHOWN = 12  # candidates in the bar (it scrolls sideways); the lexicon is asked for this many
 
 
-class KeyboardKey(KButton):
-    """One key or candidate: a focusable, named control. `spoken` is what the audio mode says."""
+class KeyboardKey(ShapedText, Button):
+    """One key or candidate: a focusable, named control. `spoken` is what the audio mode says.
+    Not a KButton: its kv rule sizes a button from its text (at least 72 dp), and a rule's binding
+    stays even where a subclass rule sets the same property; a key is as tall as its row."""
+
+    primary = BooleanProperty(False)
 
     spoken = StringProperty("")
     key = ObjectProperty(None, allownone=True)

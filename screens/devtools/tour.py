@@ -188,7 +188,8 @@ def _press_action(keyboard, code: str) -> None:
 def _keyboards(app, shoot):
     """Each language's keyboard on home, its pages (Shift, symbols, accents) and the pinyin bar:
     <lang>-18-keyboard, -19-keyboard-shift, -20-keyboard-symbols, -21-keyboard-accents,
-    zh-22-pinyin-candidates (\"xingli\" typed) and zh-23-pinyin-chosen (the first one tapped)."""
+    zh-22-pinyin-candidates (\"xingli\" typed), zh-23-pinyin-chosen (the first one tapped) and
+    en-24-keyboard-large-contrast."""
     home = app.screens["home"]
     for lang in KEYBOARDS:
         word = KEYBOARD_WORDS.get(lang, "")
@@ -227,6 +228,15 @@ def _keyboards(app, shoot):
             keyboard.choose(0)
             yield SETTLE + 0.3
             shoot("zh-23-pinyin-chosen")
+    if "en" in KEYBOARDS:  # the keyboard in large text with high contrast, Shift on
+        app.finish_session()
+        app.start_session()
+        app.theme.large_text = app.theme.high_contrast = True
+        home.open_search()
+        _type_on(home.ids.keyboard, "bag")
+        _press_action(home.ids.keyboard, "shift")
+        yield SETTLE
+        shoot("en-24-keyboard-large-contrast")
     app.finish_session()
 
 
