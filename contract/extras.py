@@ -17,7 +17,7 @@ import sys
 # [project.optional-dependencies]; tests/packaging checks that the two stay the same.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "kiosk": ("kivy", "requests", "qrcode", "sqlite_utils", "cryptography", "babel", "rich", "tomli_w",
-              "arabic_reshaper", "bidi"),
+              "arabic_reshaper", "bidi", "jieba", "pypinyin"),
     "server": ("fastapi", "starlette", "uvicorn", "httptools", "uvloop", "sqlalchemy", "psycopg", "jinja2",
                "markupsafe", "python_multipart", "cryptography"),
 }

@@ -35,6 +35,7 @@ from kiosk import i18n, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
 from kiosk.settings import Settings
+from offline_cache.lexicon import PinyinLexicon
 from offline_cache.store import Store
 from screens.idle import IdleWatch
 from screens.speech import Speech
@@ -80,7 +81,7 @@ class KioskApp(App):
 
     def __init__(self, settings: Settings, store: Store, engine: SessionEngine, *, sync_service: Any = None,
                  handoff: HandoffLinks | None = None, dev_tools: Sequence[Callable[[KioskApp], None]] = (),
-                 **kwargs):
+                 pinyin: PinyinLexicon | None = None, **kwargs):
         from screens.theme import Theme
 
         super().__init__(**kwargs)
@@ -92,6 +93,8 @@ class KioskApp(App):
         self.lang = engine.default_language
         self.dev_tools = dev_tools  # each is called with the App once its window exists
         self.handoff = handoff or HandoffLinks(settings)
+        # the Chinese keyboard's candidates; opened (built the first time) when it first shows
+        self.pinyin = pinyin or PinyinLexicon(settings.data_path / "pinyin.sqlite")
         self.can_hand_off = self.handoff.available
         self.idle = IdleWatch(settings, is_resting=lambda: self.sm.current == "attract",
                               on_timeout=self.idle_timeout, on_staff_gesture=self.open_staff)

@@ -11,6 +11,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, OptionProperty, StringProperty
 
 from kiosk.i18n import NATIVE_NAMES
+from screens.keyboard import OnScreenKeyboard  # noqa: F401 (home.kv draws it)
 from screens.widgets import KButton, KioskScreen, KLabel
 
 # A search with no results is recorded once the customer has stopped typing for this long.
@@ -20,6 +21,7 @@ NO_RESULT_PAUSE = 1.5
 class HomeScreen(KioskScreen):
     mode = OptionProperty("browse", options=["browse", "search", "category"])
     query = StringProperty("")
+    composing = StringProperty("")  # pinyin letters on the keyboard, not yet a character
     category_name = StringProperty("")
     keyboard_open = BooleanProperty(False)
     hits = ListProperty([])
@@ -49,6 +51,8 @@ class HomeScreen(KioskScreen):
         self.keyboard_open = False
         self.category_name = ""
         self._recorded.clear()
+        if "keyboard" in self.ids:
+            self.ids.keyboard.reset()
 
     def refresh(self) -> None:
         self._chrome_dirty = True
@@ -125,6 +129,7 @@ class HomeScreen(KioskScreen):
         self.mode = "browse"
         self.query = ""
         self.keyboard_open = False
+        self.ids.keyboard.clear()
         self._rebuild_trigger()
 
     def open_search(self) -> None:
@@ -133,20 +138,42 @@ class HomeScreen(KioskScreen):
         self._rebuild_trigger()
 
     def on_key(self, char: str) -> None:
+        """Text from the on-screen keyboard (a letter, a word from the pinyin bar, "" when only
+        the composition changed) or "\\b" to delete one character."""
         if char == "\b":
             self.query = self.query[:-1]
-        elif len(self.query) < 60:
-            self.query += char
+        elif char:
+            self.query = (self.query + char)[:60]
         self.mode = "search"
         self._search_trigger()
 
+    def on_keyboard_action(self, action: str) -> None:
+        """Search: the results now, with the keyboard out of their way; Hide: the keyboard only
+        (tapping the search field brings it back)."""
+        self.keyboard_open = False
+        if action == "enter":
+            self._search_trigger.cancel()
+            self.mode = "search"
+            self._rebuild_trigger()
+
+    def set_composing(self, letters: str) -> None:
+        self.composing = letters
+        if self.keyboard_open:
+            self.mode = "search"
+            self._search_trigger()
+
+    def typed(self) -> str:
+        """What the search runs on: the field's text, pinyin letters being composed included."""
+        return (self.query + self.composing).strip()
+
     def clear_query(self) -> None:
         self.query = ""
+        self.ids.keyboard.clear()
         self._search_trigger()
 
     def _run_search(self):
         app = App.get_running_app()
-        text = self.query.strip()
+        text = self.typed()
         self._record_trigger.cancel()
         if not text:
             self.hits = []
@@ -170,15 +197,15 @@ class HomeScreen(KioskScreen):
             self._record_trigger()
 
     def _record_no_results(self, *_):
-        text = self.query.strip()
+        text = self.typed()
         if text and not self.hits and text not in self._recorded:
             self._recorded.add(text)
             App.get_running_app().record_search(text, 0)
 
     def open_guide(self, guide_id: str, via: str) -> None:
         app = App.get_running_app()
-        if via == "search" and self.query.strip():
-            app.record_search(self.query.strip(), len(self.hits))
+        if via == "search" and self.typed():
+            app.record_search(self.typed(), len(self.hits))
         app.open_guide(guide_id, via)
 
     def on_keyboard_open(self, *_):

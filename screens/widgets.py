@@ -1,5 +1,5 @@
-"""Widgets every screen shares: text that shapes itself for its script, large buttons, the
-on-screen keyboard, the PIN pad, a step image, the QR code and the base screen class."""
+"""Widgets every screen shares: text that shapes itself for its script, large buttons (the
+on-screen keyboard is screens/keyboard.py), the PIN pad, a step image, the QR code and the base screen class."""
 
 from __future__ import annotations
 
@@ -165,47 +165,6 @@ class QRCode(Widget):
 
 class KeyButton(KButton):
     value = StringProperty("")
-
-
-LAYOUTS = {
-    "latin": ["1234567890", "qwertyuiop", "asdfghjkl'", "zxcvbnm,.-"],
-    "arabic": ["1234567890", "ضصثقفغعهخحج", "شسيبلاتنمكط", "ئءؤرىةوزظذد"],
-}
-
-
-class OnScreenKeyboard(BoxLayout):
-    """A large keyboard built from buttons. Keys call `on_text(char)`; the space and delete keys
-    call the same. Arabic gets its own letters; other languages type with Latin letters."""
-
-    layout = OptionProperty("latin", options=list(LAYOUTS))
-    key_handler = ObjectProperty(None)  # callable(str): a character, " " or "\b"
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        Clock.schedule_once(lambda *_: self.build_keys())
-        App.get_running_app().fbind("lang", lambda *_: self.build_keys())
-
-    def on_layout(self, *_):
-        self.build_keys()
-
-    def build_keys(self):
-        self.clear_widgets()
-        app = App.get_running_app()
-        for row in LAYOUTS[self.layout]:
-            line = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
-            for ch in row:
-                line.add_widget(KeyButton(raw=ch, value=ch, probe_id=f"key:{ch}", on_release=self._press))
-            self.add_widget(line)
-        last = BoxLayout(spacing=self.spacing, size_hint_y=None, height=app.theme.key_height)
-        last.add_widget(KeyButton(raw=app.t("Space"), value=" ", probe_id="key:space", size_hint_x=3,
-                                  on_release=self._press))
-        last.add_widget(KeyButton(raw=app.t("Delete"), value="\b", probe_id="key:delete", size_hint_x=1.2,
-                                  on_release=self._press))
-        self.add_widget(last)
-
-    def _press(self, button):
-        if self.key_handler:
-            self.key_handler(button.value)
 
 
 class PinKey(KeyButton):

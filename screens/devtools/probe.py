@@ -105,9 +105,12 @@ class Probe:
                     if isinstance(widget, Button):
                         if not widget.disabled:
                             # primary: drawn highlighted (a lit star, the chosen folder)
-                            buttons.append({"text": text, "id": getattr(widget, "probe_id", ""),
-                                            "primary": bool(getattr(widget, "primary", False)),
-                                            "x": left + round(cx), "y": top + round(height - cy)})
+                            button = {"text": text, "id": getattr(widget, "probe_id", ""),
+                                      "primary": bool(getattr(widget, "primary", False)),
+                                      "x": left + round(cx), "y": top + round(height - cy)}
+                            if getattr(widget, "spoken", ""):  # keys and candidates: their spoken name
+                                button["spoken"] = widget.spoken
+                            buttons.append(button)
                     elif text.strip():
                         labels.append(text)
             for child in reversed(widget.children):

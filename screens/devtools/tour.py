@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 LANGUAGES = tuple(os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(","))
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
 SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
+# whose keyboards are photographed (<lang>-20-keyboard ...); zh builds the pinyin lexicon first
+KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,de,ar,zh").split(",")))
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
@@ -169,6 +171,8 @@ def tour(app, out: Path):
         shoot(f"{lang}-19-staff-new-pin")
         app.leave_staff()
 
+    yield from _keyboards(app, shoot)
+
     # the accessibility modes, once: large text with high contrast, and the reach layout
     app.start_session()
     app.theme.large_text = app.theme.high_contrast = True
@@ -187,6 +191,75 @@ def tour(app, out: Path):
     shoot("en-17-step-reach")
     app.finish_session()
     yield SETTLE
+
+
+KEYBOARD_WORDS = {"en": "bag", "es": "maleta", "fr": "valise", "de": "koffer", "ar": "حقيبة", "zh": ""}
+
+
+def _type_on(keyboard, text: str) -> None:
+    """Press the keys that type `text` on the keyboard's current page, as taps would."""
+    for ch in text:
+        key = next(k for row in keyboard.state.rows() for k in row if k.text == ch)
+        keyboard.press(key)
+
+
+def _press_action(keyboard, code: str) -> None:
+    keyboard.press(next(k for row in keyboard.state.rows() for k in row if k.code == code))
+
+
+def _keyboards(app, shoot):
+    """Each language's keyboard on home, its pages (Shift, symbols, accents) and the pinyin bar:
+    <lang>-20-keyboard, -21-keyboard-shift, -22-keyboard-symbols, -23-keyboard-accents,
+    zh-24-pinyin-candidates (\"xingli\" typed), zh-25-pinyin-chosen (the first one tapped) and
+    en-26-keyboard-large-contrast."""
+    home = app.screens["home"]
+    for lang in KEYBOARDS:
+        word = KEYBOARD_WORDS.get(lang, "")
+        app.finish_session()
+        app.start_session()
+        app.set_language(lang)
+        home.open_search()
+        keyboard = home.ids.keyboard
+        _type_on(keyboard, word)
+        yield SETTLE
+        shoot(f"{lang}-20-keyboard")
+        if lang in ("en", "de"):
+            _press_action(keyboard, "shift")
+            yield SETTLE
+            shoot(f"{lang}-21-keyboard-shift")
+            _press_action(keyboard, "shift")
+        if lang in ("en", "ar", "zh"):
+            _press_action(keyboard, "special")
+            yield SETTLE
+            shoot(f"{lang}-22-keyboard-symbols")
+            _press_action(keyboard, "special")
+        if lang in ("en", "es", "fr", "de"):
+            _press_action(keyboard, "accent")
+            yield SETTLE
+            shoot(f"{lang}-23-keyboard-accents")
+            _press_action(keyboard, "accent")
+        if lang == "zh":
+            for _ in range(100):  # the lexicon is built the first time (a few seconds)
+                if keyboard.pinyin_state != "loading":
+                    break
+                yield 0.2
+            _type_on(keyboard, "xingli")
+            yield SETTLE  # a slow frame (the first CJK glyphs) can hold the search back: two settles
+            yield SETTLE
+            shoot("zh-24-pinyin-candidates")
+            keyboard.choose(0)
+            yield SETTLE + 0.3
+            shoot("zh-25-pinyin-chosen")
+    if "en" in KEYBOARDS:  # the keyboard in large text with high contrast, Shift on
+        app.finish_session()
+        app.start_session()
+        app.theme.large_text = app.theme.high_contrast = True
+        home.open_search()
+        _type_on(home.ids.keyboard, "bag")
+        _press_action(home.ids.keyboard, "shift")
+        yield SETTLE
+        shoot("en-26-keyboard-large-contrast")
+    app.finish_session()
 
 
 class ScreenshotTour:

@@ -20,13 +20,15 @@ def test_screenshots_of_every_screen(tmp_path, display):
     out = tmp_path / "shots"
     # an unregistered kiosk, as on a new machine: the tour still shows every screen, handoff included
     env = dict(os.environ, DISPLAY=display, KIOSK_TOUR_LANGUAGES="en,ar", KIVY_HOME=str(tmp_path / "kivy"),
-               KIOSK_TOUR_SETTLE="0.4")
+               KIOSK_TOUR_SETTLE="0.4", KIOSK_TOUR_KEYBOARDS="en,ar")
     for name in ("KIOSK_TOKEN", "KIOSK_PUBLIC_URL", "KIOSK_SERVER_URL"):
         env.pop(name, None)
     run = subprocess.run([str(KIOSK), "screenshots", "--data-dir", str(tmp_path / "data"), str(out)], env=env, check=False,
                          capture_output=True, text=True, timeout=150)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     expected = {f"{lang}-{name}.png" for lang in ("en", "ar") for name in SCREENS}
+    expected |= {"en-20-keyboard.png", "en-21-keyboard-shift.png", "en-22-keyboard-symbols.png",
+                 "en-23-keyboard-accents.png", "ar-20-keyboard.png", "ar-22-keyboard-symbols.png"}
     assert expected <= {p.name for p in out.glob("*.png")}
     for name in sorted(expected):
         # a drawn screen has text and controls: many colours, not a blank or black window
