@@ -8,12 +8,11 @@ from pathlib import Path
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import ObjectProperty, StringProperty
-from kivy.uix.boxlayout import BoxLayout
 
-from screens.widgets import KButton, KioskScreen
+from screens.widgets import Box, KButton, KioskScreen
 
 
-class StepBar(BoxLayout):
+class StepBar(Box):
     """The bar under a step and an outcome. A button this kiosk cannot offer is left out of the
     row, so the others share its width: Read aloud without espeak-ng, and Continue on your phone
     on a kiosk no server knows (no token or no public address, kiosk/handoff.py)."""
