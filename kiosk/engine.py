@@ -49,6 +49,25 @@ class Position:
     path: tuple[int, ...] = ()  # choice indices taken from the guide's start to reach this step
 
 
+def steps_to_end(guide: Guide, step_id: str) -> int:
+    """The fewest choices from `step_id` to an outcome step of the same guide (breadth first; a
+    choice that opens another guide counts as one step to its end). A valid guide always has one."""
+    seen, frontier, distance = {step_id}, [step_id], 0
+    while frontier:
+        if any(guide.steps[sid].end for sid in frontier):
+            return distance
+        following = []
+        for sid in frontier:
+            for choice in guide.steps[sid].choices:
+                if choice.guide:
+                    return distance + 1
+                if choice.next and choice.next not in seen:
+                    seen.add(choice.next)
+                    following.append(choice.next)
+        frontier, distance = following, distance + 1
+    return 0
+
+
 @dataclass(frozen=True)
 class StepView:
     """Everything a screen needs to draw one step, already in the customer's language."""
@@ -64,6 +83,13 @@ class StepView:
     path: tuple[int, ...]
     depth: int  # 1 on the first step
     language: str
+    remaining: int = 0  # the fewest choices from this step to an outcome (0 on an outcome)
+
+    @property
+    def progress(self) -> float:
+        """How far through the guide: steps taken / (taken + the shortest remaining path to an end)."""
+        taken = len(self.path)
+        return 1.0 if self.remaining == 0 else taken / (taken + self.remaining)
 
     @property
     def is_outcome(self) -> bool:
@@ -290,7 +316,7 @@ class SessionEngine:
             guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
             step_id=step.id, text=pick(step.text, lang, default), image=step.image,
             choices=tuple(pick(c.label, lang, default) for c in step.choices), outcome=step.end,
-            path=pos.path, depth=len(pos.path) + 1, language=lang)
+            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=steps_to_end(guide, step.id))
 
     def choose(self, index: int) -> StepView:
         _, pos, guide, step = self._open_step()
