@@ -49,23 +49,32 @@ class Position:
     path: tuple[int, ...] = ()  # choice indices taken from the guide's start to reach this step
 
 
-def steps_to_end(guide: Guide, step_id: str) -> int:
-    """The fewest choices from `step_id` to an outcome step of the same guide (breadth first; a
-    choice that opens another guide counts as one step to its end). A valid guide always has one."""
-    seen, frontier, distance = {step_id}, [step_id], 0
+def distances_to_end(guide: Guide) -> dict[str, int]:
+    """For every step, the fewest choices to an outcome step of the same guide; a choice that opens
+    another guide counts as one step to its end. One breadth-first pass backwards from the ends."""
+    before: dict[str, list[str]] = {sid: [] for sid in guide.steps}
+    for sid, step in guide.steps.items():
+        for choice in step.choices:
+            if choice.next in before:
+                before[choice.next].append(sid)
+    found = {sid: 0 for sid, step in guide.steps.items() if step.end}
+    frontier, distance = list(found), 0
     while frontier:
-        if any(guide.steps[sid].end for sid in frontier):
-            return distance
-        following = []
-        for sid in frontier:
-            for choice in guide.steps[sid].choices:
-                if choice.guide:
-                    return distance + 1
-                if choice.next and choice.next not in seen:
-                    seen.add(choice.next)
-                    following.append(choice.next)
-        frontier, distance = following, distance + 1
-    return 0
+        distance += 1
+        following = [sid for sid, step in guide.steps.items()
+                     if sid not in found and any(c.guide for c in step.choices)] if distance == 1 else []
+        following += [prev for sid in frontier for prev in before[sid] if prev not in found]
+        frontier = []
+        for sid in following:
+            if sid not in found:
+                found[sid] = distance
+                frontier.append(sid)
+    return found
+
+
+def steps_to_end(guide: Guide, step_id: str) -> int:
+    """The fewest choices from `step_id` to an outcome (see distances_to_end); 0 if none."""
+    return distances_to_end(guide).get(step_id, 0)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ class SessionEngine:
         self._session: _Session | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._unsaved: list[dict[str, Any]] = []
+        self._distances: dict[tuple[str, int], dict[str, int]] = {}  # _to_end's one guide
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -279,6 +289,13 @@ class SessionEngine:
 
     # --- moving through a guide ----------------------------------------------------------------
 
+    def _to_end(self, guide: Guide, pos: Position) -> dict[str, int]:
+        """distances_to_end, once per guide version (a tap must not walk a long guide again)."""
+        key = (guide.id, pos.guide_version)
+        if key not in self._distances:
+            self._distances = {key: distances_to_end(guide)}  # the open guide's only
+        return self._distances[key]
+
     def _load(self, guide_id: str) -> tuple[Guide, int]:
         found = self.store.guide(guide_id)
         if found is None:
@@ -316,7 +333,7 @@ class SessionEngine:
             guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
             step_id=step.id, text=pick(step.text, lang, default), image=step.image,
             choices=tuple(pick(c.label, lang, default) for c in step.choices), outcome=step.end,
-            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=steps_to_end(guide, step.id))
+            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=self._to_end(guide, pos).get(step.id, 0))
 
     def choose(self, index: int) -> StepView:
         _, pos, guide, step = self._open_step()

@@ -33,3 +33,13 @@ def test_the_shortest_path_counts_not_the_longest():
     guide = Guide(id="g", language="en", title={"en": "g"}, category={"en": "c"}, keywords={}, start="a",
                   steps=steps)
     assert [steps_to_end(guide, s) for s in "abcde"] == [1, 2, 0, 1, 0]
+
+
+def test_a_jump_to_another_guide_is_one_step_to_its_end():
+    steps = {"a": Step(id="a", text={"en": "a"}, choices=(Choice(label={"en": "b"}, next="b"),
+                                                           Choice(label={"en": "wifi"}, guide="wifi"))),
+             "b": Step(id="b", text={"en": "b"}, choices=(Choice(label={"en": "c"}, next="c"),)),
+             "c": Step(id="c", text={"en": "c"}, choices=(), end="resolved")}
+    guide = Guide(id="g", language="en", title={"en": "g"}, category={"en": "c"}, keywords={}, start="a",
+                  steps=steps)
+    assert [steps_to_end(guide, s) for s in "abc"] == [1, 1, 0]
