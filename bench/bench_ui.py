@@ -1,7 +1,8 @@
 """UI latency on the real app: tap -> next step drawn, on a generated 500-step guide, and cold
 start to the attract screen next to a bare Kivy App().run().
 
-Run under X (e.g. `xvfb-run -a -s "-screen 0 1280x720x24 +extension GLX" .venv/bin/python bench/bench_ui.py`).
+Run under X (e.g. `xvfb-run -a -s "-screen 0 1280x720x24 +extension GLX" .venv/bin/python bench/bench_ui.py`;
+portrait: an Xvfb of 1080x1920 and `--size 1080x1920`).
 The app runs in its own process with KIOSK_TEST_PROBE set; taps go in through xdotool (X -> SDL2,
 as from a touch panel). For each tap two figures are taken:
   * in-app: the touch-up reaching Kivy -> the frame showing the next step flipped (probe timestamps)
@@ -31,6 +32,7 @@ KIOSK = Path(sys.executable).with_name("kiosk")
 FRAME_MS = 1000 / 60
 INSTANT_MS = 100
 STEPS = 500
+WINDOW_SIZE = "1280x720"  # --size; portrait: --size 1080x1920 under an Xvfb that size
 
 
 def make_guide(folder: Path, steps: int = STEPS) -> str:
@@ -63,7 +65,7 @@ class App:
     def __init__(self, data_dir: Path):
         self.probe_path = data_dir / "probe.json"
         self.probe_path.unlink(missing_ok=True)
-        env = dict(os.environ, KIOSK_TEST_PROBE=str(self.probe_path), KIOSK_WINDOW_SIZE="1280x720",
+        env = dict(os.environ, KIOSK_TEST_PROBE=str(self.probe_path), KIOSK_WINDOW_SIZE=WINDOW_SIZE,
                    KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(data_dir / "kivy-home"),
                    KIOSK_IDLE_TIMEOUT="600")
         self.started = time.time()
@@ -187,7 +189,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--taps", type=int, default=60)
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--size", default="1280x720", help="window size, e.g. 1080x1920 (portrait)")
     args = parser.parse_args()
+    global WINDOW_SIZE
+    WINDOW_SIZE = args.size
     if not os.environ.get("DISPLAY"):
         print("No DISPLAY: run under xvfb-run.", file=sys.stderr)
         return 2

@@ -92,6 +92,12 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
             f"({default(Settings, 'idle_timeout'):g} is the default)")
     if not 3 <= s.idle_countdown <= 120:
         err(f"idle_countdown is {s.idle_countdown:g} s; use 3 to 120 seconds")
+    if not 7 <= s.panel_diagonal_in <= 100:
+        err(f"panel_diagonal_in is {s.panel_diagonal_in:g}; give the panel's visible diagonal in inches, "
+            f"7 to 100 ({default(Settings, 'panel_diagonal_in'):g} is the default)")
+    if not 0 <= s.panel_bottom_mm <= 2000:
+        err(f"panel_bottom_mm is {s.panel_bottom_mm:g}; give the height of the panel's lower edge above the "
+            f"floor in millimetres, 0 to 2000 ({default(Settings, 'panel_bottom_mm'):g} is the default)")
     if s.sync_interval <= 0:
         err("sync_interval must be more than 0 minutes")
     if s.outbox_limit < 1000:

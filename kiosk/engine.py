@@ -49,6 +49,34 @@ class Position:
     path: tuple[int, ...] = ()  # choice indices taken from the guide's start to reach this step
 
 
+def distances_to_end(guide: Guide) -> dict[str, int]:
+    """For every step, the fewest choices to an outcome step of the same guide; a choice that opens
+    another guide counts as one step to its end. One breadth-first pass backwards from the ends."""
+    before: dict[str, list[str]] = {sid: [] for sid in guide.steps}
+    for sid, step in guide.steps.items():
+        for choice in step.choices:
+            if choice.next in before:
+                before[choice.next].append(sid)
+    found = {sid: 0 for sid, step in guide.steps.items() if step.end}
+    frontier, distance = list(found), 0
+    while frontier:
+        distance += 1
+        following = [sid for sid, step in guide.steps.items()
+                     if sid not in found and any(c.guide for c in step.choices)] if distance == 1 else []
+        following += [prev for sid in frontier for prev in before[sid] if prev not in found]
+        frontier = []
+        for sid in following:
+            if sid not in found:
+                found[sid] = distance
+                frontier.append(sid)
+    return found
+
+
+def steps_to_end(guide: Guide, step_id: str) -> int:
+    """The fewest choices from `step_id` to an outcome (see distances_to_end); 0 if none."""
+    return distances_to_end(guide).get(step_id, 0)
+
+
 @dataclass(frozen=True)
 class StepView:
     """Everything a screen needs to draw one step, already in the customer's language."""
@@ -64,6 +92,13 @@ class StepView:
     path: tuple[int, ...]
     depth: int  # 1 on the first step
     language: str
+    remaining: int = 0  # the fewest choices from this step to an outcome (0 on an outcome)
+
+    @property
+    def progress(self) -> float:
+        """How far through the guide: steps taken / (taken + the shortest remaining path to an end)."""
+        taken = len(self.path)
+        return 1.0 if self.remaining == 0 else taken / (taken + self.remaining)
 
     @property
     def is_outcome(self) -> bool:
@@ -97,6 +132,7 @@ class SessionEngine:
         self._session: _Session | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._unsaved: list[dict[str, Any]] = []
+        self._distances: dict[tuple[str, int], dict[str, int]] = {}  # _to_end's one guide
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -253,6 +289,13 @@ class SessionEngine:
 
     # --- moving through a guide ----------------------------------------------------------------
 
+    def _to_end(self, guide: Guide, pos: Position) -> dict[str, int]:
+        """distances_to_end, once per guide version (a tap must not walk a long guide again)."""
+        key = (guide.id, pos.guide_version)
+        if key not in self._distances:
+            self._distances = {key: distances_to_end(guide)}  # the open guide's only
+        return self._distances[key]
+
     def _load(self, guide_id: str) -> tuple[Guide, int]:
         found = self.store.guide(guide_id)
         if found is None:
@@ -290,7 +333,7 @@ class SessionEngine:
             guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
             step_id=step.id, text=pick(step.text, lang, default), image=step.image,
             choices=tuple(pick(c.label, lang, default) for c in step.choices), outcome=step.end,
-            path=pos.path, depth=len(pos.path) + 1, language=lang)
+            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=self._to_end(guide, pos).get(step.id, 0))
 
     def choose(self, index: int) -> StepView:
         _, pos, guide, step = self._open_step()

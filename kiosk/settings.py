@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     sync_interval: float = 5.0  # minutes between sync rounds
     outbox_limit: int = 200_000
     fullscreen: bool = True
+    # the panel's physical size and height, so the UI lays out in millimetres (screens/theme.py)
+    panel_diagonal_in: float = 23.8  # the visible diagonal in inches
+    panel_bottom_mm: float = 700.0  # height of the panel's lower edge above the floor
     data_dir: str = Field("", exclude=True)  # --data-dir or KIOSK_DATA_DIR; never in kiosk.toml
 
     @classmethod

@@ -89,8 +89,10 @@ class KioskApp(App):
         # The sync engineer's hook: an object with sync_now(progress) -> str and optionally
         # reachable() -> bool; it calls content_changed() after installing new content.
         self.sync_service = sync_service
-        self.theme = Theme()
+        self.theme = Theme(settings.panel_diagonal_in, settings.panel_bottom_mm)
+        self.fbind("lang", lambda *_: setattr(self.theme, "rtl", i18n.is_rtl(self.lang)))
         self.lang = engine.default_language
+        self.theme.rtl = i18n.is_rtl(self.lang)
         self.dev_tools = dev_tools  # each is called with the App once its window exists
         self.handoff = handoff or HandoffLinks(settings)
         # the Chinese keyboard's candidates; opened (built the first time) when it first shows
@@ -116,6 +118,7 @@ class KioskApp(App):
         i18n.ensure_compiled()
         register_fonts()
         Window.show_cursor = False
+        self.theme.follow_window(Window)  # millimetres and portrait, from the window's size
         if self.settings.fullscreen:
             Window.fullscreen = "auto"  # with a window manager: above its panels, no borders
         Window.clearcolor = (0, 0, 0, 1)

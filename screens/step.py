@@ -7,13 +7,13 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.lang import Builder
-from kivy.properties import ObjectProperty, StringProperty
-from kivy.uix.boxlayout import BoxLayout
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.widget import Widget
 
-from screens.widgets import KButton, KioskScreen
+from screens.widgets import Box, KButton, KioskScreen
 
 
-class StepBar(BoxLayout):
+class StepBar(Box):
     """The bar under a step and an outcome. A button this kiosk cannot offer is left out of the
     row, so the others share its width: Read aloud without espeak-ng, and Continue on your phone
     on a kiosk no server knows (no token or no public address, kiosk/handoff.py)."""
@@ -25,6 +25,16 @@ class StepBar(BoxLayout):
                 self.remove_widget(button)
 
 
+class GuideProgress(Widget):
+    """A bar: how far through the guide (StepView.progress), filled from the reading side."""
+
+    value = NumericProperty(0.0)
+
+
+class ChoiceButton(KButton):
+    """An answer: the primary target of a step (taller in portrait, where there is room)."""
+
+
 class StepScreen(KioskScreen):
     view = ObjectProperty(None, allownone=True)  # kiosk.engine.StepView
     step_count = StringProperty("")
@@ -34,12 +44,13 @@ class StepScreen(KioskScreen):
         self.view = view
         self.heading = view.guide_title
         self.step_count = app.t("Step {n}").format(n=view.depth)
+        self.ids.progress.value = view.progress
         self.ids.text.raw = view.text
         self.ids.image.show(app.image_for(view))
         box = self.ids.choices
         box.clear_widgets()
         for index, label in enumerate(view.choices):
-            box.add_widget(KButton(raw=label, probe_id=f"choice:{index}",
+            box.add_widget(ChoiceButton(raw=label, probe_id=f"choice:{index}",
                                    on_release=lambda _b, i=index: app.choose(i)))
         box.do_layout()  # placed now, not on a trigger (see HomeScreen._settle)
         self.ids.text_scroll.scroll_y = 1

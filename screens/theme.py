@@ -1,4 +1,5 @@
-"""The kiosk's look in one place: colours, sizes (dp/sp), fonts and the accessibility switches.
+"""The kiosk's look in one place: colours, sizes (in millimetres on the panel), fonts, the
+portrait and right-to-left switches and the accessibility switches.
 
 Every .kv rule reads `app.theme.<name>`, so turning on large text, high contrast or the reach
 layout is one property change that the whole UI follows.
@@ -7,12 +8,13 @@ layout is one property change that the whole UI follows.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from kivy.core.text import LabelBase
 from kivy.event import EventDispatcher
-from kivy.metrics import dp, sp
-from kivy.properties import AliasProperty, BooleanProperty
+from kivy.metrics import dp
+from kivy.properties import AliasProperty, BooleanProperty, NumericProperty
 
 from kiosk.i18n import script_of
 
@@ -66,16 +68,67 @@ PALETTES = {
 }
 
 
+# Sizes in millimetres on the panel (EN 301 549 §8, ADA reach): a touch target is at least 15 mm
+# both ways, targets are at least 5 mm apart, and text is sized by its x-height, the height of a
+# lower-case letter, which is what a reader standing 50-70 cm away sees.
+TARGET_MM = 18.0  # a button's height (its width is never under MIN_TARGET_MM either)
+MIN_TARGET_MM = 15.0
+GAP_MM = 6.0  # between two targets (>= 5 mm)
+KEY_GAP_MM = 5.5  # between two keys
+PAD_MM = 6.0  # between the screen's edge and the layout
+X_HEIGHT_EM = 0.536  # Noto Sans: the x-height is 0.536 of the font size
+X_HEIGHT_MM = {  # normal, large text (>= 4 mm)
+    "small": (3.0, 4.1), "body": (3.6, 4.8), "button": (3.6, 4.8), "title": (4.2, 5.6),
+    "headline": (4.8, 6.4), "hero": (8.0, 10.0),
+}
+DEFAULT_DIAGONAL_IN = 23.8
+
+
+def px_per_mm(size: tuple[float, float], diagonal_in: float) -> float:
+    """Pixels per millimetre of a window that fills a panel of `diagonal_in` inches."""
+    return math.hypot(*size) / (diagonal_in * 25.4)
+
+
 class Theme(EventDispatcher):
     large_text = BooleanProperty(False)
     high_contrast = BooleanProperty(False)
     reach = BooleanProperty(False)  # every control in the lower two thirds of the screen
+    # pixels per millimetre on the panel; follows the window's size (follow_window). Until the
+    # window exists: a 1920x1080 window on the default panel.
+    mm = NumericProperty(px_per_mm((1920, 1080), DEFAULT_DIAGONAL_IN))
+    portrait = BooleanProperty(False)  # the window is taller than wide: the portrait layouts
+    rtl = BooleanProperty(False)  # the customer's language is written right to left: mirrored layouts
+    panel_bottom_mm = NumericProperty(700.0)  # the panel's lower edge above the floor
+
+    def __init__(self, diagonal_in: float = DEFAULT_DIAGONAL_IN, panel_bottom_mm: float = 700.0, **kwargs):
+        super().__init__(**kwargs)
+        self.diagonal_in = diagonal_in
+        self.panel_bottom_mm = panel_bottom_mm
+
+    def follow_window(self, window) -> None:
+        """Size everything from the window: now, and whenever it changes (rotation, resize)."""
+        window.bind(size=lambda _w, size: self._sized(size))
+        self._sized(window.size)
+
+    def _sized(self, size) -> None:
+        width, height = size
+        if width < 1 or height < 1:
+            return
+        self.mm = px_per_mm((width, height), self.diagonal_in)
+        self.portrait = height > width
+
+    def above_floor_mm(self, y_px: float) -> float:
+        """How high above the floor a point `y_px` window pixels above the window's bottom is."""
+        return self.panel_bottom_mm + y_px / self.mm
 
     def _colour(self, name: str) -> list[float]:
         return _rgba(PALETTES["contrast" if self.high_contrast else "normal"][name])
 
     def _scale(self) -> float:
         return 1.35 if self.large_text else 1.0
+
+    def _font(self, role: str) -> float:
+        return X_HEIGHT_MM[role][1 if self.large_text else 0] / X_HEIGHT_EM * self.mm
 
     # colours
     bg = AliasProperty(lambda self: self._colour("bg"), bind=["high_contrast"], cache=True)
@@ -89,20 +142,31 @@ class Theme(EventDispatcher):
     good = AliasProperty(lambda self: self._colour("good"), bind=["high_contrast"], cache=True)
     warn = AliasProperty(lambda self: self._colour("warn"), bind=["high_contrast"], cache=True)
     key = AliasProperty(lambda self: self._colour("key"), bind=["high_contrast"], cache=True)
-    border = AliasProperty(lambda self: dp(3) if self.high_contrast else 0, bind=["high_contrast"], cache=True)
+    border = AliasProperty(lambda self: self.mm * 0.8 if self.high_contrast else 0,
+                           bind=["high_contrast", "mm"], cache=True)
 
-    # type sizes
-    font_small = AliasProperty(lambda self: sp(17) * self._scale(), bind=["large_text"], cache=True)
-    font_body = AliasProperty(lambda self: sp(22) * self._scale(), bind=["large_text"], cache=True)
-    font_button = AliasProperty(lambda self: sp(22) * self._scale(), bind=["large_text"], cache=True)
-    font_title = AliasProperty(lambda self: sp(32) * self._scale(), bind=["large_text"], cache=True)
-    font_hero = AliasProperty(lambda self: sp(54) * self._scale(), bind=["large_text"], cache=True)
+    # type sizes, from the x-height in mm
+    font_small = AliasProperty(lambda self: self._font("small"), bind=["large_text", "mm"], cache=True)
+    font_body = AliasProperty(lambda self: self._font("body"), bind=["large_text", "mm"], cache=True)
+    font_button = AliasProperty(lambda self: self._font("button"), bind=["large_text", "mm"], cache=True)
+    font_title = AliasProperty(lambda self: self._font("title"), bind=["large_text", "mm"], cache=True)
+    font_headline = AliasProperty(lambda self: self._font("headline"), bind=["large_text", "mm"], cache=True)
+    font_hero = AliasProperty(lambda self: self._font("hero"), bind=["large_text", "mm"], cache=True)
 
-    # control sizes: a choice is at least 72 dp tall (>= 60 px at 1080p), with room between
-    button_height = AliasProperty(lambda self: dp(72) * self._scale(), bind=["large_text"], cache=True)
-    bar_height = AliasProperty(lambda self: dp(76) * self._scale(), bind=["large_text"], cache=True)
-    key_height = AliasProperty(lambda self: dp(52) * self._scale(), bind=["large_text"], cache=True)
-    pad = AliasProperty(lambda self: dp(20), bind=[], cache=True)
-    gap = AliasProperty(lambda self: dp(14), bind=[], cache=True)
+    # control sizes in mm: a target is at least 15 mm both ways, with >= 5 mm between targets
+    button_height = AliasProperty(lambda self: TARGET_MM * self.mm * (1.2 if self.large_text else 1.0),
+                                  bind=["large_text", "mm"], cache=True)
+    min_target = AliasProperty(lambda self: MIN_TARGET_MM * self.mm, bind=["mm"], cache=True)
+    bar_height = AliasProperty(lambda self: TARGET_MM * self.mm * (1.2 if self.large_text else 1.0),
+                               bind=["large_text", "mm"], cache=True)
+    # a key is as tall as a button: KeyButton is a KButton, whose height rule is the button's
+    key_height = AliasProperty(lambda self: TARGET_MM * self.mm * (1.2 if self.large_text else 1.0),
+                               bind=["large_text", "mm"], cache=True)
+    key_gap = AliasProperty(lambda self: KEY_GAP_MM * self.mm, bind=["mm"], cache=True)
+    pad = AliasProperty(lambda self: PAD_MM * self.mm, bind=["mm"], cache=True)
+    gap = AliasProperty(lambda self: GAP_MM * self.mm, bind=["mm"], cache=True)
+    # the room a heading row leaves for the staff gesture's corner (screens/idle.py, 90 dp
+    # from the window's corner): a square that never holds a control
+    corner = AliasProperty(lambda self: max(0, dp(90) - self.pad), bind=["mm"], cache=True)
     # the reach layout leaves the top third of the screen for text only
     top_reserve = AliasProperty(lambda self: 1 / 3 if self.reach else 0, bind=["reach"], cache=True)

@@ -88,11 +88,39 @@ class KButton(ShapedText, Button):
     primary = BooleanProperty(False)
 
 
+class Mirrored:
+    """A layout that mirrors its children in a right-to-left language (app.theme.rtl): each child's
+    box is placed at the same distance from the right edge as it would have from the left, so a
+    row runs right to left, and nested rows mirror in turn. Every screen is built from these
+    (`Box`, `Grid` in the .kv files), so a screen is written once, in reading order."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        app = App.get_running_app()
+        if app is not None and getattr(app, "theme", None) is not None:
+            app.theme.fbind("rtl", self._trigger_layout)
+
+    def do_layout(self, *args, **kwargs):
+        super().do_layout(*args, **kwargs)
+        app = App.get_running_app()
+        if app is not None and getattr(app, "theme", None) is not None and app.theme.rtl:
+            for child in self.children:
+                child.x = 2 * self.x + self.width - child.x - child.width
+
+
+class Box(Mirrored, BoxLayout):
+    """A BoxLayout, mirrored in right-to-left languages."""
+
+
+class Grid(Mirrored, GridLayout):
+    """A GridLayout, mirrored in right-to-left languages."""
+
+
 class Spacer(Widget):
     pass
 
 
-class Hideable(BoxLayout):
+class Hideable(Box):
     """A box that can step aside: when `shown` is False it takes no room, draws nothing and lets
     every touch through. (Kivy's `disabled` would swallow touches, even on children that overflow
     a zero-height box, and cover the controls beneath.)"""

@@ -34,6 +34,8 @@ KIOSK_ENV = {
     "sync_interval": ("1e1", 10.0),
     "outbox_limit": ("1_000_000", 1_000_000),
     "fullscreen": ("no", False),
+    "panel_diagonal_in": ("21.5", 21.5),
+    "panel_bottom_mm": (" 650 ", 650.0),
 }
 
 SERVER_ENV = {

@@ -1,5 +1,6 @@
 """The UI tests' probe: after every frame that changed what is on screen, a JSON file with what a
-person would see (the screen, visible texts, every tappable button with its centre in screen pixels).
+person would see (the screen, visible texts, every tappable button with its centre and box in
+screen pixels, each label's box beside its drawn texture, and the panel's millimetres).
 
 tests/ui and bench/bench_ui.py read it; `kiosk run` attaches it only when KIOSK_TEST_PROBE names
 the file (kiosk/cli.py).
@@ -88,6 +89,7 @@ class Probe:
         app = self.app
         labels: list[str] = []
         buttons: list[dict] = []
+        label_boxes: list[dict] = []
         height = window.height
         left, top = int(window.left), int(window.top)
 
@@ -102,17 +104,29 @@ class Probe:
                 cx, cy = widget.to_window(*widget.center)
                 if clip[0] <= cx <= clip[2] and clip[1] <= cy <= clip[3]:
                     text = getattr(widget, "raw", None) or widget.text
+                    x0, y0 = widget.to_window(widget.x, widget.y)
+                    # the box in screen pixels (left, top, width, height) and the drawn text's
+                    # size beside it: a texture larger than its box is clipped text
+                    # the part a ScrollView shows of it (left, top, width, height)
+                    vx0, vy0 = max(x0, clip[0]), max(y0, clip[1])
+                    vx1, vy1 = min(x0 + widget.width, clip[2]), min(y0 + widget.height, clip[3])
+                    box = {"box": [left + round(x0), top + round(height - y0 - widget.height),
+                                   round(widget.width), round(widget.height)],
+                           "visible": [left + round(vx0), top + round(height - vy1), round(vx1 - vx0), round(vy1 - vy0)],
+                           "texture": [round(v) for v in widget.texture_size],
+                           "scrolls": clip != full}  # inside a ScrollView: may reach past it
                     if isinstance(widget, Button):
                         if not widget.disabled:
                             # primary: drawn highlighted (a lit star, the chosen folder)
                             button = {"text": text, "id": getattr(widget, "probe_id", ""),
                                       "primary": bool(getattr(widget, "primary", False)),
-                                      "x": left + round(cx), "y": top + round(height - cy)}
+                                      "x": left + round(cx), "y": top + round(height - cy), **box}
                             if getattr(widget, "spoken", ""):  # keys and candidates: their spoken name
                                 button["spoken"] = widget.spoken
                             buttons.append(button)
                     elif text.strip():
                         labels.append(text)
+                        label_boxes.append({"text": text, **box})
             for child in reversed(widget.children):
                 walk(child, clip)
 
@@ -123,4 +137,7 @@ class Probe:
             walk(root, full)
         mx, my = window.mouse_pos
         return {"screen": app.sm.current, "overlay": overlay, "mouse": [left + round(mx), top + round(height - my)], "lang": app.lang, "session": app.engine.session_id,
-                "labels": labels, "buttons": buttons}
+                "labels": labels, "buttons": buttons, "label_boxes": label_boxes,
+                # the panel, for the layout audit: window pixels, pixels per mm, the panel's height
+                "window": [round(window.width), round(window.height)], "mm": app.theme.mm,
+                "panel_bottom_mm": app.theme.panel_bottom_mm, "rtl": app.theme.rtl}

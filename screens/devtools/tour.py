@@ -7,6 +7,7 @@ settle and draw before the next picture is taken. kiosk/cli.py attaches it (`Scr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -22,6 +23,12 @@ SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta",
 SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
 # whose keyboards are photographed (<lang>-20-keyboard ...); zh builds the pinyin lexicon first
 KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,de,ar,zh").split(",")))
+# KIOSK_TOUR_PROBES=1: beside each PNG, `<name>.json`, the UI probe's snapshot of that screen
+# (controls and labels with their boxes, the panel's mm): what the layout audit reads
+# (tests/ui/test_layout_audit.py)
+PROBES = os.environ.get("KIOSK_TOUR_PROBES") == "1"
+# KIOSK_TOUR_CUSTOMER_ONLY=1: only what a customer sees (01-11), no staff screens or modes
+CUSTOMER_ONLY = os.environ.get("KIOSK_TOUR_CUSTOMER_ONLY") == "1"
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
@@ -58,6 +65,10 @@ def tour(app, out: Path):
     from kivy.core.window import Window
 
     out.mkdir(parents=True, exist_ok=True)
+    from screens.devtools.probe import Probe
+
+    prober = Probe(str(out / "probe.json"))
+    prober.app = app
 
     def shoot(name: str) -> None:
         target = out / f"{name}.png"
@@ -65,6 +76,9 @@ def tour(app, out: Path):
         Window.dispatch("on_draw")  # draw now, then read the back buffer before any flip
         written = Window.screenshot(name=str(out / f"{name}-shot.png"))
         os.replace(written, target)
+        if PROBES:
+            (out / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
+                                              encoding="utf-8")
         log.info("screenshot %s", target)
 
     def walk(path):
@@ -138,6 +152,8 @@ def tour(app, out: Path):
         yield SETTLE
         shoot(f"{lang}-11-idle-overlay")
         app.idle.still_here()
+        if CUSTOMER_ONLY:
+            continue
 
         app.open_staff()
         app.screens["staff_pin"].pin = "12"
@@ -171,6 +187,8 @@ def tour(app, out: Path):
         shoot(f"{lang}-19-staff-new-pin")
         app.leave_staff()
 
+    if CUSTOMER_ONLY:
+        return
     yield from _keyboards(app, shoot)
 
     # the accessibility modes, once: large text with high contrast, and the reach layout
