@@ -47,6 +47,21 @@ class KeyboardKey(ShapedText, Button):
     spoken = StringProperty("")
     key = ObjectProperty(None, allownone=True)
     is_action = BooleanProperty(False)  # drawn in the button colour: Shift, Delete, Search ...
+    # A long word on a narrow key ("إخفاء لوحة المفاتيح" in portrait) is drawn smaller until it fits
+    # the key, never clipped; from its full size down to FIT_FLOOR of it.
+    fit_scale = NumericProperty(1.0)
+    FIT_FLOOR = 0.6
+
+    def on_raw(self, *_):  # not on_text: the shaped text changes as the font shrinks
+        self.fit_scale = 1.0
+
+    def on_size(self, *_):
+        self.fit_scale = 1.0
+
+    def on_texture_size(self, _, texture_size):
+        too_big = texture_size[1] > self.height * 0.95 or texture_size[0] > self.width
+        if too_big and self.fit_scale > self.FIT_FLOOR:
+            self.fit_scale = max(self.FIT_FLOOR, self.fit_scale * 0.85)
 
 
 class OnScreenKeyboard(BoxLayout):
