@@ -154,6 +154,10 @@ def test_the_fleet_page_shows_groups_and_moves_a_kiosk_with_the_staff_csrf_token
         row = conn.execute(sa.select(db.devices.c.rollout_group, db.devices.c.epoch)
                            .where(db.devices.c.name == "kiosk-2")).one()
     assert tuple(row) == ("pilot", 1)
+    with own_server.staff() as api:
+        listed = {d["name"]: d for d in api.get("/api/v1/fleet").json()["devices"]}
+    assert (listed["kiosk-2"]["group"], listed["kiosk-2"]["epoch"]) == ("pilot", 1)
+    assert (listed["kiosk-1"]["group"], listed["kiosk-1"]["epoch"]) == ("default", 0)
     with own_server.device("kiosk-2") as kiosk:
         manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
     assert (manifest["group"], manifest["epoch"]) == ("pilot", 1)
