@@ -65,7 +65,9 @@ def add_group(engine: Engine, name: str) -> int | None:
         if group_version(conn, name)[0]:
             raise RolloutError(f"a group called '{name}' already exists")
         version = group_version(conn, db.DEFAULT_GROUP)[1]
-        conn.execute(db.rollout_groups.insert().values(name=name, content_version=version, created_at=time.time()))
+        now = time.time()
+        conn.execute(db.rollout_groups.insert().values(name=name, content_version=version, created_at=now,
+                                                       changed_at=now))
     return version
 
 

@@ -58,7 +58,8 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
     chart = charts.bar_chart([(f"v{it['v'].version}", len(it["diff"]["added"]) + len(it["diff"]["changed"])
                                + len(it["diff"]["removed"])) for it in reversed(items)],
                              title="Guides added, changed or removed per version", width=480, height=200)
-    return render(request, "library.html", user, items=items, latest=latest, done=done, chart=chart)
+    return render(request, "library.html", user, items=items, latest=latest, done=done, chart=chart,
+                  groups=sum(map(len, held.values())))
 
 
 @router.post("/library/{version}/rollback")
