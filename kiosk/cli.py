@@ -90,6 +90,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Outbox          {report['outbox_depth']} events waiting"
           + (f"; {report['rejected_events']} rejected by the server" if report["rejected_events"] else ""))
     print(f"Server          {report['server_url'] or 'none configured (offline kiosk)'}")
+    if report["group"]:
+        print(f"Rollout group   {report['group']} (epoch {report['epoch']})")
     print(f"Last sync       {last.get('result', 'never')} {last.get('at', '')} {last.get('error') or ''}".rstrip())
     print(f"Free disk       {report['free_disk_bytes'] / 1e9:.1f} GB")
     if rec := report["recovered"]:

@@ -31,6 +31,8 @@ class Device:
     name: str
     handoff_key: bytes
     location: str | None = None
+    group: str = "default"  # its rollout group (server.groups)
+    epoch: int = 0  # rises when it moves to another group or its group is rolled back
 
 
 class AuthError(Exception):
@@ -55,17 +57,20 @@ def token_digest(token: str) -> str:
 # --- devices -----------------------------------------------------------------------------------
 
 
-def add_device(engine: Engine, name: str, location: str | None = None) -> str:
-    """Register a device and return its token: shown once, never stored in the clear."""
+def add_device(engine: Engine, name: str, location: str | None = None, group: str = db.DEFAULT_GROUP) -> str:
+    """Register a device in rollout group `group` and return its token: shown once, never stored
+    in the clear."""
     if not DEVICE_NAME.match(name):
         raise AuthError("a device name is 1-80 letters, digits, '-' or '_'")
     token = new_token()
     with db.write(engine) as conn:
         if conn.execute(sa.select(db.devices.c.id).where(db.devices.c.name == name)).first():
             raise AuthError(f"a device called '{name}' already exists")
+        if not conn.execute(sa.select(db.rollout_groups.c.name).where(db.rollout_groups.c.name == group)).first():
+            raise AuthError(f"there is no group '{group}' (add it with `kiosk-server group add {group}`)")
         conn.execute(db.devices.insert().values(
             name=name, location=location, token_sha256=token_digest(token),
-            handoff_key=handoff_key(token).hex(), created_at=time.time()))
+            handoff_key=handoff_key(token).hex(), created_at=time.time(), rollout_group=group))
     return token
 
 
@@ -94,9 +99,10 @@ def revoke_device(engine: Engine, name: str) -> bool:
 def device_for_token(engine: Engine, token: str) -> Device | None:
     with db.read(engine) as conn:
         row = conn.execute(sa.select(db.devices.c.id, db.devices.c.name, db.devices.c.handoff_key,
-                                   db.devices.c.location).where(
+                                   db.devices.c.location, db.devices.c.rollout_group, db.devices.c.epoch).where(
             db.devices.c.token_sha256 == token_digest(token), db.devices.c.revoked_at.is_(None))).first()
-    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location) if row else None
+    return Device(row.id, row.name, bytes.fromhex(row.handoff_key), row.location, row.rollout_group,
+                  row.epoch) if row else None
 
 
 def device_by_name(engine: Engine, name: str) -> Device | None:

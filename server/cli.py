@@ -14,7 +14,7 @@ from pathlib import Path
 
 from contract.config_files import default
 from contract.guides import LibraryInvalid
-from server import auth, config, db, publish, serving
+from server import auth, config, db, groups, publish, serving
 from server.signing import load_or_create_key, public_key_b64
 
 
@@ -60,17 +60,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path, help="library folder or .zip/.tar.gz bundle")
     p.add_argument("--by", default=None, help="who publishes (default: your login name)")
     p.add_argument("--note", default=None, help="a note kept with the content version")
+    p.add_argument("--to", metavar="GROUP", default=None,
+                   help="only this rollout group's kiosks receive it (a staged rollout, based on the group's "
+                        "version); without it every group does, which supersedes any open stage")
 
-    r = sub.add_parser("rollback", parents=[common], help="publish an earlier content version again",
-                       description="Publish the guides of an earlier content version as a new content version.")
+    pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
+                        description="Give the kiosks of GROUP (without --to: of every group) content version "
+                                    "VERSION. Refused, moving nothing, when a group's version is not the one "
+                                    "VERSION was built on (its base, or its base's base).")
+    pr.add_argument("version", type=int)
+    pr.add_argument("--to", metavar="GROUP", default=None, help="only this group (default: every group)")
+
+    r = sub.add_parser("rollback", parents=[common], help="go back to an earlier content version",
+                       description="Without --to: publish the guides of an earlier content version again, as a "
+                                   "new content version for every group (kiosks of every release follow). With "
+                                   "--to GROUP: point that group back at VERSION itself; its kiosks' epoch rises, "
+                                   "so they install the lower version.")
     r.add_argument("version", type=int)
+    r.add_argument("--to", metavar="GROUP", default=None, help="roll back only this group")
     r.add_argument("--by", default=None)
+
+    grp = sub.add_parser("group", help="list, add rollout groups and move kiosks between them",
+                         description="Rollout groups: every kiosk is in exactly one (`default` unless told "
+                                     "otherwise), and each group has the content version meant for its kiosks.")
+    gsub = grp.add_subparsers(dest="group_command", required=True, metavar="ACTION")
+    gsub.add_parser("list", parents=[common], help="groups with their content version and kiosks")
+    ga = gsub.add_parser("add", parents=[common], help="add a group (it starts on the default group's version)")
+    ga.add_argument("name")
+    gm = gsub.add_parser("move", parents=[common], help="move a kiosk into a group",
+                         description="Move DEVICE into GROUP: it receives GROUP's content version at its next "
+                                     "sync, even when that is lower than what it has (its epoch rises).")
+    gm.add_argument("device")
+    gm.add_argument("group")
 
     dev = sub.add_parser("device", help="add, list, rotate and revoke kiosks", description="Manage kiosk devices.")
     dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     da = dsub.add_parser("add", parents=[common], help="register a kiosk and print its token once")
     da.add_argument("name", help="device name: letters, digits, '-' or '_'")
     da.add_argument("--location", default=None, help="where the kiosk stands")
+    da.add_argument("--group", default=None, help="its rollout group (default: default)")
     dsub.add_parser("list", parents=[common], help="list kiosks and their fleet state")
     dr = dsub.add_parser("revoke", parents=[common], help="revoke a kiosk's token")
     dr.add_argument("name")
@@ -157,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _run(args)
-    except (auth.AuthError, config.ConfigError) as exc:
+    except (auth.AuthError, config.ConfigError, publish.RolloutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -182,8 +210,23 @@ def _run(args) -> int:
         except LibraryInvalid as exc:
             _problems(exc)
             return 1
-        result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note)
+        result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note,
+                                         to=args.to)
         print(result.summary())
+        return 0
+    if args.command == "promote":
+        moved = groups.promote(_engine(args), args.version, to=args.to)
+        if not moved:
+            print(f"Nothing to do: {'group ' + repr(args.to) + ' is' if args.to else 'every group is'} already "
+                  f"on content version {args.version}.")
+        for name, before in sorted(moved.items()):
+            print(f"Group '{name}' moved from content version {before if before is not None else 'none'} "
+                  f"to {args.version}.")
+        return 0
+    if args.command == "rollback" and args.to is not None:
+        before = groups.rollback_group(_engine(args), args.version, args.to)
+        print(f"Group '{args.to}' rolled back from content version {before} to {args.version}; its kiosks "
+              "install it at their next sync.")
         return 0
     if args.command == "rollback":
         try:
@@ -193,6 +236,8 @@ def _run(args) -> int:
             return 1
         print(result.summary() + f" (the content of version {args.version})")
         return 0
+    if args.command == "group":
+        return _group(args)
     if args.command == "device":
         return _device(args)
     if args.command == "staff":
@@ -227,7 +272,7 @@ def _device(args) -> int:
 
     engine = _engine(args)
     if args.device_command == "add":
-        token = auth.add_device(engine, args.name, args.location)
+        token = auth.add_device(engine, args.name, args.location, args.group or db.DEFAULT_GROUP)
         print(f"Device '{args.name}' added. Its token (shown only now; put it in the kiosk's config):")
         print(token)
         return 0
@@ -251,12 +296,37 @@ def _device(args) -> int:
     if not rows:
         print("No devices yet: add one with `kiosk-server device add NAME`.")
         return 0
-    print(f"{'NAME':<20} {'LOCATION':<24} {'LAST SEEN':<21} {'CONTENT':<8} {'OUTBOX':>6}  STATUS")
+    print(f"{'NAME':<20} {'GROUP':<12} {'LOCATION':<24} {'LAST SEEN':<21} {'CONTENT':<8} {'OUTBOX':>6}  STATUS")
     for row in rows:
         status = "revoked" if row["revoked_at"] else "active"
-        print(f"{row['name']:<20} {(row['location'] or '')[:24]:<24} {_when(row['last_seen']):<21} "
+        print(f"{row['name']:<20} {row['rollout_group']:<12} {(row['location'] or '')[:24]:<24} "
+              f"{_when(row['last_seen']):<21} "
               f"{(row['content_version'] or '-'):<8} {row['outbox_depth'] if row['outbox_depth'] is not None else '-':>6}"
               f"  {status}")
+    return 0
+
+
+def _group(args) -> int:
+    engine = _engine(args)
+    if args.group_command == "add":
+        version = groups.add_group(engine, args.name)
+        print(f"Group '{args.name}' added, on content version {version if version is not None else 'none'} "
+              "(the default group's).")
+        return 0
+    if args.group_command == "move":
+        left, epoch = groups.move_device(engine, args.device, args.group)
+        if left == args.group:
+            print(f"Device '{args.device}' is already in group '{args.group}'.")
+        else:
+            print(f"Device '{args.device}' moved from group '{left}' to '{args.group}' (epoch {epoch}); it "
+                  "receives the group's content version at its next sync.")
+        return 0
+    with db.read(engine) as conn:
+        rows = groups.list_groups(conn)
+    print(f"{'GROUP':<20} {'CONTENT':<12} {'KIOSKS':>6}  CHANGED")
+    for g in rows:
+        version = f"{g.content_version}{' (staged)' if g.staged else ''}" if g.content_version else "none"
+        print(f"{g.name:<20} {version:<12} {g.devices:>6}  {_when(g.changed_at)}")
     return 0
 
 

@@ -15,7 +15,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
+from contract.canonical import canonical_json
 from server import db
+from server.auth import Device
 from server.signing import sign
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -25,28 +27,46 @@ _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 
 class ManifestCache:
-    """Signed manifest bodies by content version. Only a cache: any process rebuilds the same
-    bytes from the database (Ed25519 signatures are deterministic)."""
+    """Signed manifest bodies by (content version, group, epoch). Only a cache: any process rebuilds
+    the same bytes from the database (Ed25519 signatures are deterministic).
+
+    A device's manifest is its group's version, naming the group and the device's epoch; both are
+    left out at their defaults (`default`, 0), so a kiosk in the default group that never moved or
+    was rolled back gets the same bytes, ETag and signature as before groups existed."""
+
+    LIMIT = 4096  # distinct (version, group, epoch) bodies kept
 
     def __init__(self) -> None:
-        self._by_version: dict[int, tuple[bytes, str]] = {}
+        self._bodies: dict[tuple[int, str, int], tuple[bytes, str]] = {}
         self._lock = Lock()
 
-    def get(self, engine: Engine, key) -> tuple[bytes, str] | None:
+    def get(self, engine: Engine, key, group: str = db.DEFAULT_GROUP, epoch: int = 0) -> tuple[bytes, str] | None:
         with db.read(engine) as conn:
-            latest = conn.execute(sa.select(sa.func.max(db.content_versions.c.version))).scalar()
-            if latest is None:
+            version = conn.execute(sa.select(db.rollout_groups.c.content_version)
+                                   .where(db.rollout_groups.c.name == group)).scalar()
+            if version is None:
                 return None
-            if latest in self._by_version:
-                return self._by_version[latest]
+            wanted = (version, group, epoch)
+            if wanted in self._bodies:
+                return self._bodies[wanted]
             manifest_json = conn.execute(sa.select(db.content_versions.c.manifest_json)
-                                         .where(db.content_versions.c.version == latest)).scalar_one()
-        canonical = manifest_json.encode()
+                                         .where(db.content_versions.c.version == version)).scalar_one()
+        manifest = json.loads(manifest_json)
+        if group == db.DEFAULT_GROUP and not epoch:
+            canonical = manifest_json.encode()
+        else:
+            if group != db.DEFAULT_GROUP:
+                manifest["group"] = group
+            if epoch:
+                manifest["epoch"] = epoch
+            canonical = canonical_json(manifest)
         etag = '"' + hashlib.sha256(canonical).hexdigest()[:32] + '"'
-        body = json.dumps({"manifest": json.loads(manifest_json), "signature": sign(key, canonical)},
+        body = json.dumps({"manifest": manifest, "signature": sign(key, canonical)},
                           ensure_ascii=False, separators=(",", ":")).encode()
         with self._lock:
-            self._by_version[latest] = (body, etag)
+            if len(self._bodies) >= self.LIMIT:
+                self._bodies.clear()
+            self._bodies[wanted] = (body, etag)
         return body, etag
 
 
@@ -59,9 +79,9 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return etag in tags
 
 
-def manifest_response(request: Request) -> Response:
+def manifest_response(request: Request, device: Device) -> Response:
     ctx = request.app.state.ctx
-    found = ctx.manifests.get(ctx.engine, ctx.signing_key)
+    found = ctx.manifests.get(ctx.engine, ctx.signing_key, device.group, device.epoch)
     if found is None:
         return JSONResponse({"detail": "no content has been published yet"}, status_code=404)
     body, etag = found

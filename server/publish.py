@@ -26,13 +26,20 @@ from contract.validation import library_from_documents
 from server import db
 
 
+class RolloutError(Exception):
+    """A publish, promote, rollback or group change that cannot be done, in a sentence."""
+
+
 @dataclass
 class PublishResult:
     content_version: int
     guides: dict[str, int]  # guide id -> version in this content version
-    changed: list[str] = field(default_factory=list)  # guides with a new version
+    changed: list[str] = field(default_factory=list)  # guides with a new version (against the base)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    to: str | None = None  # the one group it was published to; None: every group
+    base_version: int | None = None  # for a staged version: the version its group had
+    superseded: dict[str, int] = field(default_factory=dict)  # group -> staged version it replaced
 
     def summary(self) -> str:
         moved = ", ".join(f"{g} v{self.guides[g]}" for g in self.changed) or "none"
@@ -40,11 +47,23 @@ class PublishResult:
                 f"new versions: {moved}")
         if self.removed:
             text += f"; removed: {', '.join(self.removed)}"
+        if self.to is not None:
+            base = f"version {self.base_version}" if self.base_version is not None else "nothing"
+            text += (f". Only group '{self.to}' receives it (staged on {base}); widen it with "
+                     f"`kiosk-server promote {self.content_version}`")
+        for group, staged in sorted(self.superseded.items()):
+            text += (f". Group '{group}' was on staged version {staged}; it receives this version too, and "
+                     f"version {staged} can no longer be promoted")
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"content_version": self.content_version, "guides": self.guides, "changed": self.changed,
-                "added": self.added, "removed": self.removed}
+        out: dict[str, Any] = {"content_version": self.content_version, "guides": self.guides,
+                               "changed": self.changed, "added": self.added, "removed": self.removed}
+        if self.to is not None:
+            out |= {"to": self.to, "base_version": self.base_version}
+        if self.superseded:
+            out["superseded"] = self.superseded
+        return out
 
 
 def validate(path: str | Path) -> Library:
@@ -60,20 +79,62 @@ def latest_content_version(conn: Connection) -> int | None:
     return conn.execute(sa.select(sa.func.max(db.content_versions.c.version))).scalar()
 
 
+def group_version(conn: Connection, group: str) -> tuple[bool, int | None]:
+    """(whether the group exists, the content version meant for its kiosks)."""
+    row = conn.execute(sa.select(db.rollout_groups.c.content_version)
+                       .where(db.rollout_groups.c.name == group)).first()
+    return (row is not None, row.content_version if row else None)
+
+
+def lineage(conn: Connection, version: int) -> list[int]:
+    """The versions `version` was built on, nearest first (its base, its base's base, ...)."""
+    cv = db.content_versions
+    chain: list[int] = []
+    current: int | None = version
+    while current is not None:
+        current = conn.execute(sa.select(cv.c.base_version).where(cv.c.version == current)).scalar()
+        if current is None or current in chain:
+            break
+        chain.append(current)
+    return chain
+
+
+def open_stages(conn: Connection) -> dict[str, int]:
+    """Groups on an open stage (group -> version): a version published to one group that some other
+    group has neither got nor built on."""
+    groups = dict(conn.execute(sa.select(db.rollout_groups.c.name, db.rollout_groups.c.content_version)).all())
+    versions = {v for v in groups.values() if v is not None}
+    staged = set(conn.execute(sa.select(db.content_versions.c.version).where(
+        db.content_versions.c.version.in_(versions), db.content_versions.c.staged_to.is_not(None))).scalars())
+    chains = {v: {v, *lineage(conn, v)} for v in versions}
+    return {name: v for name, v in groups.items()
+            if v in staged and any(v not in chains.get(other, ()) for other in groups.values())}
+
+
 def publish_library(engine: Engine, library: Library, by: str, note: str | None = None,
-                    rollback_of: int | None = None) -> PublishResult:
-    """Store `library` (already validated) as a new content version, in one transaction."""
+                    rollback_of: int | None = None, to: str | None = None) -> PublishResult:
+    """Store `library` (already validated) as a new content version, in one transaction.
+
+    `to`: only that group's kiosks receive it (a stage, based on the group's version); without it
+    every group does, which supersedes any open stage (the staged version, no longer any group's
+    base, can then not be promoted)."""
     now = time.time()
     with db.write(engine) as conn:
         db.lock(conn, "publish")
         previous = latest_content_version(conn)
+        base = None
+        if to is not None:
+            exists, base = group_version(conn, to)
+            if not exists:
+                raise RolloutError(f"there is no group '{to}' (add it with `kiosk-server group add {to}`)")
+        compared = base if to is not None else previous
         before: dict[str, int] = {}
-        if previous is not None:
+        if compared is not None:
             before = dict(conn.execute(
                 sa.select(db.content_guides.c.guide_id, db.content_guides.c.guide_version)
-                .where(db.content_guides.c.content_version == previous)).all())
+                .where(db.content_guides.c.content_version == compared)).all())
         version = (previous or 0) + 1
-        result = PublishResult(version, {})
+        result = PublishResult(version, {}, to=to, base_version=base)
         manifest_guides: dict[str, Any] = {}
         manifest_images: dict[str, Any] = {}
         for gid in sorted(library.guides):
@@ -107,7 +168,12 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                     "images": manifest_images}
         conn.execute(db.content_versions.insert().values(
             version=version, published_at=now, published_by=by[:120], note=note, rollback_of=rollback_of,
-            manifest_json=canonical_json(manifest).decode()))
+            manifest_json=canonical_json(manifest).decode(), base_version=base, staged_to=to))
+        groups = db.rollout_groups
+        if to is None:
+            result.superseded = open_stages(conn)
+        conn.execute(groups.update().where(groups.c.name == to if to is not None else sa.true())
+                     .values(content_version=version, changed_at=now))
         if result.guides:
             conn.execute(db.content_guides.insert(), [
                 {"content_version": version, "guide_id": gid, "guide_version": gver}
@@ -115,9 +181,10 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
         return result
 
 
-def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = None) -> PublishResult:
+def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = None,
+                 to: str | None = None) -> PublishResult:
     """Validate then publish; an invalid library raises LibraryInvalid and publishes nothing."""
-    return publish_library(engine, validate(path), by, note)
+    return publish_library(engine, validate(path), by, note, to=to)
 
 
 def library_of_version(engine: Engine, content_version: int) -> Library:

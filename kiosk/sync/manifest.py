@@ -72,6 +72,10 @@ def check_manifest_shape(manifest: dict[str, Any]) -> None:
             problems.append(f"guide {gid}: version {info.get('version')!r} is not a positive integer")
         elif not _is_hex(info.get("sha256")):
             problems.append(f"guide {gid}: sha256 {str(info.get('sha256'))[:70]!r} is not 64 hex digits")
+    if "epoch" in manifest and not _is_int_at_least(manifest["epoch"], 0):
+        problems.append("epoch is not a whole number")
+    if "group" in manifest and not (isinstance(manifest["group"], str) and 0 < len(manifest["group"]) <= 80):
+        problems.append("group is not a group name")
     images = manifest.get("images")
     if not isinstance(images, dict):
         problems.append("images is not a mapping of sha256 digests")
@@ -84,6 +88,31 @@ def check_manifest_shape(manifest: dict[str, Any]) -> None:
             problems.append(f"image {digest[:12]}…: its size is not a byte count")
     if problems:
         raise ContentRejected("the manifest is malformed: " + "; ".join(problems[:5]) + "; content not installed")
+
+
+def manifest_epoch(manifest: dict[str, Any]) -> int:
+    """The manifest's epoch (0 when it names none: a server before groups, or a device that never
+    moved nor was rolled back)."""
+    return manifest.get("epoch", 0)
+
+
+def manifest_group(manifest: dict[str, Any]) -> str:
+    return manifest.get("group", "default")
+
+
+def check_freshness(manifest: dict[str, Any], installed_version: str | None, accepted_epoch: int) -> None:
+    """Refuse a replayed manifest (shared/DESIGN.md, "Groups and rollbacks"). The server raises a
+    device's epoch when it moves to another group or its group is rolled back; only then may the
+    content version go down. A manifest with an epoch below the accepted one is old whatever its
+    version says: replaying it would undo a rollback."""
+    version, epoch = manifest["content_version"], manifest_epoch(manifest)
+    if epoch < accepted_epoch:
+        raise ContentRejected(f"the manifest's epoch {epoch} is older than the accepted {accepted_epoch}; "
+                              "an old manifest is not re-installed")
+    if (installed_version is not None and installed_version.isdigit() and version < int(installed_version)
+            and epoch == accepted_epoch):
+        raise ContentRejected(f"the manifest's content version {version} is older than the "
+                              f"installed {installed_version}; an old manifest is not re-installed")
 
 
 def _is_positive_int(value: Any) -> bool:

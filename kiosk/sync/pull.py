@@ -15,8 +15,11 @@ from kiosk.sync.manifest import (
     ContentRejected,
     Plan,
     _is_hex,
+    check_freshness,
     check_manifest_shape,
     make_plan,
+    manifest_epoch,
+    manifest_group,
     verify_manifest,
 )
 from kiosk.sync.results import OK, UNCHANGED, _Round
@@ -101,14 +104,12 @@ class PullMixin:
         manifest = reply.manifest or {}
         verify_manifest(manifest, reply.signature, self._pinned_key())
         check_manifest_shape(manifest)
-        new_version = manifest["content_version"]
-        if installed_version is not None and installed_version.isdigit() and new_version < int(installed_version):
-            raise ContentRejected(f"the manifest's content version {new_version} is older than the "
-                                  f"installed {installed_version}; an old manifest is not re-installed")
+        check_freshness(manifest, installed_version, self.store.get_state("content_epoch", 0))
         tables = self.tables
         plan = make_plan(manifest, self.store.guide_versions(), self.store.image_hashes(), tables.staged_keys())
         if plan.is_noop(installed_version):
-            self._remember_manifest(reply, plan.content_version)
+            with tables.transaction():
+                self._remember_manifest(reply, plan.content_version, manifest)
             return UNCHANGED
         stale = set(tables.staged_keys()) - {(g, v) for g, v, _ in plan.changed}
         tables.unstage(stale)
@@ -127,7 +128,7 @@ class PullMixin:
 
         with tables.transaction():
             self.store.install_content(plan.content_version, changed, set(manifest["guides"]))
-            self._remember_manifest(reply, plan.content_version)
+            self._remember_manifest(reply, plan.content_version, manifest)
             tables.clear_staging()
         removed = self.store.remove_unused_images()
         rnd.changed = True
@@ -158,7 +159,13 @@ class PullMixin:
         sizes = manifest["images"]
         return {h: (sizes.get(h) or {}).get("size") for h in sorted(named - have) if _is_hex(h)}
 
-    def _remember_manifest(self, reply: ManifestReply, version: str) -> None:
+    def _remember_manifest(self, reply: ManifestReply, version: str, manifest: dict[str, Any]) -> None:
+        """With the content it names: the manifest's ETag, and the group and epoch accepted (a later
+        manifest must not have a lower epoch; `kiosk status` shows the group)."""
+        if manifest_epoch(manifest) != self.store.get_state("content_epoch", 0):
+            self.store.set_state("content_epoch", manifest_epoch(manifest))
+        if manifest_group(manifest) != self.store.get_state("content_group"):
+            self.store.set_state("content_group", manifest_group(manifest))
         if reply.etag:
             self.store.set_state("manifest_etag", reply.etag)
             self.store.set_state("manifest_version", version)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contract.heartbeat import LastSync, Recovered
-from server import charts, db, publish, rebuilds, throttle
+from server import charts, db, groups, publish, rebuilds, throttle
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
 from server.deps import StaffDep
@@ -90,14 +91,16 @@ def _timestamp(iso: str | None) -> float | None:
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
+def fleet_page(request: Request, user: StaffDep, moved: str | None = None) -> HTMLResponse:
     now, stale_after = time.time(), stale_after_of(request)
     with snapshot(engine_of(request)) as conn:
         devices = conn.execute(sa.select(db.devices).where(db.devices.c.revoked_at.is_(None))
                                .order_by(db.devices.c.location, db.devices.c.name)).all()
         latest = publish.latest_content_version(conn)
+        group_rows = groups.list_groups(conn)
         rebuilt = rebuilds.by_device(conn)
         limited = throttle.hits_today(conn, now)
+    meant = {g.name: g.content_version for g in group_rows}  # what each group's kiosks should have
     rows = []
     for d in devices:
         rows.append(FleetRow(
@@ -105,7 +108,7 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
             stale=not d.last_seen or now - d.last_seen > stale_after,
             low_disk=d.free_disk is not None and d.free_disk < LOW_DISK,
             deep_outbox=(d.outbox_depth or 0) > DEEP_OUTBOX,
-            behind=latest is not None and str(d.content_version or "") != str(latest),
+            behind=str(d.content_version or "") != str(meant.get(d.rollout_group) or ""),
             recovered=rebuilt.get(d.id)))
     rows.sort(key=lambda r: (not r.trouble, r.row.location or "", r.row.name))
     trouble = sum(r.trouble for r in rows)
@@ -116,5 +119,19 @@ def fleet_page(request: Request, user: StaffDep) -> HTMLResponse:
                               ("deep outbox", sum(r.deep_outbox for r in rows)),
                               ("database rebuilt", sum(r.rebuilt_recently for r in rows))],
                              title="Kiosks by state", width=480, height=200)
+    # Only a device name goes from the link onto the page, and only one the page lists.
+    done = next((f"{r.row.name} is now in group {r.row.rollout_group}; it receives that group's content "
+                 "version at its next sync." for r in rows if r.row.name == moved), None)
     return render(request, "fleet.html", user, rows=rows, trouble=trouble, latest=latest, chart=chart,
-                  stale_minutes=round(stale_after / 60), limited=limited)
+                  stale_minutes=round(stale_after / 60), limited=limited, groups=group_rows, done=done)
+
+
+@router.post("/fleet/{device}/group")
+def move_to_group(request: Request, user: StaffDep, device: Annotated[str, Path(max_length=80)],
+                  group: Annotated[str, Form(max_length=80)]) -> Response:
+    # StaffDep has checked the form's CSRF token and its origin (server.csrf).
+    try:
+        groups.move_device(engine_of(request), device, group)
+    except publish.RolloutError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RedirectResponse(f"/dashboard/fleet?{urlencode({'moved': device})}", status_code=303)

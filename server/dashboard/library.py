@@ -37,15 +37,20 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
     with snapshot(engine_of(request)) as conn:
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
                                           db.content_versions.c.published_by, db.content_versions.c.note,
-                                          db.content_versions.c.rollback_of)
+                                          db.content_versions.c.rollback_of, db.content_versions.c.staged_to,
+                                          db.content_versions.c.base_version)
                                 .order_by(db.content_versions.c.version.desc())).all()
         guides = _version_guides(conn)
+        held: dict[int, list[str]] = {}
+        for name, version in conn.execute(sa.select(db.rollout_groups.c.name, db.rollout_groups.c.content_version)
+                                          .order_by(db.rollout_groups.c.name)):
+            held.setdefault(version, []).append(name)
     items = []
     for v in versions:
         previous = max((p for p in guides if p < v.version), default=None)
         items.append({"v": v, "count": len(guides.get(v.version, {})),
                       "diff": version_diff(guides.get(previous, {}), guides.get(v.version, {})),
-                      "previous": previous})
+                      "previous": previous, "groups": held.get(v.version, [])})
     latest = versions[0].version if versions else None
     # Built here from two numbers, so a crafted link cannot put words of its own on the page.
     done = (f"Content version {rolled_back} was published again as version {published}."
@@ -53,7 +58,8 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
     chart = charts.bar_chart([(f"v{it['v'].version}", len(it["diff"]["added"]) + len(it["diff"]["changed"])
                                + len(it["diff"]["removed"])) for it in reversed(items)],
                              title="Guides added, changed or removed per version", width=480, height=200)
-    return render(request, "library.html", user, items=items, latest=latest, done=done, chart=chart)
+    return render(request, "library.html", user, items=items, latest=latest, done=done, chart=chart,
+                  groups=sum(map(len, held.values())))
 
 
 @router.post("/library/{version}/rollback")

@@ -21,6 +21,7 @@ from server.db.engine import (
 from server.db.migrations import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
 from server.db.schema import (
     DASHBOARD_INDEXES,
+    DEFAULT_GROUP,
     SEARCH_INDEX,
     content_guides,
     content_versions,
@@ -29,6 +30,7 @@ from server.db.schema import (
     guide_versions,
     images,
     metadata,
+    rollout_groups,
     schema_version,
     session_guides,
     session_summary,
@@ -39,9 +41,9 @@ from server.db.schema import (
 )
 
 __all__ = [
-    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
+    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
     "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
     "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
-    "read", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
+    "read", "rollout_groups", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
     "throttle_counters", "write",
 ]

@@ -14,10 +14,12 @@ from sqlalchemy.engine import Connection, Engine
 from server.db.engine import lock, write
 from server.db.schema import (
     DASHBOARD_INDEXES,
+    DEFAULT_GROUP,
     SEARCH_INDEX,
     _v1_tables,
     _v5_login_failures,
     devices,
+    rollout_groups,
     schema_version,
     session_guides,
     session_summary,
@@ -112,6 +114,19 @@ def _migration_10(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN default_pin {boolean}"))
 
 
+def _migration_11(conn: Connection) -> None:
+    """Rollout groups: the `default` group holds every device there is and points at the latest
+    content version, so every kiosk keeps receiving what it received before."""
+    integer, text = (t.compile(dialect=conn.dialect) for t in (sa.Integer(), sa.String(80)))
+    rollout_groups.create(conn, checkfirst=True)
+    conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN rollout_group {text} NOT NULL DEFAULT '{DEFAULT_GROUP}'"))
+    conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN epoch {integer} NOT NULL DEFAULT 0"))
+    conn.execute(sa.text(f"ALTER TABLE content_versions ADD COLUMN base_version {integer}"))
+    conn.execute(sa.text(f"ALTER TABLE content_versions ADD COLUMN staged_to {text}"))
+    latest = conn.execute(sa.text("SELECT MAX(version) FROM content_versions")).scalar()
+    conn.execute(rollout_groups.insert().values(name=DEFAULT_GROUP, content_version=latest, created_at=time.time()))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -124,6 +139,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "events unique per (device, uuid)", _migration_8),
     (9, "shared throttle counters and server-side staff sessions", _migration_9),
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
+    (11, "rollout groups: devices.rollout_group and epoch, content_versions.base_version and staged_to",
+     _migration_11),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

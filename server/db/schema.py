@@ -245,3 +245,22 @@ staff_sessions = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Index("ix_staff_sessions_username", "username"),
 )
+
+
+# Version 11: rollout groups (shared/DESIGN.md, "Groups and rollbacks"). Every device is in exactly
+# one group (`default` unless told otherwise); each group points at the content version meant for its
+# kiosks. A device's epoch rises when it moves to another group or its group is rolled back, and its
+# signed manifest carries it, so the kiosk may go down to a lower content version then and only then.
+# A version published to one group (`staged_to`) records the version that group had (`base_version`).
+DEFAULT_GROUP = "default"
+rollout_groups = sa.Table(
+    "rollout_groups", metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("content_version", sa.Integer, nullable=True),  # null: nothing published to it yet
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("changed_at", sa.Double, nullable=True),  # when its version last moved
+)
+devices.append_column(sa.Column("rollout_group", sa.String(80), nullable=False, server_default=DEFAULT_GROUP))
+devices.append_column(sa.Column("epoch", sa.Integer, nullable=False, server_default="0"))
+content_versions.append_column(sa.Column("base_version", sa.Integer, nullable=True))
+content_versions.append_column(sa.Column("staged_to", sa.String(80), nullable=True))

@@ -34,7 +34,7 @@ def server_key(ctx: ContextDep) -> ServerKey:
             responses={200: {"description": "the signed manifest"}, 304: {"description": "unchanged"},
                        404: {"description": "nothing published yet"}})
 def manifest(request: Request, device: DeviceDep) -> Response:
-    return manifest_response(request)
+    return manifest_response(request, device)
 
 
 @router.get("/content/guides/{guide_id}/{version}",

@@ -27,10 +27,12 @@ class RollbackRequest(BaseModel):
     version: Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
-@router.post("/publish", responses={422: {"description": "the library is invalid: every problem is listed"}})
+@router.post("/publish", responses={422: {"description": "the library is invalid: every problem is listed"},
+                                   404: {"description": "there is no such rollout group"}})
 def publish_upload(ctx: ContextDep, staff: StaffDep,
                    library: Annotated[UploadFile, File(description="a .zip or .tar.gz library")],
-                   note: Annotated[str | None, Form(max_length=500)] = None) -> Any:
+                   note: Annotated[str | None, Form(max_length=500)] = None,
+                   to: Annotated[str | None, Form(max_length=80, description="only this rollout group")] = None) -> Any:
     with tempfile.TemporaryDirectory(prefix="kiosk-upload-") as tmp:
         head = library.file.read(4)
         library.file.seek(0)
@@ -43,7 +45,9 @@ def publish_upload(ctx: ContextDep, staff: StaffDep,
             while chunk := library.file.read(1 << 20):
                 out.write(chunk)
         try:
-            result = publish.publish_path(ctx.engine, path, by=staff, note=clean_text(note, 500))
+            result = publish.publish_path(ctx.engine, path, by=staff, note=clean_text(note, 500), to=to or None)
+        except publish.RolloutError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
         except LibraryInvalid as exc:
             problems = [{**p.as_dict(), "text": str(p)} for p in exc.problems]
             return JSONResponse({"detail": f"the library has {len(problems)} problem(s); nothing was published",

@@ -71,5 +71,6 @@ def fleet(ctx: ContextDep, staff: StaffDep) -> dict[str, Any]:
             "last_sync_result": last_sync.model_dump() if last_sync else None,
             "healthy": last_sync.healthy if last_sync else None,
             "rejected_events": row["rejected_events"], "app_version": row["app_version"],
-            "free_disk": row["free_disk"], "uptime": row["uptime"], "default_pin": bool(row["default_pin"])})
+            "free_disk": row["free_disk"], "uptime": row["uptime"], "default_pin": bool(row["default_pin"]),
+            "group": row["rollout_group"], "epoch": row["epoch"]})
     return {"devices": devices, "stale_after_minutes": config.stale_after_minutes, "server_time": now}

@@ -57,8 +57,8 @@ class ServerProc:
 
     # --- set-up through the real CLI -------------------------------------------------------------
 
-    def add_device(self, name: str) -> str:
-        out = self.cli("device", "add", name)
+    def add_device(self, name: str, group: str | None = None) -> str:
+        out = self.cli("device", "add", name, *(["--group", group] if group else []))
         tokens = re.findall(r"[A-Za-z0-9_\-]{32,}", out)
         assert tokens, f"no token in: {out}"
         return tokens[-1]
@@ -93,10 +93,11 @@ class ServerProc:
 class Kiosk:
     """A kiosk data dir configured for one server; `run` calls the real `kiosk` command."""
 
-    def __init__(self, data_dir: Path, server: ServerProc, name: str, url: str | None = None):
+    def __init__(self, data_dir: Path, server: ServerProc, name: str, url: str | None = None,
+                 group: str | None = None):
         self.data_dir = data_dir
         self.name = name
-        self.token = server.add_device(name)
+        self.token = server.add_device(name, group)
         self.settings = Settings(device=name, server_url=url or server.url, token=self.token,
                                  server_key=server.key(), data_dir=str(data_dir), sync_interval=5.0)
         self.settings.save()

@@ -7,6 +7,7 @@ import pytest
 
 from contract.validation import load_library
 from kiosk.sync import SyncService
+from kiosk.sync.manifest import ContentRejected
 from tests.sync.fake_transport import FakeServer, FakeTransport
 from tests.sync.libgen import write_library
 
@@ -65,3 +66,41 @@ def test_a_malformed_but_signed_manifest_is_refused_with_its_reason(store, tmp_p
     assert _installed(store) == before
     assert "guide" not in server.requests and "image" not in server.requests, "nothing was fetched"
     assert store.get_state("last_sync")["error"] == res.error, "kiosk status shows the reason"
+
+
+def _manifest(version: int, **extra) -> dict:
+    return {"content_version": version, "guides": {}, "images": {}, **extra}
+
+
+@pytest.mark.parametrize(("manifest", "installed", "accepted", "refusal"), [
+    (_manifest(7), "7", 0, None),
+    (_manifest(8), "7", 0, None),
+    (_manifest(5), "7", 0, "content version 5 is older than the installed 7"),
+    (_manifest(5, epoch=1), "7", 0, None),  # a rollback or a group move: down with a higher epoch
+    (_manifest(5, epoch=1), "7", 1, "content version 5 is older than the installed 7"),
+    (_manifest(9), "5", 1, "epoch 0 is older than the accepted 1"),  # a replay would undo a rollback
+    (_manifest(9, epoch=2, group="pilot"), "5", 1, None),
+    (_manifest(3), None, 0, None),
+    (_manifest(3), "sample", 4, "epoch 0 is older than the accepted 4"),
+])
+def test_a_lower_version_only_with_a_higher_epoch_and_never_a_lower_epoch(manifest, installed, accepted, refusal):
+    from kiosk.sync.manifest import check_freshness
+
+    if refusal is None:
+        check_freshness(manifest, installed, accepted)
+    else:
+        with pytest.raises(ContentRejected, match=refusal):
+            check_freshness(manifest, installed, accepted)
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ({"epoch": -1}, "epoch is not a whole number"),
+    ({"epoch": True}, "epoch is not a whole number"),
+    ({"group": ""}, "group is not a group name"),
+    ({"group": 7}, "group is not a group name"),
+])
+def test_a_malformed_epoch_or_group_is_refused(extra, reason):
+    from kiosk.sync.manifest import check_manifest_shape
+
+    with pytest.raises(ContentRejected, match=reason):
+        check_manifest_shape(_manifest(1, **extra))
