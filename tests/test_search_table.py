@@ -39,7 +39,7 @@ FIRST = {
     "es": [
         ("equipaje", "lost-baggage", None),
         ("maleta perdida", "lost-baggage", "corrected"),
-        ("equipage", "lost-baggage", None),
+        ("equipje", "lost-baggage", "corrected"),
         ("baño", "toilets", "synonym"),
         ("bano", "toilets", "synonym"),
         ("cargador", "phone-charging", "exact"),
