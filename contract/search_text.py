@@ -1,0 +1,372 @@
+"""Search that forgives, defined once for both sides: how text is folded (index and query alike),
+the pinyin keys of Chinese text, how a site's synonyms widen a query, how a misspelled or
+run-together word is corrected, and why a guide matched. The kiosk's store runs it on its FTS5
+index; the server can run the same on an in-memory SQLite FTS5 index of the same columns.
+
+The index has one row per (guide, language) with the columns of `COLUMNS`, each holding the
+space-separated tokens of `index_tokens` (or `pinyin_keys` for the last two). A query becomes an
+FTS5 MATCH expression (`match_expression`) in which every typed word is an FTS5 string, so nothing
+a traveller types is syntax.
+
+What is folded, on both sides:
+- case, compatibility forms (NFKC) and accents everywhere ("médecin" = "medecin");
+- German ä ö ü ß as a o u ss, and the ae oe ue spellings as a o u ("Gepäck" = "gepaeck" = "gepack");
+- Arabic: alef forms (أ إ آ ٱ) to ا, ة to ه, ى to ي, tashkeel and tatweel dropped, Eastern Arabic
+  and Persian digits to 0-9, Persian ی ک to ي ك; a word's article (ال) is indexed with and without;
+- Chinese: every ideograph is a token; runs of ideographs also give their pinyin (without tones),
+  every run of one to four syllables joined ("xing", "xingli", "li") and the initials of two to four
+  ("xl"). pypinyin reads traditional and simplified characters alike, and a query in characters is
+  matched by its pinyin too, so 轉機 finds 转机 (and, rarely, a homophone).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# The index's columns, in order, and their bm25 weights: the title weighs most; pinyin below the
+# text it reads; initials least, so "xl" ranks below "xingli".
+COLUMNS = ("title", "keywords", "category", "body", "pinyin", "initials")
+WEIGHTS = (10.0, 6.0, 3.0, 1.0, 4.0, 0.5)
+TEXT_COLUMNS = COLUMNS[:4]
+SHORT_COLUMNS = ("title", "keywords", "category")  # where one or two typed letters look
+SAME_LANGUAGE_BOOST = 1.5  # a row in the traveller's language ranks above the same match elsewhere
+
+CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
+HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD_SPLIT = re.compile(r"[^\w]+")
+# Combining marks below U+0700: Latin, Greek and Cyrillic accents, Hebrew points, Arabic tashkeel
+# (and the hamza and madda that NFD splits off أ إ آ ؤ ئ). Marks of other scripts (kana's
+# dakuten, Indic vowel signs) change the letter, so they stay.
+_MARKS = re.compile(r"[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_CHARS = str.maketrans({
+    "\u0671": "\u0627",  # ٱ alef wasla
+    "\u0629": "\u0647",  # ة taa marbuta -> ه
+    "\u0649": "\u064a",  # ى alef maqsura -> ي
+    "\u06cc": "\u064a",  # ی Persian yeh -> ي
+    "\u06a9": "\u0643",  # ک Persian kaf -> ك
+    "\u0640": None,  # tatweel
+    **{chr(0x0660 + d): str(d) for d in range(10)},  # ٠-٩
+    **{chr(0x06F0 + d): str(d) for d in range(10)},  # ۰-۹
+})
+_ARTICLE = "\u0627\u0644"  # ال
+
+# Corrections: the shortest word corrected, and how many edits a word of a length may need.
+# Arabic words are short and dense (a root of three letters in a pattern): one letter changed in
+# a five-letter word is usually another real word (بركان, a volcano, is one edit from بمكان), so
+# an Arabic word is corrected only from six letters.
+MIN_CORRECTED = 4
+MIN_CORRECTED_ARABIC = 6
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+
+
+def max_edits(word: str) -> int:
+    return 1 if len(word) < 8 else 2
+
+
+def correctable(word: str) -> bool:
+    if CJK.match(word) or word.isdigit():
+        return False
+    return len(word) >= (MIN_CORRECTED_ARABIC if _ARABIC_LETTER.match(word) else MIN_CORRECTED)
+
+
+def fold(text: str) -> str:
+    """Text as both the index and the query see it (module docstring)."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_CHARS)
+    text = unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
+    return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a query, each ideograph a word of its own."""
+    return [w for w in _WORD_SPLIT.split(CJK.sub(r" \1 ", fold(text))) if w]
+
+
+def index_tokens(text: str) -> str:
+    """A text field as the index holds it: folded words, and an Arabic word that starts with the
+    article also without it (so "امتعة" finds "الأمتعة" and the other way round)."""
+    out: list[str] = []
+    for w in words(text):
+        out.append(w)
+        if w.startswith(_ARTICLE) and len(w) >= 4:
+            out.append(w[2:])
+    return " ".join(out)
+
+
+@lru_cache(maxsize=1)
+def _pinyin():
+    from pypinyin import lazy_pinyin  # ~0.3 s to load its dictionary: only once Chinese is seen
+
+    return lazy_pinyin
+
+
+def _syllables(run: str) -> list[str]:
+    return [s for s in _pinyin()(run, errors="ignore") if s.isascii() and s.isalpha()]
+
+
+def pinyin_keys(text: str) -> tuple[str, str]:
+    """(full, initials) tokens of the Chinese in `text`: every one to four consecutive syllables
+    joined, and the initials of every two to four."""
+    full: list[str] = []
+    initials: list[str] = []
+    for run in HAN_RUN.findall(unicodedata.normalize("NFKC", text)):
+        syl = _syllables(run)
+        for i in range(len(syl)):
+            for k in range(1, min(4, len(syl) - i) + 1):
+                full.append("".join(syl[i:i + k]))
+                if k >= 2:
+                    initials.append("".join(s[0] for s in syl[i:i + k]))
+    return " ".join(full), " ".join(initials)
+
+
+def query_pinyin(text: str) -> str | None:
+    """What a query is, read as pinyin: Latin letters with the spaces taken out ("xing li" is
+    "xingli"), or the pinyin of the ideographs it holds (a traditional or simplified spelling)."""
+    if HAN_RUN.search(text):
+        syl = [s for run in HAN_RUN.findall(unicodedata.normalize("NFKC", text)) for s in _syllables(run)]
+        joined = "".join(syl)
+    else:
+        folded = fold(text)
+        if not re.fullmatch(r"[a-z' ]+", folded):
+            return None
+        joined = re.sub(r"[^a-z]", "", folded)
+    return joined if len(joined) >= 2 else None
+
+
+def search_rows(guide) -> list[tuple[str, tuple[str, ...]]]:
+    """The index rows of one guide: (language, the COLUMNS' tokens) for every language it has text
+    in. Title weighs most, then keywords, category, and the steps' text with the answers."""
+    from contract.guides import pick
+
+    langs = set(guide.title) | set(guide.keywords)
+    for step in guide.steps.values():
+        langs |= set(step.text)
+    rows = []
+    for lang in sorted(langs):
+        title = guide.title.get(lang, "")
+        keywords = " ".join(guide.keywords.get(lang, ()))
+        category = guide.category.get(lang, "")
+        body = " ".join(step.text[lang] for step in guide.steps.values() if lang in step.text)
+        body += " " + " ".join(pick(c.label, lang, "") for s in guide.steps.values() for c in s.choices
+                               if lang in c.label)
+        everything = f"{title} {keywords} {category} {body}"
+        full, initials = pinyin_keys(everything) if HAN_RUN.search(everything) else ("", "")
+        rows.append((lang, (index_tokens(title), index_tokens(keywords), index_tokens(category),
+                            index_tokens(body), full, initials)))
+    return rows
+
+
+# --- synonyms ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Synonyms:
+    """A site's synonym groups, folded: {language: [group, ...]}, each group a tuple of terms and
+    each term the tuple of its words."""
+    groups: Mapping[str, tuple[tuple[tuple[str, ...], ...], ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, synonyms: Mapping[str, Iterable[Iterable[str]]]) -> Synonyms:
+        folded = {}
+        for lang, groups in synonyms.items():
+            folded[lang] = tuple(tuple(t for t in (tuple(words(term)) for term in group) if t) for group in groups)
+        return cls(folded)
+
+    def runs(self, typed: Sequence[str], lang: str) -> dict[int, tuple[int, tuple[tuple[str, ...], ...]]]:
+        """{start: (end, alternatives)}: where a run of typed words is a term of a group (the last
+        word may be the start of a term's last word, from three letters), the longest at each start."""
+        found: dict[int, tuple[int, tuple[tuple[str, ...], ...]]] = {}
+        groups = self.groups.get(lang) or self.groups.get(lang.split("-")[0], ())
+        for group in groups:
+            for term in group:
+                n = len(term)
+                for i in range(len(typed) - n + 1):
+                    run = tuple(typed[i:i + n])
+                    last = i + n == len(typed)
+                    matches = run == term or (last and run[:-1] == term[:-1] and len(run[-1]) >= 3
+                                              and term[-1].startswith(run[-1]))
+                    if matches and n > found.get(i, (i, ()))[0] - i:
+                        found[i] = (i + n, tuple(t for t in group if t != run) + (run,))
+        return found
+
+
+NO_SYNONYMS = Synonyms()
+
+
+# --- the query -----------------------------------------------------------------------------------
+
+def fts_string(word: str) -> str:
+    """`word` as an FTS5 string: inside double quotes nothing is syntax, and a quote is doubled."""
+    return '"' + word.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Query:
+    typed: str
+    words: tuple[str, ...]
+    match: str  # the FTS5 MATCH expression
+    synonym_runs: Mapping[int, tuple[int, tuple[tuple[str, ...], ...]]]
+    pinyin: str | None
+
+
+def _phrase(term: Sequence[str], prefix: bool) -> str:
+    return fts_string(" ".join(term)) + ("*" if prefix else "")
+
+
+def build_query(text: str, lang: str = "en", synonyms: Synonyms = NO_SYNONYMS,
+                typed_words: Sequence[str] | None = None) -> Query | None:
+    """Search-as-you-type: every word must match, the last one as a prefix; a word (or run of
+    words) that is a synonym term matches any term of its group; Latin letters also match the
+    pinyin of Chinese text (full from two letters, initials from two), and ideographs their
+    pinyin too. None when nothing searchable was typed."""
+    ws = tuple(words(text)) if typed_words is None else tuple(typed_words)
+    if not ws:
+        return None
+    runs = synonyms.runs(ws, lang)
+    parts = []
+    i = 0
+    while i < len(ws):
+        last = i == len(ws) - 1
+        if i in runs:
+            end, alternatives = runs[i]
+            # A short term is matched whole: "loo" must not find "look".
+            alts = [_phrase(t, prefix=len(t[-1]) >= 4 or t == tuple(ws[i:end])) for t in alternatives]
+            parts.append("(" + " OR ".join(alts) + ")")
+            i = end
+            continue
+        parts.append(_phrase((ws[i],), prefix=last))
+        i += 1
+    text_part = " ".join(parts)
+    short = len(ws[-1]) < 3 and not CJK.match(ws[-1])
+    # One or two typed letters match a large part of a big library's step text; ranking all of it
+    # costs frames. Until the third letter, look in titles, keywords and categories.
+    columns = SHORT_COLUMNS if short else TEXT_COLUMNS
+    expression = "({" + " ".join(columns) + "} : (" + text_part + "))"
+    pinyin = query_pinyin(text) if typed_words is None else None
+    if pinyin:
+        expression += f" OR (pinyin : {fts_string(pinyin)}*)"
+        if len(pinyin) <= 4 and not HAN_RUN.search(text):
+            expression += f" OR (initials : {fts_string(pinyin)}*)"
+    return Query(text, ws, expression, runs, pinyin)
+
+
+# --- why a guide matched -------------------------------------------------------------------------
+
+def explain(query: Query, row: Sequence[str], corrected: bool = False) -> str:
+    """Why the index row `row` (the COLUMNS' tokens) matched `query`: exact, prefix, synonym,
+    pinyin, or corrected (the query matched only once a word was corrected)."""
+    if corrected:
+        return "corrected"
+    tokens = set(" ".join(row[:4]).split())
+
+    def direct(word: str, last: bool) -> str | None:
+        if word in tokens:
+            return "exact"
+        if last and any(t.startswith(word) for t in tokens):
+            return "prefix"
+        return None
+
+    n = len(query.words)
+    found = [direct(w, i == n - 1) for i, w in enumerate(query.words)]
+    if all(found):
+        return "prefix" if "prefix" in found else "exact"
+    if query.synonym_runs:
+        return "synonym"
+    if query.pinyin:
+        return "pinyin"
+    return "prefix"
+
+
+# --- corrections ---------------------------------------------------------------------------------
+
+class Corrector:
+    """Spelling corrections from the index's own vocabulary ({word: documents it is in}): a word
+    no guide has is replaced by the most common word within one edit (two from eight letters) that
+    starts with the same letter, or split into two words the index has ("firstaid"). The last word
+    may also be the start of a word ("chargr" -> "charg[ing]" is "charger" or "charging")."""
+
+    def __init__(self, vocabulary: Mapping[str, int]):
+        self.counts = {w: n for w, n in vocabulary.items() if len(w) >= 2 and not w.isdigit()}
+        self.sorted = sorted(self.counts)
+        # Candidates grouped by (first letter, length), most common first.
+        self._buckets: dict[tuple[str, int], list[str]] = {}
+        for w in sorted(self.counts, key=lambda w: -self.counts[w]):
+            self._buckets.setdefault((w[0], len(w)), []).append(w)
+        self._prefixes: dict[tuple[str, int], dict[str, str]] = {}
+
+    def known(self, word: str, last: bool) -> bool:
+        if word in self.counts:
+            return True
+        if last:
+            i = bisect.bisect_left(self.sorted, word)
+            return i < len(self.sorted) and self.sorted[i].startswith(word)
+        return False
+
+    def _nearest(self, word: str, last: bool, k: int) -> tuple[str, int] | None:
+        """The most common known word within `k` edits (a swap of two letters is one), or the
+        start of one within one edit if `word` is the last; with its distance."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA as Levenshtein
+
+        best: tuple[int, int, str] | None = None
+        for length in range(len(word) - k, len(word) + k + 1):
+            bucket = self._buckets.get((word[0], length))
+            if bucket:
+                hit = process.extractOne(word, bucket, scorer=Levenshtein.distance, score_cutoff=k)
+                if hit and (best is None or (hit[1], -self.counts[hit[0]]) < best[:2]):
+                    best = (hit[1], -self.counts[hit[0]], hit[0])
+        if best is None and last:
+            prefixes = self._prefix_map(word[0], len(word))
+            if prefixes:
+                hit = process.extractOne(word, list(prefixes), scorer=Levenshtein.distance, score_cutoff=1)
+                if hit:
+                    best = (hit[1], 0, prefixes[hit[0]])
+        return (best[2], best[0]) if best else None
+
+    def _prefix_map(self, first: str, length: int) -> dict[str, str]:
+        """{the first `length` letters of a longer word: its most common word}, for one first letter."""
+        key = (first, length)
+        if key not in self._prefixes:
+            out: dict[str, str] = {}
+            for (f, n), bucket in self._buckets.items():
+                if f == first and n > length:
+                    for w in bucket:
+                        p = w[:length]
+                        if p not in out or self.counts[w] > self.counts[out[p]]:
+                            out[p] = w
+            self._prefixes[key] = out
+        return self._prefixes[key]
+
+    def correct(self, typed: Sequence[str]) -> list[str] | None:
+        """The typed words with unknown ones corrected, or None when nothing could be corrected."""
+        out: list[str] = []
+        changed = False
+        for i, word in enumerate(typed):
+            last = i == len(typed) - 1
+            if self.known(word, last) or not correctable(word):
+                out.append(word)
+                continue
+            # One typo beats a split ("perdida" is "perdido", not "perdi da"); a split beats two.
+            near = self._nearest(word, last, 1)
+            split = None if near else self._split(word, last)
+            if split:
+                out.extend(split)
+            elif near or (max_edits(word) > 1 and (near := self._nearest(word, last, max_edits(word)))):
+                out.append(near[0])
+            else:
+                return None
+            changed = True
+        return out if changed else None
+
+    def _split(self, word: str, last: bool) -> list[str] | None:
+        best = None
+        for i in range(3, len(word) - 2):
+            a, b = word[:i], word[i:]
+            if a in self.counts and self.known(b, last):
+                score = self.counts[a] + self.counts.get(b, 0)
+                if best is None or score > best[0]:
+                    best = (score, [a, b])
+        return best[1] if best else None
