@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -305,26 +305,34 @@ class Corrector:
             return i < len(self.sorted) and self.sorted[i].startswith(word)
         return False
 
-    def _nearest(self, word: str, last: bool, k: int) -> tuple[str, int] | None:
+    def _nearest(self, word: str, last: bool, k: int,
+                 prefer: Callable[[str], bool] | None = None) -> tuple[str, int] | None:
         """The most common known word within `k` edits (a swap of two letters is one), or the
-        start of one within one edit if `word` is the last; with its distance."""
+        start of one within one edit if `word` is the last; with its distance. Of the nearest,
+        one that `prefer` accepts (a word of the traveller's language) wins."""
         from rapidfuzz import process
-        from rapidfuzz.distance import OSA as Levenshtein
+        from rapidfuzz.distance import OSA
 
-        best: tuple[int, int, str] | None = None
+        found: list[tuple[int, int, str]] = []
         for length in range(len(word) - k, len(word) + k + 1):
             bucket = self._buckets.get((word[0], length))
             if bucket:
-                hit = process.extractOne(word, bucket, scorer=Levenshtein.distance, score_cutoff=k)
-                if hit and (best is None or (hit[1], -self.counts[hit[0]]) < best[:2]):
-                    best = (hit[1], -self.counts[hit[0]], hit[0])
-        if best is None and last:
+                found += [(d, -self.counts[w], w) for w, d, _ in
+                          process.extract(word, bucket, scorer=OSA.distance, score_cutoff=k, limit=3)]
+        if not found and last:
             prefixes = self._prefix_map(word[0], len(word))
             if prefixes:
-                hit = process.extractOne(word, list(prefixes), scorer=Levenshtein.distance, score_cutoff=1)
-                if hit:
-                    best = (hit[1], 0, prefixes[hit[0]])
-        return (best[2], best[0]) if best else None
+                found = [(d, -self.counts[prefixes[p]], prefixes[p]) for p, d, _ in
+                         process.extract(word, list(prefixes), scorer=OSA.distance, score_cutoff=1, limit=3)]
+        if not found:
+            return None
+        found.sort()
+        nearest = [f for f in found if f[0] == found[0][0]]
+        if prefer is not None and len(nearest) > 1:
+            for f in nearest[:4]:
+                if prefer(f[2]):
+                    return f[2], f[0]
+        return nearest[0][2], nearest[0][0]
 
     def _prefix_map(self, first: str, length: int) -> dict[str, str]:
         """{the first `length` letters of a longer word: its most common word}, for one first letter."""
@@ -340,8 +348,9 @@ class Corrector:
             self._prefixes[key] = out
         return self._prefixes[key]
 
-    def correct(self, typed: Sequence[str]) -> list[str] | None:
-        """The typed words with unknown ones corrected, or None when nothing could be corrected."""
+    def correct(self, typed: Sequence[str], prefer: Callable[[str], bool] | None = None) -> list[str] | None:
+        """The typed words with unknown ones corrected, or None when nothing could be corrected.
+        `prefer` breaks a tie between equally near words ("baggge": baggage, not French bagage)."""
         out: list[str] = []
         changed = False
         for i, word in enumerate(typed):
@@ -350,11 +359,11 @@ class Corrector:
                 out.append(word)
                 continue
             # One typo beats a split ("perdida" is "perdido", not "perdi da"); a split beats two.
-            near = self._nearest(word, last, 1)
+            near = self._nearest(word, last, 1, prefer)
             split = None if near else self._split(word, last)
             if split:
                 out.extend(split)
-            elif near or (max_edits(word) > 1 and (near := self._nearest(word, last, max_edits(word)))):
+            elif near or (max_edits(word) > 1 and (near := self._nearest(word, last, max_edits(word), prefer))):
                 out.append(near[0])
             else:
                 return None

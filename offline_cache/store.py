@@ -34,6 +34,7 @@ from contract.search_text import (
     Synonyms,
     build_query,
     explain,
+    fts_string,
     search_rows,
 )
 from offline_cache.errors import StoreCorrupt, public_methods_raise_store_errors, store_error
@@ -419,7 +420,7 @@ class Store(Outbox):
         ranked = self._ranked(query.match, lang, limit)
         suggestion = None
         if not ranked:
-            corrected = self._corrector(cache).correct(query.words)
+            corrected = self._corrector(cache).correct(query.words, lambda word: self._in_language(word, lang))
             if corrected:
                 query = build_query(" ".join(corrected), lang, cache["synonyms"], typed_words=corrected)
                 ranked = self._ranked(query.match, lang, limit) if query else []
@@ -440,6 +441,13 @@ class Store(Outbox):
         hits = [SearchHit(g, info[g].title, info[g].category, score, why.get(g, ""))
                 for g, score, _ in ranked if g in info]
         return SearchResults(hits, suggestion)
+
+    def _in_language(self, word: str, lang: str) -> bool:
+        """Whether some guide's text in `lang` has `word` (breaks a tie between corrections)."""
+        return self.db.execute(
+            "SELECT 1 FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
+            "WHERE search_docs_fts MATCH ? AND search_docs.lang = ? LIMIT 1",
+            ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
 
     def _ranked(self, match: str, lang: str, limit: int) -> list[tuple[str, float, int]]:
         """(guide id, score, the best row's id), best first; bm25 is more negative when better."""
