@@ -97,29 +97,75 @@ def index_tokens(text: str) -> str:
     return " ".join(out)
 
 
-@lru_cache(maxsize=1)
-def _pinyin():
-    from pypinyin import lazy_pinyin  # ~0.3 s to load its dictionary: only once Chinese is seen
+_TONELESS = str.maketrans({
+    **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěèế", "e"), **dict.fromkeys("īíǐì", "i"),
+    **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("üǖǘǚǜ", "v"),
+    **dict.fromkeys("ńňǹ", "n"), **dict.fromkeys("ḿ", "m"),
+})
+_LONGEST_PHRASE = 4
 
-    return lazy_pinyin
+
+@lru_cache(maxsize=1)
+def _readings() -> tuple[dict[int, str], dict[str, list[str]]]:
+    """pypinyin's dictionaries, tones taken off: {code point: its most common reading} and
+    {phrase: its readings}. Loaded once Chinese is first seen (about 0.3 s). Reading them
+    directly costs a dictionary look-up per character, where pypinyin's converter costs 25 µs:
+    at import that was three quarters of a six-language library's time."""
+    from pypinyin.phrases_dict import phrases_dict
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    chars = {cp: r.split(",")[0].translate(_TONELESS) for cp, r in pinyin_dict.items()}
+    phrases = {p: [r[0].translate(_TONELESS) for r in rs] for p, rs in phrases_dict.items()
+               if 2 <= len(p) <= _LONGEST_PHRASE}
+    return chars, phrases
 
 
 def _syllables(run: str) -> list[str]:
-    return [s for s in _pinyin()(run, errors="ignore") if s.isascii() and s.isalpha()]
+    """The toneless pinyin of a run of ideographs: the longest phrase pypinyin knows at each
+    point (so 行李 reads xing li and 银行 yin hang), else each character's most common reading."""
+    chars, phrases = _readings()
+    out: list[str] = []
+    i = 0
+    while i < len(run):
+        for n in range(min(_LONGEST_PHRASE, len(run) - i), 1, -1):
+            found = phrases.get(run[i:i + n])
+            if found:
+                out += found
+                i += n
+                break
+        else:
+            reading = chars.get(ord(run[i]))
+            if reading:
+                out.append(reading)
+            i += 1
+    return [s for s in out if s.isascii() and s.isalpha()]
+
+
+# Pinyin keys are indexed behind a Bopomofo letter, in a part of the index's vocabulary of their
+# own: a Latin prefix query ("li*") then never walks the thousands of pinyin keys that start with
+# the same letters, and a pinyin query walks nothing else. unicode61 keeps the letter in the token.
+PINYIN_MARK = "\u3106"  # ㄆ
+INITIALS_MARK = "\u3114"  # ㄔ
+_SPAN = 4  # syllables joined into one key at most
 
 
 def pinyin_keys(text: str) -> tuple[str, str]:
-    """(full, initials) tokens of the Chinese in `text`: every one to four consecutive syllables
-    joined, and the initials of every two to four."""
+    """(full, initials) keys of the Chinese in `text`: every one to four consecutive syllables
+    joined, and the initials of every two to four, each behind its mark."""
     full: list[str] = []
     initials: list[str] = []
     for run in HAN_RUN.findall(unicodedata.normalize("NFKC", text)):
         syl = _syllables(run)
-        for i in range(len(syl)):
-            for k in range(1, min(4, len(syl) - i) + 1):
-                full.append("".join(syl[i:i + k]))
-                if k >= 2:
-                    initials.append("".join(s[0] for s in syl[i:i + k]))
+        first = [s[0] for s in syl]
+        n = len(syl)
+        for i in range(n):
+            key, init = PINYIN_MARK + syl[i], INITIALS_MARK + first[i]
+            full.append(key)
+            for j in range(i + 1, min(i + _SPAN, n)):
+                key += syl[j]
+                init += first[j]
+                full.append(key)
+                initials.append(init)
     return " ".join(full), " ".join(initials)
 
 
@@ -219,9 +265,10 @@ def _phrase(term: Sequence[str], prefix: bool) -> str:
 def build_query(text: str, lang: str = "en", synonyms: Synonyms = NO_SYNONYMS,
                 typed_words: Sequence[str] | None = None) -> Query | None:
     """Search-as-you-type: every word must match, the last one as a prefix; a word (or run of
-    words) that is a synonym term matches any term of its group; Latin letters also match the
-    pinyin of Chinese text (full from two letters, initials from two), and ideographs their
-    pinyin too. None when nothing searchable was typed."""
+    words) that is a synonym term matches any term of its group; in a Chinese session Latin
+    letters also match the pinyin of Chinese text (full from two letters, initials from two), and
+    in any session ideographs match their pinyin too (traditional finds simplified). None when
+    nothing searchable was typed."""
     ws = tuple(words(text)) if typed_words is None else tuple(typed_words)
     if not ws:
         return None
@@ -245,11 +292,14 @@ def build_query(text: str, lang: str = "en", synonyms: Synonyms = NO_SYNONYMS,
     # costs frames. Until the third letter, look in titles, keywords and categories.
     columns = SHORT_COLUMNS if short else TEXT_COLUMNS
     expression = "({" + " ".join(columns) + "} : (" + text_part + "))"
-    pinyin = query_pinyin(text) if typed_words is None else None
+    # Latin letters are read as pinyin in a Chinese session only: elsewhere "ban" or "li" would
+    # rank Chinese guides among the traveller's own, and cost every keystroke a second lookup.
+    chinese = lang.split("-")[0] == "zh" or HAN_RUN.search(text)
+    pinyin = query_pinyin(text) if typed_words is None and chinese else None
     if pinyin:
-        expression += f" OR (pinyin : {fts_string(pinyin)}*)"
-        if len(pinyin) <= 4 and not HAN_RUN.search(text):
-            expression += f" OR (initials : {fts_string(pinyin)}*)"
+        expression += f" OR (pinyin : {fts_string(PINYIN_MARK + pinyin)}*)"
+        if len(pinyin) <= _SPAN and not HAN_RUN.search(text):
+            expression += f" OR (initials : {fts_string(INITIALS_MARK + pinyin)}*)"
     return Query(text, ws, expression, runs, pinyin)
 
 

@@ -143,6 +143,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(settings)
     if not _confirm_identity(settings, store):
         return 2
+    # Search's spelling vocabulary is read off the UI thread, now and after every content switch
+    # (offline_cache/store.py, prepare_search), so no keystroke waits for it.
+    import threading
+
+    store.prepare_search_after_install = True
+    threading.Thread(target=store.prepare_search, name="prepare-search", daemon=True).start()
     from kiosk.sync import start_background_sync
     from screens.app import run_app  # Kivy is imported only here: other commands start fast
 

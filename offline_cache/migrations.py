@@ -67,7 +67,7 @@ def m003_forgiving_search(db: Database) -> None:
     import json
 
     from contract.guides import Guide
-    from contract.search_text import COLUMNS, search_rows
+    from contract.search_text import COLUMNS, WEIGHTS, search_rows
 
     for table in ("search_docs_fts", "search_docs"):
         if db[table].exists():
@@ -75,6 +75,10 @@ def m003_forgiving_search(db: Database) -> None:
     db["search_docs"].create({"id": int, "guide_id": str, "lang": str, **{c: str for c in COLUMNS}}, pk="id")
     db["search_docs"].create_index(["guide_id"])
     db["search_docs"].enable_fts(list(COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    # The columns' weights as the table's own rank, so `ORDER BY rank` ranks with them and FTS5
+    # sorts by it itself (a bm25() in the select list made SQLite sort every match).
+    db.execute("INSERT INTO search_docs_fts(search_docs_fts, rank) VALUES ('rank', ?)",
+               [f"bm25({', '.join(map(str, WEIGHTS))})"])
     db.execute("CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_docs_fts, col)")
     marks = ", ".join("?" * (2 + len(COLUMNS)))
     for (doc,) in db.execute("SELECT doc FROM guides").fetchall():
