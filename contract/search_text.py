@@ -13,7 +13,8 @@ What is folded, on both sides:
 - German ä ö ü ß as a o u ss, and the ae oe ue spellings as a o u ("Gepäck" = "gepaeck" = "gepack");
 - Arabic: alef forms (أ إ آ ٱ) to ا, ة to ه, ى to ي, tashkeel and tatweel dropped, Eastern Arabic
   and Persian digits to 0-9, Persian ی ک to ي ك; a word's article (ال) is indexed with and without;
-- Chinese: every ideograph is a token; runs of ideographs also give their pinyin (without tones),
+- Chinese: every ideograph is a token; runs of ideographs in the title, keywords and category also
+  give their pinyin (without tones),
   every run of one to four syllables joined ("xing", "xingli", "li") and the initials of two to four
   ("xl"). pypinyin reads traditional and simplified characters alike, and a query in characters is
   matched by its pinyin too, so 轉機 finds 转机 (and, rarely, a homophone).
@@ -37,6 +38,7 @@ SHORT_COLUMNS = ("title", "keywords", "category")  # where one or two typed lett
 SAME_LANGUAGE_BOOST = 1.5  # a row in the traveller's language ranks above the same match elsewhere
 
 CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD_SPLIT = re.compile(r"[^\w]+")
 # Combining marks below U+0700: Latin, Greek and Cyrillic accents, Hebrew points, Arabic tashkeel
@@ -76,21 +78,35 @@ def correctable(word: str) -> bool:
 
 def fold(text: str) -> str:
     """Text as both the index and the query see it (module docstring)."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_CHARS)
+    if text.isascii():  # the fast path: most text, and most of every import
+        return text.lower().replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if _ARABIC_LETTER.search(text):
+        text = text.translate(_CHARS)
     text = unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
     return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
+def _spaced(run: re.Match) -> str:
+    return " " + " ".join(run.group()) + " "
+
+
 def words(text: str) -> list[str]:
     """The folded words of a query, each ideograph a word of its own."""
-    return [w for w in _WORD_SPLIT.split(CJK.sub(r" \1 ", fold(text))) if w]
+    folded = fold(text)
+    if not folded.isascii() and CJK.search(folded):
+        folded = _CJK_RUN.sub(_spaced, folded)
+    return [w for w in _WORD_SPLIT.split(folded) if w]
 
 
 def index_tokens(text: str) -> str:
     """A text field as the index holds it: folded words, and an Arabic word that starts with the
     article also without it (so "امتعة" finds "الأمتعة" and the other way round)."""
+    found = words(text)
+    if _ARTICLE not in text and "\u0671\u0644" not in text:
+        return " ".join(found)
     out: list[str] = []
-    for w in words(text):
+    for w in found:
         out.append(w)
         if w.startswith(_ARTICLE) and len(w) >= 4:
             out.append(w[2:])
@@ -199,8 +215,11 @@ def search_rows(guide) -> list[tuple[str, tuple[str, ...]]]:
         body = " ".join(step.text[lang] for step in guide.steps.values() if lang in step.text)
         body += " " + " ".join(pick(c.label, lang, "") for s in guide.steps.values() for c in s.choices
                                if lang in c.label)
-        everything = f"{title} {keywords} {category} {body}"
-        full, initials = pinyin_keys(everything) if HAN_RUN.search(everything) else ("", "")
+        # Pinyin of what names the guide (title, keywords, category), not of every step: that is
+        # what a traveller looks for by sound, and the steps' pinyin doubled a Chinese library's
+        # index and its import time.
+        named = f"{title} {keywords} {category}"
+        full, initials = pinyin_keys(named) if HAN_RUN.search(named) else ("", "")
         rows.append((lang, (index_tokens(title), index_tokens(keywords), index_tokens(category),
                             index_tokens(body), full, initials)))
     return rows
