@@ -64,6 +64,7 @@ _ARTICLE = "\u0627\u0644"  # ال
 MIN_CORRECTED = 4
 MIN_CORRECTED_ARABIC = 6
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+_DECOMPOSABLE = re.compile(r"[\u00c0-\u06ff\u1e00-\u1fff]")  # letters with marks NFD splits off
 
 
 def max_edits(word: str) -> int:
@@ -83,7 +84,8 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if _ARABIC_LETTER.search(text):
         text = text.translate(_CHARS)
-    text = unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
+    if _DECOMPOSABLE.search(text):  # not for text that is all ideographs, say
+        text = unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
     return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
@@ -99,18 +101,21 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD_SPLIT.split(folded) if w]
 
 
+_ARTICLE_WORD = re.compile(r"(?<!\w)\u0627\u0644(\w{2,})")
+
+
 def index_tokens(text: str) -> str:
-    """A text field as the index holds it: folded words, and an Arabic word that starts with the
-    article also without it (so "امتعة" finds "الأمتعة" and the other way round)."""
-    found = words(text)
-    if _ARTICLE not in text and "\u0671\u0644" not in text:
-        return " ".join(found)
-    out: list[str] = []
-    for w in found:
-        out.append(w)
-        if w.startswith(_ARTICLE) and len(w) >= 4:
-            out.append(w[2:])
-    return " ".join(out)
+    """A text field as the index holds it: folded, each ideograph spaced into a word of its own,
+    and an Arabic word that starts with the article also without it (so "امتعة" finds "الأمتعة"
+    and the other way round). FTS5's unicode61 splits the words, as `words` does for a query."""
+    folded = fold(text)
+    if folded.isascii():
+        return folded
+    if CJK.search(folded):
+        folded = _CJK_RUN.sub(_spaced, folded)
+    if _ARTICLE in folded:
+        folded = _ARTICLE_WORD.sub(lambda m: f"{m.group()} {m.group(1)}", folded)
+    return folded
 
 
 _TONELESS = str.maketrans({
@@ -329,7 +334,7 @@ def explain(query: Query, row: Sequence[str], corrected: bool = False) -> str:
     pinyin, or corrected (the query matched only once a word was corrected)."""
     if corrected:
         return "corrected"
-    tokens = set(" ".join(row[:4]).split())
+    tokens = set(_WORD_SPLIT.split(" ".join(row[:4])))
 
     def direct(word: str, last: bool) -> str | None:
         if word in tokens:
