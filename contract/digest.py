@@ -12,11 +12,17 @@ from contract.canonical import canonical_json
 from contract.guides import Library
 
 
-def content_digest(guide_sha256s: Mapping[str, str], image_sha256s: Iterable[str]) -> str:
-    """sha256 (hex) of {"guides": {id: sha256}, "images": [sha256, ...]} in canonical JSON."""
-    doc = {"guides": dict(guide_sha256s), "images": sorted(set(image_sha256s))}
+def content_digest(guide_sha256s: Mapping[str, str], image_sha256s: Iterable[str],
+                   settings_sha256: str | None = None) -> str:
+    """sha256 (hex) of {"guides": {id: sha256}, "images": [sha256, ...]} in canonical JSON, with
+    "library": the sha256 of the canonical `_library.yaml` settings when the library has any (a
+    library without them keeps the digest it always had)."""
+    doc: dict = {"guides": dict(guide_sha256s), "images": sorted(set(image_sha256s))}
+    if settings_sha256 is not None:
+        doc["library"] = settings_sha256
     return hashlib.sha256(canonical_json(doc)).hexdigest()
 
 
 def library_digest(library: Library) -> str:
-    return content_digest({gid: g.sha256 for gid, g in library.guides.items()}, library.images)
+    return content_digest({gid: g.sha256 for gid, g in library.guides.items()}, library.images,
+                          library.settings.sha256)

@@ -187,11 +187,40 @@ class Guide:
         )
 
 
+@dataclass(frozen=True)
+class LibrarySettings:
+    """A library's `_library.yaml` (read and checked by contract/library_settings.py): today the
+    site's search synonyms, {language: ((term, term, ...), ...)}."""
+
+    synonyms: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.synonyms)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical document; empty settings are {} (and are left out of the digest)."""
+        if not self.synonyms:
+            return {}
+        return {"synonyms": {lang: [list(group) for group in groups]
+                             for lang, groups in sorted(self.synonyms.items())}}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any] | None) -> LibrarySettings:
+        doc = doc or {}
+        return cls({lang: tuple(tuple(g) for g in groups) for lang, groups in doc.get("synonyms", {}).items()})
+
+    @property
+    def sha256(self) -> str | None:
+        return hashlib.sha256(canonical_json(self.to_dict())).hexdigest() if self else None
+
+
 @dataclass
 class Library:
     guides: dict[str, Guide]
     images: dict[str, bytes]  # sha256 -> bytes, every image any guide names
     root: str = ""
+    # _library.yaml (contract/library_settings.py); empty when the library has none.
+    settings: LibrarySettings = field(default_factory=lambda: LibrarySettings())
 
     def __len__(self) -> int:
         return len(self.guides)

@@ -34,3 +34,8 @@ MAX_LIBRARY_ENTRIES = 20_000  # files and folders (or bundle entries): 10,000 gu
 # --- what a refusal says -----------------------------------------------------------------------
 MAX_SHOWN_CHARS = 60  # of a value quoted in a problem message
 MAX_PROBLEMS = 1_000  # problems listed for one library; the rest are counted
+
+# --- _library.yaml (library-level settings) ----------------------------------------------------
+MAX_SYNONYM_GROUPS = 2_000  # groups over all languages
+MAX_SYNONYM_TERMS = 50  # terms in one group
+MAX_SYNONYM_CHARS = 80  # characters of one term

@@ -29,12 +29,15 @@ from contract.guides import (
     Guide,
     Library,
     LibraryInvalid,
+    LibrarySettings,
     Problem,
     Step,
     Text,
     shown,
 )
 from contract.images import ImageRefused, check_image
+from contract.library_settings import FILE_NAME as SETTINGS_FILE
+from contract.library_settings import parse_settings
 from contract.limits import (
     MAX_ID_LENGTH,
     MAX_IMAGE_BYTES,
@@ -484,6 +487,8 @@ def load_library(path: str | Path) -> Library:
     if not root.is_dir():
         raise LibraryInvalid([Problem(str(root), "is not a folder of guide files")])
     files = _guide_files(root, problems)
+    settings_file = root / SETTINGS_FILE
+    files = [f for f in files if f != settings_file]  # never read as a guide
     if not files:
         raise LibraryInvalid([Problem(str(root), "contains no guide files (*.yaml)")])
     budget = _Budget(root)
@@ -515,15 +520,28 @@ def load_library(path: str | Path) -> Library:
         if guide:
             guides[guide.id] = guide
     _check_graphs(graphs, set(first_file), problems)
+    settings = LibrarySettings()
+    if os.path.lexists(settings_file):
+        refused = _guide_file_problem(settings_file, real_root)
+        if refused:
+            problems.append(Problem(SETTINGS_FILE, refused))
+        else:
+            before = len(problems)
+            doc = read_yaml(settings_file, SETTINGS_FILE, problems, budget.spend)
+            if len(problems) == before:
+                settings = parse_settings(doc, SETTINGS_FILE, problems)
     if problems:
         raise LibraryInvalid(_capped(problems, str(root)))
-    return Library(guides, blobs, str(root))
+    return Library(guides, blobs, str(root), settings)
 
 
-def library_from_documents(docs: list[dict[str, Any]], images: dict[str, bytes]) -> Library:
-    """A library from canonical guide documents (as the server serves them), checked again here:
-    the kiosk never trusts content it did not validate itself."""
+def library_from_documents(docs: list[dict[str, Any]], images: dict[str, bytes],
+                           settings: dict[str, Any] | None = None) -> Library:
+    """A library from canonical guide documents (as the server serves them), and its canonical
+    `_library.yaml` settings if it has any, checked again here: the kiosk never trusts content it
+    did not validate itself."""
     problems: list[Problem] = []
+    library_settings = parse_settings(settings, SETTINGS_FILE, problems)
     guides = {}
     for doc in docs:
         try:
@@ -548,4 +566,4 @@ def library_from_documents(docs: list[dict[str, Any]], images: dict[str, bytes])
     _check_graphs(graphs, set(guides), problems)
     if problems:
         raise LibraryInvalid(_capped(problems, "the library"))
-    return Library(guides, images)
+    return Library(guides, images, settings=library_settings)

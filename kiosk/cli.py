@@ -101,6 +101,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """What a traveller typing TEXT in a language sees on the home screen, in rank order, with
+    why each guide matched: staff check a library (and its _library.yaml synonyms) with it."""
+    from contract.guides import LANGUAGE
+
+    settings = load_command_settings(args.data_dir)
+    lang = args.lang or settings.default_language
+    if not LANGUAGE.match(lang):
+        print(f"error: --lang {lang!r} is not a language code (en, es, fr, de, zh, ar, ...)", file=sys.stderr)
+        return 2
+    store = open_store(settings)
+    results = store.search_results(args.text, lang, limit=args.limit)
+    if args.json:
+        print(json.dumps({
+            "query": args.text, "lang": lang, "suggestion": results.suggestion,
+            "hits": [{"rank": n, "guide": h.guide_id, "title": h.title, "category": h.category,
+                      "match": h.match, "score": round(h.rank, 4)} for n, h in enumerate(results.hits, 1)],
+        }, ensure_ascii=False, indent=2))
+        return 0
+    if not results.hits:
+        print(f"No guide matches \u201c{args.text}\u201d in {lang}.")
+        return 0
+    if results.suggestion:
+        print(f"No guide matches \u201c{args.text}\u201d as typed; the kiosk shows "
+              f"\u201cDid you mean {results.suggestion}?\u201d and these:")
+    else:
+        print(f"\u201c{args.text}\u201d in {lang}:")
+    width = max(len(h.guide_id) for h in results.hits)
+    for n, h in enumerate(results.hits, 1):
+        print(f"{n:3}. {h.guide_id:<{width}}  {h.match:<9}  {h.title}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_command_settings(args.data_dir)
     if args.windowed:
@@ -112,6 +145,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(settings)
     if not _confirm_identity(settings, store):
         return 2
+    # Search's spelling vocabulary is read off the UI thread, now and after every content switch
+    # (offline_cache/store.py, prepare_search), so no keystroke waits for it.
+    import threading
+
+    store.prepare_search_after_install = True
+    threading.Thread(target=store.prepare_search, name="prepare-search", daemon=True).start()
     from kiosk.sync import start_background_sync
     from screens.app import run_app  # Kivy is imported only here: other commands start fast
 
@@ -258,6 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("search", help="what a traveller typing TEXT sees, ranked, and why",
+                       description="Search the installed library as the home screen does: the guides a "
+                                   "traveller typing TEXT in language L sees, in rank order, with each "
+                                   "guide's id and why it matched (exact, prefix, synonym, pinyin, "
+                                   "corrected), and the \"Did you mean\" the kiosk offers.")
+    data_dir(p)
+    p.add_argument("text", help="what the traveller types")
+    p.add_argument("--lang", help="the session's language (default: the kiosk's default_language)")
+    p.add_argument("--limit", type=int, default=20, help="results shown (default 20, as on screen)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("screenshots", help="save a PNG of every screen in en, zh and ar",
                        description="Run the app in a window, walk it through every screen in English, "
                                    "Chinese and Arabic, and save one PNG per screen into DIR. Needs a "

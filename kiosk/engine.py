@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.events import make_event, scrub
+from contract.events import make_event, scrub, scrub_query
 from contract.guides import Guide, Step, pick
 from kiosk import clock as kiosk_clock
 from kiosk.clock import STEP_TOLERANCE, boot_id
 from offline_cache.errors import StoreError
-from offline_cache.store import SearchHit, Store
+from offline_cache.store import SearchHit, SearchResults, Store
 
 log = logging.getLogger(__name__)
 MAX_UNSAVED = 10_000  # events held in memory while the outbox cannot be written
@@ -281,11 +281,22 @@ class SessionEngine:
         """Results for search-as-you-type; not recorded (see record_search)."""
         return self.store.search(text, self.language, limit)
 
-    def record_search(self, text: str, hits: int) -> None:
-        """Record a search the customer settled on (opened a result, or paused on no results)."""
-        text = scrub(text)[:200]
+    def search_results(self, text: str, limit: int = 20) -> SearchResults:
+        """The same, with the "Did you mean" suggestion when the hits came from a correction."""
+        return self.store.search_results(text, self.language, limit, explain_hits=False)
+
+    def record_search(self, text: str, hits: int, suggestion: str | None = None,
+                      suggestion_hits: int = 0, suggestion_taken: bool = False) -> None:
+        """Record a search the customer settled on (opened a result, or paused on no results):
+        the query as typed (bounded and scrubbed like a comment) and its hits; when a correction
+        was offered ("Did you mean"), what it was, what it found and whether it was taken."""
+        text = scrub_query(text)
         if text:
-            self._record("search", {"query": text, "hits": hits}, at=None)
+            data: dict[str, Any] = {"query": text, "hits": hits}
+            if suggestion:
+                data.update(suggestion=scrub_query(suggestion), suggestion_hits=suggestion_hits,
+                            suggestion_taken=suggestion_taken)
+            self._record("search", data, at=None)
 
     # --- moving through a guide ----------------------------------------------------------------
 

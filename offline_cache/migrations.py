@@ -56,3 +56,33 @@ def m002_sync_staging(db: Database) -> None:
         "CREATE TABLE rejected_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT, type TEXT, "
         "body TEXT NOT NULL, reason TEXT NOT NULL, rejected_at REAL NOT NULL)"
     )
+
+
+@migrations()
+def m003_forgiving_search(db: Database) -> None:
+    # Search that forgives (issue 13): the index holds folded text (accents, umlauts, Arabic
+    # letter forms) and the pinyin of Chinese text, in the columns contract/search_text.py names;
+    # search_vocab (fts5vocab) is the index's own vocabulary, which spelling corrections read.
+    # The index is rebuilt from the installed guides, so a kiosk keeps its content.
+    import json
+
+    from contract.guides import Guide
+    from contract.search_text import COLUMNS, WEIGHTS, search_rows
+
+    for table in ("search_docs_fts", "search_docs"):
+        if db[table].exists():
+            db[table].drop()
+    db["search_docs"].create({"id": int, "guide_id": str, "lang": str, **{c: str for c in COLUMNS}}, pk="id")
+    db["search_docs"].create_index(["guide_id"])
+    db["search_docs"].enable_fts(list(COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    # The columns' weights as the table's own rank, so `ORDER BY rank` ranks with them and FTS5
+    # sorts by it itself (a bm25() in the select list made SQLite sort every match).
+    db.execute("INSERT INTO search_docs_fts(search_docs_fts, rank) VALUES ('rank', ?)",
+               [f"bm25({', '.join(map(str, WEIGHTS))})"])
+    db.execute("CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_docs_fts, col)")
+    marks = ", ".join("?" * (2 + len(COLUMNS)))
+    for (doc,) in db.execute("SELECT doc FROM guides").fetchall():
+        guide = Guide.from_dict(json.loads(doc))
+        db.conn.executemany(
+            f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) VALUES ({marks})",
+            [(guide.id, lang, *cols) for lang, cols in search_rows(guide)])

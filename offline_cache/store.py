@@ -23,12 +23,24 @@ from typing import Any
 import sqlite_utils
 
 from contract.digest import library_digest
-from contract.guides import Guide, Library, pick
+from contract.events import MAX_QUERY
+from contract.guides import Guide, Library, LibrarySettings, pick
+from contract.search_text import (
+    COLUMNS,
+    SAME_LANGUAGE_BOOST,
+    TEXT_COLUMNS,
+    Corrector,
+    Synonyms,
+    build_query,
+    explain,
+    fts_string,
+    search_rows,
+)
 from offline_cache.errors import StoreCorrupt, public_methods_raise_store_errors, store_error
 from offline_cache.health import check_file, use_lock
 from offline_cache.migrations import migrations
 from offline_cache.outbox import DEFAULT_OUTBOX_LIMIT, Outbox, OutboxEvent  # noqa: F401 (re-exported)
-from offline_cache.search import fts_query, fts_text
+from offline_cache.search import fts_query
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,16 @@ class SearchHit:
     title: str
     category: str
     rank: float
+    # Why it matched (contract/search_text.py explain): exact, prefix, synonym, pinyin, corrected;
+    # "" when the caller did not ask (the UI's search-as-you-type).
+    match: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[SearchHit]
+    # "Did you mean ...?": the corrected query, only when the hits came from a correction alone.
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,14 +235,15 @@ class Store(Outbox):
         # same library must not look like an update in `kiosk status` or the heartbeat.
         version = content_version or "local-" + library_digest(library)[:12]
         self.put_images(library.images)
-        self.install_content(version, versioned, set(library.guides))
+        self.install_content(version, versioned, set(library.guides), settings=library.settings)
         self.remove_unused_images()
         return counts
 
     def install_content(self, content_version: str, changed: Iterable[tuple[Guide, int]],
-                        keep_ids: set[str]) -> None:
+                        keep_ids: set[str], settings: LibrarySettings | None = None) -> None:
         """The one switch from one content version to the next, in one transaction: the guides in
         `changed` are written, guides not in `keep_ids` are removed, the search index follows.
+        `settings` (the library's _library.yaml) replace the installed ones; None keeps them.
         Images must already be stored (put_images)."""
         db = self.db
         changed = list(changed)
@@ -240,9 +263,13 @@ class Store(Outbox):
             if missing:
                 raise ValueError(f"the new content names guides it does not contain: {sorted(missing)}")
             self._rebuild_categories()
+            if settings is not None:
+                self.set_state("library_settings", settings.to_dict())
             db.execute("INSERT INTO sync_state(key, value) VALUES ('content_version', ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(content_version)])
         self._guide_cache.clear()
+        if self.prepare_search_after_install:
+            self.prepare_search()
 
     def remove_unused_images(self) -> int:
         """Drop images no installed guide names. Run only after a switch, never before it."""
@@ -271,21 +298,10 @@ class Store(Outbox):
         db.conn.executemany(
             "INSERT OR IGNORE INTO guide_images(guide_id, path, sha256) VALUES (?, ?, ?)",
             [(guide.id, rel, digest) for rel, digest in guide.images.items()])
-        # One search row per language: title weighs most, then keywords, then the steps' text.
-        langs = set(guide.title) | set(guide.keywords)
-        for step in guide.steps.values():
-            langs |= set(step.text)
-        rows = []
-        for lang in sorted(langs):
-            body = " ".join(step.text[lang] for step in guide.steps.values() if lang in step.text)
-            body += " " + " ".join(pick(c.label, lang, "") for s in guide.steps.values() for c in s.choices
-                                   if lang in c.label)
-            rows.append((guide.id, lang, fts_text(guide.title.get(lang, "")),
-                         fts_text(" ".join(guide.keywords.get(lang, ()))),
-                         fts_text(guide.category.get(lang, "")), fts_text(body)))
+        marks = ", ".join("?" * (2 + len(COLUMNS)))
         db.conn.executemany(
-            "INSERT INTO search_docs(guide_id, lang, title, keywords, category, body) VALUES (?, ?, ?, ?, ?, ?)",
-            rows)
+            f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) VALUES ({marks})",
+            [(guide.id, lang, *cols) for lang, cols in search_rows(guide)])
 
     def _rebuild_categories(self) -> None:
         db = self.db
@@ -361,28 +377,112 @@ class Store(Outbox):
         self.db.execute("INSERT INTO guide_starts(guide_id, starts) VALUES (?, 1) "
                         "ON CONFLICT(guide_id) DO UPDATE SET starts = starts + 1", [guide_id])
 
+    def library_settings(self) -> LibrarySettings:
+        """The installed library's _library.yaml settings (empty when it had none)."""
+        return LibrarySettings.from_dict(self.get_state("library_settings"))
+
+    def _search_context(self) -> dict[str, Any]:
+        """Synonyms (and, once asked for, the corrector) of the installed content, kept until the
+        content version changes."""
+        version = self.content_version
+        cache = getattr(self, "_search_cache", None)
+        if cache is None or cache["version"] != version:
+            cache = self._search_cache = {
+                "version": version,
+                "synonyms": Synonyms.of(self.library_settings().synonyms),
+                "corrector": None,
+                "shown": {},
+            }
+        return cache
+
+    # Set by the kiosk app (kiosk/cli.py run): after each switch to new content, the content's
+    # spelling vocabulary is read at once on the thread that switched (the sync thread), so no
+    # keystroke on the UI thread waits for it. A `kiosk import` process leaves it off.
+    prepare_search_after_install = False
+
+    def prepare_search(self) -> None:
+        """Read what search needs of the installed content (synonyms, the corrector's vocabulary:
+        0.1 s per 1,000 guides) now rather than at the first misspelled keystroke."""
+        self._corrector(self._search_context())
+
+    def _corrector(self, cache: dict[str, Any]) -> Corrector:
+        if cache["corrector"] is None:
+            marks = ", ".join("?" * len(TEXT_COLUMNS))
+            vocabulary = dict(self.db.execute(
+                f"SELECT term, SUM(doc) FROM search_vocab WHERE col IN ({marks}) GROUP BY term",
+                list(TEXT_COLUMNS)).fetchall())
+            cache["corrector"] = Corrector(vocabulary)
+        return cache["corrector"]
+
     def search(self, text: str, lang: str = "en", limit: int = 20) -> list[SearchHit]:
         """Ranked full-text search over titles, keywords, categories and step text in every
-        language; a match in the customer's language ranks above the same match in another."""
-        query = fts_query(text)
+        language (search_results without the reasons)."""
+        return self.search_results(text, lang, limit, explain_hits=False).hits
+
+    def search_results(self, text: str, lang: str = "en", limit: int = 20,
+                       explain_hits: bool = True) -> SearchResults:
+        """What a traveller typing `text` in `lang` sees, ranked: a match in their language above
+        the same match in another. When nothing matches, misspelled and run-together words are
+        corrected from the index's own vocabulary and the results say what was searched for
+        instead ("Did you mean"). `explain_hits` says why each hit matched."""
+        cache = self._search_context()
+        query = build_query(text[:MAX_QUERY], lang, cache["synonyms"])
         if query is None:
-            return []
+            return SearchResults([])
+        ranked = self._ranked(query.match, lang, limit)
+        suggestion = None
+        if not ranked:
+            corrected = self._corrector(cache).correct(query.words, lambda word: self._in_language(word, lang))
+            if corrected:
+                query = build_query(" ".join(corrected), lang, cache["synonyms"], typed_words=corrected)
+                ranked = self._ranked(query.match, lang, limit) if query else []
+                suggestion = " ".join(corrected) if ranked else None
+        if not ranked:
+            return SearchResults([])
+        # Titles and categories in the traveller's language, decoded once per content version.
+        shown: dict[tuple[str, str], tuple[str, str]] = cache["shown"]
+        missing = [gid for gid, _, _ in ranked if (gid, lang) not in shown]
+        if missing:
+            if len(shown) > 50_000:
+                shown.clear()
+            for gid, language, title, category in self.db.execute(
+                    f"SELECT id, language, title, category FROM guides WHERE id IN ({','.join('?' * len(missing))})",
+                    missing):
+                shown[(gid, lang)] = (pick(json.loads(title), lang, language), pick(json.loads(category), lang, language))
+        marks = ",".join("?" * len(ranked))
+        why = {}
+        if explain_hits:
+            rowids = [rowid for _, _, rowid in ranked]
+            rows = {r[0]: r[1:] for r in self.db.execute(
+                f"SELECT id, {', '.join(COLUMNS)} FROM search_docs WHERE id IN ({marks})", rowids)}
+            why = {gid: explain(query, rows.get(rowid, ("",) * len(COLUMNS)), corrected=suggestion is not None)
+                   for gid, _, rowid in ranked}
+        hits = [SearchHit(g, *shown[(g, lang)], score, why.get(g, "")) for g, score, _ in ranked
+                if (g, lang) in shown]
+        return SearchResults(hits, suggestion)
+
+    def _in_language(self, word: str, lang: str) -> bool:
+        """Whether some guide's text in `lang` has `word` (breaks a tie between corrections)."""
+        return self.db.execute(
+            "SELECT 1 FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
+            "WHERE search_docs_fts MATCH ? AND search_docs.lang = ? LIMIT 1",
+            ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
+
+    def _ranked(self, match: str, lang: str, limit: int) -> list[tuple[str, float, int]]:
+        """(guide id, score, the best row's id), best first; bm25 is more negative when better."""
+        # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights,
+        # set in migration m003) and stops at the limit; the join reads only those rows.
         rows = self.db.execute(
-            "SELECT search_docs.guide_id, search_docs.lang, "
-            "bm25(search_docs_fts, 10.0, 6.0, 3.0, 1.0) AS rank "
-            "FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
-            "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?", [query, limit * 8]).fetchall()
-        best: dict[str, float] = {}
-        for gid, row_lang, rank in rows:
-            score = rank * (1.5 if row_lang == lang else 1.0)  # bm25: more negative is better
-            best[gid] = min(best.get(gid, 0.0), score)
-        ordered = sorted(best, key=lambda g: best[g])[:limit]
-        if not ordered:
-            return []
-        marks = ",".join("?" * len(ordered))
-        info = {r[0]: self._summary(r, lang) for r in self.db.execute(self._SUMMARY + f" WHERE id IN ({marks})",
-                                                                      ordered)}
-        return [SearchHit(g, info[g].title, info[g].category, best[g]) for g in ordered if g in info]
+            "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
+            "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
+            [match, limit * 8]).fetchall()
+        best: dict[str, tuple[float, int]] = {}
+        for gid, row_lang, rowid, rank in rows:
+            score = rank * (SAME_LANGUAGE_BOOST if row_lang == lang else 1.0)
+            if gid not in best or score < best[gid][0]:
+                best[gid] = (score, rowid)
+        ordered = sorted(best, key=lambda g: best[g][0])[:limit]
+        return [(g, best[g][0], best[g][1]) for g in ordered]
 
     def raw_fts(self, text: str, limit: int = 20) -> list[tuple]:
         """The bare FTS5 query, for the benchmark to compare search() against."""

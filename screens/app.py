@@ -297,8 +297,11 @@ class KioskApp(App):
     def search(self, text: str):
         return self.engine.search(text)
 
-    def record_search(self, text: str, hits: int) -> None:
-        self.engine.record_search(text, hits)
+    def search_results(self, text: str):
+        return self.engine.search_results(text)
+
+    def record_search(self, text: str, hits: int, **correction) -> None:
+        self.engine.record_search(text, hits, **correction)
 
     def image_for(self, view: StepView) -> bytes | None:
         return self.store.image_for(view.guide_id, view.image) if view.image else None

@@ -180,9 +180,20 @@ class HomeScreen(KioskScreen):
             self.ids.list_title.raw = app.t("Type what you need help with")
             self.ids.results.clear_widgets()
             return
-        hits = app.search(text)
+        results = app.search_results(text)
+        hits = results.hits
         self.hits = [(h.guide_id, h.title) for h in hits]
-        if hits:
+        self.suggestion = results.suggestion
+        if hits and results.suggestion:
+            # Only a correction found these: say what was searched for, and let a tap take it.
+            self._fill_list(app.t("Did you mean \u201c{query}\u201d?").format(query=results.suggestion),
+                            list(self.hits), "search")
+            self.ids.results.add_widget(
+                KButton(raw=app.t("Search for \u201c{query}\u201d").format(query=results.suggestion),
+                        probe_id="did-you-mean", on_release=lambda _b: self.take_suggestion()), index=len(hits))
+            self._settle(self.ids.results)
+            self._record_trigger()
+        elif hits:
             self._fill_list(app.t("Results for \u201c{query}\u201d").format(query=text),
                             list(self.hits), "search")
         else:
@@ -201,11 +212,32 @@ class HomeScreen(KioskScreen):
         if text and not self.hits and text not in self._recorded:
             self._recorded.add(text)
             App.get_running_app().record_search(text, 0)
+        elif text and self.suggestion and text not in self._recorded:
+            # "Did you mean" shown and the traveller paused: offered, not (yet) taken.
+            self._recorded.add(text)
+            App.get_running_app().record_search(text, 0, suggestion=self.suggestion,
+                                                suggestion_hits=len(self.hits))
+
+    suggestion: str | None = None
+
+    def take_suggestion(self) -> None:
+        """"Did you mean X?" tapped: recorded as taken, and X becomes the query."""
+        App.get_running_app().record_search(self.typed(), 0, suggestion=self.suggestion,
+                                            suggestion_hits=len(self.hits), suggestion_taken=True)
+        if self.suggestion:
+            self.ids.keyboard.clear()  # pinyin letters being composed are part of what it replaces
+            self.query = self.suggestion
+        self._recorded.add(self.query)
+        self._search_trigger()
 
     def open_guide(self, guide_id: str, via: str) -> None:
         app = App.get_running_app()
         if via == "search" and self.typed():
-            app.record_search(self.typed(), len(self.hits))
+            if self.suggestion:  # the hits came from the correction: opening one takes it
+                app.record_search(self.typed(), 0, suggestion=self.suggestion,
+                                  suggestion_hits=len(self.hits), suggestion_taken=True)
+            else:
+                app.record_search(self.typed(), len(self.hits))
         app.open_guide(guide_id, via)
 
     def on_keyboard_open(self, *_):

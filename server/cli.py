@@ -190,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _settings_note(library) -> None:
+    """Publishing does not carry _library.yaml to the kiosks yet (issue 13): say so rather than
+    drop the synonyms silently."""
+    if library.settings:
+        print("Note: _library.yaml (search synonyms) is valid but is not yet published to kiosks; "
+              "load the library on a kiosk with `kiosk import` to use it.", file=sys.stderr)
+
+
 def _run(args) -> int:
     if args.command == "config":
         return _config_check(args)
@@ -203,6 +211,7 @@ def _run(args) -> int:
             print(exc.report(), file=sys.stderr)
             return 1
         print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s)")
+        _settings_note(library)
         return 0
     if args.command == "publish":
         try:
@@ -213,6 +222,7 @@ def _run(args) -> int:
         result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note,
                                          to=args.to)
         print(result.summary())
+        _settings_note(library)
         return 0
     if args.command == "promote":
         moved = groups.promote(_engine(args), args.version, to=args.to)

@@ -37,14 +37,21 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     result_ids = [b["id"] for b in snap["buttons"] if b["id"].startswith("guide:")]
     assert "guide:lost-baggage" in result_ids
 
-    # one letter too many: a clear "no results" that still offers the categories, recorded once
-    # the customer pauses on it
-    snap = kiosk.tap_and_wait("key:q", lambda s: "No guides match \u201cbagq\u201d" in s["labels"], "no results")
+    # one letter too many: what the correction finds, under "Did you mean “bag”?", recorded as
+    # offered once the customer pauses on it
+    snap = kiosk.tap_and_wait("key:q", lambda s: "Did you mean \u201cbag\u201d?" in s["labels"], "the correction")
+    assert any(b["id"] == "did-you-mean" for b in snap["buttons"])
+    assert "guide:lost-baggage" in [b["id"] for b in snap["buttons"]]
+    kiosk.wait(lambda s: any(e["type"] == "search" for e in kiosk.events()), what="the correction recorded")
+    # nothing near: a clear "no results" that still offers the categories, recorded once the
+    # customer pauses on it
+    snap = kiosk.tap_and_wait("key:x", lambda s: "No guides match \u201cbagqx\u201d" in s["labels"], "no results")
     assert "Try another word, or pick a category:" in snap["labels"]
     assert any(b["id"].startswith("category:") for b in snap["buttons"])
     assert not any(b["id"].startswith("guide:") for b in snap["buttons"])
-    kiosk.wait(lambda s: any(e["type"] == "search" for e in kiosk.events()), what="the search recorded")
-    kiosk.tap_and_wait("key:delete", lambda s: "Results for \u201cbag\u201d" in s["labels"], "results again")
+    kiosk.wait(lambda s: sum(e["type"] == "search" for e in kiosk.events()) == 2, what="the search recorded")
+    kiosk.tap_and_wait("key:delete", lambda s: "Did you mean \u201cbag\u201d?" in s["labels"], "the correction again")
+    kiosk.tap_and_wait("did-you-mean", lambda s: "Results for \u201cbag\u201d" in s["labels"], "results again")
 
     kiosk.tap("guide:lost-baggage")
     snap = kiosk.wait_screen("step")
@@ -99,13 +106,17 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     events = kiosk.events()
     assert {e["session"] for e in events} == {snap["session"]}, "one customer, one session id"
     kinds = [e["type"] for e in events]
-    assert kinds == ["session_start", "search", "search",
+    assert kinds == ["session_start", "search", "search", "search", "search",
                      "step_view", "handoff_shown", "choice", "step_view", "choice", "step_view", "choice", "step_view",
                      "back", "step_view", "choice", "step_view", "outcome", "feedback"]
-    assert events[1]["data"] == {"query": "bagq", "hits": 0}
-    search = events[2]
+    offered = {"query": "bagq", "hits": 0, "suggestion": "bag", "suggestion_taken": False}
+    assert {**events[1]["data"], "suggestion_hits": None} == {**offered, "suggestion_hits": None}
+    assert events[1]["data"]["suggestion_hits"] >= 1
+    assert events[2]["data"] == {"query": "bagqx", "hits": 0}
+    assert events[3]["data"] == {**events[1]["data"], "suggestion_taken": True}
+    search = events[4]
     assert search["data"]["query"] == "bag" and search["data"]["hits"] >= len(result_ids) >= 1
-    assert events[4]["data"] == {"url": url} and events[4]["step"] == "belt"
+    assert events[6]["data"] == {"url": url} and events[6]["step"] == "belt"
     views = [e for e in events if e["type"] == "step_view"]
     assert [e["step"] for e in views] == ["belt", "waited", "wait-more", "tag", "wait-more", "found"]
     assert all(e["guide"] == "lost-baggage" for e in views)

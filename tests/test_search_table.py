@@ -1,0 +1,160 @@
+"""What a traveller finds for what they type, in six languages: misspelled, without accents or
+hamza, German umlauts as ae/oe/ue, pinyin (full, with spaces, initials), traditional characters,
+run-together words and a site's synonyms from `_library.yaml`. Each query names the guide that
+must rank first and, where it matters, why it matched; each language also has queries that must
+find nothing. The library is the bundled sample plus tests/fixtures/search-library/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from contract.validation import load_library
+from offline_cache.store import Store
+
+HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parent / "assets" / "library"
+FIXTURE = HERE / "fixtures" / "search-library"
+
+# (query as typed, guide that must rank first, why it matched or None for "any reason")
+FIRST = {
+    "en": [
+        ("baggge", "lost-baggage", "corrected"),
+        ("lugage", "lost-baggage", "corrected"),
+        ("chargr", "phone-charging", "corrected"),
+        ("firstaid", "first-aid", "corrected"),
+        ("restroom", "toilets", "synonym"),
+        ("WC", "toilets", "synonym"),
+        ("bathroom", "toilets", "synonym"),
+        ("wifi", "airport-wifi", "exact"),
+        ("parkin", "parking-payment", "prefix"),
+        ("liquids", "liquids-security", "exact"),
+        ("missed conection", "missed-connection", "corrected"),
+        ("wheelchair", "accessibility-assistance", "exact"),
+        ("refnd", "refunds-returns", "corrected"),
+        ("cash machine", "currency-exchange", None),
+    ],
+    "es": [
+        ("equipaje", "lost-baggage", None),
+        ("maleta perdida", "lost-baggage", "corrected"),
+        ("equipje", "lost-baggage", "corrected"),
+        ("baño", "toilets", "synonym"),
+        ("bano", "toilets", "synonym"),
+        ("cargador", "phone-charging", "exact"),
+        ("telefono", "phone-charging", None),
+        ("vuelo retrasado", "flight-delay-rights", None),
+        ("conexion", "missed-connection", None),
+        ("liquidos", "liquids-security", None),
+        ("aparcamiento", "parking-payment", None),
+        ("primeros auxilios", "first-aid", None),
+        ("devolucion", "refunds-returns", None),
+    ],
+    "fr": [
+        ("bagage", "lost-baggage", None),
+        ("bagages perdus", "lost-baggage", None),
+        ("valise", "lost-baggage", None),
+        ("toilette", "toilets", None),
+        ("sanitaires", "toilets", "synonym"),
+        ("chargeur", "phone-charging", None),
+        ("telephone", "phone-charging", None),
+        ("correspondance", "missed-connection", None),
+        ("vol annule", "flight-delay-rights", None),
+        ("liquides", "liquids-security", None),
+        ("premiers secours", "first-aid", None),
+        ("medecin", "first-aid", None),
+        ("remboursement", "refunds-returns", None),
+    ],
+    "de": [
+        ("gepaeck", "lost-baggage", None),
+        ("gepack", "lost-baggage", None),
+        ("Gepäck", "lost-baggage", None),
+        ("koffer", "lost-baggage", None),
+        ("fluessigkeiten", "liquids-security", None),
+        ("flussigkeit", "liquids-security", None),
+        ("anschlussflug", "missed-connection", None),
+        ("klo", "toilets", "synonym"),
+        ("ladegeraet", "phone-charging", None),
+        ("handy", "phone-charging", None),
+        ("erste hilfe", "first-aid", None),
+        ("aerztliche hilfe", "first-aid", None),
+        ("geldautomat", "currency-exchange", None),
+        ("gebetsraum", "prayer-room", None),
+        ("wlan", "airport-wifi", None),
+    ],
+    "zh": [
+        ("行李", "lost-baggage", None),
+        ("xingli", "lost-baggage", "pinyin"),
+        ("xing li", "lost-baggage", "pinyin"),
+        ("xl", "lost-baggage", "pinyin"),
+        ("洗手间", "toilets", None),
+        ("厕所", "toilets", "synonym"),
+        ("xishoujian", "toilets", "pinyin"),
+        ("chongdian", "phone-charging", "pinyin"),
+        ("充电", "phone-charging", None),
+        ("jijiu", "first-aid", "pinyin"),
+        ("急救", "first-aid", None),
+        ("yeti", "liquids-security", "pinyin"),
+        ("zhuanji", "missed-connection", "pinyin"),
+        ("轉機", "missed-connection", None),  # traditional characters for 转机
+        ("醫生", "first-aid", None),  # traditional characters for 医生
+    ],
+    "ar": [
+        ("امتعة", "lost-baggage", None),
+        ("أمتعة", "lost-baggage", None),
+        ("الامتعة", "lost-baggage", None),
+        ("حقيبه", "lost-baggage", None),
+        ("سوائل", "liquids-security", None),
+        ("تفتيش", "liquids-security", None),
+        ("مرحاض", "toilets", "synonym"),
+        ("حمام", "toilets", "synonym"),
+        ("شاحن", "phone-charging", None),
+        ("طبيب", "first-aid", None),
+        ("الاسعافات", "first-aid", None),
+        ("صلاه", "prayer-room", None),
+        ("مصلي", "prayer-room", None),
+        ("تَرانزيت", "missed-connection", None),
+    ],
+}
+
+NOTHING = {
+    "en": ["xyzzyq", "helicopter", "zebra crossing"],
+    "es": ["elefante", "xyzzyq", "helicóptero"],
+    "fr": ["éléphant", "xyzzyq", "montagne"],
+    "de": ["elefant", "xyzzyq", "bergsteigen"],
+    "zh": ["大象", "熊猫", "xyzzyq"],
+    "ar": ["زرافة", "بركان", "xyzzyq"],
+}
+
+
+@pytest.fixture(scope="module")
+def search_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("library")
+    shutil.copytree(SAMPLE, folder, dirs_exist_ok=True)
+    shutil.copytree(FIXTURE, folder, dirs_exist_ok=True)
+    store = Store(tmp_path_factory.mktemp("data") / "kiosk.db")
+    store.import_library(load_library(folder))
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize(("lang", "query", "guide", "why"),
+                         [(lang, *row) for lang, rows in FIRST.items() for row in rows],
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_ranks_first(search_store, lang, query, guide, why):
+    results = search_store.search_results(query, lang)
+    assert results.hits, f"{query!r} ({lang}) found nothing"
+    top = results.hits[0]
+    assert top.guide_id == guide, f"{query!r} ({lang}): {[h.guide_id for h in results.hits[:4]]}"
+    if why is not None:
+        assert top.match == why
+    # "Did you mean" only when the top hit came from a correction alone.
+    assert (results.suggestion is not None) == (top.match == "corrected")
+
+
+@pytest.mark.parametrize(("lang", "query"), [(lang, q) for lang, qs in NOTHING.items() for q in qs])
+def test_finds_nothing(search_store, lang, query):
+    results = search_store.search_results(query, lang)
+    assert results.hits == [], [h.guide_id for h in results.hits]
+    assert results.suggestion is None
