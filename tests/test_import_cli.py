@@ -159,12 +159,13 @@ def test_status_json_on_a_new_data_dir(env, tmp_path):
     report = status(env, tmp_path / "fresh")
     assert set(report) == {"device", "app_version", "data_dir", "content_version", "guides", "languages",
                            "outbox_depth", "outbox_dropped", "server_url", "last_sync", "free_disk_bytes",
-                           "rejected_events", "recovered"}
+                           "rejected_events", "recovered", "group", "epoch"}
     assert report["content_version"] == "sample" and report["guides"] == 4  # filled from the sample
     assert report["data_dir"] == str(tmp_path / "fresh")
     assert report["outbox_depth"] == 0 and report["last_sync"] is None and report["server_url"] is None
     assert report["languages"][0] == "en" and report["free_disk_bytes"] > 0
     assert report["device"] and report["recovered"] is None
+    assert (report["group"], report["epoch"]) == (None, 0), "no server has named its rollout group yet"
 
 
 def test_status_with_a_broken_sample_library_is_a_warning_not_a_traceback(env, tmp_path):
