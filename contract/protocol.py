@@ -30,9 +30,4 @@ def parse_version(value: str | None) -> int | None:
 def server_protocol(value: str | None) -> int | None:
     """The protocol a server's reply announces in PROTOCOL_HEADER; None when it sent none (a server
     of the release before the header) or garbage."""
-    if value is None:
-        return None
-    try:
-        return whole_number(value.strip(), 1, 1000)
-    except BadValue:
-        return None
+    return None if value is None else parse_version(value)
