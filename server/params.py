@@ -8,6 +8,7 @@ its dates with `query_date`. A new numeric parameter uses one of these, never a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -30,23 +31,23 @@ def whole(lo: int, hi: int, what: str = "the value") -> BeforeValidator:
     return BeforeValidator(check)
 
 
-def query_date(params, name: str, default: date) -> date:
-    """A YYYY-MM-DD query parameter, `default` when absent or empty; 400 when it is anything else."""
-    text = params.get(name)
-    if not text:
-        return default
-    try:
-        return calendar_date(text, FIRST_DAY, LAST_DAY, f"'{name}'")
-    except BadValue as exc:
-        raise HTTPException(400, str(exc)) from None
-
-
-def query_whole(params, name: str, lo: int, hi: int) -> int | None:
-    """A whole-number query parameter, None when absent or empty; 400 when it is anything else."""
+def _query(params, name: str, read: Callable[[str], Any]) -> Any:
+    """`read` of a query parameter, None when absent or empty; 400 naming it when it is anything else."""
     text = params.get(name)
     if not text:
         return None
     try:
-        return whole_number(text, lo, hi, f"'{name}'")
+        return read(text)
     except BadValue as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+def query_date(params, name: str, default: date) -> date:
+    """A YYYY-MM-DD query parameter, `default` when absent or empty; 400 when it is anything else."""
+    day = _query(params, name, lambda text: calendar_date(text, FIRST_DAY, LAST_DAY, f"'{name}'"))
+    return default if day is None else day
+
+
+def query_whole(params, name: str, lo: int, hi: int) -> int | None:
+    """A whole-number query parameter, None when absent or empty; 400 when it is anything else."""
+    return _query(params, name, lambda text: whole_number(text, lo, hi, f"'{name}'"))
