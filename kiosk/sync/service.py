@@ -153,8 +153,9 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
                     events_rejected=rnd.events_rejected, outbox_depth=self.store.outbox_depth(),
                     duration_s=round(time.monotonic() - started, 3))
                 self.store.set_state("last_sync", res.as_dict())
-                if result not in (OFFLINE, UNAUTHORIZED):  # what the server speaks, for QR links made offline
-                    self.store.set_state("server_protocol", self.transport.server_protocol)
+                announced = self.transport.server_protocol  # what it speaks, for QR links made offline
+                if result not in (OFFLINE, UNAUTHORIZED) and announced != self.store.get_state("server_protocol"):
+                    self.store.set_state("server_protocol", announced)
         except SyncBusy:
             return SyncResult(BUSY, _now_iso(), "another sync is running on this kiosk",
                               self.store.content_version)
