@@ -102,7 +102,9 @@ def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> str:
     device, recorded = kiosk.used_by_a_traveller()
     token = server.add_device(device)
     server.publish(SAMPLE_LIBRARY)
-    result = kiosk.kiosk("sync", "--server", server.url, "--token", token)
+    # The previous release issued bare token_urlsafe tokens, one in 64 of which starts with "-":
+    # "--token=" is how an operator passes such a token, and how this must, or it fails by chance.
+    result = kiosk.kiosk("sync", "--server", server.url, f"--token={token}")
     assert result["result"] == "ok", result
     status = kiosk.kiosk("status")
     assert status["content_version"] == str(server.content_version()), "the published content arrived"
