@@ -85,14 +85,10 @@ def _index_installed_guides(db: Database) -> None:
     import json
 
     from contract.guides import Guide
-    from contract.search_text import COLUMNS, search_rows
+    from contract.search_index import INSERT_ROWS, index_rows
 
-    marks = ", ".join("?" * (2 + len(COLUMNS)))
     for (doc,) in db.execute("SELECT doc FROM guides").fetchall():
-        guide = Guide.from_dict(json.loads(doc))
-        db.conn.executemany(
-            f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) VALUES ({marks})",
-            [(guide.id, lang, *cols) for lang, cols in search_rows(guide)])
+        db.conn.executemany(INSERT_ROWS, index_rows(Guide.from_dict(json.loads(doc))))
 
 
 @migrations()
