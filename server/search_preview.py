@@ -60,7 +60,7 @@ def searcher(engine, conn: Connection) -> tuple[int | None, Searcher | None]:
 
 def today(engine, conn: Connection, queries: list[tuple[str, str | None]]) -> dict[tuple[str, str | None], SearchResults]:
     """{(query, language): what search finds for it now}."""
-    version, search = searcher(engine, conn)
+    _, search = searcher(engine, conn)
     if search is None:
         return {}
     with _lock:  # one in-memory connection, shared by the server's threads
