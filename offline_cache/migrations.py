@@ -64,10 +64,7 @@ def m003_forgiving_search(db: Database) -> None:
     # letter forms) and the pinyin of Chinese text, in the columns contract/search_text.py names;
     # search_vocab (fts5vocab) is the index's own vocabulary, which spelling corrections read.
     # The index is rebuilt from the installed guides, so a kiosk keeps its content.
-    import json
-
-    from contract.guides import Guide
-    from contract.search_text import COLUMNS, WEIGHTS, search_rows
+    from contract.search_text import COLUMNS, WEIGHTS
 
     for table in ("search_docs_fts", "search_docs"):
         if db[table].exists():
@@ -80,9 +77,23 @@ def m003_forgiving_search(db: Database) -> None:
     db.execute("INSERT INTO search_docs_fts(search_docs_fts, rank) VALUES ('rank', ?)",
                [f"bm25({', '.join(map(str, WEIGHTS))})"])
     db.execute("CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_docs_fts, col)")
-    marks = ", ".join("?" * (2 + len(COLUMNS)))
+    _index_installed_guides(db)
+
+
+def _index_installed_guides(db: Database) -> None:
+    """Fill the search index from the installed guides with today's contract.search_text."""
+    import json
+
+    from contract.guides import Guide
+    from contract.search_index import INSERT_ROWS, index_rows
+
     for (doc,) in db.execute("SELECT doc FROM guides").fetchall():
-        guide = Guide.from_dict(json.loads(doc))
-        db.conn.executemany(
-            f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) VALUES ({marks})",
-            [(guide.id, lang, *cols) for lang, cols in search_rows(guide)])
+        db.conn.executemany(INSERT_ROWS, index_rows(Guide.from_dict(json.loads(doc))))
+
+
+@migrations()
+def m004_simplified_chinese_search(db: Database) -> None:
+    # Traditional Chinese is folded to simplified (OpenCC t2s): an index built before holds the
+    # traditional tokens, which a simplified query would no longer meet. Same table, new rows.
+    db.execute("DELETE FROM search_docs")
+    _index_installed_guides(db)

@@ -23,19 +23,9 @@ from typing import Any
 import sqlite_utils
 
 from contract.digest import library_digest
-from contract.events import MAX_QUERY
 from contract.guides import Guide, Library, LibrarySettings, pick
-from contract.search_text import (
-    COLUMNS,
-    SAME_LANGUAGE_BOOST,
-    TEXT_COLUMNS,
-    Corrector,
-    Synonyms,
-    build_query,
-    explain,
-    fts_string,
-    search_rows,
-)
+from contract.search_index import INSERT_ROWS, Searcher, SearchHit, SearchResults, index_rows
+from contract.search_text import Synonyms
 from offline_cache.errors import StoreCorrupt, public_methods_raise_store_errors, store_error
 from offline_cache.health import check_file, use_lock
 from offline_cache.migrations import migrations
@@ -51,24 +41,6 @@ class GuideSummary:
     category: str
     category_id: str
     languages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    guide_id: str
-    title: str
-    category: str
-    rank: float
-    # Why it matched (contract/search_text.py explain): exact, prefix, synonym, pinyin, corrected;
-    # "" when the caller did not ask (the UI's search-as-you-type).
-    match: str = ""
-
-
-@dataclass(frozen=True)
-class SearchResults:
-    hits: list[SearchHit]
-    # "Did you mean ...?": the corrected query, only when the hits came from a correction alone.
-    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -298,10 +270,7 @@ class Store(Outbox):
         db.conn.executemany(
             "INSERT OR IGNORE INTO guide_images(guide_id, path, sha256) VALUES (?, ?, ?)",
             [(guide.id, rel, digest) for rel, digest in guide.images.items()])
-        marks = ", ".join("?" * (2 + len(COLUMNS)))
-        db.conn.executemany(
-            f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) VALUES ({marks})",
-            [(guide.id, lang, *cols) for lang, cols in search_rows(guide)])
+        db.conn.executemany(INSERT_ROWS, index_rows(guide))
 
     def _rebuild_categories(self) -> None:
         db = self.db
@@ -381,19 +350,22 @@ class Store(Outbox):
         """The installed library's _library.yaml settings (empty when it had none)."""
         return LibrarySettings.from_dict(self.get_state("library_settings"))
 
-    def _search_context(self) -> dict[str, Any]:
-        """Synonyms (and, once asked for, the corrector) of the installed content, kept until the
-        content version changes."""
+    def _searcher(self) -> Searcher:
+        """The search over the installed content (its synonyms, and once asked for, its spelling
+        vocabulary), kept until the content version changes."""
         version = self.content_version
-        cache = getattr(self, "_search_cache", None)
-        if cache is None or cache["version"] != version:
-            cache = self._search_cache = {
-                "version": version,
-                "synonyms": Synonyms.of(self.library_settings().synonyms),
-                "corrector": None,
-                "shown": {},
-            }
-        return cache
+        cached = getattr(self, "_search_cache", None)
+        if cached is None or cached[0] != version:
+            searcher = Searcher(self.db.conn, self._guide_names, Synonyms.of(self.library_settings().synonyms))
+            cached = self._search_cache = (version, searcher)
+        return cached[1]
+
+    def _guide_names(self, ids, lang: str) -> dict[str, tuple[str, str]]:
+        """{guide id: (title, category)} in `lang`, for the hits search shows."""
+        return {gid: (pick(json.loads(title), lang, language), pick(json.loads(category), lang, language))
+                for gid, language, title, category in self.db.execute(
+                    f"SELECT id, language, title, category FROM guides WHERE id IN ({','.join('?' * len(ids))})",
+                    list(ids))}
 
     # Set by the kiosk app (kiosk/cli.py run): after each switch to new content, the content's
     # spelling vocabulary is read at once on the thread that switched (the sync thread), so no
@@ -403,16 +375,7 @@ class Store(Outbox):
     def prepare_search(self) -> None:
         """Read what search needs of the installed content (synonyms, the corrector's vocabulary:
         0.1 s per 1,000 guides) now rather than at the first misspelled keystroke."""
-        self._corrector(self._search_context())
-
-    def _corrector(self, cache: dict[str, Any]) -> Corrector:
-        if cache["corrector"] is None:
-            marks = ", ".join("?" * len(TEXT_COLUMNS))
-            vocabulary = dict(self.db.execute(
-                f"SELECT term, SUM(doc) FROM search_vocab WHERE col IN ({marks}) GROUP BY term",
-                list(TEXT_COLUMNS)).fetchall())
-            cache["corrector"] = Corrector(vocabulary)
-        return cache["corrector"]
+        self._searcher().prepare()
 
     def search(self, text: str, lang: str = "en", limit: int = 20) -> list[SearchHit]:
         """Ranked full-text search over titles, keywords, categories and step text in every
@@ -421,68 +384,8 @@ class Store(Outbox):
 
     def search_results(self, text: str, lang: str = "en", limit: int = 20,
                        explain_hits: bool = True) -> SearchResults:
-        """What a traveller typing `text` in `lang` sees, ranked: a match in their language above
-        the same match in another. When nothing matches, misspelled and run-together words are
-        corrected from the index's own vocabulary and the results say what was searched for
-        instead ("Did you mean"). `explain_hits` says why each hit matched."""
-        cache = self._search_context()
-        query = build_query(text[:MAX_QUERY], lang, cache["synonyms"])
-        if query is None:
-            return SearchResults([])
-        ranked = self._ranked(query.match, lang, limit)
-        suggestion = None
-        if not ranked:
-            corrected = self._corrector(cache).correct(query.words, lambda word: self._in_language(word, lang))
-            if corrected:
-                query = build_query(" ".join(corrected), lang, cache["synonyms"], typed_words=corrected)
-                ranked = self._ranked(query.match, lang, limit) if query else []
-                suggestion = " ".join(corrected) if ranked else None
-        if not ranked:
-            return SearchResults([])
-        # Titles and categories in the traveller's language, decoded once per content version.
-        shown: dict[tuple[str, str], tuple[str, str]] = cache["shown"]
-        missing = [gid for gid, _, _ in ranked if (gid, lang) not in shown]
-        if missing:
-            if len(shown) > 50_000:
-                shown.clear()
-            for gid, language, title, category in self.db.execute(
-                    f"SELECT id, language, title, category FROM guides WHERE id IN ({','.join('?' * len(missing))})",
-                    missing):
-                shown[(gid, lang)] = (pick(json.loads(title), lang, language), pick(json.loads(category), lang, language))
-        marks = ",".join("?" * len(ranked))
-        why = {}
-        if explain_hits:
-            rowids = [rowid for _, _, rowid in ranked]
-            rows = {r[0]: r[1:] for r in self.db.execute(
-                f"SELECT id, {', '.join(COLUMNS)} FROM search_docs WHERE id IN ({marks})", rowids)}
-            why = {gid: explain(query, rows.get(rowid, ("",) * len(COLUMNS)), corrected=suggestion is not None)
-                   for gid, _, rowid in ranked}
-        hits = [SearchHit(g, *shown[(g, lang)], score, why.get(g, "")) for g, score, _ in ranked
-                if (g, lang) in shown]
-        return SearchResults(hits, suggestion)
-
-    def _in_language(self, word: str, lang: str) -> bool:
-        """Whether some guide's text in `lang` has `word` (breaks a tie between corrections)."""
-        return self.db.execute(
-            "SELECT 1 FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
-            "WHERE search_docs_fts MATCH ? AND search_docs.lang = ? LIMIT 1",
-            ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
-
-    def _ranked(self, match: str, lang: str, limit: int) -> list[tuple[str, float, int]]:
-        """(guide id, score, the best row's id), best first; bm25 is more negative when better."""
-        # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights,
-        # set in migration m003) and stops at the limit; the join reads only those rows.
-        rows = self.db.execute(
-            "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
-            "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
-            [match, limit * 8]).fetchall()
-        best: dict[str, tuple[float, int]] = {}
-        for gid, row_lang, rowid, rank in rows:
-            score = rank * (SAME_LANGUAGE_BOOST if row_lang == lang else 1.0)
-            if gid not in best or score < best[gid][0]:
-                best[gid] = (score, rowid)
-        ordered = sorted(best, key=lambda g: best[g][0])[:limit]
-        return [(g, best[g][0], best[g][1]) for g in ordered]
+        """What a traveller typing `text` in `lang` sees (contract/search_index.py)."""
+        return self._searcher().results(text, lang, limit, explain_hits)
 
     def raw_fts(self, text: str, limit: int = 20) -> list[tuple]:
         """The bare FTS5 query, for the benchmark to compare search() against."""

@@ -275,6 +275,16 @@ def top_queries(conn: Connection, f: Filters, *, no_results: bool, limit: int = 
         sa.select(term, n).where(*terms).group_by(term).order_by(n.desc(), term).limit(limit))]
 
 
+def no_result_queries(conn: Connection, f: Filters, limit: int = 25) -> list[tuple[str, str | None, int]]:
+    """(query, the language it was typed in, searches) of the searches that found nothing, most
+    frequent first: the language decides what the same query finds today."""
+    term = sa.func.lower(ev.c.query).label("q")
+    n = sa.func.count().label("n")
+    return [(q, lang, c) for q, lang, c in conn.execute(
+        sa.select(term, ev.c.lang, n).where(*search_where(f), ev.c.hits == 0)
+        .group_by(term, ev.c.lang).order_by(n.desc(), term, ev.c.lang).limit(limit))]
+
+
 def search_totals(conn: Connection, f: Filters) -> tuple[int, int]:
     total, none = conn.execute(sa.select(
         sa.func.count(), sa.func.sum(sa.case((ev.c.hits == 0, 1), else_=0))).where(*search_where(f))).one()

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+from contract.bundle import open_library
 from offline_cache.migrations import migrations
 from offline_cache.store import Store
 
@@ -43,3 +44,25 @@ def test_new_database_and_reopen_are_idempotent(tmp_path):
     Store(tmp_path / "k.db").close()
     store = Store(tmp_path / "k.db")
     assert len(migrations.applied(store.db)) == len(migrations._migrations)
+
+
+def test_a_kiosk_indexed_before_traditional_folding_finds_traditional_guides_by_simplified(tmp_path):
+    # A guide written in traditional characters, installed by a kiosk whose index still holds the
+    # traditional tokens (as every index before m004 did): after the upgrade a traveller typing
+    # simplified characters finds it by its step text, which (unlike the title) has no pinyin keys
+    # to meet the query by sound.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "shuttle.yaml").write_text(
+        "id: shuttle\ntitle: {en: Airport shuttle, zh: 機場巴士}\ncategory: {en: Transport, zh: 交通}\n"
+        "start: a\nsteps:\n  a:\n    text: {en: Take the bus at door 3., zh: 請在3號門乘車。}\n    end: resolved\n",
+        encoding="utf-8")
+    db_path = tmp_path / "kiosk.db"
+    store = Store(db_path)
+    store.import_library(open_library(lib))
+    with store.db.conn:
+        store.db.execute("UPDATE search_docs SET body = ' 請 在 3 號 門 乘 車 。' WHERE lang = 'zh'")
+        store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_simplified_chinese_search'")
+    store.close()
+    store = Store(db_path)
+    assert [h.guide_id for h in store.search("乘车", lang="zh")] == ["shuttle"]

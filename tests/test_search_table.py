@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.search_index import memory_index
+from contract.search_text import Synonyms
 from contract.validation import load_library
 from offline_cache.store import Store
 
@@ -158,3 +160,19 @@ def test_finds_nothing(search_store, lang, query):
     results = search_store.search_results(query, lang)
     assert results.hits == [], [h.guide_id for h in results.hits]
     assert results.suggestion is None
+
+
+def test_the_servers_in_memory_index_finds_what_the_kiosk_finds(search_store, tmp_path):
+    # The dashboard's no-results page runs contract.search_index.memory_index over the published
+    # guides: for every query of the table it must rank exactly as a kiosk with that content does.
+    folder = tmp_path / "library"
+    shutil.copytree(SAMPLE, folder, dirs_exist_ok=True)
+    shutil.copytree(FIXTURE, folder, dirs_exist_ok=True)
+    library = load_library(folder)
+    server_side = memory_index(library.guides.values(), Synonyms.of(library.settings.synonyms))
+    queries = [(lang, row[0]) for lang, rows in FIRST.items() for row in rows]
+    queries += [(lang, q) for lang, qs in NOTHING.items() for q in qs]
+    for lang, query in queries:
+        kiosk, server = search_store.search_results(query, lang), server_side.results(query, lang)
+        assert [(h.guide_id, h.match) for h in server.hits] == [(h.guide_id, h.match) for h in kiosk.hits], query
+        assert server.suggestion == kiosk.suggestion, query

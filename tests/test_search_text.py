@@ -60,6 +60,14 @@ def test_what_is_not_folded_together():
     assert words("行李箱 wi-fi") == ["行", "李", "箱", "wi", "fi"]
 
 
+def test_traditional_chinese_is_folded_to_simplified_on_both_sides():
+    # 機場 (airport) is indexed as 机场, and a guide in traditional characters is found by a
+    # simplified query: the same tokens, not only the same sound (a homophone shares the pinyin).
+    assert index_tokens("機場 行李 遺失") == index_tokens("机场 行李 遗失")
+    assert words("轉機") == words("转机") == ["转", "机"]
+    assert fold("乾燥") == "干燥" and fold("乾隆") == "乾隆"  # phrase-aware, not a character table
+
+
 def test_an_arabic_word_with_the_article_is_indexed_with_and_without_it():
     assert index_tokens("الأمتعة") == "الامتعه امتعه"
     assert index_tokens("ال") == "ال"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from contract.guides import pick
-from server import charts, db, publish, stats
+from server import charts, db, publish, search_preview, stats
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
@@ -100,9 +100,11 @@ def search_page(request: Request, user: StaffDep) -> HTMLResponse:
     with snapshot(engine_of(request)) as conn:
         top = stats.top_queries(conn, form.filters, no_results=False)
         missing = stats.top_queries(conn, form.filters, no_results=True)
+        gaps = stats.no_result_queries(conn, form.filters)
+        found_now = search_preview.today(engine_of(request), conn, [(q, lang) for q, lang, _ in gaps])
         total, none = stats.search_totals(conn, form.filters)
         choices = filter_choices(conn)
     chart = charts.bar_chart(top[:12], title="Top queries", width=760, height=220)
     missing_chart = charts.bar_chart(missing[:12], title="Queries with no results", width=760, height=220)
-    return render(request, "search.html", user, top=top, missing=missing, total=total, no_hits=none, chart=chart,
-                  missing_chart=missing_chart, form=form, choices=choices)
+    return render(request, "search.html", user, top=top, gaps=gaps, found_now=found_now, total=total,
+                  no_hits=none, chart=chart, missing_chart=missing_chart, form=form, choices=choices)

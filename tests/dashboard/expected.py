@@ -162,3 +162,10 @@ def searches(events: list[dict], period: Period, locations: dict[str, str]) -> t
         return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:25]
 
     return len(found), sum(misses.values()), top(hits), top(misses)
+
+
+def no_result_queries(events: list[dict], period: Period, locations: dict[str, str]) -> list[tuple[str, str, int]]:
+    """(query, language, searches) of the searches that found nothing, most frequent first."""
+    misses = Counter((e["data"]["query"].lower(), e["lang"]) for e in select(events, period, locations, "search")
+                     if e["data"]["hits"] == 0)
+    return [(q, lang, n) for (q, lang), n in sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[:25]]

@@ -13,6 +13,7 @@ import pytest
 
 from devtools.server_screenshots import PAGES, browser, log_in
 from devtools.simulate import EDITS
+from offline_cache.store import Store
 
 from . import expected
 from .conftest import FORMULA_COMMENT, PASSWORD, TEST_DEVICE, TEST_LOCATION, USER, XSS_COMMENT
@@ -119,15 +120,28 @@ def test_feedback_is_filtered_newest_first_and_exported_as_safe_csv(server):
         assert len(everything) == len(expected.feedback(server.events, period, server.locations))
 
 
-def test_search_page_lists_top_and_no_result_queries(server):
+def test_search_page_lists_top_and_no_result_queries(server, tmp_path):
     period = whole_history(server)
     total, none, top, missing = expected.searches(server.events, period, server.locations)
     with server.client() as c:
         page = c.get(f"/dashboard/search?{period.query()}").text
     assert tile(page, "search-total") == str(total) and tile(page, "search-none") == str(none)
     assert [(q, int(n)) for q, n in table_rows(page, "top-queries")] == top
-    assert [(q, int(n)) for q, n in table_rows(page, "no-results")] == missing
-    assert ("xyzzy", dict(missing)["xyzzy"]) in missing
+    gaps = expected.no_result_queries(server.events, period, server.locations)
+    rows = table_rows(page, "no-results")
+    assert [(q, lang, int(n)) for q, lang, n, _ in rows] == gaps
+    assert sum(n for _, _, n in gaps) <= none and {q for q, _ in missing} >= {q for q, _, _ in gaps[:5]}
+    # "Found today": what a kiosk holding today's content finds for the same query, in the language
+    # it was typed in (the kiosk's own store, an independent index of the last published library).
+    store = Store(tmp_path / "kiosk.db")
+    store.import_library(server.history.library_revisions()[-1])
+    for q, lang, _, found in rows:
+        results = store.search_results(q, lang, limit=3)
+        titles = ", ".join(h.title for h in results.hits)
+        want = (f"as “{results.suggestion}”: {titles}" if results.suggestion else titles) or "still nothing"
+        assert found == want, (q, lang)
+    assert {found for q, _, _, found in rows if q == "xyzzy"} == {"still nothing"}
+    assert any(found != "still nothing" for *_, found in rows), "some old gap is closed by today's content"
 
 
 def test_fleet_lists_every_kiosk_and_puts_trouble_first(server):
