@@ -72,12 +72,14 @@ INSERT_ROWS = (f"INSERT INTO search_docs(guide_id, lang, {', '.join(COLUMNS)}) "
 
 
 class Searcher:
-    """Search over the index in `conn` for one installed content: its synonyms, and the spelling
-    vocabulary read once, at the first correction (or `prepare`). Make a new one when the content
-    changes. Not thread-safe: the kiosk's store calls it under its own lock."""
+    """Search over the index for one installed content: its synonyms, and the spelling vocabulary
+    read once, at the first correction (or `prepare`). Make a new one when the content changes.
+    `connection` gives the calling thread's connection to the index: the kiosk's store has one
+    per thread, and the searcher is made on one thread (the sync thread, after a switch) and used
+    on another (the UI's)."""
 
-    def __init__(self, conn: sqlite3.Connection, titles: Titles, synonyms: Synonyms):
-        self.conn = conn
+    def __init__(self, connection: Callable[[], sqlite3.Connection], titles: Titles, synonyms: Synonyms):
+        self.connection = connection
         self.titles = titles
         self.synonyms = synonyms
         self._corrector: Corrector | None = None
@@ -91,7 +93,7 @@ class Searcher:
     def corrector(self) -> Corrector:
         if self._corrector is None:
             marks = ", ".join("?" * len(TEXT_COLUMNS))
-            vocabulary = dict(self.conn.execute(
+            vocabulary = dict(self.connection().execute(
                 f"SELECT term, SUM(doc) FROM search_vocab WHERE col IN ({marks}) GROUP BY term",
                 list(TEXT_COLUMNS)).fetchall())
             self._corrector = Corrector(vocabulary)
@@ -126,7 +128,7 @@ class Searcher:
         why = {}
         if explain_hits:
             rowids = [rowid for _, _, rowid in ranked]
-            rows = {r[0]: r[1:] for r in self.conn.execute(
+            rows = {r[0]: r[1:] for r in self.connection().execute(
                 f"SELECT id, {', '.join(COLUMNS)} FROM search_docs WHERE id IN ({','.join('?' * len(rowids))})",
                 rowids)}
             why = {gid: explain(query, rows.get(rowid, ("",) * len(COLUMNS)), corrected=suggestion is not None)
@@ -137,7 +139,7 @@ class Searcher:
 
     def _in_language(self, word: str, lang: str) -> bool:
         """Whether some guide's text in `lang` has `word` (breaks a tie between corrections)."""
-        return self.conn.execute(
+        return self.connection().execute(
             "SELECT 1 FROM search_docs_fts JOIN search_docs ON search_docs.rowid = search_docs_fts.rowid "
             "WHERE search_docs_fts MATCH ? AND search_docs.lang = ? LIMIT 1",
             ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
@@ -146,7 +148,7 @@ class Searcher:
         """(guide id, score, the best row's id), best first; bm25 is more negative when better."""
         # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights)
         # and stops at the limit; the join reads only those rows.
-        rows = self.conn.execute(
+        rows = self.connection().execute(
             "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
             "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
             [match, limit * 8]).fetchall()
@@ -177,4 +179,4 @@ def memory_index(guides: Iterable, synonyms: Synonyms) -> Searcher:
         return {gid: (pick(g.title, lang, g.language), pick(g.category, lang, g.language))
                 for gid in ids if (g := names.get(gid)) is not None}
 
-    return Searcher(conn, titles, synonyms)
+    return Searcher(lambda: conn, titles, synonyms)

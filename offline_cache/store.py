@@ -356,7 +356,8 @@ class Store(Outbox):
         version = self.content_version
         cached = getattr(self, "_search_cache", None)
         if cached is None or cached[0] != version:
-            searcher = Searcher(self.db.conn, self._guide_names, Synonyms.of(self.library_settings().synonyms))
+            searcher = Searcher(lambda: self.db.conn, self._guide_names,
+                                Synonyms.of(self.library_settings().synonyms))
             cached = self._search_cache = (version, searcher)
         return cached[1]
 

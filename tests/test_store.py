@@ -142,6 +142,19 @@ def searchable(store, library_dir):
     return store
 
 
+def test_search_uses_the_calling_threads_connection(searchable):
+    # `kiosk run` reads search's vocabulary on another thread after each switch; the UI thread's
+    # searches must still run on the UI thread's own connection (here: one in a transaction that
+    # has just removed every search row, which only that connection sees).
+    worker = threading.Thread(target=searchable.prepare_search)
+    worker.start()
+    worker.join()
+    assert ids(searchable.search("passport"))
+    with searchable.transaction():
+        searchable.db.execute("DELETE FROM search_docs")
+        assert ids(searchable.search("passport")) == []
+
+
 def test_a_title_match_ranks_above_a_body_match(searchable):
     hits = ids(searchable.search("passport"))
     # lost-passport has it in its title; lost-baggage only in a step's text.
