@@ -178,14 +178,13 @@ def settings_yaml(settings: Mapping[str, Any]) -> str:
 # --- the folder ----------------------------------------------------------------------------------
 
 
-def _image_path(rel: str) -> tuple[int, str]:
-    """(how many folders the path climbs above its guide file, the path normalised)."""
-    norm = posixpath.normpath(rel)
-    parts = norm.split("/")
+def _climb(rel: str) -> int:
+    """How many folders an image path climbs above its guide file's folder."""
+    parts = posixpath.normpath(rel).split("/")
     up = 0
     while up < len(parts) and parts[up] == "..":
         up += 1
-    return up, norm
+    return up
 
 
 def _layout(documents: list[Mapping[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
@@ -200,13 +199,10 @@ def _layout(documents: list[Mapping[str, Any]]) -> tuple[dict[str, str], dict[st
             if rel.startswith("/") or "\\" in rel or (len(rel) > 1 and rel[1] == ":"):
                 raise ExportError(f"guide '{gid}' names image '{rel}' by a path that is not relative to its "
                                   "file; it cannot be written as a library folder")
-        climb = max((_image_path(rel)[0] for rel in named), default=0)
+        climb = max(map(_climb, named), default=0)
         candidates = ([] if climb else [""]) + ["/".join([gid] + ["_"] * max(climb - 1, 0))]
         for folder in candidates:
-            placed = {}
-            for rel, digest in named.items():
-                path = posixpath.normpath(posixpath.join(folder, rel)) if folder else _image_path(rel)[1]
-                placed[path] = digest
+            placed = {posixpath.normpath(posixpath.join(folder, rel)): digest for rel, digest in named.items()}
             if all(image_files.get(p, d) == d for p, d in placed.items()):
                 break
         else:
