@@ -15,7 +15,7 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from contract.guides import Guide
+from contract.guides import Guide, LibrarySettings
 from contract.search_index import Searcher, SearchResults, memory_index
 from contract.search_text import Synonyms
 from server import db, publish
@@ -42,8 +42,10 @@ def _guides(conn: Connection, version: int) -> list[Guide]:
 
 
 def _synonyms(conn: Connection, version: int) -> Synonyms:
-    """The synonyms of `version`'s _library.yaml (LEAD: wire to the stored settings at merge)."""
-    return Synonyms.of({})
+    """The synonyms of `version`'s _library.yaml, as its kiosks have them."""
+    stored = conn.execute(sa.select(db.content_versions.c.library_settings)
+                          .where(db.content_versions.c.version == version)).scalar()
+    return Synonyms.of(LibrarySettings.from_dict(json.loads(stored) if stored else None).synonyms)
 
 
 def searcher(engine, conn: Connection) -> tuple[int | None, Searcher | None]:
