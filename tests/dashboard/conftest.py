@@ -38,6 +38,7 @@ class Server:
     history: History
     events: list[dict]  # every event the server holds: the history plus the ones the tests sent
     locations: dict[str, str]
+    db_url: str  # this test's own copy of the history
 
     @contextmanager
     def client(self, logged_in: bool = True) -> Iterator[httpx.Client]:
@@ -131,4 +132,4 @@ def server(template, history, tmp_path) -> Iterator[Server]:
     no other test sees."""
     with _copy(template, tmp_path) as (url, data_dir), ServerProcess(data_dir, db_url=url) as process:
         locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
-        yield Server(process.url, template.backend, history, template.events, locations)
+        yield Server(process.url, template.backend, history, template.events, locations, url)
