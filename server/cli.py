@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import getpass
+import json
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from contract.config_files import default
 from contract.guides import LibraryInvalid
+from contract.translations import library_coverage
 from server import auth, config, db, groups, publish, serving
 from server.signing import load_or_create_key, public_key_b64
 
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a guide library without publishing it",
                        description="Validate a library folder or .zip/.tar.gz bundle; print every problem.")
     v.add_argument("path", type=Path)
+    v.add_argument("--json", action="store_true",
+                   help="print the result as JSON: the problems, or the counts and each language's coverage")
 
     p = sub.add_parser("publish", parents=[common], help="publish a library as a new content version",
                        description="Validate, then publish the library as a new content version. An invalid "
@@ -63,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="GROUP", default=None,
                    help="only this rollout group's kiosks receive it (a staged rollout, based on the group's "
                         "version); without it every group does, which supersedes any open stage")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON: the problems, or the content version and each language's coverage")
 
     pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
                         description="Give the kiosks of GROUP (without --to: of every group) content version "
@@ -198,6 +204,18 @@ def _settings_note(library) -> None:
               "load the library on a kiosk with `kiosk import` to use it.", file=sys.stderr)
 
 
+def _print_coverage(library) -> None:
+    """Each language's share of the library, the default language first (issue 12: what travellers
+    of each language will find untranslated). --json lists the missing texts."""
+    print("Languages:")
+    for cov in library_coverage(library):
+        print(f"  {cov.summary()}")
+
+
+def _print_json(doc: dict) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
 def _run(args) -> int:
     if args.command == "config":
         return _config_check(args)
@@ -207,21 +225,37 @@ def _run(args) -> int:
         try:
             library = publish.validate(args.path)
         except LibraryInvalid as exc:
+            if args.json:
+                _print_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
+                return 1
             print(f"The library has {len(exc.problems)} problem(s):", file=sys.stderr)
             print(exc.report(), file=sys.stderr)
             return 1
+        if args.json:
+            _print_json({"valid": True, "guides": len(library.guides), "images": len(library.images),
+                         "languages": [c.as_dict() for c in library_coverage(library)]})
+            return 0
         print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s)")
+        _print_coverage(library)
         _settings_note(library)
         return 0
     if args.command == "publish":
         try:
             library = publish.validate(args.path)
         except LibraryInvalid as exc:
+            if args.json:
+                _print_json({"published": False, "problems": [p.as_dict() for p in exc.problems]})
+                return 1
             _problems(exc)
             return 1
         result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note,
                                          to=args.to)
+        if args.json:
+            _print_json({"published": True, **result.as_dict(),
+                         "languages": [c.as_dict() for c in library_coverage(library)]})
+            return 0
         print(result.summary())
+        _print_coverage(library)
         _settings_note(library)
         return 0
     if args.command == "promote":
