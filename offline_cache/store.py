@@ -268,6 +268,7 @@ class Store(Outbox):
             db.execute("INSERT INTO sync_state(key, value) VALUES ('content_version', ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(content_version)])
         self._guide_cache.clear()
+        self._search_cache = None  # synonyms may change without a new content version
         if self.prepare_search_after_install:
             self.prepare_search()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from contract.config_files import default
 from contract.guides import LibraryInvalid
+from contract.library_settings import FILE_NAME as settings_file
 from contract.translations import library_coverage
 from server import auth, config, db, groups, publish, serving
 from server.signing import load_or_create_key, public_key_b64
@@ -69,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "version); without it every group does, which supersedes any open stage")
     p.add_argument("--json", action="store_true",
                    help="print the result as JSON: the problems, or the content version and each language's coverage")
+
+    ex = sub.add_parser("export", parents=[common], help="write a published content version as a library folder",
+                        description="Write content version VERSION (default: the one the default group's kiosks "
+                                    "receive) to DIR as a library folder in the documented format: one canonical "
+                                    "YAML file per guide, its images at the paths the guide names, _library.yaml "
+                                    "when the version has settings. Publishing or importing DIR gives the same "
+                                    "content (the same digest; export checks it). Hand-written comments and "
+                                    "layout are not kept. DIR must be empty or new, unless --force.")
+    ex.add_argument("dir", type=Path, metavar="DIR")
+    ex.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    ex.add_argument("--force", action="store_true",
+                    help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
+                         "*.jpg) are replaced; other files and hidden folders such as .git are kept")
 
     pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
                         description="Give the kiosks of GROUP (without --to: of every group) content version "
@@ -196,12 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _settings_note(library) -> None:
-    """Publishing does not carry _library.yaml to the kiosks yet (issue 13): say so rather than
-    drop the synonyms silently."""
-    if library.settings:
-        print("Note: _library.yaml (search synonyms) is valid but is not yet published to kiosks; "
-              "load the library on a kiosk with `kiosk import` to use it.", file=sys.stderr)
+def _synonym_groups(library) -> int:
+    return sum(len(groups) for groups in library.settings.synonyms.values())
 
 
 def _print_coverage(library) -> None:
@@ -235,9 +245,9 @@ def _run(args) -> int:
             _print_json({"valid": True, "guides": len(library.guides), "images": len(library.images),
                          "languages": [c.as_dict() for c in library_coverage(library)]})
             return 0
-        print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s)")
+        extra = f", {settings_file} ({_synonym_groups(library)} synonym group(s))" if library.settings else ""
+        print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s){extra}")
         _print_coverage(library)
-        _settings_note(library)
         return 0
     if args.command == "publish":
         try:
@@ -256,7 +266,16 @@ def _run(args) -> int:
             return 0
         print(result.summary())
         _print_coverage(library)
-        _settings_note(library)
+        return 0
+    if args.command == "export":
+        from server import export
+
+        try:
+            exported = export.export_version(_engine(args), args.dir, args.version, force=args.force)
+        except export.ExportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(exported.summary())
         return 0
     if args.command == "promote":
         moved = groups.promote(_engine(args), args.version, to=args.to)

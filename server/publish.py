@@ -3,7 +3,8 @@ and for mobile pages that name an older guide version.
 
 The library is judged by contract.bundle.open_library, the same validator the kiosk runs, so what
 the server accepts a kiosk accepts too. A guide's version moves only when its canonical bytes
-(sha256) changed, so kiosks re-download only what really changed.
+(sha256) changed, so kiosks re-download only what really changed. The library's `_library.yaml`
+settings are kept with the version and carried in its signed manifest (its "library" entry).
 """
 
 from __future__ import annotations
@@ -166,9 +167,15 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
         result.removed = sorted(set(before) - set(library.guides))
         manifest = {"content_version": version, "published_at": _iso(now), "guides": manifest_guides,
                     "images": manifest_images}
+        settings = library.settings.to_dict()
+        if settings:
+            # Signed with the rest; left out when the library has none, so such a manifest keeps
+            # the bytes (and signature) it had before settings travelled.
+            manifest["library"] = settings
         conn.execute(db.content_versions.insert().values(
             version=version, published_at=now, published_by=by[:120], note=note, rollback_of=rollback_of,
-            manifest_json=canonical_json(manifest).decode(), base_version=base, staged_to=to))
+            manifest_json=canonical_json(manifest).decode(), base_version=base, staged_to=to,
+            library_settings=canonical_json(settings).decode() if settings else None))
         groups = db.rollout_groups
         if to is None:
             result.superseded = open_stages(conn)
@@ -190,7 +197,7 @@ def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = N
 def library_of_version(engine: Engine, content_version: int) -> Library:
     """The library as it was published in `content_version`, checked again like a kiosk would."""
     with db.read(engine) as conn:
-        exists = conn.execute(sa.select(db.content_versions.c.version)
+        exists = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.library_settings)
                               .where(db.content_versions.c.version == content_version)).first()
         if exists is None:
             raise LibraryInvalid([Problem(f"content version {content_version}", "does not exist")])
@@ -206,7 +213,8 @@ def library_of_version(engine: Engine, content_version: int) -> Library:
         if wanted:
             blobs = {r.sha256: bytes(r.data) for r in conn.execute(
                 sa.select(db.images.c.sha256, db.images.c.data).where(db.images.c.sha256.in_(wanted)))}
-    return library_from_documents(docs, blobs)
+    settings = json.loads(exists.library_settings) if exists.library_settings else None
+    return library_from_documents(docs, blobs, settings)
 
 
 def published_guides(conn: Connection, content_version: int) -> list[Guide]:
@@ -222,7 +230,8 @@ def published_guides(conn: Connection, content_version: int) -> list[Guide]:
 
 
 def rollback(engine: Engine, content_version: int, by: str) -> PublishResult:
-    """Publish an earlier content version's guides again, as a new content version."""
+    """Publish an earlier content version's guides (and its `_library.yaml` settings) again, as a
+    new content version."""
     library = library_of_version(engine, content_version)
     return publish_library(engine, library, by, note=f"rollback to content version {content_version}",
                            rollback_of=content_version)
