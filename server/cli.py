@@ -84,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
                          "*.jpg) are replaced; other files and hidden folders such as .git are kept")
 
+    tr = sub.add_parser("translations", help="export one language of a library for translators, import it back",
+                        description="Translation files (gettext PO, docs/translations.md). export: every text of "
+                                    "the library's guides not written in LANG, with its existing LANG translation, "
+                                    "for a translator's PO editor. import: the translations of a PO file written "
+                                    "into the library folder; refused, changing nothing, when the file names texts "
+                                    "the library does not have or translates texts that changed since the export.")
+    tsub = tr.add_subparsers(dest="translations_command", required=True, metavar="ACTION")
+    te = tsub.add_parser("export", help="write one language of a library as a PO file")
+    te.add_argument("--lang", required=True, help="the language to translate into, e.g. es or pt-BR")
+    te.add_argument("path", type=Path, help="library folder or .zip/.tar.gz bundle")
+    te.add_argument("out", type=Path, metavar="OUT.po")
+    ti = tsub.add_parser("import", help="write the translations of a PO file into a library folder")
+    ti.add_argument("path", type=Path, help="library folder")
+    ti.add_argument("po", type=Path, metavar="IN.po")
+
     pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
                         description="Give the kiosks of GROUP (without --to: of every group) content version "
                                     "VERSION. Refused, moving nothing, when a group's version is not the one "
@@ -277,6 +292,8 @@ def _run(args) -> int:
             return 1
         print(exported.summary())
         return 0
+    if args.command == "translations":
+        return _translations(args)
     if args.command == "promote":
         moved = groups.promote(_engine(args), args.version, to=args.to)
         if not moved:
@@ -328,6 +345,31 @@ def _run(args) -> int:
         print(public_key_b64(load_or_create_key(data_dir)))
         return 0
     return 2
+
+
+def _translations(args) -> int:
+    from server import translation_files as tf
+
+    try:
+        if args.translations_command == "export":
+            catalog = tf.export_po(publish.validate(args.path), args.lang, args.out)
+            todo = sum(1 for m in catalog if m.id and not m.string)
+            print(f"Wrote {args.out}: {len(catalog)} text(s) to translate into {args.lang}, {todo} not yet "
+                  "translated.")
+            return 0
+        result = tf.import_po(args.path, args.po)
+    except LibraryInvalid as exc:
+        print(f"The library has {len(exc.problems)} problem(s); nothing was written:", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
+        return 1
+    except tf.TranslationFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    for cov in library_coverage(publish.validate(args.path)):
+        if cov.lang == result.lang:
+            print(cov.summary())
+    return 0
 
 
 def _device(args) -> int:
