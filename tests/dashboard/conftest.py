@@ -126,6 +126,17 @@ def _copy(template: Template, tmp: Path) -> Iterator[tuple[str, Path]]:
             yield url, data_dir
 
 
+@pytest.fixture(scope="session")
+def shared_server(template, history, tmp_path_factory) -> Iterator[Server]:
+    """One real server on a copy of the history for the tests that check what nothing else
+    changes (the accessibility audit, the Guides page's languages): they add a device or phone
+    events at most, which none of them counts. Starting a server costs seconds."""
+    tmp = tmp_path_factory.mktemp(f"shared-{template.backend}")
+    with _copy(template, tmp) as (url, data_dir), ServerProcess(data_dir, db_url=url) as process:
+        locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
+        yield Server(process.url, template.backend, history, template.events, locations, url)
+
+
 @pytest.fixture
 def server(template, history, tmp_path) -> Iterator[Server]:
     """The real server on a copy of the history of its own: what one test changes (a rollback),

@@ -68,7 +68,7 @@ class Site:
 # are). A new route with parameters needs a line here: a real, filled-in page of it.
 EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
     "/dashboard/guides/{guide_id}": lambda s: [f"{s.base}/dashboard/guides/{GUIDE}"],
-    "/c/{device}/{guide}/{version}/{step}": lambda s: [s.kiosk_link("belt"), s.kiosk_link("belt", lang="ar")],
+    "/c/{device}/{guide}/{version}/{step}": lambda s: [s.kiosk_link("belt")],  # the first step, with its image
     # a middle step with the path so far, and an outcome with the feedback form (also right to left)
     "/m/{device}/{guide}/{version}/{step}": lambda s: [
         s.phone_link("waited", (0,)), s.phone_link("no-tag", (0, 0, 1)), s.phone_link("no-tag", (0, 0, 1), "ar")],
@@ -104,9 +104,15 @@ def pages_to_audit(app, site: Site) -> list[str]:
     return urls
 
 
+def audited_page(chromium, **context_args):
+    """A new page whose every document gets axe before anything else runs (an init script: the
+    pages' own Content-Security-Policy, which allows no script at all, does not apply to it)."""
+    context = chromium.new_context(**context_args)
+    context.add_init_script(path=str(AXE_DIR / "axe.min.js"))
+    return context.new_page()
+
+
 def run_axe(page) -> list[dict]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate((AXE_DIR / "axe.min.js").read_text())
     return page.evaluate("""async (tags) => {
         const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
         return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -146,15 +152,21 @@ def audit(page, url: str, problems: list[str], *, after: Callable | None = None)
 
 
 @pytest.fixture
-def site(server, tmp_path) -> Site:
-    engine = db.make_engine(server.db_url)
+def site(shared_server) -> Site:
+    engine = db.make_engine(shared_server.db_url)
     try:
         token = auth.add_device(engine, PHONE_DEVICE, "Gate A accessibility audit")
         version = publish.current_guide_version(engine, GUIDE)
         key = link_keys.load(engine).current
     finally:
         engine.dispose()
-    return Site(server.base, handoff_key(token), key, version)
+    return Site(shared_server.base, handoff_key(token), key, version)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as b:
+        yield b
 
 
 @pytest.fixture
@@ -163,30 +175,29 @@ def app(tmp_path):
 
 
 @pytest.mark.parametrize("template", ["sqlite"], indirect=True)  # the HTML is the same on PostgreSQL
-def test_every_page_has_no_wcag_22_aa_violations(template, server, site, app):
+def test_every_page_has_no_wcag_22_aa_violations(template, shared_server, site, app, chromium):
     problems: list[str] = []
     urls = pages_to_audit(app, site)
     dashboard = [u for u in urls if u.startswith(site.base + "/dashboard")]
     phone_pages = [u for u in urls if u not in dashboard]
     assert dashboard and phone_pages
-    with browser() as b:
-        staff = b.new_page(viewport=DESKTOP)
-        log_in(staff, server.base, USER, PASSWORD)
-        for url in dashboard:
-            audit(staff, url, problems)
-        phone = b.new_context(**PHONE).new_page()
-        for url in phone_pages:
-            audit(phone, url, problems)
+    staff = audited_page(chromium, viewport=DESKTOP)
+    log_in(staff, shared_server.base, USER, PASSWORD)
+    for url in dashboard:
+        audit(staff, url, problems)
+    phone = audited_page(chromium, **PHONE)
+    for url in phone_pages:
+        audit(phone, url, problems)
 
-        # Pages that only a form or a refusal leads to: the thanks after feedback, a refused link.
-        def give_feedback(page):
-            page.get_by_label("4").check()
-            page.get_by_role("button").last.click()
-            page.wait_for_selector("#thanks")
+    # Pages that only a form or a refusal leads to: the thanks after feedback, a refused link.
+    def give_feedback(page):
+        page.get_by_label("4").check()
+        page.get_by_role("button").last.click()
+        page.wait_for_selector("#thanks")
 
-        audit(phone, site.kiosk_link("found", (0, 1, 0)), problems, after=give_feedback)
-        audit(phone, site.kiosk_link("belt").replace("k=", "k=AAAA"), problems,
-              after=lambda page: page.wait_for_selector("#error"))
+    audit(phone, site.kiosk_link("found", (0, 1, 0)), problems, after=give_feedback)
+    audit(phone, site.kiosk_link("belt").replace("k=", "k=AAAA"), problems,
+          after=lambda page: page.wait_for_selector("#error"))
     report = "\n".join(problems)
     assert not problems, f"axe-core {AXE_VERSION} found {len(problems)} violation(s) of {', '.join(TAGS)}:\n{report}"
 
@@ -197,13 +208,12 @@ def test_the_vendored_axe_is_the_pinned_version():
     assert AXE_VERSION in (AXE_DIR / "README.md").read_text()
 
 
-def test_a_theme_of_the_stylesheet_is_audited_too():
+def test_a_theme_of_the_stylesheet_is_audited_too(chromium):
     """A page whose stylesheet has a dark theme is audited in it as well: here only the dark one fails."""
     page_html = ("<!doctype html><html lang=en><title>t</title><style>p { color: #000; background: #fff }"
                  "@media (prefers-color-scheme: dark) { p { color: #333; background: #222 } }</style><p>Text</p>")
     problems: list[str] = []
-    with browser() as b:
-        audit(b.new_page(), "data:text/html," + quote(page_html), problems, after=lambda page: None)
+    audit(audited_page(chromium), "data:text/html," + quote(page_html), problems, after=lambda page: None)
     assert len(problems) == 1 and "[prefers-color-scheme: dark] color-contrast" in problems[0], problems
 
 

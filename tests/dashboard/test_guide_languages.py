@@ -11,10 +11,10 @@ from contract.translations import guide_coverage, library_coverage
 
 
 @pytest.mark.parametrize("template", ["sqlite"], indirect=True)  # one query of published documents
-def test_the_guides_page_counts_translated_texts_per_language_and_guide(template, server):
-    latest = server.history.library_revisions()[-1]
+def test_the_guides_page_counts_translated_texts_per_language_and_guide(template, shared_server):
+    latest = shared_server.history.library_revisions()[-1]
     coverage = library_coverage(latest)
-    with server.client() as c:
+    with shared_server.client() as c:
         page = c.get("/dashboard/guides").text
     shown = dict(re.findall(r'<span class="lang-cov" data-lang="([^"]+)">([^<]+)</span>', page))
     assert list(shown) == [c.lang for c in coverage] and coverage[0].lang == "en"  # the default first
