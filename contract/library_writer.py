@@ -272,22 +272,37 @@ def write_library(folder: str | Path, documents: Iterable[Mapping[str, Any]], im
         if hashlib.sha256(images[digest]).hexdigest() != digest:
             raise ExportError(f"the bytes given for image '{path}' do not have its sha256 {digest}")
     root = prepare_folder(folder, force)
+    for rel in [*guide_files.values(), *image_files]:
+        _inside(root, rel)
     written = WrittenLibrary(root)
     by_id = {doc["id"]: doc for doc in documents}
     for gid, rel in sorted(guide_files.items()):
-        _write(root / rel, guide_yaml(by_id[gid]).encode())
+        _write(root, rel, guide_yaml(by_id[gid]).encode())
         written.guide_files[gid] = rel
     for rel, digest in sorted(image_files.items()):
-        _write(root / rel, images[digest])
+        _write(root, rel, images[digest])
         written.image_files[rel] = digest
     if settings:
-        _write(root / SETTINGS_FILE, settings_yaml(settings).encode())
+        _write(root, SETTINGS_FILE, settings_yaml(settings).encode())
         written.settings_file = SETTINGS_FILE
     return written
 
 
-def _write(path: Path, data: bytes) -> None:
+def _inside(root: Path, rel: str) -> None:
+    """A folder link left in the target (images -> /somewhere) must not carry a file out of it."""
+    parent = (root / rel).parent
+    while not parent.exists() and parent != root:
+        parent = parent.parent
+    if not Path(os.path.realpath(parent)).is_relative_to(os.path.realpath(root)):
+        raise ExportError(f"{root / rel} would be written outside {root} (a folder in it is a link); "
+                          "export into an empty folder")
+
+
+def _write(root: Path, rel: str, data: bytes) -> None:
+    path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        path.unlink()
     with open(path, "wb") as f:
         f.write(data)
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from contract.bundle import open_library
 from contract.canonical import canonical_json
+from contract.digest import library_digest
 from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind
 from contract.validation import library_from_documents
 from server import db
@@ -41,6 +42,8 @@ class PublishResult:
     to: str | None = None  # the one group it was published to; None: every group
     base_version: int | None = None  # for a staged version: the version its group had
     superseded: dict[str, int] = field(default_factory=dict)  # group -> staged version it replaced
+    digest: str = ""  # the content digest (contract/digest.py), as export and `kiosk status` show it
+    synonym_groups: int = 0  # of its _library.yaml, carried to the kiosks in the manifest
 
     def summary(self) -> str:
         moved = ", ".join(f"{g} v{self.guides[g]}" for g in self.changed) or "none"
@@ -48,6 +51,10 @@ class PublishResult:
                 f"new versions: {moved}")
         if self.removed:
             text += f"; removed: {', '.join(self.removed)}"
+        if self.synonym_groups:
+            text += f"; _library.yaml: {self.synonym_groups} synonym group(s)"
+        if self.digest:
+            text += f"; content digest {self.digest[:16]}"
         if self.to is not None:
             base = f"version {self.base_version}" if self.base_version is not None else "nothing"
             text += (f". Only group '{self.to}' receives it (staged on {base}); widen it with "
@@ -64,6 +71,8 @@ class PublishResult:
             out |= {"to": self.to, "base_version": self.base_version}
         if self.superseded:
             out["superseded"] = self.superseded
+        if self.digest:
+            out["digest"] = self.digest
         return out
 
 
@@ -135,7 +144,8 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                 sa.select(db.content_guides.c.guide_id, db.content_guides.c.guide_version)
                 .where(db.content_guides.c.content_version == compared)).all())
         version = (previous or 0) + 1
-        result = PublishResult(version, {}, to=to, base_version=base)
+        result = PublishResult(version, {}, to=to, base_version=base, digest=library_digest(library),
+                               synonym_groups=sum(map(len, library.settings.synonyms.values())))
         manifest_guides: dict[str, Any] = {}
         manifest_images: dict[str, Any] = {}
         for gid in sorted(library.guides):
