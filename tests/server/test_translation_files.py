@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,27 @@ def test_a_translation_that_breaks_the_guide_is_refused_by_the_validator(tmp_pat
     code, _, err = cli("translations", "import", str(lib), str(po))
     assert code == 1 and "nothing was written" in err and "after the import" in err
     assert file_hashes(lib) == before
+
+
+def test_validate_and_publish_report_each_languages_coverage(tmp_path):
+    """What issue 12 asks at publish: per language, the guides complete and the texts missing."""
+    lib = sample_library(tmp_path)
+    code, out, err = cli("validate", str(lib))
+    assert code == 0, err
+    lines = out.splitlines()
+    start = lines.index("Languages:")
+    assert lines[start + 1] == "  en: 11 of 11 guides complete, 0 texts missing"  # the default language first
+    assert "  zh: 4 of 11 guides complete, 124 texts missing" in lines[start:]
+    code, out, err = cli("validate", "--json", str(lib))
+    doc = json.loads(out)
+    zh = next(c for c in doc["languages"] if c["lang"] == "zh")
+    assert doc["valid"] and doc["languages"][0]["lang"] == "en"
+    assert (zh["guides"], zh["complete_guides"], zh["texts"] - zh["translated_texts"]) == (11, 4, 124)
+    assert {"key": "lost-and-found/title", "guide": "lost-and-found", "step": None, "field": "title"} in zh["missing"]
+
+    db_args = ["--db", str(tmp_path / "server.db"), "--data-dir", str(tmp_path / "data")]
+    code, out, err = cli("publish", str(lib), "--by", "maria", *db_args)
+    assert code == 0 and "Published content version 1" in out and "  de: 4 of 11 guides complete, 124 texts missing" in out
+    code, out, err = cli("publish", str(lib), "--json", *db_args)
+    doc = json.loads(out)
+    assert doc["published"] and doc["content_version"] == 2 and doc["languages"][0]["lang"] == "en"
