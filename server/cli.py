@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import getpass
+import json
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from contract.config_files import default
 from contract.guides import LibraryInvalid
 from contract.library_settings import FILE_NAME as settings_file
+from contract.translations import library_coverage
 from server import auth, config, db, groups, publish, serving
 from server.signing import load_or_create_key, public_key_b64
 
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a guide library without publishing it",
                        description="Validate a library folder or .zip/.tar.gz bundle; print every problem.")
     v.add_argument("path", type=Path)
+    v.add_argument("--json", action="store_true",
+                   help="print the result as JSON: the problems, or the counts and each language's coverage")
 
     p = sub.add_parser("publish", parents=[common], help="publish a library as a new content version",
                        description="Validate, then publish the library as a new content version. An invalid "
@@ -64,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="GROUP", default=None,
                    help="only this rollout group's kiosks receive it (a staged rollout, based on the group's "
                         "version); without it every group does, which supersedes any open stage")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON: the problems, or the content version and each language's coverage")
 
     ex = sub.add_parser("export", parents=[common], help="write a published content version as a library folder",
                         description="Write content version VERSION (default: the one the default group's kiosks "
@@ -77,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--force", action="store_true",
                     help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
                          "*.jpg) are replaced; other files and hidden folders such as .git are kept")
+
+    tr = sub.add_parser("translations", help="export one language of a library for translators, import it back",
+                        description="Translation files (gettext PO, docs/translations.md). export: every text of "
+                                    "the library's guides not written in LANG, with its existing LANG translation, "
+                                    "for a translator's PO editor. import: the translations of a PO file written "
+                                    "into the library folder; refused, changing nothing, when the file names texts "
+                                    "the library does not have or translates texts that changed since the export.")
+    tsub = tr.add_subparsers(dest="translations_command", required=True, metavar="ACTION")
+    te = tsub.add_parser("export", help="write one language of a library as a PO file")
+    te.add_argument("--lang", required=True, help="the language to translate into, e.g. es or pt-BR")
+    te.add_argument("path", type=Path, help="library folder or .zip/.tar.gz bundle")
+    te.add_argument("out", type=Path, metavar="OUT.po")
+    ti = tsub.add_parser("import", help="write the translations of a PO file into a library folder")
+    ti.add_argument("path", type=Path, help="library folder")
+    ti.add_argument("po", type=Path, metavar="IN.po")
 
     pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
                         description="Give the kiosks of GROUP (without --to: of every group) content version "
@@ -204,6 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _print_coverage(library) -> None:
+    """Each language's share of the library, the default language first (issue 12: what travellers
+    of each language will find untranslated). --json lists the missing texts."""
+    print("Languages:")
+    for cov in library_coverage(library):
+        print(f"  {cov.summary()}")
+
+
+def _print_json(doc: dict) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
 def _run(args) -> int:
     if args.command == "config":
         return _config_check(args)
@@ -213,21 +246,37 @@ def _run(args) -> int:
         try:
             library = publish.validate(args.path)
         except LibraryInvalid as exc:
+            if args.json:
+                _print_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
+                return 1
             print(f"The library has {len(exc.problems)} problem(s):", file=sys.stderr)
             print(exc.report(), file=sys.stderr)
             return 1
+        if args.json:
+            _print_json({"valid": True, "guides": len(library.guides), "images": len(library.images),
+                         "languages": [c.as_dict() for c in library_coverage(library)]})
+            return 0
         extra = f", {settings_file} ({library.settings.synonym_groups} synonym group(s))" if library.settings else ""
         print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s){extra}")
+        _print_coverage(library)
         return 0
     if args.command == "publish":
         try:
             library = publish.validate(args.path)
         except LibraryInvalid as exc:
+            if args.json:
+                _print_json({"published": False, "problems": [p.as_dict() for p in exc.problems]})
+                return 1
             _problems(exc)
             return 1
         result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note,
                                          to=args.to)
+        if args.json:
+            _print_json({"published": True, **result.as_dict(),
+                         "languages": [c.as_dict() for c in library_coverage(library)]})
+            return 0
         print(result.summary())
+        _print_coverage(library)
         return 0
     if args.command == "export":
         from server import export
@@ -239,6 +288,8 @@ def _run(args) -> int:
             return 1
         print(exported.summary())
         return 0
+    if args.command == "translations":
+        return _translations(args)
     if args.command == "promote":
         moved = groups.promote(_engine(args), args.version, to=args.to)
         if not moved:
@@ -290,6 +341,31 @@ def _run(args) -> int:
         print(public_key_b64(load_or_create_key(data_dir)))
         return 0
     return 2
+
+
+def _translations(args) -> int:
+    from server import translation_files as tf
+
+    try:
+        if args.translations_command == "export":
+            catalog = tf.export_po(publish.validate(args.path), args.lang, args.out)
+            todo = sum(1 for m in catalog if m.id and not m.string)
+            print(f"Wrote {args.out}: {len(catalog)} text(s) to translate into {args.lang}, {todo} not yet "
+                  "translated.")
+            return 0
+        result = tf.import_po(args.path, args.po)
+    except LibraryInvalid as exc:
+        print(f"The library has {len(exc.problems)} problem(s); nothing was written:", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
+        return 1
+    except tf.TranslationFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    for cov in library_coverage(publish.validate(args.path)):
+        if cov.lang == result.lang:
+            print(cov.summary())
+    return 0
 
 
 def _device(args) -> int:

@@ -227,6 +227,18 @@ def library_of_version(engine: Engine, content_version: int) -> Library:
     return library_from_documents(docs, blobs, settings)
 
 
+def published_guides(conn: Connection, content_version: int) -> list[Guide]:
+    """The guides of a content version as published (no images, not checked again): for pages that
+    only read their texts, such as the language counts of the Guides page."""
+    rows = conn.execute(
+        sa.select(db.guide_versions.c.document)
+        .select_from(db.content_guides.join(db.guide_versions, sa.and_(
+            db.content_guides.c.guide_id == db.guide_versions.c.guide_id,
+            db.content_guides.c.guide_version == db.guide_versions.c.version)))
+        .where(db.content_guides.c.content_version == content_version)).scalars().all()
+    return [Guide.from_dict(json.loads(bytes(doc))) for doc in rows]
+
+
 def rollback(engine: Engine, content_version: int, by: str) -> PublishResult:
     """Publish an earlier content version's guides (and its `_library.yaml` settings) again, as a
     new content version."""

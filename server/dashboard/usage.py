@@ -3,13 +3,15 @@ and search."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from contract.guides import pick
+from contract.guides import Library, pick
+from contract.translations import LanguageCoverage, guide_coverage, library_coverage
 from server import charts, db, publish, search_preview, stats
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.render import engine_of, render, snapshot
@@ -35,15 +37,34 @@ def overview_page(request: Request, user: StaffDep) -> HTMLResponse:
                   day_chart=day_chart, hour_chart=hour_chart)
 
 
+@dataclass(frozen=True)
+class Languages:
+    """The published library's languages: each one's coverage, and per guide its texts in each."""
+    coverage: list[LanguageCoverage]
+    per_guide: dict[str, dict[str, tuple[int, int]]]  # guide -> lang -> (translated, texts)
+
+
+def published_languages(conn) -> Languages | None:
+    latest = publish.latest_content_version(conn)
+    if latest is None:
+        return None
+    library = Library({g.id: g for g in publish.published_guides(conn, latest)}, {})
+    coverage = library_coverage(library)
+    langs = [c.lang for c in coverage]
+    return Languages(coverage, {gid: guide_coverage(g, langs) for gid, g in library.guides.items()})
+
+
 @router.get("/guides", response_class=HTMLResponse)
 def guides_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
         rows = stats.guides_table(conn, form.filters)
         choices = filter_choices(conn)
+        languages = published_languages(conn)
     chart = charts.bar_chart([(r.guide, round(100 * (r.resolution_rate or 0), 1)) for r in rows],
                              title="Resolved, % of sessions that opened the guide", width=900, height=240)
-    return render(request, "guides.html", user, rows=rows, form=form, choices=choices, chart=chart)
+    return render(request, "guides.html", user, rows=rows, form=form, choices=choices, chart=chart,
+                  languages=languages)
 
 
 def guide_tree(guide, flow: stats.GuideFlow, lang: str = "en") -> Any:

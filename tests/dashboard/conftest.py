@@ -38,6 +38,7 @@ class Server:
     history: History
     events: list[dict]  # every event the server holds: the history plus the ones the tests sent
     locations: dict[str, str]
+    db_url: str  # this test's own copy of the history
 
     @contextmanager
     def client(self, logged_in: bool = True) -> Iterator[httpx.Client]:
@@ -125,10 +126,21 @@ def _copy(template: Template, tmp: Path) -> Iterator[tuple[str, Path]]:
             yield url, data_dir
 
 
+@pytest.fixture(scope="session")
+def shared_server(template, history, tmp_path_factory) -> Iterator[Server]:
+    """One real server on a copy of the history for the tests that check what nothing else
+    changes (the accessibility audit, the Guides page's languages): they add a device or phone
+    events at most, which none of them counts. Starting a server costs seconds."""
+    tmp = tmp_path_factory.mktemp(f"shared-{template.backend}")
+    with _copy(template, tmp) as (url, data_dir), ServerProcess(data_dir, db_url=url) as process:
+        locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
+        yield Server(process.url, template.backend, history, template.events, locations, url)
+
+
 @pytest.fixture
 def server(template, history, tmp_path) -> Iterator[Server]:
     """The real server on a copy of the history of its own: what one test changes (a rollback),
     no other test sees."""
     with _copy(template, tmp_path) as (url, data_dir), ServerProcess(data_dir, db_url=url) as process:
         locations = {k.id: k.location for k in history.kiosks} | {TEST_DEVICE: TEST_LOCATION}
-        yield Server(process.url, template.backend, history, template.events, locations)
+        yield Server(process.url, template.backend, history, template.events, locations, url)

@@ -153,7 +153,8 @@ def test_fleet_lists_every_kiosk_and_puts_trouble_first(server):
     lab = re.search(rf'<tr data-device="{TEST_DEVICE}" class="([^"]*)">', page).group(1)
     assert lab == "trouble"
     row = next(r for r in rows if r[0] == TEST_DEVICE)
-    assert row[1] == "Test Lab" and row[4] == "812" and row[5] == "failed: server unreachable" and row[7] == "200.0 MB"
+    assert row[1] == "Test Lab" and row[4] == "812 · deep" and row[5] == "failed: server unreachable"
+    assert row[7] == "200.0 MB · low"  # the warning in words, not in colour only
     trouble = page.count('class="trouble"')
     assert tile(page, "fleet-trouble") == str(trouble) and 1 <= trouble < len(rows)
     assert all('class="trouble"' in tr for tr in re.findall(r"<tr data-device[^>]*>", page)[:trouble])
