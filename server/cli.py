@@ -108,11 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
                                        "too. Put the new token in the kiosk's config.")
     drot.add_argument("name")
 
-    st = sub.add_parser("staff", help="manage staff logins", description="Manage staff logins.")
+    st = sub.add_parser("staff", help="manage staff logins and their roles",
+                        description="Manage staff logins. A role says what a login may do: viewer (the "
+                                    "dashboard's pages), editor (also drafts in the studio), publisher (also "
+                                    "publish, roll back, promote and move kiosks). docs/studio.md.")
     ssub = st.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    sa_ = ssub.add_parser("add", parents=[common], help="add a staff user, or set their password")
+    sa_ = ssub.add_parser("add", parents=[common], help="add a staff user, or set their password (and role)")
     sa_.add_argument("username")
     sa_.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sa_.add_argument("--role", choices=auth.ROLES, default=None,
+                     help="what they may do (a new login without it is a publisher; an existing one keeps its role)")
+    ssub.add_parser("list", parents=[common], help="every staff login with its role")
 
     sub.add_parser("key", parents=[common], help="print the server's public key (for the kiosks' server_key)",
                    description="Print the Ed25519 public key that signs manifests (made on first use).")
@@ -250,6 +256,10 @@ def _run(args) -> int:
         return _group(args)
     if args.command == "device":
         return _device(args)
+    if args.command == "staff" and args.staff_command == "list":
+        for username, role, created in auth.list_staff(_engine(args)):
+            print(f"{username}\t{role}\tadded {_when(created)}")
+        return 0
     if args.command == "staff":
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -258,8 +268,10 @@ def _run(args) -> int:
             if getpass.getpass("Again: ") != password:
                 print("error: the passwords differ", file=sys.stderr)
                 return 2
-        created = auth.set_staff_password(_engine(args), args.username, password)
-        print(f"Staff user '{args.username}' {'added' if created else 'password changed'}.")
+        engine = _engine(args)
+        created = auth.set_staff_password(engine, args.username, password, role=args.role)
+        role = auth.staff_role(engine, args.username)
+        print(f"Staff user '{args.username}' {'added' if created else 'password changed'} ({role}).")
         return 0
     if args.command == "rotate-link-key":
         from server import link_keys
