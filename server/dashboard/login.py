@@ -19,7 +19,8 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 async def login_redirect(request: Request, exc: StaffLoginNeeded) -> Response:
     """A dashboard page without a staff login: browsers are sent to the login page, anything else
     asking for CSV gets a plain 401. Outside the dashboard the API's 401 stands."""
-    if not request.url.path.startswith("/dashboard"):
+    path = request.url.path
+    if not path.startswith(("/dashboard", "/studio")) or path.startswith("/studio/api"):
         return await http_exception_handler(request, exc)
     if "text/html" not in request.headers.get("accept", "") and request.url.path.endswith(".csv"):
         return Response("log in as staff first\n", status_code=401, media_type="text/plain")
@@ -46,7 +47,7 @@ def stylesheet() -> FileResponse:
 
 def _safe_next(value: str | None) -> str:
     # Only a path on this site: never an open redirect to another host.
-    if value and value.startswith("/dashboard") and not value.startswith("//"):
+    if value and value.startswith(("/dashboard", "/studio")) and not value.startswith("//"):
         return value
     return "/dashboard"
 

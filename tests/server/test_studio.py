@@ -1,0 +1,168 @@
+"""The content studio's drafts over HTTP (issue 14): autosave with If-Match (a stale write is 412
+with who changed what), the live check of the contract's validator on the step it concerns, undo,
+and review: submit, the two-person rule, approval publishing through server.publish, and a base
+that is no longer the latest."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import pytest
+from server_testkit import fresh_pg_database, zip_bytes
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.matrix)])
+def db_url(request, tmp_path_factory):
+    """SQLite in the test command; PostgreSQL in CI's second step (the studio's SQL is Core, the
+    same on both, and the upgrade test migrates both)."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("sqlite") / "server.db")
+    else:
+        with fresh_pg_database("test_studio") as url:
+            yield url
+
+
+def login(server, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    r = client.post("/dashboard/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.text
+    client.headers["X-CSRF-Token"] = client.get("/api/v1/staff/session").json()["csrf_token"]
+    return client
+
+
+@pytest.fixture(scope="module")
+def studio(server):
+    """The module's server with an editor (two), a publisher and a viewer logged in; each test
+    works in drafts of its own."""
+    for name, role in (("ed", "editor"), ("eve", "editor"), ("pia", "publisher"), ("vera", "viewer")):
+        code, out, err = server.cli("staff", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+        assert code == 0 and f"({role})" in out, err
+    with contextlib.ExitStack() as stack:
+        clients = {name: stack.enter_context(contextlib.closing(login(server, name)))
+                   for name in ("ed", "eve", "pia", "vera")}
+        yield server, clients
+
+
+def edit(client, draft, guide, op, revision):
+    return client.post(f"/studio/api/drafts/{draft}/guides/{guide}/edit", json=op, headers={"If-Match": f'"{revision}"'})
+
+
+def test_autosave_live_check_stale_write_and_undo(studio):
+    _, c = studio
+    r = c["ed"].post("/studio/api/drafts", json={"name": "Belt 4 moves to belt 6"})
+    assert r.status_code == 201
+    draft = r.json()["id"]
+    state = c["ed"].get(f"/studio/api/drafts/{draft}/guides/lost-bag").json()
+    assert state["revision"] == 0 and state["problems"] == []
+    step = state["document"]["steps"]["report"]
+    # A text without the default language is a problem on that step, from the contract's validator.
+    r = edit(c["ed"], draft, "lost-bag", {"op": "set_step", "step": "report", "text": {"es": step["text"]["es"]},
+                                          "end": "resolved"}, 0)
+    assert r.status_code == 200 and r.json()["revision"] == 1 and r.headers["etag"] == '"1"'
+    assert [(p["step"], p["message"]) for p in r.json()["problems"]] == [
+        ("report", "text has no text in the guide's default language 'en' (it has es)")]
+    # Someone else saving on revision 0 is refused with who changed what.
+    stale = edit(c["eve"], draft, "lost-bag", {"op": "add_step", "step": "extra"}, 0)
+    assert stale.status_code == 412
+    assert stale.json()["changes"] == [{"revision": 1, "by": "ed", "guide": "lost-bag",
+                                        "summary": "lost-bag: step 'report'", "at": stale.json()["changes"][0]["at"]}]
+    assert "ed" in stale.json()["detail"]
+    assert c["eve"].post(f"/studio/api/drafts/{draft}/guides/lost-bag/edit", json={"op": "add_step", "step": "x"}
+                         ).status_code == 428
+    # The text put right: the problem is gone.
+    fixed = edit(c["ed"], draft, "lost-bag", {"op": "set_step", "step": "report",
+                                              "text": {**step["text"], "en": "Go to the desk by belt 6."},
+                                              "end": "resolved"}, 1)
+    assert fixed.json()["problems"] == [] and fixed.json()["revision"] == 2
+    # An unreachable step appears as a problem; undo takes it away again.
+    added = edit(c["ed"], draft, "lost-bag", {"op": "add_step", "step": "orphan"}, 2)
+    assert {p["step"] for p in added.json()["problems"]} == {"orphan"}
+    undone = c["ed"].post(f"/studio/api/drafts/{draft}/undo", headers={"If-Match": '"3"'})
+    assert undone.status_code == 200 and undone.json() == {"undid": "lost-bag: added step 'orphan'", "revision": 4}
+    doc = c["ed"].get(f"/studio/api/drafts/{draft}/guides/lost-bag").json()
+    assert "orphan" not in doc["document"]["steps"] and doc["problems"] == []
+    assert doc["document"]["steps"]["report"]["text"]["en"] == "Go to the desk by belt 6."
+    # A viewer cannot write.
+    assert edit(c["vera"], draft, "lost-bag", {"op": "add_step", "step": "v"}, 4).status_code == 403
+
+
+def submit(client, draft, group=""):
+    return client.post(f"/studio/drafts/{draft}/submit", data={"group": group, "note": "please look"})
+
+
+def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
+    server, c = studio
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "wifi wording"}).json()["id"]
+    old = c["eve"].post("/studio/api/drafts", json={"name": "started before"}).json()["id"]
+    doc = c["ed"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    r = edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "network",
+                                      "text": {"en": "Can you see AIRPORT-FREE-6?", "de": "Sehen Sie AIRPORT-FREE-6?"},
+                                      "choices": doc["steps"]["network"]["choices"]}, 0)
+    assert r.json()["problems"] == []
+    assert submit(c["ed"], draft).status_code == 303
+    page = c["pia"].get(f"/studio/drafts/{draft}").text
+    assert "Step 'network'</b>: text (de) added: “Sehen Sie AIRPORT-FREE-6?”" in page
+    assert "text (en) changed from “Can you see the network AIRPORT-FREE?” to “Can you see AIRPORT-FREE-6?”" in page
+    # An editor cannot approve; the author, even as a publisher, cannot either (two people).
+    assert c["eve"].post(f"/studio/drafts/{draft}/approve", data={"note": "ok"}).status_code == 403
+    server.cli("staff", "add", "ed", "--role", "publisher", "--password-stdin", stdin=PASSWORD + "\n")
+    with contextlib.closing(login(server, "ed")) as ed:  # a new password ended ed's other sessions
+        refused = ed.post(f"/studio/drafts/{draft}/approve", data={"note": "mine"})
+        assert refused.status_code == 403 and "Two people" in refused.text
+    approved = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "belt six"})
+    assert approved.status_code == 303
+    versions = c["pia"].get("/api/v1/content/versions").json()["versions"]
+    assert versions[0]["version"] == 2 and versions[0]["published_by"] == "pia"
+    assert "draft" in versions[0]["note"] and "belt six" in versions[0]["note"]
+    kiosk = server.device("kiosk-1")
+    manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
+    assert manifest["content_version"] == 2 and manifest["guides"]["wifi"]["version"] == 2
+    # A draft started on version 1 that changes the same step cannot be approved now.
+    edit(c["eve"], old, "wifi", {"op": "set_step", "step": "network", "text": {"en": "Network?"},
+                                 "choices": doc["steps"]["network"]["choices"]}, 0)
+    assert submit(c["eve"], old).status_code == 303
+    waits = c["pia"].post(f"/studio/drafts/{old}/approve", data={})
+    assert waits.status_code == 409 and "wifi, step &#39;network&#39;" in waits.text and "Approval waits" in waits.text
+
+
+# --- roles (issue 14): viewer, editor, publisher ---------------------------------------------------
+
+
+def test_staff_list_names_every_role_and_the_older_login_is_a_publisher(studio):
+    server, _ = studio
+    code, out, _ = server.cli("staff", "list")
+    rows = dict(line.split("\t")[:2] for line in out.strip().splitlines())
+    assert code == 0 and rows["admin"] == "publisher" and rows["vera"] == "viewer" and rows["eve"] == "editor"
+    # A password change without --role keeps the role.
+    code, out, _ = server.cli("staff", "add", "eve", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0 and "(editor)" in out
+    server_clients = studio[1]
+    server_clients["eve"].close()
+    server_clients["eve"] = login(server, "eve")
+
+
+@pytest.mark.parametrize("who", ["vera", "eve"])
+def test_only_a_publisher_rolls_back_moves_kiosks_or_publishes(studio, who):
+    server, c = studio
+    client = c[who]
+    assert client.get("/dashboard/library").status_code == 200  # every role reads the dashboard
+    page = client.post("/dashboard/library/1/rollback", data={"csrf": client.headers["X-CSRF-Token"]})
+    assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    assert "Needs the publisher role" in page.text and f"{who} is a" in page.text
+    moved = client.post("/dashboard/fleet/kiosk-1/group", data={"group": "default"})
+    assert moved.status_code == 403 and "publisher role" in moved.text
+    api = client.post("/api/v1/publish", files={"library": ("library.zip", zip_bytes(server.library))})
+    assert api.status_code == 403 and "publisher role" in api.json()["detail"]
+    assert client.post("/api/v1/content/rollback", json={"version": 1}).status_code == 403
+    assert c["pia"].post("/dashboard/fleet/kiosk-2/group", data={"group": "default"}).status_code == 303
+
+
+def test_a_viewer_reads_the_studio_but_cannot_start_a_draft(studio):
+    _, c = studio
+    home = c["vera"].get("/studio")
+    assert home.status_code == 200 and 'id="new-draft"' not in home.text
+    refused = c["vera"].post("/studio/drafts", data={"name": "mine"})
+    assert refused.status_code == 403 and "Needs the editor role" in refused.text
