@@ -54,6 +54,7 @@ def status_report(settings: Settings, store: Store) -> dict:
         "app_version": __version__,
         "data_dir": str(settings.data_path),
         "content_version": store.content_version,
+        "content_digest": store.content_digest(),  # contract/digest.py: the one kiosk-server export prints
         "group": store.get_state("content_group"),  # the rollout group its server's manifest named
         "epoch": store.get_state("content_epoch", 0),
         "guides": store.guide_count(),

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from contract.digest import library_digest
+from contract.digest import content_digest, library_digest
 from contract.events import MAX_QUERY
 from contract.guides import Guide, Library, LibrarySettings, pick
 from contract.search_text import (
@@ -268,6 +268,7 @@ class Store(Outbox):
             db.execute("INSERT INTO sync_state(key, value) VALUES ('content_version', ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(content_version)])
         self._guide_cache.clear()
+        self._search_cache = None  # synonyms may change without a new content version
         if self.prepare_search_after_install:
             self.prepare_search()
 
@@ -376,6 +377,13 @@ class Store(Outbox):
     def count_start(self, guide_id: str) -> None:
         self.db.execute("INSERT INTO guide_starts(guide_id, starts) VALUES (?, 1) "
                         "ON CONFLICT(guide_id) DO UPDATE SET starts = starts + 1", [guide_id])
+
+    def content_digest(self) -> str:
+        """The installed content's digest (contract/digest.py), the one `kiosk-server export` and
+        publish print: equal digests are the same content wherever it was loaded from."""
+        guides = {gid: sha for gid, (_, sha) in self.guide_versions().items()}
+        images = {r[0] for r in self.db.execute("SELECT DISTINCT sha256 FROM guide_images")}
+        return content_digest(guides, images, self.library_settings().sha256)
 
     def library_settings(self) -> LibrarySettings:
         """The installed library's _library.yaml settings (empty when it had none)."""

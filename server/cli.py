@@ -14,6 +14,7 @@ from pathlib import Path
 
 from contract.config_files import default
 from contract.guides import LibraryInvalid
+from contract.library_settings import FILE_NAME as settings_file
 from server import auth, config, db, groups, publish, serving
 from server.signing import load_or_create_key, public_key_b64
 
@@ -63,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="GROUP", default=None,
                    help="only this rollout group's kiosks receive it (a staged rollout, based on the group's "
                         "version); without it every group does, which supersedes any open stage")
+
+    ex = sub.add_parser("export", parents=[common], help="write a published content version as a library folder",
+                        description="Write content version VERSION (default: the one the default group's kiosks "
+                                    "receive) to DIR as a library folder in the documented format: one canonical "
+                                    "YAML file per guide, its images at the paths the guide names, _library.yaml "
+                                    "when the version has settings. Publishing or importing DIR gives the same "
+                                    "content (the same digest; export checks it). Hand-written comments and "
+                                    "layout are not kept. DIR must be empty or new, unless --force.")
+    ex.add_argument("dir", type=Path, metavar="DIR")
+    ex.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    ex.add_argument("--force", action="store_true",
+                    help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
+                         "*.jpg) are replaced; other files and hidden folders such as .git are kept")
 
     pr = sub.add_parser("promote", parents=[common], help="widen a staged content version to more groups",
                         description="Give the kiosks of GROUP (without --to: of every group) content version "
@@ -196,12 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _settings_note(library) -> None:
-    """Publishing does not carry _library.yaml to the kiosks yet (issue 13): say so rather than
-    drop the synonyms silently."""
-    if library.settings:
-        print("Note: _library.yaml (search synonyms) is valid but is not yet published to kiosks; "
-              "load the library on a kiosk with `kiosk import` to use it.", file=sys.stderr)
+def _synonym_groups(library) -> int:
+    return sum(len(groups) for groups in library.settings.synonyms.values())
 
 
 def _run(args) -> int:
@@ -216,8 +226,8 @@ def _run(args) -> int:
             print(f"The library has {len(exc.problems)} problem(s):", file=sys.stderr)
             print(exc.report(), file=sys.stderr)
             return 1
-        print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s)")
-        _settings_note(library)
+        extra = f", {settings_file} ({_synonym_groups(library)} synonym group(s))" if library.settings else ""
+        print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s){extra}")
         return 0
     if args.command == "publish":
         try:
@@ -228,7 +238,16 @@ def _run(args) -> int:
         result = publish.publish_library(_engine(args), library, by=args.by or getpass.getuser(), note=args.note,
                                          to=args.to)
         print(result.summary())
-        _settings_note(library)
+        return 0
+    if args.command == "export":
+        from server import export
+
+        try:
+            exported = export.export_version(_engine(args), args.dir, args.version, force=args.force)
+        except export.ExportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(exported.summary())
         return 0
     if args.command == "promote":
         moved = groups.promote(_engine(args), args.version, to=args.to)

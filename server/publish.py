@@ -3,7 +3,8 @@ and for mobile pages that name an older guide version.
 
 The library is judged by contract.bundle.open_library, the same validator the kiosk runs, so what
 the server accepts a kiosk accepts too. A guide's version moves only when its canonical bytes
-(sha256) changed, so kiosks re-download only what really changed.
+(sha256) changed, so kiosks re-download only what really changed. The library's `_library.yaml`
+settings are kept with the version and carried in its signed manifest (its "library" entry).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from contract.bundle import open_library
 from contract.canonical import canonical_json
+from contract.digest import library_digest
 from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind
 from contract.validation import library_from_documents
 from server import db
@@ -40,6 +42,8 @@ class PublishResult:
     to: str | None = None  # the one group it was published to; None: every group
     base_version: int | None = None  # for a staged version: the version its group had
     superseded: dict[str, int] = field(default_factory=dict)  # group -> staged version it replaced
+    digest: str = ""  # the content digest (contract/digest.py), as export and `kiosk status` show it
+    synonym_groups: int = 0  # of its _library.yaml, carried to the kiosks in the manifest
 
     def summary(self) -> str:
         moved = ", ".join(f"{g} v{self.guides[g]}" for g in self.changed) or "none"
@@ -47,6 +51,10 @@ class PublishResult:
                 f"new versions: {moved}")
         if self.removed:
             text += f"; removed: {', '.join(self.removed)}"
+        if self.synonym_groups:
+            text += f"; _library.yaml: {self.synonym_groups} synonym group(s)"
+        if self.digest:
+            text += f"; content digest {self.digest[:16]}"
         if self.to is not None:
             base = f"version {self.base_version}" if self.base_version is not None else "nothing"
             text += (f". Only group '{self.to}' receives it (staged on {base}); widen it with "
@@ -63,6 +71,8 @@ class PublishResult:
             out |= {"to": self.to, "base_version": self.base_version}
         if self.superseded:
             out["superseded"] = self.superseded
+        if self.digest:
+            out["digest"] = self.digest
         return out
 
 
@@ -134,7 +144,8 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                 sa.select(db.content_guides.c.guide_id, db.content_guides.c.guide_version)
                 .where(db.content_guides.c.content_version == compared)).all())
         version = (previous or 0) + 1
-        result = PublishResult(version, {}, to=to, base_version=base)
+        result = PublishResult(version, {}, to=to, base_version=base, digest=library_digest(library),
+                               synonym_groups=sum(map(len, library.settings.synonyms.values())))
         manifest_guides: dict[str, Any] = {}
         manifest_images: dict[str, Any] = {}
         for gid in sorted(library.guides):
@@ -166,9 +177,15 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
         result.removed = sorted(set(before) - set(library.guides))
         manifest = {"content_version": version, "published_at": _iso(now), "guides": manifest_guides,
                     "images": manifest_images}
+        settings = library.settings.to_dict()
+        if settings:
+            # Signed with the rest; left out when the library has none, so such a manifest keeps
+            # the bytes (and signature) it had before settings travelled.
+            manifest["library"] = settings
         conn.execute(db.content_versions.insert().values(
             version=version, published_at=now, published_by=by[:120], note=note, rollback_of=rollback_of,
-            manifest_json=canonical_json(manifest).decode(), base_version=base, staged_to=to))
+            manifest_json=canonical_json(manifest).decode(), base_version=base, staged_to=to,
+            library_settings=canonical_json(settings).decode() if settings else None))
         groups = db.rollout_groups
         if to is None:
             result.superseded = open_stages(conn)
@@ -190,7 +207,7 @@ def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = N
 def library_of_version(engine: Engine, content_version: int) -> Library:
     """The library as it was published in `content_version`, checked again like a kiosk would."""
     with db.read(engine) as conn:
-        exists = conn.execute(sa.select(db.content_versions.c.version)
+        exists = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.library_settings)
                               .where(db.content_versions.c.version == content_version)).first()
         if exists is None:
             raise LibraryInvalid([Problem(f"content version {content_version}", "does not exist")])
@@ -206,11 +223,13 @@ def library_of_version(engine: Engine, content_version: int) -> Library:
         if wanted:
             blobs = {r.sha256: bytes(r.data) for r in conn.execute(
                 sa.select(db.images.c.sha256, db.images.c.data).where(db.images.c.sha256.in_(wanted)))}
-    return library_from_documents(docs, blobs)
+    settings = json.loads(exists.library_settings) if exists.library_settings else None
+    return library_from_documents(docs, blobs, settings)
 
 
 def rollback(engine: Engine, content_version: int, by: str) -> PublishResult:
-    """Publish an earlier content version's guides again, as a new content version."""
+    """Publish an earlier content version's guides (and its `_library.yaml` settings) again, as a
+    new content version."""
     library = library_of_version(engine, content_version)
     return publish_library(engine, library, by, note=f"rollback to content version {content_version}",
                            rollback_of=content_version)

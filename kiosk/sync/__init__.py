@@ -23,8 +23,9 @@ Pull (one round):
   4. downloads on a small thread pool, each verified on arrival; images go into the store at
      once (content-addressed: nothing names them until the switch), guides into staged_guides,
      so a retry after a crash or a cut fetches only what is still missing;
-  5. the whole new library validated again (contract.guides.library_from_documents);
-  6. one SQLite transaction switches content version, guides and search index together;
+  5. the whole new library validated again (contract.guides.library_from_documents), with the
+     `_library.yaml` settings the signed manifest carries (its optional "library" entry);
+  6. one SQLite transaction switches content version, guides, settings and search index together;
   7. only then are images nobody names any more removed.
 A failure anywhere before 6 leaves the installed content exactly as it was; the cause is kept in
 sync_state 'last_sync' for `kiosk status` and the heartbeat, and the next round tries again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -29,14 +29,17 @@ class Plan:
     unchanged: list[str]
     removed: list[str]
     images: dict[str, int | None]  # sha256 -> size, not stored yet (narrowed once guides are in)
+    # the manifest's `_library.yaml` settings document ("library"); {} when it has none, which
+    # removes any the kiosk has: the server's content is the whole content
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> list[tuple[str, int, str]]:
         return self.fetch + self.staged
 
-    def is_noop(self, installed_version: str | None) -> bool:
+    def is_noop(self, installed_version: str | None, installed_settings: Mapping[str, Any]) -> bool:
         return (not self.fetch and not self.staged and not self.removed and not self.images
-                and installed_version == self.content_version)
+                and installed_version == self.content_version and dict(installed_settings) == self.settings)
 
 
 def verify_manifest(manifest: dict[str, Any], signature: str | None, public_key: str) -> None:
@@ -76,6 +79,8 @@ def check_manifest_shape(manifest: dict[str, Any]) -> None:
         problems.append("epoch is not a whole number")
     if "group" in manifest and not (isinstance(manifest["group"], str) and 0 < len(manifest["group"]) <= 80):
         problems.append("group is not a group name")
+    if "library" in manifest and not isinstance(manifest["library"], dict):
+        problems.append("library is not a mapping of library settings")
     images = manifest.get("images")
     if not isinstance(images, dict):
         problems.append("images is not a mapping of sha256 digests")
@@ -140,4 +145,5 @@ def make_plan(manifest: dict[str, Any], installed: Mapping[str, tuple[int, str]]
             fetch.append((gid, *want))
     removed = sorted(set(installed) - set(manifest["guides"]))
     images = {h: (info or {}).get("size") for h, info in manifest["images"].items() if h not in have_images}
-    return Plan(str(manifest["content_version"]), fetch, from_stage, unchanged, removed, images)
+    return Plan(str(manifest["content_version"]), fetch, from_stage, unchanged, removed, images,
+                dict(manifest.get("library") or {}))

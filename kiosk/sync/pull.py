@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from contract.guides import Guide, LibraryInvalid
+from contract.guides import Guide, LibraryInvalid, LibrarySettings
 from contract.images import ImageRefused, header_size
 from contract.validation import library_from_documents
 from kiosk.sync.manifest import (
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kiosk.sync")
 
 IMAGE_FLUSH_BYTES = 32_000_000  # verified images held in memory before one write to the store
+# Set once this kiosk read a manifest for its "library" settings. Until then the stored ETag (of a
+# release that ignored them) is not sent: an unchanged 304 would keep the settings from arriving.
+SETTINGS_READ = "manifest_settings_read"
 
 
 class _StoredImages(Mapping):
@@ -95,7 +98,8 @@ class PullMixin:
         rnd.report("manifest", 0, 1)
         installed_version = self.store.content_version
         etag = None
-        if installed_version is not None and self.store.get_state("manifest_version") == installed_version:
+        if (installed_version is not None and self.store.get_state("manifest_version") == installed_version
+                and self.store.get_state(SETTINGS_READ)):
             etag = self.store.get_state("manifest_etag")
         reply = self.transport.fetch_manifest(etag)
         rnd.report("manifest", 1, 1)
@@ -107,7 +111,7 @@ class PullMixin:
         check_freshness(manifest, installed_version, self.store.get_state("content_epoch", 0))
         tables = self.tables
         plan = make_plan(manifest, self.store.guide_versions(), self.store.image_hashes(), tables.staged_keys())
-        if plan.is_noop(installed_version):
+        if plan.is_noop(installed_version, self.store.get_state("library_settings") or {}):
             with tables.transaction():
                 self._remember_manifest(reply, plan.content_version, manifest)
             return UNCHANGED
@@ -119,7 +123,7 @@ class PullMixin:
         if hasattr(self.transport, "clean_partials"):
             self.transport.clean_partials(set(plan.images))
         self._download_images(plan, rnd)
-        changed = self._validated_library(manifest, plan)
+        changed, settings = self._validated_library(manifest, plan)
         if self.may_switch is not None and not self.may_switch():
             rnd.pending = plan.content_version
             log.info("content version %s is ready; switching once no session is in progress",
@@ -127,7 +131,7 @@ class PullMixin:
             return OK if (rnd.guides or rnd.images) else UNCHANGED
 
         with tables.transaction():
-            self.store.install_content(plan.content_version, changed, set(manifest["guides"]))
+            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings)
             self._remember_manifest(reply, plan.content_version, manifest)
             tables.clear_staging()
         removed = self.store.remove_unused_images()
@@ -169,6 +173,8 @@ class PullMixin:
         if reply.etag:
             self.store.set_state("manifest_etag", reply.etag)
             self.store.set_state("manifest_version", version)
+            if not self.store.get_state(SETTINGS_READ):
+                self.store.set_state(SETTINGS_READ, True)
 
     def _parallel(self, jobs: list[Any], fetch: Callable[[Any], bytes], done: Callable[[Any, bytes], None],
                   stage: str, rnd: _Round) -> None:
@@ -265,9 +271,10 @@ class PullMixin:
         finally:
             self.tables.stage_guides(batch)  # what arrived is kept for the retry
 
-    def _validated_library(self, manifest: dict[str, Any], plan: Plan) -> list[tuple[Guide, int]]:
-        """The new library as a whole, validated again on the kiosk; the changed guides with
-        their versions, ready to install."""
+    def _validated_library(self, manifest: dict[str, Any],
+                           plan: Plan) -> tuple[list[tuple[Guide, int]], LibrarySettings]:
+        """The new library as a whole, validated again on the kiosk: the changed guides with
+        their versions, and the library's settings (the manifest's "library"), ready to install."""
         staged = self.tables.staged()
         docs, changed_ids = [], {}
         for gid, version, sha in plan.changed:
@@ -286,7 +293,7 @@ class PullMixin:
                 raise ContentRejected(f"guide {gid} vanished from the store during sync")
             docs.append(installed[0].to_dict())
         try:
-            library = library_from_documents(docs, _StoredImages(self.store))
+            library = library_from_documents(docs, _StoredImages(self.store), plan.settings)
         except LibraryInvalid as exc:
             first = "; ".join(str(p) for p in exc.problems[:3])
             raise ContentRejected(f"the new library does not validate on the kiosk "
@@ -298,5 +305,5 @@ class PullMixin:
                 raise ContentRejected(f"guide {gid} v{version}: its canonical form does not hash to the "
                                       "manifest's sha256")
             changed.append((guide, version))
-        return changed
+        return changed, library.settings
 

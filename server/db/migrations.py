@@ -131,6 +131,13 @@ def _migration_11(conn: Connection) -> None:
     conn.execute(rollout_groups.insert().values(name=DEFAULT_GROUP, content_version=latest, created_at=time.time()))
 
 
+def _migration_12(conn: Connection) -> None:
+    """content_versions.library_settings: the `_library.yaml` settings a version was published with
+    (canonical JSON; null when the library had none, as every version before this one)."""
+    text = sa.Text().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE content_versions ADD COLUMN library_settings {text}"))
+
+
 def _migration_13(conn: Connection) -> None:
     """Staff roles (everyone there is becomes a publisher: they could publish before) and the
     studio's drafts, their guides, revisions and review comments."""
@@ -154,6 +161,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
     (11, "rollout groups: devices.rollout_group and epoch, content_versions.base_version and staged_to",
      _migration_11),
+    (12, "content_versions.library_settings: _library.yaml published with each version", _migration_12),
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -264,6 +264,10 @@ devices.append_column(sa.Column("rollout_group", sa.String(80), nullable=False, 
 devices.append_column(sa.Column("epoch", sa.Integer, nullable=False, server_default="0"))
 content_versions.append_column(sa.Column("base_version", sa.Integer, nullable=True))
 content_versions.append_column(sa.Column("staged_to", sa.String(80), nullable=True))
+# Version 12: the `_library.yaml` settings (search synonyms) a content version was published with, as
+# canonical JSON; null when the library had none. The version's signed manifest carries the same
+# document as its "library" entry (server/publish.py), so kiosks install them with the guides.
+content_versions.append_column(sa.Column("library_settings", sa.Text, nullable=True))
 
 
 # Version 13: staff roles and the content studio's drafts (docs/studio.md). Staff from before roles

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -117,7 +118,17 @@ def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> str:
 def test_previous_release_kiosk_syncs_with_todays_server(tmp_path, previous_release):
     server = ServerProc(tmp_path / "server").start()
     try:
-        _sync_and_check(Release(previous_release, tmp_path / "kiosk"), server, tmp_path)
+        kiosk = Release(previous_release, tmp_path / "kiosk")
+        token = _sync_and_check(kiosk, server, tmp_path)
+        # A manifest that carries _library.yaml settings (its optional "library" entry): that
+        # kiosk knows nothing of them, still verifies the signature and installs the guides.
+        library = tmp_path / "with-settings"
+        shutil.copytree(SAMPLE_LIBRARY, library)
+        (library / "_library.yaml").write_text("synonyms:\n  en:\n    - [toilet, restroom, WC]\n")
+        server.publish(library)
+        result = kiosk.kiosk("sync", "--server", server.url, f"--token={token}")
+        assert result["result"] == "ok", result
+        assert kiosk.kiosk("status")["content_version"] == str(server.content_version())
     finally:
         server.stop()
 

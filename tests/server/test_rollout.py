@@ -4,6 +4,7 @@ device is served, and the Fleet page's group form."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from server_testkit import STAFF_PASSWORD, STAFF_USER, fresh_pg_database, make_library
 
 from contract.bundle import open_library
+from contract.guides import LibrarySettings
 from server import auth, db, groups, publish
 from server.content import ManifestCache
 
@@ -120,6 +122,32 @@ def test_epochs_rise_on_a_move_and_on_a_rollback_of_the_devices_group_only(engin
     manifest = json.loads(pilot_body)["manifest"]
     assert (manifest["content_version"], manifest["group"], manifest["epoch"]) == (2, "pilot", 2)
     assert pilot_etag != default_etag
+
+
+def test_each_version_keeps_its_library_settings_staged_and_rolled_back(engine, libraries):
+    """_library.yaml travels with its version: a stage carries its own, a group rolled back gets
+    the old version's, a version without the file has none in its manifest (and the bytes it
+    would have had before settings travelled)."""
+    plain = libraries[0]
+    with_synonyms = dataclasses.replace(libraries[1], settings=LibrarySettings({"en": (("wifi", "internet"),)}))
+    publish.publish_library(engine, with_synonyms, by="t")  # 1, every group
+    groups.add_group(engine, "pilot")
+    publish.publish_library(engine, plain, by="t", to="pilot")  # 2, the pilot only: no settings
+    cache = ManifestCache()
+
+    def manifest(group: str, epoch: int = 0) -> dict:
+        return json.loads(cache.get(engine, KEY, group, epoch)[0])["manifest"]
+
+    assert manifest("default")["library"] == {"synonyms": {"en": [["wifi", "internet"]]}}
+    assert "library" not in manifest("pilot")
+    assert publish.library_of_version(engine, 2).settings == LibrarySettings()
+    groups.rollback_group(engine, 1, "pilot")
+    assert manifest("pilot", 1)["library"] == {"synonyms": {"en": [["wifi", "internet"]]}}
+    assert publish.rollback(engine, 2, by="t").content_version == 3  # every group, version 2's content
+    assert "library" not in manifest("default")
+    with db.read(engine) as conn:
+        stored = dict(conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.library_settings)).all())
+    assert stored == {1: '{"synonyms":{"en":[["wifi","internet"]]}}', 2: None, 3: None}
 
 
 def _staff(server) -> tuple[httpx.Client, str]:

@@ -59,6 +59,8 @@ class FakeServer:
             "images": {h: {"size": len(self.images[h]), "type": "png"}
                        for g in library.guides.values() for h in g.images.values()},
         }
+        if library.settings:  # as server/publish.py: only when the library has settings
+            self.manifest["library"] = library.settings.to_dict()
         return self.version
 
     def etag(self) -> str:

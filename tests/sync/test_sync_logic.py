@@ -135,3 +135,57 @@ def test_switch_waits_for_the_session_to_end_without_downloading_again(store, tm
     res = sync.sync_once()
     assert res.content_changed and store.content_version == "2" and res.content_pending is None
     assert "guide" not in server.requests and "image" not in server.requests
+
+
+def _with_synonyms(lib, text="synonyms:\n  en:\n    - [guide, walkthrough]\n"):
+    (lib / "_library.yaml").write_text(text)
+    return load_library(lib)
+
+
+def test_library_settings_arrive_with_the_guides_and_only_they_change(store, tmp_path):
+    lib = write_library(tmp_path / "lib", guides=3, images=1)
+    server = FakeServer()
+    server.publish(_with_synonyms(lib))
+    sync = _service(store, server)
+    assert sync.sync_once().result == "ok"
+    assert store.library_settings().synonyms == {"en": (("guide", "walkthrough"),)}
+
+    server.publish(_with_synonyms(lib, "synonyms:\n  en:\n    - [guide, tour]\n"))
+    server.requests.clear()
+    second = sync.sync_once()
+    assert second.result == "ok" and second.guides_downloaded == 0 and store.content_version == "2"
+    assert store.library_settings().synonyms == {"en": (("guide", "tour"),)}
+
+    (lib / "_library.yaml").unlink()
+    server.publish(load_library(lib))
+    assert sync.sync_once().result == "ok"
+    assert not store.library_settings()
+
+
+def test_settings_a_kiosk_cannot_use_are_refused_with_the_content(store, tmp_path):
+    lib = write_library(tmp_path / "lib", guides=2, images=1)
+    server = FakeServer()
+    server.publish(load_library(lib))
+    sync = _service(store, server)
+    assert sync.sync_once().result == "ok"
+    server.publish(load_library(lib))
+    server.manifest["library"] = {"synonyms": {"en": [["alone"]]}}  # signed, but not valid settings
+    res = sync.sync_once()
+    assert res.result == "rejected" and "_library.yaml" in res.error
+    assert store.content_version == "1" and not store.library_settings()
+
+
+def test_a_kiosk_upgraded_past_settings_it_ignored_fetches_them_once(store, tmp_path):
+    """A kiosk of the previous release installed a version whose manifest had settings, and kept
+    its ETag; upgraded, it must not be told "unchanged" about them forever."""
+    lib = write_library(tmp_path / "lib", guides=2, images=1)
+    server = FakeServer()
+    server.publish(_with_synonyms(lib))
+    sync = _service(store, server)
+    assert sync.sync_once().result == "ok"
+    with store.transaction():  # what the previous release left: the ETag, no settings
+        store.db.execute("DELETE FROM sync_state WHERE key IN ('library_settings', 'manifest_settings_read')")
+    assert not store.library_settings()
+    assert sync.sync_once().result == "ok"
+    assert store.library_settings().synonyms == {"en": (("guide", "walkthrough"),)}
+    assert sync.sync_once().result == "unchanged"
