@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "content (the same digest; export checks it). Hand-written comments and "
                                     "layout are not kept. DIR must be empty or new, unless --force.")
     ex.add_argument("dir", type=Path, metavar="DIR")
-    ex.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    which = ex.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    which.add_argument("--draft", type=int, default=None, metavar="ID",
+                       help="a studio draft instead: the library it would publish (docs/studio.md); a draft "
+                            "with problems is written as it is, its problems listed, and the command fails")
     ex.add_argument("--force", action="store_true",
                     help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
                          "*.jpg) are replaced; other files and hidden folders such as .git are kept")
@@ -243,6 +247,8 @@ def _run(args) -> int:
         from server import export
 
         try:
+            if args.draft is not None:
+                return _export_draft(args)
             exported = export.export_version(_engine(args), args.dir, args.version, force=args.force)
         except export.ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -306,6 +312,30 @@ def _run(args) -> int:
         print(public_key_b64(load_or_create_key(data_dir)))
         return 0
     return 2
+
+
+def _export_draft(args) -> int:
+    """`export --draft ID DIR`: the draft's library through server.export's one folder writer."""
+    from server import drafts, export
+
+    engine = _engine(args)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, args.draft)
+            documents, problems = drafts.export_documents(conn, draft)
+            settings = drafts.base_settings(conn, draft).to_dict()
+    except drafts.DraftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    exported = export.export_documents(engine, args.dir, documents, settings=settings, force=args.force,
+                                       check=not problems)
+    if problems:
+        print(f"Wrote draft {args.draft} to {exported.written.folder} as it is; it has {len(problems)} problem(s) "
+              "and would not publish:", file=sys.stderr)
+        print(LibraryInvalid(problems).report(), file=sys.stderr)
+        return 1
+    print(exported.summary().replace("the guides", f"draft {args.draft} ({draft.name})"))
+    return 0
 
 
 def _device(args) -> int:

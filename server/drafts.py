@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from contract.guides import Guide, Library, Problem, pick
+from contract.guides import Guide, Library, LibrarySettings, Problem, pick
 from contract.validation import check_guide_documents
 from server import db, publish
 
@@ -335,7 +335,30 @@ def check_draft(conn: Connection, draft: Draft) -> tuple[Library | None, list[Pr
         for digest in guide.images.values():
             blobs[digest] = bytes(conn.execute(sa.select(db.images.c.data).where(db.images.c.sha256 == digest))
                                   .scalar_one())
-    return Library(guides, blobs), []
+    return Library(guides, blobs, settings=base_settings(conn, draft)), []
+
+
+def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
+    """The `_library.yaml` settings of the draft's base version: a draft changes guides only, so
+    what it publishes keeps the library's synonyms as they were."""
+    if draft.base_version is None:
+        return LibrarySettings()
+    stored = conn.execute(sa.select(db.content_versions.c.library_settings)
+                          .where(db.content_versions.c.version == draft.base_version)).scalar()
+    return LibrarySettings.from_dict(json.loads(stored)) if stored else LibrarySettings()
+
+
+def export_documents(conn: Connection, draft: Draft) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """The draft's guides as canonical documents (what server.export writes) when it is sound;
+    else the library-format documents with their image maps, and the problems."""
+    library, problems = check_draft(conn, draft)
+    if library is not None:
+        return [g.to_dict() for _, g in sorted(library.guides.items())], []
+    out = []
+    for gid in guide_ids(conn, draft):
+        found = entry(conn, draft, gid)
+        out.append({**found.document, "images": {k: v for k, v in found.images.items()}})
+    return out, problems
 
 
 def problems_by_step(problems: list[Problem]) -> dict[tuple[str, str | None], list[str]]:

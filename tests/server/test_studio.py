@@ -37,12 +37,13 @@ def login(server, username: str) -> httpx.Client:
 def studio(server):
     """The module's server with an editor (two), a publisher and a viewer logged in; each test
     works in drafts of its own."""
-    for name, role in (("ed", "editor"), ("eve", "editor"), ("pia", "publisher"), ("vera", "viewer")):
+    for name, role in (("ed", "editor"), ("eve", "editor"), ("pia", "publisher"), ("pat", "publisher"),
+                       ("vera", "viewer")):
         code, out, err = server.cli("staff", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
         assert code == 0 and f"({role})" in out, err
     with contextlib.ExitStack() as stack:
         clients = {name: stack.enter_context(contextlib.closing(login(server, name)))
-                   for name in ("ed", "eve", "pia", "vera")}
+                   for name in ("ed", "eve", "pia", "pat", "vera")}
         yield server, clients
 
 
@@ -102,16 +103,18 @@ def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
                                       "text": {"en": "Can you see AIRPORT-FREE-6?", "de": "Sehen Sie AIRPORT-FREE-6?"},
                                       "choices": doc["steps"]["network"]["choices"]}, 0)
     assert r.json()["problems"] == []
+    # pat, a publisher, writes part of it too (the guide's category)
+    assert edit(c["pat"], draft, "wifi", {"op": "set_guide", "category": {"en": "Airport services", "de": "Flughafen"}},
+                1).status_code == 200
     assert submit(c["ed"], draft).status_code == 303
     page = c["pia"].get(f"/studio/drafts/{draft}").text
     assert "Step 'network'</b>: text (de) added: “Sehen Sie AIRPORT-FREE-6?”" in page
     assert "text (en) changed from “Can you see the network AIRPORT-FREE?” to “Can you see AIRPORT-FREE-6?”" in page
-    # An editor cannot approve; the author, even as a publisher, cannot either (two people).
+    # An editor cannot approve; a publisher who wrote part of it cannot either (two people).
     assert c["eve"].post(f"/studio/drafts/{draft}/approve", data={"note": "ok"}).status_code == 403
-    server.cli("staff", "add", "ed", "--role", "publisher", "--password-stdin", stdin=PASSWORD + "\n")
-    with contextlib.closing(login(server, "ed")) as ed:  # a new password ended ed's other sessions
-        refused = ed.post(f"/studio/drafts/{draft}/approve", data={"note": "mine"})
-        assert refused.status_code == 403 and "Two people" in refused.text
+    assert 'id="own-work"' in c["pat"].get(f"/studio/drafts/{draft}").text
+    refused = c["pat"].post(f"/studio/drafts/{draft}/approve", data={"note": "mine"})
+    assert refused.status_code == 403 and "Two people" in refused.text
     approved = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "belt six"})
     assert approved.status_code == 303
     versions = c["pia"].get("/api/v1/content/versions").json()["versions"]
@@ -166,3 +169,36 @@ def test_a_viewer_reads_the_studio_but_cannot_start_a_draft(studio):
     assert home.status_code == 200 and 'id="new-draft"' not in home.text
     refused = c["vera"].post("/studio/drafts", data={"name": "mine"})
     assert refused.status_code == 403 and "Needs the editor role" in refused.text
+
+
+# --- kiosk-server export --draft ID DIR (server/export.py's folder writer) -------------------------
+
+
+def test_export_a_draft_reads_back_as_what_it_would_publish(studio, tmp_path):
+    from contract.digest import library_digest
+    from contract.validation import load_library
+    from server import db, drafts
+
+    server, c = studio
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "a copy"}).json()["id"]
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides", data={"revision": "0", "guide_id": "lost-bag-t2",
+                                                             "title": "Lost baggage, terminal 2", "copy_of": "lost-bag"})
+    assert r.status_code == 303 and r.headers["location"] == f"/studio/drafts/{draft}/guides/lost-bag-t2"
+    code, out, err = server.cli("export", "--draft", str(draft), str(tmp_path / "draft"))
+    assert code == 0 and "Exported draft" in out, err
+    written = load_library(tmp_path / "draft")
+    assert sorted(written.guides) == ["lost-bag", "lost-bag-t2", "wifi"]
+    assert written.guides["lost-bag-t2"].title["en"] == "Lost baggage, terminal 2"
+    assert written.guides["lost-bag-t2"].images == written.guides["lost-bag"].images  # the belt photo, copied
+    engine = server.engine()
+    try:
+        with db.read(engine) as conn:
+            library, _ = drafts.check_draft(conn, drafts.get(conn, draft))
+    finally:
+        engine.dispose()
+    assert library_digest(written) == library_digest(library)
+    # A draft with a problem is written as it is, and the command says what would not publish.
+    edit(c["ed"], draft, "lost-bag-t2", {"op": "add_step", "step": "orphan"}, 1)
+    code, _, err = server.cli("export", "--draft", str(draft), str(tmp_path / "broken"))
+    assert code == 1 and "(step 'orphan'): cannot be reached from the start step" in err
+    assert (tmp_path / "broken" / "lost-bag-t2.yaml").exists()
