@@ -202,3 +202,57 @@ def test_export_a_draft_reads_back_as_what_it_would_publish(studio, tmp_path):
     code, _, err = server.cli("export", "--draft", str(draft), str(tmp_path / "broken"))
     assert code == 1 and "(step 'orphan'): cannot be reached from the start step" in err
     assert (tmp_path / "broken" / "lost-bag-t2.yaml").exists()
+
+
+# --- CSRF: every state-changing route of the app, found in app.routes ------------------------------
+
+# Routes that change something without a staff session, each with why the CSRF token is not theirs:
+NOT_STAFF_SESSIONS = {
+    "/api/v1/events": "a device's bearer token, which no browser sends by itself",
+    "/api/v1/heartbeat": "a device's bearer token",
+    "/m/{device}/{guide}/{version}/{step}/feedback": "a traveller's phone page: a signed link, no login",
+    "/dashboard/login": "no session yet: another site's form is refused by its Origin (tested below)",
+    "/api/v1/staff/login": "no session yet: refused by its Origin (tested below)",
+}
+PATH_VALUES = {"draft_id": "1", "guide_id": "lost-bag", "version": "1", "device": "kiosk-1", "guide": "lost-bag",
+               "step": "arrived"}
+
+
+def state_changing_routes(tmp_path) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app that is not GET or HEAD, included routers and all."""
+    from server.app import create_app
+    from server.config import Config
+
+    def walk(routes, prefix=""):
+        for route in routes:
+            if hasattr(route, "original_router"):  # FastAPI's included router: its own routes, under its prefix
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+            else:
+                for method in sorted((getattr(route, "methods", None) or set()) - {"GET", "HEAD"}):
+                    yield method, prefix + route.path
+
+    app = create_app(Config(data_dir=tmp_path, db=str(tmp_path / "routes.db")))
+    return sorted(set(walk(app.routes)))
+
+
+def test_every_state_changing_request_needs_the_csrf_token(studio, tmp_path):
+    server, c = studio
+    routes = state_changing_routes(tmp_path)
+    assert ("POST", "/studio/drafts/{draft_id}/approve") in routes and len(routes) > 20  # the walk finds them
+    # Logged in as a publisher (every role's routes pass the role check), with the session cookie
+    # only: what a page on another site can make a browser send.
+    with httpx.Client(base_url=server.url, cookies=c["pia"].cookies, timeout=30) as browser:
+        for method, path in routes:
+            if path in NOT_STAFF_SESSIONS:
+                continue
+            url = path.format(**{k: PATH_VALUES.get(k, "x") for k in PATH_VALUES}) if "{" in path else path
+            for form in (True, False):
+                r = (browser.request(method, url, data={"name": "x", "revision": "0"}) if form
+                     else browser.request(method, url, json={"name": "x"}))
+                assert r.status_code == 403 and "did not come from this dashboard" in r.text, (method, path, r.text)
+        # The logins, which have no session yet, refuse another site's page by its Origin.
+        for path in ("/dashboard/login", "/api/v1/staff/login"):
+            r = browser.post(path, json={"username": "pia", "password": PASSWORD},
+                             headers={"Origin": "http://evil.example"})
+            assert r.status_code == 403, path
+    assert c["pia"].get("/studio").status_code == 200  # the session was never ended by the forged logouts
