@@ -372,7 +372,7 @@ def problems_by_step(problems: list[Problem]) -> dict[tuple[str, str | None], li
 # --- the diff against what is published, in plain words -----------------------------------------
 
 
-def _quote(text: str, n: int = 60) -> str:
+def _quote(text: str, n: int = 240) -> str:
     return f"“{text if len(text) <= n else text[:n - 1] + '…'}”"
 
 
