@@ -421,7 +421,13 @@ def guide_diff(before: dict | None, after: dict | None) -> dict[str, Any]:
     if before is None and after is None:
         return {"state": "same", "guide": [], "steps": {}}
     if before is None:
-        return {"state": "added", "guide": ["a new guide"], "steps": {s: ["added"] for s in after.get("steps") or {}}}
+        lang = after.get("language") or "en"
+        steps = {sid: [f"added: {_quote(pick(step.get('text') or {'': ''}, lang, lang))}"
+                       + "".join(f"; answer {n} to {_target(c)}" for n, c in enumerate(step.get("choices") or [], 1))
+                       + (f"; outcome {step['end']}" if step.get("end") else "")]
+                 for sid, step in (after.get("steps") or {}).items()}
+        said = f"a new guide: {_quote(title_of(after, str(after.get('id'))))}, in {', '.join(languages_of(after))}"
+        return {"state": "added", "guide": [said], "steps": steps}
     if after is None:
         return {"state": "deleted", "guide": ["deleted: kiosks will no longer offer it"], "steps": {}}
     lines = _texts("title", before.get("title"), after.get("title"))
@@ -561,9 +567,10 @@ def languages_of(doc: dict[str, Any]) -> list[str]:
     return [default, *sorted(langs)]
 
 
-def missing_translations(doc: dict[str, Any]) -> dict[str, int]:
-    """Per language of the guide, how many of its texts have none in it."""
-    langs = languages_of(doc)
+def missing_translations(doc: dict[str, Any], languages: list[str] | None = None) -> dict[str, int]:
+    """Per language of the guide (or each of `languages`, the library's), how many of its texts
+    have none in it."""
+    langs = languages or languages_of(doc)
     texts = [doc.get("title") or {}]
     for step in (doc.get("steps") or {}).values():
         texts.append(step.get("text") or {})

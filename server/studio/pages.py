@@ -60,13 +60,15 @@ def studio_home(request: Request, user: StaffDep) -> HTMLResponse:
     with db.read(engine) as conn:
         listed = drafts.list_drafts(conn)
         latest = drafts.publish.latest_content_version(conn)
-        guides, totals = [], {}
-        for gid in drafts._published_ids(conn, latest):
-            doc, _ = drafts._published_doc(conn, latest, gid)
-            missing = drafts.missing_translations(doc)
-            for lang, n in missing.items():
-                totals[lang] = totals.get(lang, 0) + n
-            guides.append({"id": gid, "title": drafts.title_of(doc, gid), "missing": missing})
+        docs = {gid: doc for gid, (doc, _) in sorted(drafts._published_docs(conn, latest).items())}
+    # The library's languages: a guide with none of its texts in a language counts all of them missing there.
+    library_langs = sorted({lang for doc in docs.values() for lang in drafts.languages_of(doc)})
+    totals: dict[str, int] = {}
+    guides = []
+    for gid, doc in docs.items():
+        for lang, n in drafts.missing_translations(doc, library_langs).items():
+            totals[lang] = totals.get(lang, 0) + n
+        guides.append({"id": gid, "title": drafts.title_of(doc, gid), "missing": drafts.missing_translations(doc)})
     return render(request, "studio_home.html", user, drafts=listed, guides=guides, totals=totals, latest=latest,
                   role=_role(request, user))
 

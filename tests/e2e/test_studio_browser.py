@@ -22,6 +22,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from server_testkit import prepare, start, stop
 
+from server import auth
+
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
@@ -35,9 +37,12 @@ SHOTS = Path(os.environ.get("STUDIO_SHOTS", "/tmp/studio-shots"))
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("studio-e2e")
     srv = prepare(tmp, str(tmp / "server.db"), devices=("kiosk-1",))
-    for name, role in (("ed", "editor"), ("pia", "publisher"), ("vera", "viewer")):
-        code, _, err = srv.cli("staff", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
-        assert code == 0, err
+    engine = srv.engine()
+    try:
+        for name, role in (("ed", "editor"), ("pia", "publisher"), ("vera", "viewer")):
+            auth.set_staff_password(engine, name, PASSWORD, role=role)  # as `staff add NAME --role` does
+    finally:
+        engine.dispose()
     start(srv)
     try:
         yield srv
@@ -143,6 +148,7 @@ def test_an_editor_writes_a_guide_a_publisher_approves_and_a_kiosk_receives_it(s
 
         editor.goto(draft_url)
         expect(editor.locator(".diff-guide[data-guide=trolleys]")).to_contain_text("New guide with 3 step(s)")
+        expect(editor.locator(".diff-guide [data-step=start]")).to_contain_text("answer 3 to guide 'wifi'")
         editor.get_by_label("Note for the reviewer").fill("New guide for the trolley bays.")
         editor.get_by_role("button", name="Submit for review").click()
         expect(editor.locator("#done")).to_contain_text("Submitted for review")
