@@ -131,7 +131,7 @@ def new_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: An
     try:
         with db.read(engine) as conn:
             draft = drafts.get(conn, draft_id)
-            if drafts.entry(conn, draft, guide_id) not in (None,) and guide_id in drafts.guide_ids(conn, draft):
+            if guide_id in drafts.guide_ids(conn, draft):
                 raise edits.EditRefused(f"The library already has a guide '{guide_id}'.")
             source = drafts.entry(conn, draft, copy_of) if copy_of else None
         if copy_of and (source is None or source.document is None):

@@ -96,6 +96,34 @@ def test_autosave_live_check_stale_write_and_undo(studio):
     assert edit(c["vera"], draft, "lost-bag", {"op": "add_step", "step": "v"}, 4).status_code == 403
 
 
+
+def test_the_pages_forms_edit_without_javascript(studio):
+    """What a browser without the script posts: the same edits, then the page drawn again."""
+    _, c = studio
+    draft = c["eve"].post("/studio/api/drafts", json={"name": "forms"}).json()["id"]
+    form = f"/studio/drafts/{draft}/guides/wifi/edit"
+    r = c["eve"].post(form, data={"revision": "0", "op": "set_step", "step": "staff", "text-en": "Ask at desk 6.",
+                                  "text-de": "Fragen Sie am Schalter 6.", "end": "", "choices": "2",
+                                  "c0-label-en": "Thanks", "c0-label-de": "Danke", "c0-target": "step:done",
+                                  "c1-label-en": "", "c1-target": ""})
+    assert r.status_code == 303 and r.headers["location"].endswith("?step=staff#step")
+    page = c["eve"].get(r.headers["location"])
+    assert "Fragen Sie am Schalter 6." in page.text and 'id="guide-problems"' in page.text
+    doc = c["eve"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    assert doc["steps"]["staff"] == {"text": {"en": "Ask at desk 6.", "de": "Fragen Sie am Schalter 6."},
+                                     "choices": [{"label": {"en": "Thanks", "de": "Danke"}, "next": "done"}]}
+    assert c["eve"].post(form, data={"revision": "1", "op": "move_step", "step": "staff", "by": "up"}).status_code == 303
+    assert c["eve"].post(form, data={"revision": "2", "op": "add_step", "step": "later"}).status_code == 303
+    assert c["eve"].post(form, data={"revision": "3", "op": "delete_step", "step": "later"}).status_code == 303
+    doc = c["eve"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    assert list(doc["steps"]) == ["done", "staff", "network"]  # published in id order; staff moved up one
+    # A form from before someone else's save is not applied: a page says who changed what.
+    stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
+    assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
+    # An edit that means nothing is a page saying why, not an error.
+    nonsense = c["eve"].post(form, data={"revision": "4", "op": "delete_step", "step": "nowhere"})
+    assert nonsense.status_code == 422 and "There is no step &#39;nowhere&#39;" in nonsense.text
+
 def submit(client, draft, group=""):
     return client.post(f"/studio/drafts/{draft}/submit", data={"group": group, "note": "please look"})
 
