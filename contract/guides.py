@@ -197,6 +197,10 @@ class LibrarySettings:
     def __bool__(self) -> bool:
         return bool(self.synonyms)
 
+    @property
+    def synonym_groups(self) -> int:
+        return sum(map(len, self.synonyms.values()))
+
     def to_dict(self) -> dict[str, Any]:
         """The canonical document; empty settings are {} (and are left out of the digest)."""
         if not self.synonyms:

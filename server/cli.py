@@ -214,10 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _synonym_groups(library) -> int:
-    return sum(len(groups) for groups in library.settings.synonyms.values())
-
-
 def _run(args) -> int:
     if args.command == "config":
         return _config_check(args)
@@ -230,7 +226,7 @@ def _run(args) -> int:
             print(f"The library has {len(exc.problems)} problem(s):", file=sys.stderr)
             print(exc.report(), file=sys.stderr)
             return 1
-        extra = f", {settings_file} ({_synonym_groups(library)} synonym group(s))" if library.settings else ""
+        extra = f", {settings_file} ({library.settings.synonym_groups} synonym group(s))" if library.settings else ""
         print(f"Valid: {len(library.guides)} guide(s), {len(library.images)} image(s){extra}")
         return 0
     if args.command == "publish":

@@ -145,7 +145,7 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                 .where(db.content_guides.c.content_version == compared)).all())
         version = (previous or 0) + 1
         result = PublishResult(version, {}, to=to, base_version=base, digest=library_digest(library),
-                               synonym_groups=sum(map(len, library.settings.synonyms.values())))
+                               synonym_groups=library.settings.synonym_groups)
         manifest_guides: dict[str, Any] = {}
         manifest_images: dict[str, Any] = {}
         for gid in sorted(library.guides):

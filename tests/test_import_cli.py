@@ -157,7 +157,7 @@ def test_a_corrupt_bundle_is_refused(env, tmp_path):
 
 def test_status_json_on_a_new_data_dir(env, tmp_path):
     report = status(env, tmp_path / "fresh")
-    assert set(report) == {"device", "app_version", "data_dir", "content_version", "guides", "languages",
+    assert set(report) == {"device", "app_version", "data_dir", "content_version", "content_digest", "guides", "languages",
                            "outbox_depth", "outbox_dropped", "server_url", "last_sync", "free_disk_bytes",
                            "rejected_events", "recovered", "group", "epoch"}
     assert report["content_version"] == "sample" and report["guides"] == 4  # filled from the sample

@@ -130,3 +130,14 @@ def test_canonical_yaml_starts_with_the_start_step_and_the_guides_language():
     assert text.index("first:") < text.index("z-last:")
     assert "title:\n  es: Hola\n  en: Hello\n" in text
     assert "category: General\n" in text and "keywords" not in text
+
+
+def test_a_folder_link_in_the_target_does_not_carry_files_out_of_it(tmp_path, sample_library_dir):
+    library = load_library(sample_library_dir)
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "images").symlink_to(elsewhere)
+    with pytest.raises(ExportError, match="outside"):
+        write_library(out, [g.to_dict() for g in library.guides.values()], library.images, force=True)
+    assert not any(elsewhere.iterdir()) and not list(out.glob("*.yaml")), "refused before writing anything"

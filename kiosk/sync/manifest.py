@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract.canonical import canonical_json
 from contract.guides import GUIDE_ID
+from contract.library_settings import FILE_NAME as SETTINGS_FILE
+from contract.library_settings import parse_settings
 
 
 class ContentRejected(Exception):
@@ -146,4 +148,13 @@ def make_plan(manifest: dict[str, Any], installed: Mapping[str, tuple[int, str]]
     removed = sorted(set(installed) - set(manifest["guides"]))
     images = {h: (info or {}).get("size") for h, info in manifest["images"].items() if h not in have_images}
     return Plan(str(manifest["content_version"]), fetch, from_stage, unchanged, removed, images,
-                dict(manifest.get("library") or {}))
+                _canonical_settings(manifest.get("library") or {}))
+
+
+def _canonical_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's settings in the form the store keeps them (terms trimmed, languages sorted),
+    so settings a server wrote another way are not installed again every round; settings with
+    problems stay as sent, for validation to refuse with its reasons."""
+    problems: list = []
+    settings = parse_settings(doc, SETTINGS_FILE, problems)
+    return doc if problems else settings.to_dict()

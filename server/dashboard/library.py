@@ -31,6 +31,14 @@ def version_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, lis
             "changed": sorted((g, before[g], after[g]) for g in set(after) & set(before) if before[g] != after[g])}
 
 
+def settings_change(before: str | None, after: str | None) -> str | None:
+    """How a version's `_library.yaml` differs from the one before (canonical JSON, so equal text is
+    equal settings): "added", "changed", "removed", or None."""
+    if before == after:
+        return None
+    return "added" if before is None else "removed" if after is None else "changed"
+
+
 @router.get("/library", response_class=HTMLResponse)
 def library_page(request: Request, user: StaffDep, rolled_back: Version | None = None,
                  published: Version | None = None) -> HTMLResponse:
@@ -38,7 +46,8 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
         versions = conn.execute(sa.select(db.content_versions.c.version, db.content_versions.c.published_at,
                                           db.content_versions.c.published_by, db.content_versions.c.note,
                                           db.content_versions.c.rollback_of, db.content_versions.c.staged_to,
-                                          db.content_versions.c.base_version)
+                                          db.content_versions.c.base_version,
+                                          db.content_versions.c.library_settings)
                                 .order_by(db.content_versions.c.version.desc())).all()
         guides = _version_guides(conn)
         held: dict[int, list[str]] = {}
@@ -46,10 +55,12 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
                                           .order_by(db.rollout_groups.c.name)):
             held.setdefault(version, []).append(name)
     items = []
+    settings = {v.version: v.library_settings for v in versions}
     for v in versions:
         previous = max((p for p in guides if p < v.version), default=None)
         items.append({"v": v, "count": len(guides.get(v.version, {})),
                       "diff": version_diff(guides.get(previous, {}), guides.get(v.version, {})),
+                      "settings": settings_change(settings.get(previous), v.library_settings),
                       "previous": previous, "groups": held.get(v.version, [])})
     latest = versions[0].version if versions else None
     # Built here from two numbers, so a crafted link cannot put words of its own on the page.

@@ -6,8 +6,12 @@ them away again; a rollback brings back the settings of the version it goes back
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
+
+import httpx
 
 from tests.sync.conftest import Kiosk, ServerProc
 
@@ -32,9 +36,8 @@ def test_synonyms_published_reach_kiosk_search_and_leave_with_the_file(tmp_path,
     library = tmp_path / "library"
     shutil.copytree(SEARCH_LIBRARY, library)
 
-    out = server.cli("validate", str(library))
-    assert "_library.yaml" in out and "not yet" not in out
-    server.publish(library)
+    out = server.publish(library)
+    assert "_library.yaml: 6 synonym group(s)" in out and "not yet" not in out
     _synced(kiosk, 1)
     hits = _hits(kiosk, "restroom")  # a word only _library.yaml has
     assert hits and hits[0]["guide"] == "toilets" and hits[0]["match"] == "synonym"
@@ -48,3 +51,13 @@ def test_synonyms_published_reach_kiosk_search_and_leave_with_the_file(tmp_path,
     _synced(kiosk, 3)
     hits = _hits(kiosk, "restroom")
     assert hits and hits[0]["guide"] == "toilets" and hits[0]["match"] == "synonym"
+
+    # The dashboard's Library page says which versions changed the synonyms (no guide changed).
+    subprocess.run([*server.command, "staff", "add", "maria", "--password-stdin"], env=server.env, check=True,
+                   input="a long staff password\n", text=True, capture_output=True, timeout=60)
+    with httpx.Client(base_url=server.url, timeout=30) as staff:
+        staff.post("/dashboard/login", data={"username": "maria", "password": "a long staff password"})
+        page = staff.get("/dashboard/library").text
+    rows = dict(re.findall(r'<tr data-version="(\d+)">(.*?)</tr>', page, re.DOTALL))
+    assert "_library.yaml (search synonyms) removed" in rows["2"] and "no guide changed" in rows["2"]
+    assert "_library.yaml (search synonyms) added" in rows["3"]

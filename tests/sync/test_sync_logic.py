@@ -189,3 +189,15 @@ def test_a_kiosk_upgraded_past_settings_it_ignored_fetches_them_once(store, tmp_
     assert sync.sync_once().result == "ok"
     assert store.library_settings().synonyms == {"en": (("guide", "walkthrough"),)}
     assert sync.sync_once().result == "unchanged"
+
+
+def test_settings_sent_in_another_form_are_installed_once(store, tmp_path):
+    lib = write_library(tmp_path / "lib", guides=2, images=1)
+    server = FakeServer()
+    server.publish(load_library(lib))
+    server.manifest["library"] = {"synonyms": {"es": [[" guía ", "tour"]], "en": [["guide", "tour"]]}}
+    sync = _service(store, server)
+    assert sync.sync_once().result == "ok"
+    assert store.library_settings().synonyms["es"] == (("guía", "tour"),)
+    store.set_state("manifest_etag", None)  # no 304 to hide behind: the plan itself must see no change
+    assert sync.sync_once().result == "unchanged"
