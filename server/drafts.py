@@ -545,7 +545,10 @@ def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool)
     if problems or library is None:
         raise DraftError(f"The draft has {len(problems)} problem(s); fix them first.")
     text = f"draft {draft_id} ({draft.name}), by {draft.owner}, approved by {by}" + (f": {note}" if note else "")
-    result = publish.publish_library(engine, library, by=by, note=text[:500], to=draft.target_group)
+    try:
+        result = publish.publish_library(engine, library, by=by, note=text[:500], to=draft.target_group)
+    except publish.RolloutError as exc:  # its group was removed since it was submitted
+        raise DraftError(f"{exc}; send the draft back so its author chooses another group.", 404) from None
     with db.write(engine) as conn:
         d = db.drafts
         conn.execute(d.update().where(d.c.id == draft_id).values(
@@ -553,6 +556,28 @@ def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool)
     add_comment(engine, draft_id, by, note or f"Approved: published as content version {result.content_version}.",
                 "approved")
     return result
+
+
+def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
+    """Base the draft on the latest content version when none of the guides it changes was changed
+    there since its base: what was published since then is kept, the draft's own changes too.
+    Refused, naming the guides, when a guide was changed on both sides (resolving that step by step
+    is not built yet). Returns the new base version."""
+    with db.write(engine) as conn:
+        db.lock(conn, f"draft-{draft_id}")
+        draft = get(conn, draft_id)
+        if draft.state not in (OPEN, SUBMITTED):
+            raise DraftError(f"Draft {draft_id} is {draft.state}.")
+        latest = publish.latest_content_version(conn)
+        both = [gid for gid in sorted(_changed(conn, draft_id))
+                if _published_doc(conn, draft.base_version, gid)[0] != _published_doc(conn, latest, gid)[0]]
+        if both:
+            raise DraftError("These guides were changed both in this draft and in what was published since: "
+                             f"{', '.join(both)}. Make the draft's changes again in a new draft.")
+        d = db.drafts
+        conn.execute(d.update().where(d.c.id == draft_id).values(base_version=latest, updated_at=time.time()))
+    add_comment(engine, draft_id, by, f"Brought up to date: now based on content version {latest}.", "comment")
+    return latest
 
 
 def languages_of(doc: dict[str, Any]) -> list[str]:

@@ -113,7 +113,7 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
     two_people = request.app.state.ctx.config.review_two_people
     messages = {"submitted": "Submitted for review. A publisher will see it on this page.",
                 "returned": "Sent back to its author.", "commented": "Comment added.",
-                "undone": "Undone.", "nothing": "Nothing of yours to undo.",
+                "updated": "Brought up to date with the latest content version.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
     return render(request, "studio_draft.html", user, draft=draft, diff=diff, notes=notes, latest=latest,
@@ -307,6 +307,15 @@ def approve(request: Request, user: PublisherDep, draft_id: DraftId,
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/update")
+def bring_up_to_date(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    try:
+        drafts.bring_up_to_date(engine_of(request), draft_id, user)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=updated", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/send-back")

@@ -132,6 +132,10 @@ def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
     server, c = studio
     draft = c["ed"].post("/studio/api/drafts", json={"name": "wifi wording"}).json()["id"]
     old = c["eve"].post("/studio/api/drafts", json={"name": "started before"}).json()["id"]
+    apart = c["eve"].post("/studio/api/drafts", json={"name": "another guide"}).json()["id"]
+    bag = c["eve"].get(f"/studio/api/drafts/{apart}/guides/lost-bag").json()["document"]["steps"]["desk"]
+    edit(c["eve"], apart, "lost-bag", {"op": "set_step", "step": "desk", "text": {**bag["text"], "en": "See staff."},
+                                       "end": "escalate"}, 0)
     doc = c["ed"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
     r = edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "network",
                                       "text": {"en": "Can you see AIRPORT-FREE-6?", "de": "Sehen Sie AIRPORT-FREE-6?"},
@@ -163,6 +167,15 @@ def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
     assert submit(c["eve"], old).status_code == 303
     waits = c["pia"].post(f"/studio/drafts/{old}/approve", data={})
     assert waits.status_code == 409 and "wifi, step &#39;network&#39;" in waits.text and "Approval waits" in waits.text
+    assert c["eve"].post(f"/studio/drafts/{old}/update").status_code == 409  # wifi changed on both sides
+    # A draft that changes only what nobody published since is brought up to date, then approved.
+    assert submit(c["eve"], apart).status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{apart}/approve", data={}).status_code == 409
+    assert "No step was changed on both sides" in c["pia"].get(f"/studio/drafts/{apart}").text
+    assert c["pia"].post(f"/studio/drafts/{apart}/update").status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{apart}/approve", data={}).status_code == 303
+    manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
+    assert (manifest["guides"]["wifi"]["version"], manifest["guides"]["lost-bag"]["version"]) == (2, 2)
 
 
 # --- roles (issue 14): viewer, editor, publisher ---------------------------------------------------
