@@ -77,6 +77,20 @@
     if (head) head.textContent = problems.length ? problems.length + " problem(s) in this guide"
                                                  : "No problems: this guide can be published";
     if (box) box.classList.toggle("none", !problems.length);
+    // The list of steps and the tree: a count beside each step, a red outline on its box.
+    var counts = {};
+    problems.forEach(function (p) { if (p.step) counts[p.step] = (counts[p.step] || 0) + 1; });
+    document.querySelectorAll("small.step-count").forEach(function (el) {
+      var n = counts[el.dataset.step] || 0;
+      el.textContent = n ? n + " problem(s)" : "";
+    });
+    document.querySelectorAll("svg g.step").forEach(function (g) {
+      var rect = g.querySelector("rect");
+      if (!rect || g.dataset.step.indexOf("guide:") === 0) return;
+      var bad = !!counts[g.dataset.step];
+      rect.setAttribute("stroke", bad ? "#c0392b" : "#9fb4c9");
+      rect.setAttribute("stroke-width", bad ? "2" : "1");
+    });
     if (here && stepId) {
       here.innerHTML = "";
       problems.filter(function (p) { return p.step === stepId; }).forEach(function (p) {
@@ -117,11 +131,29 @@
     });
   }
 
+  // A field's "missing" mark follows what is typed in it.
+  function markMissing(field) {
+    var label = document.querySelector("label[for='" + field.id + "']");
+    if (!label || !/^(text|title|c\d+-label)-/.test(field.id)) return;
+    if (field.closest("fieldset.answer") && !field.closest("fieldset.answer").querySelector("[name$='-delete']")) return;
+    var tag = label.querySelector(".missing-tag");
+    if (!field.value.trim() && !tag) {
+      tag = document.createElement("span");
+      tag.className = "missing-tag";
+      tag.textContent = "missing";
+      label.appendChild(document.createTextNode(" "));
+      label.appendChild(tag);
+    } else if (field.value.trim() && tag) {
+      tag.remove();
+    }
+  }
+
   document.querySelectorAll("form.autosave").forEach(function (form) {
     if (!form.dataset.api || form.querySelector("fieldset[disabled]")) return;
     var timer = null;
     form.addEventListener("input", function (e) {
       if (e.target.tagName === "SELECT" || e.target.type === "checkbox") return;
+      markMissing(e.target);
       clearTimeout(timer);
       timer = setTimeout(function () { save(form, false); }, 400);
     });

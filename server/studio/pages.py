@@ -156,9 +156,9 @@ def tree_of(doc: dict[str, Any], draft_id: int, problems: dict, selected: str | 
     steps = doc.get("steps") or {}
     for sid, step in steps.items():
         text = step.get("text") or {}
-        notes = [f"{len(problems.get(sid, []))} problem(s)"] if problems.get(sid) else []
+        # A red outline marks a step with a problem (the page's script redraws it after each save).
         nodes.append(charts.TreeNode(sid, pick(text, lang, lang) if text else "(no text yet)", step.get("end"),
-                                     notes=notes, warn=bool(problems.get(sid)),
+                                     warn=bool(problems.get(sid)),
                                      href=f"/studio/drafts/{draft_id}/guides/{doc.get('id')}?step={sid}#step"))
         for index, choice in enumerate(step.get("choices") or []):
             target = choice.get("next")
