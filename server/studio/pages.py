@@ -13,8 +13,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from contract.guides import LANGUAGE, pick
-from server import auth, charts, db, drafts, groups
+from contract.guides import LANGUAGE, Choice, Guide, Step
+from server import auth, charts, db, drafts, groups, stats
+from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
@@ -148,29 +149,33 @@ def new_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: An
     return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
 
 
-def tree_of(doc: dict[str, Any], draft_id: int, problems: dict, selected: str | None) -> Any:
-    """The guide as the Guides page draws it (server.charts.tree_chart), each box a link to edit its
-    step, the ones with a problem drawn in the warning colour."""
+def _as_guide(doc: dict[str, Any]) -> Guide:
+    """A draft's document as a Guide for drawing, however unfinished it is (a step with no text yet,
+    an answer with no target): the dashboard's tree builder reads only ids, texts and links."""
+    steps = {}
+    for sid, step in (doc.get("steps") or {}).items():
+        step = step if isinstance(step, dict) else {}
+        choices = tuple(Choice(c.get("label") or {}, c.get("next"), c.get("guide"))
+                        for c in step.get("choices") or [] if isinstance(c, dict))
+        steps[sid] = Step(sid, step.get("text") or {}, step.get("image"), choices, step.get("end"))
     lang = doc.get("language") or "en"
-    nodes, edges, externals = [], [], {}
-    steps = doc.get("steps") or {}
-    for sid, step in steps.items():
-        text = step.get("text") or {}
-        # A red outline marks a step with a problem (the page's script redraws it after each save).
-        nodes.append(charts.TreeNode(sid, pick(text, lang, lang) if text else "(no text yet)", step.get("end"),
-                                     warn=bool(problems.get(sid)),
-                                     href=f"/studio/drafts/{draft_id}/guides/{doc.get('id')}?step={sid}#step"))
-        for index, choice in enumerate(step.get("choices") or []):
-            target = choice.get("next")
-            if choice.get("guide"):
-                target = f"guide:{choice['guide']}"
-                externals[target] = choice["guide"]
-            label = choice.get("label") or {}
-            edges.append(charts.TreeEdge(sid, target, pick(label, lang, lang) if label else "", 0, index))
-    for node_id, other in externals.items():
-        nodes.append(charts.TreeNode(node_id, "another guide", external=True, notes=[other]))
-    start = doc.get("start") if doc.get("start") in steps else next(iter(steps), "")
-    return charts.tree_chart(nodes, edges, start, title=drafts.title_of(doc, str(doc.get("id"))), counts=False)
+    return Guide(str(doc.get("id")), lang, doc.get("title") or {}, doc.get("category") or {}, {},
+                 str(doc.get("start") or ""), steps)
+
+
+def tree_of(doc: dict[str, Any], draft_id: int, problems: dict) -> Any:
+    """The guide as the Guides page draws it (its own builder, usage.guide_tree, and
+    server.charts.tree_chart), without the visitor counts: each box a link to edit its step, the
+    ones with a problem outlined red (the page's script redraws the outline after each save)."""
+    guide = _as_guide(doc)
+    nodes, edges, _ = usage.guide_tree(guide, stats.GuideFlow([]), guide.language)
+    for node in nodes:
+        if not node.external:
+            node.notes, node.warn = [], bool(problems.get(node.id))
+            node.title = node.title or "(no text yet)"
+            node.href = f"/studio/drafts/{draft_id}/guides/{guide.id}?step={node.id}#step"
+    start = guide.start if guide.start in guide.steps else next(iter(guide.steps), "")
+    return charts.tree_chart(nodes, edges, start, title=drafts.title_of(doc, guide.id), counts=False)
 
 
 @router.get("/drafts/{draft_id}/guides/{guide_id}", response_class=HTMLResponse)
@@ -197,7 +202,7 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
     selected = step if step in steps else None
     return render(request, "studio_guide.html", user, scripts=True, draft=draft, guide_id=guide_id, doc=doc,
                   steps=steps, selected=selected, languages=languages, problems=step_problems,
-                  tree=tree_of(doc, draft_id, step_problems, selected), other_guides=[g for g in ids if g != guide_id],
+                  tree=tree_of(doc, draft_id, step_problems), other_guides=[g for g in ids if g != guide_id],
                   role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "")
 
 
