@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from contract.guides import Guide, Library, LibrarySettings, Problem, pick
+from contract.library_writer import step_order
 from contract.validation import check_guide_documents
 from server import db, publish
 
@@ -80,9 +81,11 @@ class Entry:
 
 
 def document_of(guide: Guide) -> dict[str, Any]:
-    """A published guide as the library-format mapping a guide file's YAML would read as."""
+    """A published guide as the library-format mapping a guide file's YAML would read as, its
+    steps in the order an export writes them (as a customer meets them), not by id."""
     doc = guide.to_dict()
     doc.pop("images")
+    doc["steps"] = {sid: doc["steps"][sid] for sid in step_order(doc)}
     return doc
 
 

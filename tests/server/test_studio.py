@@ -116,7 +116,7 @@ def test_the_pages_forms_edit_without_javascript(studio):
     assert c["eve"].post(form, data={"revision": "2", "op": "add_step", "step": "later"}).status_code == 303
     assert c["eve"].post(form, data={"revision": "3", "op": "delete_step", "step": "later"}).status_code == 303
     doc = c["eve"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
-    assert list(doc["steps"]) == ["done", "staff", "network"]  # published in id order; staff moved up one
+    assert list(doc["steps"]) == ["network", "staff", "done"]  # as a customer meets them; staff moved up one
     # A form from before someone else's save is not applied: a page says who changed what.
     stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
     assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
