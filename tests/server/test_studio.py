@@ -303,3 +303,23 @@ def test_every_state_changing_request_needs_the_csrf_token(studio, tmp_path):
                              headers={"Origin": "http://evil.example"})
             assert r.status_code == 403, path
     assert c["pia"].get("/studio").status_code == 200  # the session was never ended by the forged logouts
+
+
+def test_the_group_chosen_at_submit_is_the_only_one_that_receives_it(studio):
+    server, c = studio
+    code, _, err = server.cli("group", "add", "pilot")
+    assert code == 0, err
+    before = server.device("kiosk-1").get("/api/v1/content/manifest").json()["manifest"]["content_version"]
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "pilot only"}).json()["id"]
+    step = c["ed"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]["steps"]["done"]
+    edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "done", "text": {"en": "Connect, then accept."},
+                                  "end": step["end"]}, 0)
+    assert "only group pilot" in c["ed"].get(f"/studio/drafts/{draft}").text
+    assert submit(c["ed"], draft, group="pilot").status_code == 303
+    assert "Submitted for group pilot." in c["pia"].get(f"/studio/drafts/{draft}").text
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "pilot first"}).status_code == 303
+    code, out, _ = server.cli("group", "list")
+    pilot = next(line for line in out.splitlines() if line.startswith("pilot"))
+    assert str(before + 1) in pilot  # the pilot group got the new version ...
+    # ... and kiosks in the default group still get what they had.
+    assert server.device("kiosk-1").get("/api/v1/content/manifest").json()["manifest"]["content_version"] == before
