@@ -136,7 +136,7 @@ def _published_ids(conn: Connection, version: int | None) -> tuple[str, ...]:
     return _IDS[key]
 
 
-def _published_docs(conn: Connection, version: int | None) -> dict[str, tuple[dict, dict[str, str]]]:
+def published_documents(conn: Connection, version: int | None) -> dict[str, tuple[dict, dict[str, str]]]:
     """Every guide of content version `version`: id -> (library-format document, image map)."""
     if version is None:
         return {}
@@ -166,7 +166,7 @@ def _published_doc(conn: Connection, version: int | None, guide_id: str) -> tupl
     return document_of(guide), dict(guide.images)
 
 
-def _changed(conn: Connection, draft_id: int) -> dict[str, dict | None]:
+def changed_guides(conn: Connection, draft_id: int) -> dict[str, dict | None]:
     """guide id -> the stored entry ({"guide": doc, "images": {...}}) or None (deleted)."""
     rows = conn.execute(sa.select(db.draft_guides.c.guide_id, db.draft_guides.c.document)
                         .where(db.draft_guides.c.draft_id == draft_id)).all()
@@ -176,7 +176,7 @@ def _changed(conn: Connection, draft_id: int) -> dict[str, dict | None]:
 def guide_ids(conn: Connection, draft: Draft) -> list[str]:
     """Every guide id of the library the draft would publish, sorted."""
     ids = set(_published_ids(conn, draft.base_version))
-    for gid, stored in _changed(conn, draft.id).items():
+    for gid, stored in changed_guides(conn, draft.id).items():
         if stored is None:
             ids.discard(gid)
         else:
@@ -322,8 +322,8 @@ def check_draft(conn: Connection, draft: Draft) -> tuple[Library | None, list[Pr
     too); the Library, images and all, when it is sound. Image paths are read against every
     guide's map together, as in a library folder, where images/x.png is one file for all guides."""
     docs, merged = {}, {}
-    published = _published_docs(conn, draft.base_version)
-    changed = _changed(conn, draft.id)
+    published = published_documents(conn, draft.base_version)
+    changed = changed_guides(conn, draft.id)
     for gid in guide_ids(conn, draft):
         stored = changed.get(gid)
         doc, images = (stored["guide"], stored.get("images", {})) if stored else published[gid]
@@ -452,7 +452,7 @@ def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
     stop showing), guide id -> guide_diff."""
     latest = publish.latest_content_version(conn)
     out = {}
-    for gid, stored in sorted(_changed(conn, draft.id).items()):
+    for gid, stored in sorted(changed_guides(conn, draft.id).items()):
         published, _ = _published_doc(conn, latest, gid)
         diff = guide_diff(published, stored["guide"] if stored else None)
         if diff["state"] != "same":
@@ -465,7 +465,7 @@ def conflicts(conn: Connection, draft: Draft) -> list[str]:
     in what was published since, as sentences ("lost-bag, step 'tag'")."""
     latest = publish.latest_content_version(conn)
     out = []
-    for gid, stored in sorted(_changed(conn, draft.id).items()):
+    for gid, stored in sorted(changed_guides(conn, draft.id).items()):
         base, _ = _published_doc(conn, draft.base_version, gid)
         now, _ = _published_doc(conn, latest, gid)
         mine = stored["guide"] if stored else None
@@ -501,7 +501,7 @@ def submit(engine: Engine, draft_id: int, by: str, target_group: str | None, not
         draft = get(conn, draft_id)
         if not draft.editable:
             raise DraftError(f"Draft {draft_id} is {draft.state}; only an open draft can be submitted.")
-        if not _changed(conn, draft_id):
+        if not changed_guides(conn, draft_id):
             raise DraftError("This draft changes nothing yet.")
         if target_group is not None and not publish.group_version(conn, target_group)[0]:
             raise DraftError(f"There is no rollout group '{target_group}'.", 404)
@@ -572,7 +572,7 @@ def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
         if draft.state not in (OPEN, SUBMITTED):
             raise DraftError(f"Draft {draft_id} is {draft.state}.")
         latest = publish.latest_content_version(conn)
-        both = [gid for gid in sorted(_changed(conn, draft_id))
+        both = [gid for gid in sorted(changed_guides(conn, draft_id))
                 if _published_doc(conn, draft.base_version, gid)[0] != _published_doc(conn, latest, gid)[0]]
         if both:
             raise DraftError("These guides were changed both in this draft and in what was published since: "

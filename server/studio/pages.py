@@ -61,7 +61,7 @@ def studio_home(request: Request, user: StaffDep) -> HTMLResponse:
     with db.read(engine) as conn:
         listed = drafts.list_drafts(conn)
         latest = drafts.publish.latest_content_version(conn)
-        docs = {gid: doc for gid, (doc, _) in sorted(drafts._published_docs(conn, latest).items())}
+        docs = {gid: doc for gid, (doc, _) in sorted(drafts.published_documents(conn, latest).items())}
     # The library's languages: a guide with none of its texts in a language counts all of them missing there.
     library_langs = sorted({lang for doc in docs.values() for lang in drafts.languages_of(doc)})
     totals: dict[str, int] = {}
@@ -82,7 +82,7 @@ def new_draft(request: Request, user: EditorDep, name: Annotated[str, Form(max_l
 
 def _draft_view(conn, draft: drafts.Draft) -> dict[str, Any]:
     ids = drafts.guide_ids(conn, draft)
-    changed = drafts._changed(conn, draft.id)
+    changed = drafts.changed_guides(conn, draft.id)
     rows, problems = [], {}
     for gid in sorted(set(ids) | set(changed)):
         found = drafts.entry(conn, draft, gid)
