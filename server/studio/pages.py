@@ -83,16 +83,22 @@ def new_draft(request: Request, user: EditorDep, name: Annotated[str, Form(max_l
 def _draft_view(conn, draft: drafts.Draft) -> dict[str, Any]:
     ids = drafts.guide_ids(conn, draft)
     changed = drafts.changed_guides(conn, draft.id)
+    # Guides the draft does not change are checked too when they jump to one it deletes.
+    deleted = {gid for gid, stored in changed.items() if stored is None}
+    published = drafts.published_documents(conn, draft.base_version) if deleted else {}
+    jumping = {gid for gid, (doc, _) in published.items()
+               if gid not in changed and any(c.get("guide") in deleted for step in doc["steps"].values()
+                                             for c in step.get("choices") or [])}
     rows, problems = [], {}
     for gid in sorted(set(ids) | set(changed)):
         found = drafts.entry(conn, draft, gid)
         doc = found.document if found else None
-        if gid in changed:
+        if gid in changed or gid in jumping:
             problems[gid] = drafts.check_guide(conn, draft, gid, ids) if doc else []
         rows.append({"id": gid, "title": drafts.title_of(doc or (found.published if found else None), gid),
                      "changed": gid in changed, "deleted": doc is None,
                      "missing": drafts.missing_translations(doc) if doc else {},
-                     "problems": len(problems.get(gid, []))})
+                     "problems": len(problems.get(gid, [])), "checked": gid in problems})
     return {"rows": rows, "problems": problems, "ids": ids}
 
 

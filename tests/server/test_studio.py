@@ -120,8 +120,16 @@ def test_the_pages_forms_edit_without_javascript(studio):
     # A form from before someone else's save is not applied: a page says who changed what.
     stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
     assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
+    # Deleting a guide: a jump to it is then a problem on the step that makes it.
+    assert 'aria-label="Delete guide wifi in this draft"' in c["eve"].get(f"/studio/drafts/{draft}").text
+    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"}
+                         ).status_code == 303
+    page = c["eve"].get(f"/studio/drafts/{draft}").text
+    assert "choice 3 leads to guide &#39;wifi&#39;, which is not in the library" in page
+    assert "deleted: kiosks will no longer offer it" in page
     # An edit that means nothing is a page saying why, not an error.
-    nonsense = c["eve"].post(form, data={"revision": "4", "op": "delete_step", "step": "nowhere"})
+    nonsense = c["eve"].post(f"/studio/drafts/{draft}/guides/lost-bag/edit",
+                             data={"revision": "5", "op": "delete_step", "step": "nowhere"})
     assert nonsense.status_code == 422 and "There is no step &#39;nowhere&#39;" in nonsense.text
 
 def submit(client, draft, group=""):
