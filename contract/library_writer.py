@@ -135,6 +135,9 @@ def _step_order(doc: Mapping[str, Any]) -> list[str]:
     return order + sorted(set(steps) - set(order))
 
 
+step_order = _step_order  # public: the studio lists a published guide's steps in this order too
+
+
 def guide_yaml(doc: Mapping[str, Any]) -> str:
     """The canonical YAML file of one canonical guide document (see the module docstring)."""
     language = doc.get("language", "en")

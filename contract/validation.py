@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ from contract.limits import (
     MAX_PROBLEMS,
 )
 from contract.yaml_reading import read_yaml
+
+# Where a guide document that did not come from a folder finds its images: a relative path gives
+# (sha256, bytes) of an image already checked with check_image, or why not (the end of a sentence).
+ImageLookup = Callable[[str], "tuple[str, bytes] | str"]
 
 
 class _Budget:
@@ -114,11 +119,13 @@ class _Graph:
 class _GuideParser:
     """Turns one file's YAML into a Guide, noting problems instead of stopping at the first."""
 
-    def __init__(self, doc: Any, name: str, file_dir: Path, budget: _Budget, problems: list[Problem]):
+    def __init__(self, doc: Any, name: str, file_dir: Path, budget: _Budget, problems: list[Problem],
+                 image_lookup: ImageLookup | None = None):
         self.doc, self.name, self.file_dir, self.budget = doc, name, file_dir, budget
         self.root = Path(os.path.realpath(budget.root))
         self.problems = problems
         self.language = "en"
+        self.image_lookup = image_lookup  # images from elsewhere than the folder (check_guide_documents)
 
     def problem(self, message: str, step: str | None = None) -> None:
         self.problems.append(Problem(self.name, message, step))
@@ -176,7 +183,7 @@ class _GuideParser:
             self.problem("image must be a file path like images/belt.png", step_id)
             return None
         rel = value.strip()
-        found = self._read_image(rel)
+        found = self.image_lookup(rel) if self.image_lookup else self._read_image(rel)
         if isinstance(found, str):
             self.problem(f"image '{shown(rel, 80)}' {found}", step_id)
             return None
@@ -480,6 +487,24 @@ def _guide_file_problem(file: Path, real_root: str) -> str | None:
     return None
 
 
+def _judge_guide(parser: _GuideParser, blobs: dict[str, bytes], first_file: dict[str, str], graphs: list[_Graph],
+                 guides: dict[str, Guide]) -> None:
+    """One guide document of a library: parsed, its id checked unique (first_file: id -> the file
+    that uses it), its graph and the guide (when sound) kept for the library-wide checks."""
+    doc, name = parser.doc, parser.name
+    gid = doc.get("id") if isinstance(doc, dict) else None
+    guide, graph = parser.parse(blobs)
+    if isinstance(gid, str) and GUIDE_ID.match(gid) and len(gid) <= MAX_ID_LENGTH:
+        if gid in first_file:
+            parser.problem(f"uses id '{gid}', which {first_file[gid]} already uses; guide ids must be unique")
+            return
+        first_file[gid] = name
+    if graph:
+        graphs.append(graph)
+    if guide:
+        guides[guide.id] = guide
+
+
 def load_library(path: str | Path) -> Library:
     """Load and validate a library folder. Raises LibraryInvalid listing every problem found."""
     root = Path(path)
@@ -507,18 +532,7 @@ def load_library(path: str | Path) -> Library:
         doc = read_yaml(file, name, problems, budget.spend)
         if doc is None and len(problems) > before:
             continue
-        gid = doc.get("id") if isinstance(doc, dict) else None
-        guide, graph = _GuideParser(doc, name, file.parent, budget, problems).parse(blobs)
-        if isinstance(gid, str) and GUIDE_ID.match(gid) and len(gid) <= MAX_ID_LENGTH:
-            if gid in first_file:
-                problems.append(Problem(name, f"uses id '{gid}', which {first_file[gid]} already uses; "
-                                        "guide ids must be unique"))
-                continue
-            first_file[gid] = name
-        if graph:
-            graphs.append(graph)
-        if guide:
-            guides[guide.id] = guide
+        _judge_guide(_GuideParser(doc, name, file.parent, budget, problems), blobs, first_file, graphs, guides)
     _check_graphs(graphs, set(first_file), problems)
     settings = LibrarySettings()
     if os.path.lexists(settings_file):
@@ -567,3 +581,26 @@ def library_from_documents(docs: list[dict[str, Any]], images: dict[str, bytes],
     if problems:
         raise LibraryInvalid(_capped(problems, "the library"))
     return Library(guides, images, settings=library_settings)
+
+
+def check_guide_documents(docs: Mapping[str, Any], known_guides: set[str],
+                          image_lookup: ImageLookup) -> tuple[dict[str, Guide], list[Problem]]:
+    """Guide documents in the library format (file name -> the mapping its YAML reads as), judged
+    by the same parser and graph checks as load_library: the content studio's drafts (server.drafts).
+
+    A jump to a guide is checked against `known_guides` (every guide id of the library the
+    documents belong to); the graph checks (reachability, a way to an end) run across the given
+    documents only, a jump to any other known guide counting as a way on. So one edited guide is
+    judged without reading the other 2,000; given the whole library, this is the whole check.
+    Returns the sound guides and every problem (uncapped: the studio shows each on its step)."""
+    problems: list[Problem] = []
+    budget = _Budget(Path("."))
+    guides: dict[str, Guide] = {}
+    graphs: list[_Graph] = []
+    first_file: dict[str, str] = {}
+    blobs: dict[str, bytes] = {}
+    for name, doc in docs.items():
+        _judge_guide(_GuideParser(doc, name, Path("."), budget, problems, image_lookup), blobs, first_file, graphs,
+                     guides)
+    _check_graphs(graphs, set(known_guides) | set(first_file), problems)
+    return guides, problems

@@ -48,6 +48,10 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     install_dashboard(app)  # the staff dashboard's pages under /dashboard
 
+    from server.studio import install as install_studio
+
+    install_studio(app)  # the content studio under /studio
+
     for module in (health, content, devices, events, staff, publish):
         app.include_router(module.router)
     return app

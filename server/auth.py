@@ -141,19 +141,48 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-def set_staff_password(engine: Engine, username: str, password: str) -> bool:
-    """Create the staff user, or change their password. True when the user is new."""
+# What a staff member may do, each role including the ones before it (docs/studio.md):
+# viewer: the dashboard's pages; editor: also drafts in the studio; publisher: also publishing,
+# rolling back, promoting and moving kiosks between groups. Staff from before roles are publishers.
+ROLES = ("viewer", "editor", "publisher")
+DEFAULT_ROLE = "publisher"  # a new login without --role can do what every login could before roles
+
+
+def role_allows(have: str | None, needed: str) -> bool:
+    return have in ROLES and ROLES.index(have) >= ROLES.index(needed)
+
+
+def staff_role(engine: Engine, username: str) -> str | None:
+    """The staff member's role, or None when there is no such login."""
+    with db.read(engine) as conn:
+        return conn.execute(sa.select(db.staff.c.role).where(db.staff.c.username == username)).scalar()
+
+
+def list_staff(engine: Engine) -> list[tuple[str, str, float]]:
+    """(username, role, created_at) of every staff login, by name."""
+    with db.read(engine) as conn:
+        return [tuple(r) for r in conn.execute(sa.select(db.staff.c.username, db.staff.c.role, db.staff.c.created_at)
+                                               .order_by(db.staff.c.username))]
+
+
+def set_staff_password(engine: Engine, username: str, password: str, role: str | None = None) -> bool:
+    """Create the staff user, or change their password (and their role, when one is given). A new
+    user without a role is a publisher. True when the user is new."""
+    if role is not None and role not in ROLES:
+        raise AuthError(f"a role is one of {', '.join(ROLES)}")
     if not USERNAME.match(username):
         raise AuthError("a username is 1-80 letters, digits, '.', '_', '-' or '@'")
     if len(password) < 8:
         raise AuthError("a staff password needs at least 8 characters")
     hashed = hash_password(password)
     with db.write(engine) as conn:
-        res = conn.execute(db.staff.update().where(db.staff.c.username == username).values(password_hash=hashed))
+        changes = {"password_hash": hashed} | ({"role": role} if role else {})
+        res = conn.execute(db.staff.update().where(db.staff.c.username == username).values(**changes))
         if res.rowcount:  # a new password ends every session the old one started
             conn.execute(db.staff_sessions.delete().where(db.staff_sessions.c.username == username))
             return False
-        conn.execute(db.staff.insert().values(username=username, password_hash=hashed, created_at=time.time()))
+        conn.execute(db.staff.insert().values(username=username, password_hash=hashed, created_at=time.time(),
+                                              role=role or DEFAULT_ROLE))
         return True
 
 

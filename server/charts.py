@@ -88,6 +88,7 @@ class TreeNode:
     external: bool = False  # another guide's start, reached by a jump
     notes: list[str] = field(default_factory=list)  # "walked away 12", shown under the title
     warn: bool = False  # many left here: drawn in a warning colour
+    href: str | None = None  # the box is a link (the studio: edit this step)
 
 
 @dataclass
@@ -145,8 +146,10 @@ def _wrap(text: str, width: int, lines: int) -> list[str]:
     return out
 
 
-def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str, *, title: str) -> Markup:
-    """The guide as boxes (steps) in layers with arrows (choices) labelled by session counts."""
+def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str, *, title: str,
+               counts: bool = True) -> Markup:
+    """The guide as boxes (steps) in layers with arrows (choices) labelled by session counts
+    (`counts=False`: no counts, as in the studio, where boxes with an href are links)."""
     box_w, box_h, gap_x, gap_y, margin = 190, 86, 40, 90, 20
     pos = layered_layout(nodes, edges, start)
     widths: dict[int, int] = {}
@@ -197,10 +200,11 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
             path = f"M{_num(x1)},{_num(y1)} C{_num(bulge)},{_num(y1)} {_num(bulge)},{_num(y2)} {_num(x2)},{_num(y2)}"
             lx, ly = bulge - 10, (y1 + y2) / 2
         parts.append(f'<path class="edge" data-choice="{escape(e.source)}/{e.index}" data-count="{e.count}" d="{path}" fill="none" stroke="{BAR_ALT}" stroke-width="{_num(stroke)}" '
-                     f'marker-end="url(#arrow)"><title>{escape(e.label)}: {e.count} sessions</title></path>')
-        labels.append(f'<g class="edge-label"><rect x="{_num(lx - 22)}" y="{_num(ly - 10)}" width="44" height="18" rx="9" '
+                     f'marker-end="url(#arrow)"><title>{escape(e.label)}{f": {e.count} sessions" if counts else ""}</title></path>')
+        if counts:
+            labels.append(f'<g class="edge-label"><rect x="{_num(lx - 22)}" y="{_num(ly - 10)}" width="44" height="18" rx="9" '
                       f'fill="#fff" stroke="{BAR_ALT}"/><text x="{_num(lx)}" y="{_num(ly + 3)}" font-size="11" '
-                      f'text-anchor="middle" fill="{INK}">{e.count}</text></g>')
+                          f'text-anchor="middle" fill="{INK}">{e.count}</text></g>')
     for node in nodes:
         x, y = box_xy(node.id)
         fill = "#eef4fb"
@@ -211,6 +215,8 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
         elif node.external:
             fill = "#f1f1f1"
         stroke = "#c0392b" if node.warn else "#9fb4c9"
+        if node.href:
+            parts.append(f'<a href="{escape(node.href)}" aria-label="Edit step {escape(node.id)}">')
         parts.append(f'<g class="step" data-step="{escape(node.id)}"><rect x="{_num(x)}" y="{_num(y)}" width="{box_w}" '
                      f'height="{box_h}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{2 if node.warn else 1}"/>')
         heading = ("→ " if node.external else "") + node.id + (f" ({node.outcome})" if node.outcome else "")
@@ -224,7 +230,7 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
             color = "#c0392b" if node.warn else INK
             parts.append(f'<text x="{_num(x + 8)}" y="{_num(line_y + 2)}" font-size="10" fill="{color}">{escape(note)}</text>')
             line_y += 12
-        parts.append("</g>")
+        parts.append("</g></a>" if node.href else "</g>")
     parts.extend(labels)
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "content (the same digest; export checks it). Hand-written comments and "
                                     "layout are not kept. DIR must be empty or new, unless --force.")
     ex.add_argument("dir", type=Path, metavar="DIR")
-    ex.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    which = ex.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int, default=None, help="the content version (default: the default group's)")
+    which.add_argument("--draft", type=int, default=None, metavar="ID",
+                       help="a studio draft instead: the library it would publish (docs/studio.md); a draft "
+                            "with problems is written as it is, its problems listed, and the command fails")
     ex.add_argument("--force", action="store_true",
                     help="export into a folder that is not empty: its guide files (*.yaml) and images (*.png, "
                          "*.jpg) are replaced; other files and hidden folders such as .git are kept")
@@ -143,11 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
                                        "too. Put the new token in the kiosk's config.")
     drot.add_argument("name")
 
-    st = sub.add_parser("staff", help="manage staff logins", description="Manage staff logins.")
+    st = sub.add_parser("staff", help="manage staff logins and their roles",
+                        description="Manage staff logins. A role says what a login may do: viewer (the "
+                                    "dashboard's pages), editor (also drafts in the studio), publisher (also "
+                                    "publish, roll back, promote and move kiosks). docs/studio.md.")
     ssub = st.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    sa_ = ssub.add_parser("add", parents=[common], help="add a staff user, or set their password")
+    sa_ = ssub.add_parser("add", parents=[common], help="add a staff user, or set their password (and role)")
     sa_.add_argument("username")
     sa_.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sa_.add_argument("--role", choices=auth.ROLES, default=None,
+                     help="what they may do (a new login without it is a publisher; an existing one keeps its role)")
+    ssub.add_parser("list", parents=[common], help="every staff login with its role")
 
     sub.add_parser("key", parents=[common], help="print the server's public key (for the kiosks' server_key)",
                    description="Print the Ed25519 public key that signs manifests (made on first use).")
@@ -282,6 +292,8 @@ def _run(args) -> int:
         from server import export
 
         try:
+            if args.draft is not None:
+                return _export_draft(args)
             exported = export.export_version(_engine(args), args.dir, args.version, force=args.force)
         except export.ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -316,6 +328,10 @@ def _run(args) -> int:
         return _group(args)
     if args.command == "device":
         return _device(args)
+    if args.command == "staff" and args.staff_command == "list":
+        for username, role, created in auth.list_staff(_engine(args)):
+            print(f"{username}\t{role}\tadded {_when(created)}")
+        return 0
     if args.command == "staff":
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -324,8 +340,10 @@ def _run(args) -> int:
             if getpass.getpass("Again: ") != password:
                 print("error: the passwords differ", file=sys.stderr)
                 return 2
-        created = auth.set_staff_password(_engine(args), args.username, password)
-        print(f"Staff user '{args.username}' {'added' if created else 'password changed'}.")
+        engine = _engine(args)
+        created = auth.set_staff_password(engine, args.username, password, role=args.role)
+        role = auth.staff_role(engine, args.username)
+        print(f"Staff user '{args.username}' {'added' if created else 'password changed'} ({role}).")
         return 0
     if args.command == "rotate-link-key":
         from server import link_keys
@@ -365,6 +383,30 @@ def _translations(args) -> int:
     for cov in library_coverage(publish.validate(args.path)):
         if cov.lang == result.lang:
             print(cov.summary())
+    return 0
+
+
+def _export_draft(args) -> int:
+    """`export --draft ID DIR`: the draft's library through server.export's one folder writer."""
+    from server import drafts, export
+
+    engine = _engine(args)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, args.draft)
+            documents, problems = drafts.export_documents(conn, draft)
+            settings = drafts.base_settings(conn, draft).to_dict()
+    except drafts.DraftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    exported = export.export_documents(engine, args.dir, documents, settings=settings, force=args.force,
+                                       check=not problems)
+    if problems:
+        print(f"Wrote draft {args.draft} to {exported.written.folder} as it is; it has {len(problems)} problem(s) "
+              "and would not publish:", file=sys.stderr)
+        print(LibraryInvalid(problems).report(), file=sys.stderr)
+        return 1
+    print(exported.summary().replace("the guides", f"draft {args.draft} ({draft.name})"))
     return 0
 
 

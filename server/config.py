@@ -78,6 +78,10 @@ class Config(BaseSettings):
     staff_address_limit: int = 30  # per address over all usernames (password spraying)
     trusted_proxies: str = "127.0.0.1"  # comma-separated addresses whose X-Forwarded-For is believed
 
+    # The studio's review (docs/studio.md): a draft is published only when a publisher who wrote
+    # none of it approves it. false: an author who is a publisher may approve their own draft.
+    review_two_people: bool = True
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
         return (init_settings,)  # server.toml and the environment are layered by load()

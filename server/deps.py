@@ -110,6 +110,39 @@ def require_staff(request: Request,
     raise StaffLoginNeeded(request)
 
 
+class RoleNeeded(HTTPException):
+    """The staff member is logged in but their role does not allow this (server.auth.ROLES). The
+    dashboard and studio answer with a plain 403 page naming the role (server.dashboard.install);
+    the API with this 403 as JSON."""
+
+    def __init__(self, user: str, have: str | None, needed: str):
+        super().__init__(403, f"This needs the {needed} role; {user} is {_a(have or 'without a role')}. "
+                              "Ask a publisher or the server's administrator "
+                              f"(`kiosk-server staff add {user} --role {needed}`).")
+        self.needed = needed
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+
+
+def require_role(needed: str):
+    """A dependency: the staff member (as require_staff finds them) when their role is at least
+    `needed` (viewer < editor < publisher), else RoleNeeded. Every route that needs a role uses
+    one of the aliases below, so the rule is written once."""
+    if needed not in auth.ROLES:
+        raise ValueError(f"unknown role {needed!r}")
+
+    def check(request: Request, user: Annotated[str, Depends(require_staff)]) -> str:
+        have = auth.staff_role(ctx_of(request).engine, user)
+        if not auth.role_allows(have, needed):
+            raise RoleNeeded(user, have, needed)
+        return user
+
+    check.__name__ = f"require_{needed}"
+    return check
+
+
 def set_staff_cookie(response: Response, request: Request, username: str) -> str:
     """Log the staff member in on this browser or client: a new server-side session in the cookie
     require_staff reads, and the known-browser cookie that spares this browser from the lockout
@@ -134,4 +167,6 @@ def end_staff_session(response: Response, request: Request) -> None:
 
 ContextDep = Annotated[Context, Depends(ctx_of)]
 DeviceDep = Annotated[auth.Device, Depends(require_device)]
-StaffDep = Annotated[str, Depends(require_staff)]
+StaffDep = Annotated[str, Depends(require_staff)]  # any role: the dashboard's pages
+EditorDep = Annotated[str, Depends(require_role("editor"))]  # drafts in the studio
+PublisherDep = Annotated[str, Depends(require_role("publisher"))]  # publish, roll back, promote, move

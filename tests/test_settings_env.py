@@ -56,6 +56,7 @@ SERVER_ENV = {
     "staff_user_limit": ("100", 100),
     "staff_address_limit": ("40", 40),
     "trusted_proxies": ("127.0.0.1,10.0.0.2", "127.0.0.1,10.0.0.2"),
+    "review_two_people": ("false", False),
 }
 
 

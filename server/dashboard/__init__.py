@@ -13,8 +13,8 @@ in <meta name="csrf-token"> for scripts of its own. The cookie is SameSite=Stric
 from __future__ import annotations
 
 from server.dashboard import feedback, fleet, library, login, usage
-from server.dashboard.login import login_redirect
-from server.deps import StaffLoginNeeded
+from server.dashboard.login import login_redirect, role_refused
+from server.deps import RoleNeeded, StaffLoginNeeded
 
 
 def install(app) -> None:
@@ -22,3 +22,4 @@ def install(app) -> None:
     for module in (usage, login, feedback, fleet, library):
         app.include_router(module.router)
     app.add_exception_handler(StaffLoginNeeded, login_redirect)
+    app.add_exception_handler(RoleNeeded, role_refused)

@@ -16,7 +16,7 @@ from contract.heartbeat import LastSync, Recovered
 from server import charts, db, groups, publish, rebuilds, throttle
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of
-from server.deps import StaffDep
+from server.deps import PublisherDep, StaffDep
 
 LOW_DISK = 1024**3
 DEEP_OUTBOX = 100
@@ -127,9 +127,9 @@ def fleet_page(request: Request, user: StaffDep, moved: str | None = None) -> HT
 
 
 @router.post("/fleet/{device}/group")
-def move_to_group(request: Request, user: StaffDep, device: Annotated[str, Path(max_length=80)],
+def move_to_group(request: Request, user: PublisherDep, device: Annotated[str, Path(max_length=80)],
                   group: Annotated[str, Form(max_length=80)]) -> Response:
-    # StaffDep has checked the form's CSRF token and its origin (server.csrf).
+    # PublisherDep (StaffDep, then the role) has checked the form's CSRF token and its origin (server.csrf).
     try:
         groups.move_device(engine_of(request), device, group)
     except publish.RolloutError as exc:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contract.guides import LibraryInvalid
 from server import charts, db, publish
 from server.dashboard.render import engine_of, render, snapshot
-from server.deps import StaffDep
+from server.deps import PublisherDep, StaffDep
 from server.params import MAX_INT, whole
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -74,7 +74,7 @@ def library_page(request: Request, user: StaffDep, rolled_back: Version | None =
 
 
 @router.post("/library/{version}/rollback")
-def rollback(request: Request, user: StaffDep,
+def rollback(request: Request, user: PublisherDep,
              version: Annotated[int, Path(ge=1, le=MAX_INT), whole(1, MAX_INT)]) -> Response:
     # StaffDep has checked the form's CSRF token and its origin (server.csrf).
     try:

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from server import auth, csrf
 from server.dashboard.render import SERVER_DIR, render
-from server.deps import StaffLoginNeeded, end_staff_session, set_staff_cookie, staff_login
+from server.deps import RoleNeeded, StaffLoginNeeded, end_staff_session, set_staff_cookie, staff_login
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -19,11 +19,24 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 async def login_redirect(request: Request, exc: StaffLoginNeeded) -> Response:
     """A dashboard page without a staff login: browsers are sent to the login page, anything else
     asking for CSV gets a plain 401. Outside the dashboard the API's 401 stands."""
-    if not request.url.path.startswith("/dashboard"):
+    path = request.url.path
+    if not path.startswith(("/dashboard", "/studio")) or path.startswith("/studio/api"):
         return await http_exception_handler(request, exc)
     if "text/html" not in request.headers.get("accept", "") and request.url.path.endswith(".csv"):
         return Response("log in as staff first\n", status_code=401, media_type="text/plain")
     return RedirectResponse("/dashboard/login?" + urlencode({"next": exc.next_url}), status_code=303)
+
+
+async def role_refused(request: Request, exc: RoleNeeded) -> Response:
+    """A staff member whose role does not allow the request: the dashboard's and the studio's
+    pages answer with a plain 403 page naming the role; API paths keep the JSON 403."""
+    path = request.url.path
+    if not (path.startswith(("/dashboard", "/studio")) and not path.startswith("/studio/api")):
+        return await http_exception_handler(request, exc)
+    user = auth.session_user(request.app.state.ctx.engine, request.cookies.get(auth.COOKIE_NAME, "")) or ""
+    resp = render(request, "forbidden.html", user or None, message=exc.detail, needed=exc.needed)
+    resp.status_code = 403
+    return resp
 
 
 @router.get("/static/dashboard.css")
@@ -34,7 +47,7 @@ def stylesheet() -> FileResponse:
 
 def _safe_next(value: str | None) -> str:
     # Only a path on this site: never an open redirect to another host.
-    if value and value.startswith("/dashboard") and not value.startswith("//"):
+    if value and value.startswith(("/dashboard", "/studio")) and not value.startswith("//"):
         return value
     return "/dashboard"
 

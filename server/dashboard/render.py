@@ -52,12 +52,15 @@ def stale_after_of(request: Request) -> float:
     return request.app.state.ctx.config.stale_after_minutes * 60
 
 
-def render(request: Request, name: str, user: str | None, **ctx: Any) -> HTMLResponse:
+def render(request: Request, name: str, user: str | None, scripts: bool = False, **ctx: Any) -> HTMLResponse:
+    """A dashboard page. `scripts`: the page may run this server's own script files (the studio's
+    progressive autosave); no other page runs any script at all."""
     html = env.get_template(f"dashboard/{name}").render(
         user=user, path=request.url.path, csrf=csrf_token(request) if user else "", **ctx)
+    script = "script-src 'self'; connect-src 'self'; " if scripts else ""
     return HTMLResponse(html, headers={
-        # Inline SVG and one stylesheet; no script runs on these pages at all.
-        "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        # Inline SVG and one stylesheet; no script runs on these pages unless `scripts`.
+        "Content-Security-Policy": f"default-src 'none'; {script}style-src 'self'; img-src 'self' data:; "
                                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 

@@ -26,6 +26,10 @@ from server.db.schema import (
     content_guides,
     content_versions,
     devices,
+    draft_comments,
+    draft_guides,
+    draft_revisions,
+    drafts,
     events,
     guide_versions,
     images,
@@ -42,7 +46,7 @@ from server.db.schema import (
 
 __all__ = [
     "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
-    "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
+    "content_versions", "current_version", "default_url", "devices", "draft_comments", "draft_guides", "draft_revisions", "drafts", "events", "guide_versions", "images",
     "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
     "read", "rollout_groups", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
     "throttle_counters", "write",

@@ -19,6 +19,10 @@ from server.db.schema import (
     _v1_tables,
     _v5_login_failures,
     devices,
+    draft_comments,
+    draft_guides,
+    draft_revisions,
+    drafts,
     rollout_groups,
     schema_version,
     session_guides,
@@ -134,6 +138,15 @@ def _migration_12(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE content_versions ADD COLUMN library_settings {text}"))
 
 
+def _migration_13(conn: Connection) -> None:
+    """Staff roles (everyone there is becomes a publisher: they could publish before) and the
+    studio's drafts, their guides, revisions and review comments."""
+    text = sa.String(16).compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE staff ADD COLUMN role {text} NOT NULL DEFAULT 'publisher'"))
+    for table in (drafts, draft_guides, draft_revisions, draft_comments):
+        table.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -149,6 +162,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (11, "rollout groups: devices.rollout_group and epoch, content_versions.base_version and staged_to",
      _migration_11),
     (12, "content_versions.library_settings: _library.yaml published with each version", _migration_12),
+    (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

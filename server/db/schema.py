@@ -268,3 +268,61 @@ content_versions.append_column(sa.Column("staged_to", sa.String(80), nullable=Tr
 # canonical JSON; null when the library had none. The version's signed manifest carries the same
 # document as its "library" entry (server/publish.py), so kiosks install them with the guides.
 content_versions.append_column(sa.Column("library_settings", sa.Text, nullable=True))
+
+
+# Version 13: staff roles and the content studio's drafts (docs/studio.md). Staff from before roles
+# are publishers. A draft is a change set with one owner, based on a content version: the guides it
+# changes (a document in the library format, as YAML would read it) or deletes (no document). Every
+# save is a revision, which the studio's autosave names in If-Match and undo walks back.
+staff.append_column(sa.Column("role", sa.String(16), nullable=False, server_default="publisher"))
+drafts = sa.Table(
+    "drafts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("owner", sa.String(80), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("base_version", sa.Integer, nullable=True),  # the content version it was based on
+    sa.Column("state", sa.String(16), nullable=False),  # open | submitted | published | discarded
+    sa.Column("target_group", sa.String(80), nullable=True),  # chosen at submit; null: every group
+    sa.Column("revision", sa.Integer, nullable=False),  # its latest revision (the If-Match value)
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("submitted_at", sa.Double, nullable=True),
+    sa.Column("decided_by", sa.String(80), nullable=True),  # the publisher who approved or sent it back
+    sa.Column("published_version", sa.Integer, nullable=True),
+    sa.Index("ix_drafts_state", "state"),
+)
+draft_guides = sa.Table(
+    "draft_guides", metadata,
+    sa.Column("draft_id", sa.Integer, sa.ForeignKey("drafts.id"), primary_key=True),
+    sa.Column("guide_id", sa.String(80), primary_key=True),
+    sa.Column("document", sa.Text, nullable=True),  # JSON; null: the draft deletes the guide
+    sa.Column("changed_by", sa.String(80), nullable=False),
+    sa.Column("changed_at", sa.Double, nullable=False),
+)
+draft_revisions = sa.Table(
+    "draft_revisions", metadata,
+    sa.Column("draft_id", sa.Integer, sa.ForeignKey("drafts.id"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("guide_id", sa.String(80), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),  # what changed, in words ("text of step 'tag' (es)")
+    # the guide in the draft before this revision: 'base' (unchanged from the base version), 'deleted'
+    # or 'document' (then in `before`), so undo puts it back exactly
+    sa.Column("before_kind", sa.String(8), nullable=False),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("undoes", sa.Integer, nullable=True),  # an undo: the revision it reverted
+    sa.Column("undone", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("by", sa.String(80), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
+draft_comments = sa.Table(
+    "draft_comments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("draft_id", sa.Integer, sa.ForeignKey("drafts.id"), nullable=False),
+    sa.Column("author", sa.String(80), nullable=False),
+    sa.Column("guide_id", sa.String(80), nullable=True),
+    sa.Column("step_id", sa.String(80), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # comment | submitted | returned | approved
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index("ix_draft_comments_draft", "draft_id"),
+)

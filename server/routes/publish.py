@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from contract.guides import LibraryInvalid
 from server import db, publish
-from server.deps import ContextDep, StaffDep
+from server.deps import ContextDep, PublisherDep, StaffDep
 from server.ingest import MAX_INT
 from server.routes import API, clean_text
 
@@ -29,7 +29,7 @@ class RollbackRequest(BaseModel):
 
 @router.post("/publish", responses={422: {"description": "the library is invalid: every problem is listed"},
                                    404: {"description": "there is no such rollout group"}})
-def publish_upload(ctx: ContextDep, staff: StaffDep,
+def publish_upload(ctx: ContextDep, staff: PublisherDep,
                    library: Annotated[UploadFile, File(description="a .zip or .tar.gz library")],
                    note: Annotated[str | None, Form(max_length=500)] = None,
                    to: Annotated[str | None, Form(max_length=80, description="only this rollout group")] = None) -> Any:
@@ -66,7 +66,7 @@ def content_version_list(ctx: ContextDep, staff: StaffDep) -> dict[str, Any]:
 
 
 @router.post("/content/rollback")
-def content_rollback(ctx: ContextDep, req: RollbackRequest, staff: StaffDep) -> Any:
+def content_rollback(ctx: ContextDep, req: RollbackRequest, staff: PublisherDep) -> Any:
     try:
         result = publish.rollback(ctx.engine, req.version, by=staff)
     except LibraryInvalid as exc:

@@ -1,0 +1,339 @@
+"""The studio's pages under /studio: drafts, a draft's guides, the guide editor (the tree the Guides
+page draws, one step's texts in every language side by side), and review. Server-rendered like the
+dashboard; every form works without JavaScript, and /studio/static/studio.js, where it runs, saves
+as you type through the JSON API (server.studio.api) and shows the live check's problems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from contract.guides import LANGUAGE, Choice, Guide, Step
+from server import auth, charts, db, drafts, groups, stats
+from server.dashboard import usage
+from server.dashboard.render import SERVER_DIR, engine_of, render
+from server.deps import EditorDep, PublisherDep, StaffDep
+from server.params import MAX_INT
+from server.studio import edits
+from server.studio.api import save_edit
+
+router = APIRouter(prefix="/studio", include_in_schema=False)
+DraftId = Annotated[int, Path(ge=1, le=MAX_INT)]
+GuideId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+def _refused(exc: drafts.DraftError | edits.EditRefused) -> HTTPException:
+    status = exc.status if isinstance(exc, drafts.DraftError) else 422
+    return HTTPException(status, str(exc))
+
+
+def _role(request: Request, user: str) -> str:
+    return auth.staff_role(engine_of(request), user) or "viewer"
+
+
+async def refused_page(request: Request, exc) -> Response:
+    """A studio page's refusal (a draft that is not there, an edit that means nothing, approval
+    that must wait) as a page saying why; everywhere else FastAPI's own reply stands."""
+    path = request.url.path
+    if not path.startswith("/studio") or path.startswith("/studio/api"):
+        return await http_exception_handler(request, exc)
+    session = request.cookies.get(auth.COOKIE_NAME, "")
+    user = auth.session_user(engine_of(request), session) if session else None
+    resp = render(request, "studio_refused.html", user, message=exc.detail, status=exc.status_code)
+    resp.status_code = exc.status_code
+    return resp
+
+
+@router.get("/static/studio.js")
+def script() -> FileResponse:
+    return FileResponse(SERVER_DIR / "static" / "studio.js", media_type="text/javascript",
+                        headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("", response_class=HTMLResponse)
+def studio_home(request: Request, user: StaffDep) -> HTMLResponse:
+    engine = engine_of(request)
+    with db.read(engine) as conn:
+        listed = drafts.list_drafts(conn)
+        latest = drafts.publish.latest_content_version(conn)
+        docs = {gid: doc for gid, (doc, _) in sorted(drafts.published_documents(conn, latest).items())}
+    # The library's languages: a guide with none of its texts in a language counts all of them missing there.
+    library_langs = sorted({lang for doc in docs.values() for lang in drafts.languages_of(doc)})
+    totals: dict[str, int] = {}
+    guides = []
+    for gid, doc in docs.items():
+        for lang, n in drafts.missing_translations(doc, library_langs).items():
+            totals[lang] = totals.get(lang, 0) + n
+        guides.append({"id": gid, "title": drafts.title_of(doc, gid), "missing": drafts.missing_translations(doc)})
+    return render(request, "studio_home.html", user, drafts=listed, guides=guides, totals=totals, latest=latest,
+                  role=_role(request, user))
+
+
+@router.post("/drafts")
+def new_draft(request: Request, user: EditorDep, name: Annotated[str, Form(max_length=200)] = "") -> Response:
+    draft_id = drafts.create(engine_of(request), user, name)
+    return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+def _draft_view(conn, draft: drafts.Draft) -> dict[str, Any]:
+    ids = drafts.guide_ids(conn, draft)
+    changed = drafts.changed_guides(conn, draft.id)
+    # Guides the draft does not change are checked too when they jump to one it deletes.
+    deleted = {gid for gid, stored in changed.items() if stored is None}
+    published = drafts.published_documents(conn, draft.base_version) if deleted else {}
+    jumping = {gid for gid, (doc, _) in published.items()
+               if gid not in changed and any(c.get("guide") in deleted for step in doc["steps"].values()
+                                             for c in step.get("choices") or [])}
+    rows, problems = [], {}
+    for gid in sorted(set(ids) | set(changed)):
+        found = drafts.entry(conn, draft, gid)
+        doc = found.document if found else None
+        if gid in changed or gid in jumping:
+            problems[gid] = drafts.check_guide(conn, draft, gid, ids) if doc else []
+        rows.append({"id": gid, "title": drafts.title_of(doc or (found.published if found else None), gid),
+                     "changed": gid in changed, "deleted": doc is None,
+                     "missing": drafts.missing_translations(doc) if doc else {},
+                     "problems": len(problems.get(gid, [])), "checked": gid in problems})
+    return {"rows": rows, "problems": problems, "ids": ids}
+
+
+@router.get("/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | None = None) -> HTMLResponse:
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, draft_id)
+            view = _draft_view(conn, draft)
+            diff = drafts.draft_diff(conn, draft)
+            notes = drafts.comments(conn, draft_id)
+            latest = drafts.publish.latest_content_version(conn)
+            both = drafts.conflicts(conn, draft) if latest != draft.base_version else []
+            group_names = [g.name for g in groups.list_groups(conn)]
+            wrote = drafts.authors(conn, draft)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    two_people = request.app.state.ctx.config.review_two_people
+    messages = {"submitted": "Submitted for review. A publisher will see it on this page.",
+                "returned": "Sent back to its author.", "commented": "Comment added.",
+                "updated": "Brought up to date with the latest content version.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
+                "published": f"Approved and published as content version {draft.published_version}; kiosks "
+                             "receive it at their next sync."}
+    return render(request, "studio_draft.html", user, draft=draft, diff=diff, notes=notes, latest=latest,
+                  conflicts=both, groups=group_names, role=_role(request, user), done=messages.get(done or ""),
+                  own_work=user in wrote and two_people, **view)
+
+
+@router.post("/drafts/{draft_id}/guides")
+def new_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+              guide_id: Annotated[str, Form(max_length=80)], title: Annotated[str, Form(max_length=300)] = "",
+              language: Annotated[str, Form(max_length=16)] = "en",
+              copy_of: Annotated[str, Form(max_length=80)] = "") -> Response:
+    """A guide from scratch (a title and one empty step), or a copy of one the draft has."""
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, draft_id)
+            if guide_id in drafts.guide_ids(conn, draft):
+                raise edits.EditRefused(f"The library already has a guide '{guide_id}'.")
+            source = drafts.entry(conn, draft, copy_of) if copy_of else None
+        if copy_of and (source is None or source.document is None):
+            raise edits.EditRefused(f"There is no guide '{copy_of}' to copy.")
+        if source is not None:
+            doc, images, said = edits.copy_guide(source.document, guide_id), source.images, f"copied from {copy_of}"
+            if title.strip():
+                doc["title"] = {doc.get("language") or "en": title.strip()}
+        else:
+            doc, images, said = edits.blank_guide(guide_id, title, language.strip() or "en"), {}, "a new guide"
+        drafts.save_guide(engine, draft_id, guide_id, doc, user, revision, f"{guide_id}: {said}", images=images)
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
+
+
+def _as_guide(doc: dict[str, Any]) -> Guide:
+    """A draft's document as a Guide for drawing, however unfinished it is (a step with no text yet,
+    an answer with no target): the dashboard's tree builder reads only ids, texts and links."""
+    steps = {}
+    for sid, step in (doc.get("steps") or {}).items():
+        step = step if isinstance(step, dict) else {}
+        choices = tuple(Choice(c.get("label") or {}, c.get("next"), c.get("guide"))
+                        for c in step.get("choices") or [] if isinstance(c, dict))
+        steps[sid] = Step(sid, step.get("text") or {}, step.get("image"), choices, step.get("end"))
+    lang = doc.get("language") or "en"
+    return Guide(str(doc.get("id")), lang, doc.get("title") or {}, doc.get("category") or {}, {},
+                 str(doc.get("start") or ""), steps)
+
+
+def tree_of(doc: dict[str, Any], draft_id: int, problems: dict) -> Any:
+    """The guide as the Guides page draws it (its own builder, usage.guide_tree, and
+    server.charts.tree_chart), without the visitor counts: each box a link to edit its step, the
+    ones with a problem outlined red (the page's script redraws the outline after each save)."""
+    guide = _as_guide(doc)
+    nodes, edges, _ = usage.guide_tree(guide, stats.GuideFlow([]), guide.language)
+    for node in nodes:
+        if not node.external:
+            node.notes, node.warn = [], bool(problems.get(node.id))
+            node.title = node.title or "(no text yet)"
+            node.href = f"/studio/drafts/{draft_id}/guides/{guide.id}?step={node.id}#step"
+    start = guide.start if guide.start in guide.steps else next(iter(guide.steps), "")
+    return charts.tree_chart(nodes, edges, start, title=drafts.title_of(doc, guide.id), counts=False)
+
+
+@router.get("/drafts/{draft_id}/guides/{guide_id}", response_class=HTMLResponse)
+def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: GuideId,
+               step: Annotated[str | None, Query(max_length=80)] = None,
+               lang: Annotated[str | None, Query(max_length=16)] = None) -> HTMLResponse:
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, draft_id)
+            found = drafts.entry(conn, draft, guide_id)
+            if found is None or found.document is None:
+                raise drafts.DraftError(f"Draft {draft_id} has no guide '{guide_id}'.", 404)
+            ids = drafts.guide_ids(conn, draft)
+            problems = drafts.problems_by_step(drafts.check_guide(conn, draft, guide_id, ids))
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    doc = found.document
+    languages = drafts.languages_of(doc)
+    if lang and LANGUAGE.match(lang) and lang not in languages:
+        languages.append(lang)  # a language being added: its fields show empty, marked missing
+    step_problems = {s: m for (g, s), m in problems.items() if g == guide_id}
+    steps = doc.get("steps") or {}
+    selected = step if step in steps else None
+    return render(request, "studio_guide.html", user, scripts=True, draft=draft, guide_id=guide_id, doc=doc,
+                  steps=steps, selected=selected, languages=languages, problems=step_problems,
+                  tree=tree_of(doc, draft_id, step_problems), other_guides=[g for g in ids if g != guide_id],
+                  role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "")
+
+
+def _texts_from(form: FormData, prefix: str) -> dict[str, str]:
+    return {key[len(prefix):]: str(value) for key, value in form.multi_items()
+            if key.startswith(prefix) and LANGUAGE.match(key[len(prefix):])}
+
+
+def op_from_form(form: FormData) -> dict[str, Any]:
+    """The edit a page's form asks for, as the JSON API receives it (server.studio.edits)."""
+    op = str(form.get("op") or "")
+    step = str(form.get("step") or "")
+    if op == "set_step":
+        choices = []
+        for n in range(int(str(form.get("choices") or "0"))):
+            label = _texts_from(form, f"c{n}-label-")
+            target = str(form.get(f"c{n}-target") or "")
+            if form.get(f"c{n}-delete") or (not any(v.strip() for v in label.values()) and not target):
+                continue
+            kind, _, where = target.partition(":")
+            choices.append({"label": label, "guide" if kind == "guide" else "next": where})
+        return {"op": op, "step": step, "text": _texts_from(form, "text-"), "end": str(form.get("end") or "") or None,
+                "choices": choices, "image": str(form.get("image") or "") or None}
+    if op == "set_guide":
+        return {"op": op, "title": _texts_from(form, "title-"), "category": _texts_from(form, "category-"),
+                "start": str(form.get("start") or "")}
+    if op in ("add_step", "delete_step"):
+        return {"op": op, "step": step}
+    if op == "move_step":
+        return {"op": op, "step": step, "by": -1 if form.get("by") == "up" else 1}
+    raise edits.EditRefused(f"Unknown edit '{op}'.")
+
+
+@router.post("/drafts/{draft_id}/guides/{guide_id}/edit")
+async def edit_guide(request: Request, user: EditorDep, draft_id: DraftId, guide_id: GuideId) -> Response:
+    """The forms' way to edit (without JavaScript): the same edit as the API's, then the page again."""
+    form = await request.form()
+    try:
+        op = op_from_form(form)
+        save_edit(request, user, draft_id, guide_id, op, int(str(form.get("revision") or "-1")))
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id=guide_id, exc=exc)
+        resp.status_code = 412
+        return resp
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    step = op.get("step") if op["op"] not in ("delete_step",) else None
+    query = urlencode({"step": step}) if step else ""
+    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}?{query}#step" if query else
+                            f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/delete-guide")
+def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                 guide_id: Annotated[str, Form(max_length=80)]) -> Response:
+    try:
+        drafts.save_guide(engine_of(request), draft_id, guide_id, None, user, revision, f"{guide_id}: deleted the guide")
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/undo")
+def undo(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+         back: Annotated[str, Form(max_length=300)] = "") -> Response:
+    try:
+        done = drafts.undo(engine_of(request), draft_id, user, revision)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    if back.startswith(f"/studio/drafts/{draft_id}/guides/") and "//" not in back:
+        return RedirectResponse(back, status_code=303)
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done={'undone' if done else 'nothing'}", status_code=303)
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+
+@router.post("/drafts/{draft_id}/submit")
+def submit(request: Request, user: EditorDep, draft_id: DraftId, group: Annotated[str, Form(max_length=80)] = "",
+           note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        problems = drafts.submit(engine_of(request), draft_id, user, group or None, note.strip())
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    if problems:
+        raise HTTPException(409, f"The draft has {len(problems)} problem(s); each is shown on its step. "
+                                 "Fix them, then submit.")
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=submitted", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/comment")
+def comment(request: Request, user: EditorDep, draft_id: DraftId,
+            body: Annotated[str, Form(min_length=1, max_length=4000)]) -> Response:
+    try:
+        drafts.add_comment(engine_of(request), draft_id, user, body.strip())
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=commented#review", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/approve")
+def approve(request: Request, user: PublisherDep, draft_id: DraftId,
+            note: Annotated[str, Form(max_length=400)] = "") -> Response:
+    try:
+        drafts.approve(engine_of(request), draft_id, user, note.strip(),
+                                two_people=request.app.state.ctx.config.review_two_people)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/update")
+def bring_up_to_date(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    try:
+        drafts.bring_up_to_date(engine_of(request), draft_id, user)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=updated", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/send-back")
+def send_back(request: Request, user: PublisherDep, draft_id: DraftId,
+              note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        drafts.send_back(engine_of(request), draft_id, user, note.strip())
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=returned", status_code=303)

@@ -1,0 +1,333 @@
+"""The content studio's drafts over HTTP (issue 14): autosave with If-Match (a stale write is 412
+with who changed what), the live check of the contract's validator on the step it concerns, undo,
+and review: submit, the two-person rule, approval publishing through server.publish, and a base
+that is no longer the latest."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import pytest
+from server_testkit import fresh_pg_database, zip_bytes
+
+from server import auth
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.matrix)])
+def db_url(request, tmp_path_factory):
+    """SQLite in the test command; PostgreSQL in CI's second step (the studio's SQL is Core, the
+    same on both, and the upgrade test migrates both)."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("sqlite") / "server.db")
+    else:
+        with fresh_pg_database("test_studio") as url:
+            yield url
+
+
+def login(server, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    r = client.post("/dashboard/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.text
+    client.headers["X-CSRF-Token"] = client.get("/api/v1/staff/session").json()["csrf_token"]
+    return client
+
+
+@pytest.fixture(scope="module")
+def studio(server):
+    """The module's server with an editor (two), a publisher and a viewer logged in; each test
+    works in drafts of its own."""
+    code, out, err = server.cli("staff", "add", "vera", "--role", "viewer", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0 and "(viewer)" in out, err
+    engine = server.engine()  # the others as `staff add` makes them, without a command each
+    try:
+        for name, role in (("ed", "editor"), ("eve", "editor"), ("pia", "publisher"), ("pat", "publisher")):
+            auth.set_staff_password(engine, name, PASSWORD, role=role)
+    finally:
+        engine.dispose()
+    with contextlib.ExitStack() as stack:
+        clients = {name: stack.enter_context(contextlib.closing(login(server, name)))
+                   for name in ("ed", "eve", "pia", "pat", "vera")}
+        yield server, clients
+
+
+def edit(client, draft, guide, op, revision):
+    return client.post(f"/studio/api/drafts/{draft}/guides/{guide}/edit", json=op, headers={"If-Match": f'"{revision}"'})
+
+
+def test_autosave_live_check_stale_write_and_undo(studio):
+    _, c = studio
+    r = c["ed"].post("/studio/api/drafts", json={"name": "Belt 4 moves to belt 6"})
+    assert r.status_code == 201
+    draft = r.json()["id"]
+    state = c["ed"].get(f"/studio/api/drafts/{draft}/guides/lost-bag").json()
+    assert state["revision"] == 0 and state["problems"] == []
+    step = state["document"]["steps"]["report"]
+    # A text without the default language is a problem on that step, from the contract's validator.
+    r = edit(c["ed"], draft, "lost-bag", {"op": "set_step", "step": "report", "text": {"es": step["text"]["es"]},
+                                          "end": "resolved"}, 0)
+    assert r.status_code == 200 and r.json()["revision"] == 1 and r.headers["etag"] == '"1"'
+    assert [(p["step"], p["message"]) for p in r.json()["problems"]] == [
+        ("report", "text has no text in the guide's default language 'en' (it has es)")]
+    # Someone else saving on revision 0 is refused with who changed what.
+    stale = edit(c["eve"], draft, "lost-bag", {"op": "add_step", "step": "extra"}, 0)
+    assert stale.status_code == 412
+    assert stale.json()["changes"] == [{"revision": 1, "by": "ed", "guide": "lost-bag",
+                                        "summary": "lost-bag: step 'report'", "at": stale.json()["changes"][0]["at"]}]
+    assert "ed" in stale.json()["detail"]
+    assert c["eve"].post(f"/studio/api/drafts/{draft}/guides/lost-bag/edit", json={"op": "add_step", "step": "x"}
+                         ).status_code == 428
+    # The text put right: the problem is gone.
+    fixed = edit(c["ed"], draft, "lost-bag", {"op": "set_step", "step": "report",
+                                              "text": {**step["text"], "en": "Go to the desk by belt 6."},
+                                              "end": "resolved"}, 1)
+    assert fixed.json()["problems"] == [] and fixed.json()["revision"] == 2
+    # An unreachable step appears as a problem; undo takes it away again.
+    added = edit(c["ed"], draft, "lost-bag", {"op": "add_step", "step": "orphan"}, 2)
+    assert {p["step"] for p in added.json()["problems"]} == {"orphan"}
+    undone = c["ed"].post(f"/studio/api/drafts/{draft}/undo", headers={"If-Match": '"3"'})
+    assert undone.status_code == 200 and undone.json() == {"undid": "lost-bag: added step 'orphan'", "revision": 4}
+    doc = c["ed"].get(f"/studio/api/drafts/{draft}/guides/lost-bag").json()
+    assert "orphan" not in doc["document"]["steps"] and doc["problems"] == []
+    assert doc["document"]["steps"]["report"]["text"]["en"] == "Go to the desk by belt 6."
+    # A viewer cannot write.
+    assert edit(c["vera"], draft, "lost-bag", {"op": "add_step", "step": "v"}, 4).status_code == 403
+
+
+
+def test_the_pages_forms_edit_without_javascript(studio):
+    """What a browser without the script posts: the same edits, then the page drawn again."""
+    _, c = studio
+    draft = c["eve"].post("/studio/api/drafts", json={"name": "forms"}).json()["id"]
+    form = f"/studio/drafts/{draft}/guides/wifi/edit"
+    r = c["eve"].post(form, data={"revision": "0", "op": "set_step", "step": "staff", "text-en": "Ask at desk 6.",
+                                  "text-de": "Fragen Sie am Schalter 6.", "end": "", "choices": "2",
+                                  "c0-label-en": "Thanks", "c0-label-de": "Danke", "c0-target": "step:done",
+                                  "c1-label-en": "", "c1-target": ""})
+    assert r.status_code == 303 and r.headers["location"].endswith("?step=staff#step")
+    page = c["eve"].get(r.headers["location"])
+    assert "Fragen Sie am Schalter 6." in page.text and 'id="guide-problems"' in page.text
+    doc = c["eve"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    assert doc["steps"]["staff"] == {"text": {"en": "Ask at desk 6.", "de": "Fragen Sie am Schalter 6."},
+                                     "choices": [{"label": {"en": "Thanks", "de": "Danke"}, "next": "done"}]}
+    assert c["eve"].post(form, data={"revision": "1", "op": "move_step", "step": "staff", "by": "up"}).status_code == 303
+    assert c["eve"].post(form, data={"revision": "2", "op": "add_step", "step": "later"}).status_code == 303
+    assert c["eve"].post(form, data={"revision": "3", "op": "delete_step", "step": "later"}).status_code == 303
+    doc = c["eve"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    assert list(doc["steps"]) == ["network", "staff", "done"]  # as a customer meets them; staff moved up one
+    # A form from before someone else's save is not applied: a page says who changed what.
+    stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
+    assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
+    # Deleting a guide: a jump to it is then a problem on the step that makes it.
+    assert 'aria-label="Delete guide wifi in this draft"' in c["eve"].get(f"/studio/drafts/{draft}").text
+    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"}
+                         ).status_code == 303
+    page = c["eve"].get(f"/studio/drafts/{draft}").text
+    assert "choice 3 leads to guide &#39;wifi&#39;, which is not in the library" in page
+    assert "deleted: kiosks will no longer offer it" in page
+    # An edit that means nothing is a page saying why, not an error.
+    nonsense = c["eve"].post(f"/studio/drafts/{draft}/guides/lost-bag/edit",
+                             data={"revision": "5", "op": "delete_step", "step": "nowhere"})
+    assert nonsense.status_code == 422 and "There is no step &#39;nowhere&#39;" in nonsense.text
+
+def submit(client, draft, group=""):
+    return client.post(f"/studio/drafts/{draft}/submit", data={"group": group, "note": "please look"})
+
+
+def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
+    server, c = studio
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "wifi wording"}).json()["id"]
+    old = c["eve"].post("/studio/api/drafts", json={"name": "started before"}).json()["id"]
+    apart = c["eve"].post("/studio/api/drafts", json={"name": "another guide"}).json()["id"]
+    bag = c["eve"].get(f"/studio/api/drafts/{apart}/guides/lost-bag").json()["document"]["steps"]["desk"]
+    edit(c["eve"], apart, "lost-bag", {"op": "set_step", "step": "desk", "text": {**bag["text"], "en": "See staff."},
+                                       "end": "escalate"}, 0)
+    doc = c["ed"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]
+    r = edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "network",
+                                      "text": {"en": "Can you see AIRPORT-FREE-6?", "de": "Sehen Sie AIRPORT-FREE-6?"},
+                                      "choices": doc["steps"]["network"]["choices"]}, 0)
+    assert r.json()["problems"] == []
+    # pat, a publisher, writes part of it too (the guide's category)
+    assert edit(c["pat"], draft, "wifi", {"op": "set_guide", "category": {"en": "Airport services", "de": "Flughafen"}},
+                1).status_code == 200
+    assert submit(c["ed"], draft).status_code == 303
+    page = c["pia"].get(f"/studio/drafts/{draft}").text
+    assert "Step 'network'</b>: text (de) added: “Sehen Sie AIRPORT-FREE-6?”" in page
+    assert "text (en) changed from “Can you see the network AIRPORT-FREE?” to “Can you see AIRPORT-FREE-6?”" in page
+    # An editor cannot approve; a publisher who wrote part of it cannot either (two people).
+    assert c["eve"].post(f"/studio/drafts/{draft}/approve", data={"note": "ok"}).status_code == 403
+    assert 'id="own-work"' in c["pat"].get(f"/studio/drafts/{draft}").text
+    refused = c["pat"].post(f"/studio/drafts/{draft}/approve", data={"note": "mine"})
+    assert refused.status_code == 403 and "Two people" in refused.text
+    approved = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "belt six"})
+    assert approved.status_code == 303
+    versions = c["pia"].get("/api/v1/content/versions").json()["versions"]
+    assert versions[0]["version"] == 2 and versions[0]["published_by"] == "pia"
+    assert "draft" in versions[0]["note"] and "belt six" in versions[0]["note"]
+    kiosk = server.device("kiosk-1")
+    manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
+    assert manifest["content_version"] == 2 and manifest["guides"]["wifi"]["version"] == 2
+    # A draft started on version 1 that changes the same step cannot be approved now.
+    edit(c["eve"], old, "wifi", {"op": "set_step", "step": "network", "text": {"en": "Network?"},
+                                 "choices": doc["steps"]["network"]["choices"]}, 0)
+    assert submit(c["eve"], old).status_code == 303
+    waits = c["pia"].post(f"/studio/drafts/{old}/approve", data={})
+    assert waits.status_code == 409 and "wifi, step &#39;network&#39;" in waits.text and "Approval waits" in waits.text
+    assert c["eve"].post(f"/studio/drafts/{old}/update").status_code == 409  # wifi changed on both sides
+    # A draft that changes only what nobody published since is brought up to date, then approved.
+    assert submit(c["eve"], apart).status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{apart}/approve", data={}).status_code == 409
+    assert "No step was changed on both sides" in c["pia"].get(f"/studio/drafts/{apart}").text
+    assert c["pia"].post(f"/studio/drafts/{apart}/update").status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{apart}/approve", data={}).status_code == 303
+    manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
+    assert (manifest["guides"]["wifi"]["version"], manifest["guides"]["lost-bag"]["version"]) == (2, 2)
+
+
+# --- roles (issue 14): viewer, editor, publisher ---------------------------------------------------
+
+
+def test_staff_list_names_every_role_and_the_older_login_is_a_publisher(studio):
+    server, _ = studio
+    code, out, _ = server.cli("staff", "list")
+    rows = dict(line.split("\t")[:2] for line in out.strip().splitlines())
+    assert code == 0 and rows["admin"] == "publisher" and rows["vera"] == "viewer" and rows["eve"] == "editor"
+    # A password change without --role keeps the role.
+    code, out, _ = server.cli("staff", "add", "eve", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0 and "(editor)" in out
+    server_clients = studio[1]
+    server_clients["eve"].close()
+    server_clients["eve"] = login(server, "eve")
+
+
+@pytest.mark.parametrize("who", ["vera", "eve"])
+def test_only_a_publisher_rolls_back_moves_kiosks_or_publishes(studio, who):
+    server, c = studio
+    client = c[who]
+    assert client.get("/dashboard/library").status_code == 200  # every role reads the dashboard
+    page = client.post("/dashboard/library/1/rollback", data={"csrf": client.headers["X-CSRF-Token"]})
+    assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    assert "Needs the publisher role" in page.text and f"{who} is a" in page.text
+    moved = client.post("/dashboard/fleet/kiosk-1/group", data={"group": "default"})
+    assert moved.status_code == 403 and "publisher role" in moved.text
+    api = client.post("/api/v1/publish", files={"library": ("library.zip", zip_bytes(server.library))})
+    assert api.status_code == 403 and "publisher role" in api.json()["detail"]
+    assert client.post("/api/v1/content/rollback", json={"version": 1}).status_code == 403
+    assert c["pia"].post("/dashboard/fleet/kiosk-2/group", data={"group": "default"}).status_code == 303
+
+
+def test_a_viewer_reads_the_studio_but_cannot_start_a_draft(studio):
+    _, c = studio
+    home = c["vera"].get("/studio")
+    assert home.status_code == 200 and 'id="new-draft"' not in home.text
+    refused = c["vera"].post("/studio/drafts", data={"name": "mine"})
+    assert refused.status_code == 403 and "Needs the editor role" in refused.text
+
+
+# --- kiosk-server export --draft ID DIR (server/export.py's folder writer) -------------------------
+
+
+def test_export_a_draft_reads_back_as_what_it_would_publish(studio, tmp_path):
+    from contract.digest import library_digest
+    from contract.validation import load_library
+    from server import db, drafts
+
+    server, c = studio
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "a copy"}).json()["id"]
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides", data={"revision": "0", "guide_id": "lost-bag-t2",
+                                                             "title": "Lost baggage, terminal 2", "copy_of": "lost-bag"})
+    assert r.status_code == 303 and r.headers["location"] == f"/studio/drafts/{draft}/guides/lost-bag-t2"
+    code, out, err = server.cli("export", "--draft", str(draft), str(tmp_path / "draft"))
+    assert code == 0 and "Exported draft" in out, err
+    written = load_library(tmp_path / "draft")
+    assert sorted(written.guides) == ["lost-bag", "lost-bag-t2", "wifi"]
+    assert written.guides["lost-bag-t2"].title["en"] == "Lost baggage, terminal 2"
+    assert written.guides["lost-bag-t2"].images == written.guides["lost-bag"].images  # the belt photo, copied
+    engine = server.engine()
+    try:
+        with db.read(engine) as conn:
+            library, _ = drafts.check_draft(conn, drafts.get(conn, draft))
+    finally:
+        engine.dispose()
+    assert library_digest(written) == library_digest(library)
+    # A draft with a problem is written as it is, and the command says what would not publish.
+    edit(c["ed"], draft, "lost-bag-t2", {"op": "add_step", "step": "orphan"}, 1)
+    code, _, err = server.cli("export", "--draft", str(draft), str(tmp_path / "broken"))
+    assert code == 1 and "(step 'orphan'): cannot be reached from the start step" in err
+    assert (tmp_path / "broken" / "lost-bag-t2.yaml").exists()
+
+
+# --- CSRF: every state-changing route of the app, found in app.routes ------------------------------
+
+# Routes that change something without a staff session, each with why the CSRF token is not theirs:
+NOT_STAFF_SESSIONS = {
+    "/api/v1/events": "a device's bearer token, which no browser sends by itself",
+    "/api/v1/heartbeat": "a device's bearer token",
+    "/m/{device}/{guide}/{version}/{step}/feedback": "a traveller's phone page: a signed link, no login",
+    "/dashboard/login": "no session yet: another site's form is refused by its Origin (tested below)",
+    "/api/v1/staff/login": "no session yet: refused by its Origin (tested below)",
+}
+PATH_VALUES = {"draft_id": "1", "guide_id": "lost-bag", "version": "1", "device": "kiosk-1", "guide": "lost-bag",
+               "step": "arrived"}
+
+
+def state_changing_routes(tmp_path) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app that is not GET or HEAD, included routers and all."""
+    from server.app import create_app
+    from server.config import Config
+
+    def walk(routes, prefix=""):
+        for route in routes:
+            if hasattr(route, "original_router"):  # FastAPI's included router: its own routes, under its prefix
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+            else:
+                for method in sorted((getattr(route, "methods", None) or set()) - {"GET", "HEAD"}):
+                    yield method, prefix + route.path
+
+    app = create_app(Config(data_dir=tmp_path, db=str(tmp_path / "routes.db")))
+    return sorted(set(walk(app.routes)))
+
+
+def test_every_state_changing_request_needs_the_csrf_token(studio, tmp_path):
+    server, c = studio
+    routes = state_changing_routes(tmp_path)
+    assert ("POST", "/studio/drafts/{draft_id}/approve") in routes and len(routes) > 20  # the walk finds them
+    # Logged in as a publisher (every role's routes pass the role check), with the session cookie
+    # only: what a page on another site can make a browser send.
+    with httpx.Client(base_url=server.url, cookies=c["pia"].cookies, timeout=30) as browser:
+        for method, path in routes:
+            if path in NOT_STAFF_SESSIONS:
+                continue
+            url = path.format(**{k: PATH_VALUES.get(k, "x") for k in PATH_VALUES}) if "{" in path else path
+            for form in (True, False):
+                r = (browser.request(method, url, data={"name": "x", "revision": "0"}) if form
+                     else browser.request(method, url, json={"name": "x"}))
+                assert r.status_code == 403 and "did not come from this dashboard" in r.text, (method, path, r.text)
+        # The logins, which have no session yet, refuse another site's page by its Origin.
+        for path in ("/dashboard/login", "/api/v1/staff/login"):
+            r = browser.post(path, json={"username": "pia", "password": PASSWORD},
+                             headers={"Origin": "http://evil.example"})
+            assert r.status_code == 403, path
+    assert c["pia"].get("/studio").status_code == 200  # the session was never ended by the forged logouts
+
+
+def test_the_group_chosen_at_submit_is_the_only_one_that_receives_it(studio):
+    server, c = studio
+    code, _, err = server.cli("group", "add", "pilot")
+    assert code == 0, err
+    before = server.device("kiosk-1").get("/api/v1/content/manifest").json()["manifest"]["content_version"]
+    draft = c["ed"].post("/studio/api/drafts", json={"name": "pilot only"}).json()["id"]
+    step = c["ed"].get(f"/studio/api/drafts/{draft}/guides/wifi").json()["document"]["steps"]["done"]
+    edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "done", "text": {"en": "Connect, then accept."},
+                                  "end": step["end"]}, 0)
+    assert "only group pilot" in c["ed"].get(f"/studio/drafts/{draft}").text
+    assert submit(c["ed"], draft, group="pilot").status_code == 303
+    assert "Submitted for group pilot." in c["pia"].get(f"/studio/drafts/{draft}").text
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "pilot first"}).status_code == 303
+    code, out, _ = server.cli("group", "list")
+    pilot = next(line for line in out.splitlines() if line.startswith("pilot"))
+    assert str(before + 1) in pilot  # the pilot group got the new version ...
+    # ... and kiosks in the default group still get what they had.
+    assert server.device("kiosk-1").get("/api/v1/content/manifest").json()["manifest"]["content_version"] == before
