@@ -50,4 +50,10 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     for module in (health, content, devices, events, staff, publish):
         app.include_router(module.router)
+
+    from server import rollout_guard
+
+    stop_guard = rollout_guard.start_periodic(engine, config)  # every guard_interval minutes, one process
+    if stop_guard is not None:
+        app.add_event_handler("shutdown", stop_guard.set)
     return app

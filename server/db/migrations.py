@@ -18,10 +18,13 @@ from server.db.schema import (
     SEARCH_INDEX,
     _v1_tables,
     _v5_login_failures,
+    _v11_rollout_groups,
+    comparison_summary,
     devices,
-    rollout_groups,
+    guard_decisions,
     schema_version,
     session_guides,
+    session_rollout,
     session_summary,
     staff_sessions,
     throttle_counters,
@@ -44,7 +47,7 @@ def _migration_3(conn: Connection) -> None:
 
     session_summary.create(conn)
     session_guides.create(conn)
-    summary.rebuild(conn)  # an upgraded server summarises the events it already holds
+    summary.rebuild(conn, comparisons=False)  # an upgraded server summarises the events it already holds
 
 
 def _migration_4(conn: Connection) -> None:
@@ -118,6 +121,7 @@ def _migration_11(conn: Connection) -> None:
     """Rollout groups: the `default` group holds every device there is and points at the latest
     content version, so every kiosk keeps receiving what it received before."""
     integer, text = (t.compile(dialect=conn.dialect) for t in (sa.Integer(), sa.String(80)))
+    rollout_groups = _v11_rollout_groups(sa.MetaData())
     rollout_groups.create(conn, checkfirst=True)
     conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN rollout_group {text} NOT NULL DEFAULT '{DEFAULT_GROUP}'"))
     conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN epoch {integer} NOT NULL DEFAULT 0"))
@@ -125,6 +129,21 @@ def _migration_11(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE content_versions ADD COLUMN staged_to {text}"))
     latest = conn.execute(sa.text("SELECT MAX(version) FROM content_versions")).scalar()
     conn.execute(rollout_groups.insert().values(name=DEFAULT_GROUP, content_version=latest, created_at=time.time()))
+
+
+def _migration_14(conn: Connection) -> None:
+    """Summaries for comparisons and the rollout guard's settings and decisions; the summaries are
+    built from the events the server already holds (each session in its kiosk's current group:
+    where a kiosk stood before is not recorded anywhere)."""
+    from server import summary
+
+    integer, double, small = (t.compile(dialect=conn.dialect) for t in (sa.Integer(), sa.Double(), sa.SmallInteger()))
+    for name, kind in (("guard", small), ("guard_confidence", double), ("guard_min_sessions", integer),
+                       ("guard_min_days", double)):
+        conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN {name} {kind}"))
+    for table in (comparison_summary, session_rollout, guard_decisions):
+        table.create(conn)
+    summary.rebuild_comparisons(conn)
 
 
 # (version, description, function). Append only; never edit an applied migration.
@@ -141,6 +160,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
     (11, "rollout groups: devices.rollout_group and epoch, content_versions.base_version and staged_to",
      _migration_11),
+    (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
