@@ -167,7 +167,7 @@ def run_once(engine: Engine, config, now: float | None = None) -> list[Status]:
     with db.read(engine) as conn:
         stages = open_stages(conn)
         rows = {r.name: r for r in conn.execute(sa.select(g)).all()}
-        decided = set(conn.execute(sa.select(gd.c.rollout_group, gd.c.content_version)).tuples())
+        decided = {tuple(r) for r in conn.execute(sa.select(gd.c.rollout_group, gd.c.content_version))}
         plans = []
         for group, version in sorted(stages.items()):
             if (group, version) in decided:
