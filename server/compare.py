@@ -113,7 +113,7 @@ def sentence(f: Figure) -> str:
     if f.verdict in (BETTER, WORSE, MORE, FEWER):
         return f"{f.name}: {f.verdict} ({values})."
     if f.verdict == NOT_ENOUGH:
-        return f"{f.name}: not enough sessions yet ({values}); about {f.more_needed} more sessions are needed."
+        return f"{f.name}: not enough sessions yet ({values}); about {f.more_needed} more sessions are needed on the smaller side."
     return f"{f.name}: no clear difference ({values})."
 
 
@@ -260,9 +260,10 @@ def text_report(c: Comparison) -> str:
     for f in c.figures:
         lines.append("  " + f.sentence + _ci(f))
     if c.steps:
-        lines.append("Per step (walk-aways, Holm-corrected over the steps):")
+        lines.append(f"Per step where anyone walked away (Holm-corrected over all {len(c.steps)} steps):")
         for f in c.steps:
-            lines.append("  " + f.sentence)
+            if f.a_count or f.b_count:
+                lines.append("  " + f.sentence)
     return "\n".join(lines)
 
 
@@ -277,3 +278,75 @@ def _ci(f: Figure) -> str:
 
 def finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+# --- where customers need a person ---------------------------------------------------------------
+
+@dataclass
+class PersonStep:
+    guide: str
+    step: str
+    views: int
+    escalated: int  # sessions that reached an "ask a person" outcome at this step
+    walked_away: int  # sessions whose idle timeout fired here, with no outcome
+
+    @property
+    def lost(self) -> int:
+        return self.escalated + self.walked_away
+
+
+@dataclass
+class NeedAPerson:
+    start: date
+    end: date
+    sessions: int  # sessions that opened a guide
+    self_served: int  # of those: resolved, and no person asked for
+    escalations: int
+    minutes_per_escalation: float
+    steps: list[PersonStep]
+
+    @property
+    def weeks(self) -> float:
+        return ((self.end - self.start).days + 1) / 7
+
+    @property
+    def self_service_rate(self) -> float | None:
+        return self.self_served / self.sessions if self.sessions else None
+
+    @property
+    def staff_hours_per_week(self) -> float:
+        return self.escalations * self.minutes_per_escalation / 60 / self.weeks
+
+    def step_hours_per_week(self, step: PersonStep) -> float:
+        return step.escalated * self.minutes_per_escalation / 60 / self.weeks
+
+
+def need_a_person(conn: Connection, start: date, end: date, minutes_per_escalation: float,
+                  limit: int = 25) -> NeedAPerson:
+    """Across all guides and versions, days start..end (UTC): the steps where most sessions ended
+    with a person asked for or walked away, the staff time escalations cost per week, and the
+    self-service rate (sessions with a guide that were resolved and asked for nobody, from the
+    per-session summaries)."""
+    days = [cs.c.day >= start.isoformat(), cs.c.day <= end.isoformat()]
+    lost = sa.func.sum(cs.c.escalated) + sa.func.sum(cs.c.walked_away)
+    steps = [PersonStep(r.guide, r.step, int(r.views or 0), int(r.escalated or 0), int(r.walked_away or 0))
+             for r in conn.execute(
+                 sa.select(cs.c.guide, cs.c.step, sa.func.sum(cs.c.views).label("views"),
+                           sa.func.sum(cs.c.escalated).label("escalated"),
+                           sa.func.sum(cs.c.walked_away).label("walked_away"))
+                 .where(*days, cs.c.step != WHOLE_GUIDE).group_by(cs.c.guide, cs.c.step)
+                 .having(lost > 0).order_by(lost.desc(), cs.c.guide, cs.c.step).limit(limit))]
+    ss = db.session_summary
+    t0 = datetime_utc(start)
+    t1 = datetime_utc(end) + 86400
+    row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(
+        sa.case((sa.and_(ss.c.resolved == 1, ss.c.escalated == 0), 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(ss.c.escalated), 0))
+        .where(ss.c.started_at >= t0, ss.c.started_at < t1, ss.c.guides > 0)).one()
+    return NeedAPerson(start, end, int(row[0]), int(row[1]), int(row[2]), minutes_per_escalation, steps)
+
+
+def datetime_utc(d: date) -> float:
+    from datetime import UTC, datetime
+
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()

@@ -137,7 +137,8 @@ def session_share(events: list, group: str) -> dict[Key, dict[str, int]]:
     """One session's share of comparison_summary, from its events (rows with the columns of
     _EVENT_COLUMNS). The rules are the session summaries': a guide version counts for the session
     once it showed one of its steps; a walk-away is an idle timeout on a step in a session that
-    reached no outcome at all, counted on the guide, version and step it fired on."""
+    reached no outcome at all, counted on the guide, version and step it fired on; an escalation
+    is also counted on the step that reached it."""
     if not events:
         return {}
     starts = [e.server_time for e in events if e.type == "session_start"]
@@ -162,8 +163,10 @@ def session_share(events: list, group: str) -> dict[Key, dict[str, int]]:
             "handoffs": int(any(e.type == "handoff_shown" for e in mine)),
             "rating_sum": sum(ratings), "ratings": len(ratings), "rating_squares": sum(r * r for r in ratings),
         }
-        for step in steps | walked:
-            out[(day, guide, version, group, step)] = {"views": int(step in steps), "walked_away": int(step in walked)}
+        escalated_at = {e.step for e in mine if e.type == "outcome" and e.outcome == "escalate" and e.step}
+        for step in steps | walked | escalated_at:
+            out[(day, guide, version, group, step)] = {"views": int(step in steps), "walked_away": int(step in walked),
+                                                       "escalated": int(step in escalated_at)}
     return out
 
 

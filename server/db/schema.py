@@ -277,7 +277,8 @@ content_versions.append_column(sa.Column("staged_to", sa.String(80), nullable=Tr
 # (server/summary.py). One row per (UTC day the session started, guide, guide version, rollout group
 # of the kiosk, step); step '' is the whole guide version. On a guide row `sessions` counts sessions
 # that showed a step of it and the outcome columns count those sessions; on a step row `views` counts
-# sessions that showed that step and `walked_away` those whose idle timeout fired there.
+# sessions that showed that step, `walked_away` those whose idle timeout fired there and `escalated`
+# those that reached an "ask a person" outcome there.
 comparison_summary = sa.Table(
     "comparison_summary", metadata,
     sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC

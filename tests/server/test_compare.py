@@ -51,10 +51,12 @@ def expected_summaries(events: list[dict]) -> dict[tuple, dict[str, int]]:
             row["rating_sum"] += sum(stars)
             row["ratings"] += len(stars)
             row["rating_squares"] += sum(s * s for s in stars)
-            for step in {e["step"] for e in here if e["type"] == "step_view"} | idle_steps:
+            escalated_at = {e["step"] for e in here if e["type"] == "outcome" and e["data"]["outcome"] == "escalate"}
+            for step in {e["step"] for e in here if e["type"] == "step_view"} | idle_steps | escalated_at:
                 srow = out[(day, guide, version, group, step)]
                 srow["views"] += any(e["type"] == "step_view" and e["step"] == step for e in here)
                 srow["walked_away"] += step in idle_steps
+                srow["escalated"] += step in escalated_at
     return {k: v for k, v in out.items() if any(v.values())}
 
 
@@ -198,3 +200,20 @@ def test_clear_difference_is_called_better_or_worse():
     assert verdicts["escalated"] == "no clear difference"  # 2,000 a side is enough to see 5 points
     assert {f.key: f.verdict for f in steps} == {"step:s1": "better", "step:s2": "no clear difference"}
     assert "Resolved: better (60.0% against 50.0%)" in main[0].sentence
+
+
+def test_one_guard_evaluator_at_a_time_and_config_check_names_bad_settings(tmp_path):
+    from server import config, rollout_guard
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'server.db'}", pool_size=1)
+    db.migrate(engine)
+    assert rollout_guard.take_lease(engine, 60, now=1000.0)
+    assert not rollout_guard.take_lease(engine, 60, now=1030.0), "another process holds it"
+    assert rollout_guard.take_lease(engine, 60, now=1061.0), "expired: the next one takes it"
+    engine.dispose()
+    (tmp_path / "server.toml").write_text("guard_min_sessions = 5\nguard_confidence = 1.5\n"
+                                          "compare_effect_points = 0.0\n")
+    errors = [m for level, m in config.check(tmp_path) if level == "error"]
+    assert any(m.startswith("guard_min_sessions must be at least 30") for m in errors)
+    assert any(m.startswith("guard_confidence must be at least 0.5") for m in errors)
+    assert any(m.startswith("compare_effect_points must be more than 0") for m in errors)

@@ -131,8 +131,8 @@ def test_the_guard_rolls_back_a_staged_version_customers_walk_away_from(tmp_path
     assert "No staged rollout is open" in server.cli("guard", "run"), "it decides once"
 
     # The pilot kiosks go back to the previous content at their next sync; the gate never moved.
-    for kiosk in pilots:
-        result = _kiosk_sync(kiosk)
+    for kiosk, sync in zip(pilots, (_kiosk_sync, _sync), strict=True):
+        result = sync(kiosk)
         assert (result["result"], result["content_version"]) == ("ok", "1")
         assert _guide_version(kiosk) == 1
     assert _sync(gate)["result"] == "unchanged" and _guide_version(gate) == 1
