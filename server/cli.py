@@ -122,12 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="last day (UTC) to count (default: today)")
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
-    gu = sub.add_parser("guard", help="the rollout guard", description="run: evaluate every open stage now; roll "
-                                                                     "back and record where the minimum is reached.")
+    gu = sub.add_parser("guard", parents=[common], help="the rollout guard",
+                        description="run: evaluate every open stage now; roll back and record where the minimum "
+                                    "is reached (docs/server.md).")
     gu.add_argument("action", choices=["run"])
     gu.add_argument("--json", action="store_true")
-    gu.add_argument("--db", metavar="URL", default=None)
-    gu.add_argument("--data-dir", metavar="DIR", type=Path, default=None)
 
     dev = sub.add_parser("device", help="add, list, rotate and revoke kiosks", description="Manage kiosk devices.")
     dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
