@@ -95,15 +95,17 @@ def refresh(conn: Connection, device: str, sessions: Iterable[str], new: set[str
     the change the events with uuids in `new` (just stored; None: all of them) make to the
     comparison summaries."""
     ordered = sorted(set(sessions))
+    deltas: dict[Key, dict[str, int]] = {}
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
         _lock(conn, device, chunk)
-        _merge_comparisons(conn, device, chunk, new)
+        _merge_comparisons(conn, device, chunk, new, deltas)
         mine = [ev.c.device == device, ev.c.session.in_(chunk)]
         conn.execute(sg.delete().where(sg.c.device == device, sg.c.session.in_(chunk)))
         conn.execute(ss.delete().where(ss.c.device == device, ss.c.session.in_(chunk)))
         conn.execute(ss.insert().from_select(SUMMARY_COLUMNS, _session_select(mine)))
         conn.execute(sg.insert().from_select(GUIDE_COLUMNS, _guide_select(mine)))
+    _upsert_add(conn, deltas)  # once, in key order (see _upsert_add)
 
 
 def rebuild(conn: Connection, comparisons: bool = True) -> None:
@@ -205,17 +207,17 @@ def _groups_of(conn: Connection, device: str, sessions: list[str]) -> dict[str, 
     return known
 
 
-def _merge_comparisons(conn: Connection, device: str, sessions: list[str], new: set[str] | None) -> None:
+def _merge_comparisons(conn: Connection, device: str, sessions: list[str], new: set[str] | None,
+                       deltas: dict[Key, dict[str, int]]) -> None:
+    """Add to `deltas` what the new events change in these sessions' shares."""
     groups = _groups_of(conn, device, sessions)
     by_session: dict[str, list] = defaultdict(list)
     for e in conn.execute(sa.select(*_EVENT_COLUMNS).where(ev.c.device == device, ev.c.session.in_(sessions))):
         by_session[e.session].append(e)
-    deltas: dict[Key, dict[str, int]] = {}
     for session, events in by_session.items():
         before = [e for e in events if new is not None and e.uuid not in new]
         _add(deltas, session_share(events, groups[session]), +1)
         _add(deltas, session_share(before, groups[session]), -1)
-    _upsert_add(conn, deltas)
 
 
 def rebuild_comparisons(conn: Connection) -> None:
