@@ -173,6 +173,11 @@ def run_once(engine: Engine, config, now: float | None = None) -> list[Status]:
             if (group, version) in decided:
                 continue
             settings = settings_for(rows[group], config)
+            base = conn.execute(sa.select(cv.c.base_version).where(cv.c.version == version)).scalar()
+            if base is None:
+                plans.append(Status(group, version, "off", f"Group '{group}' on content version {version}: it had "
+                                                           "no version before, so there is nothing to roll back to."))
+                continue
             if not settings.enabled:
                 plans.append(Status(group, version, "off", f"Group '{group}' on content version {version}: the "
                                                            "guard is off for it."))
