@@ -24,7 +24,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.procs import ServerProcess
-from devtools.simulate import generate
+from devtools.simulate import Improvement, generate
 from devtools.simulate_load import load
 from server import auth, db
 
@@ -42,8 +42,10 @@ def prepare(url: str, sessions: int, reload: bool) -> None:
         have = conn.execute(sa.select(sa.func.count()).select_from(db.events)).scalar_one()
     if have == 0:
         began = time.perf_counter()
-        history = generate(sessions=sessions)
-        load(engine, history)
+        # lost-baggage v2 really is better at its first step; a fifth of the kiosks form a "pilot" group
+        history = generate(sessions=sessions, improvement=Improvement())
+        pilot = {k.id for k in history.kiosks[::5]}
+        load(engine, history, pilot=pilot)
         print(f"loaded {len(history.events):,} events ({sessions:,} sessions) in "
               f"{time.perf_counter() - began:.0f} s")
     else:
@@ -61,6 +63,9 @@ def pages(client: httpx.Client) -> list[tuple[str, str]]:
         ("overview 60 d, one site + lang", f"/dashboard?{period}&site=Airport+T1+Arrivals&lang=es"),
         ("guides", f"/dashboard/guides?{period}"),
         ("guide lost-baggage", f"/dashboard/guides/lost-baggage?{period}"),
+        ("did it help? v1 vs v2", f"/dashboard/guides/lost-baggage?{period}&compare=versions&a=1&b=2"),
+        ("did it help? two groups", f"/dashboard/guides/lost-baggage?{period}&compare=groups&g1=default&g2=pilot"),
+        ("where customers need a person", f"/dashboard/people?{period}"),
         ("feedback", f"/dashboard/feedback?{period}"),
         ("feedback page 20, rating 1", f"/dashboard/feedback?{period}&rating=1&page=20"),
         ("export: feedback CSV, all 60 d", f"/dashboard/feedback.csv?{period}"),

@@ -29,6 +29,7 @@ PAGES = [
     ("guides", "/dashboard/guides"),
     ("guide-lost-baggage", "/dashboard/guides/lost-baggage"),
     ("feedback", "/dashboard/feedback"),
+    ("people", "/dashboard/people"),
     ("search", "/dashboard/search"),
     ("fleet", "/dashboard/fleet"),
     ("library", "/dashboard/library"),

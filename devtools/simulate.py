@@ -65,6 +65,24 @@ class Kiosk:
 EDITS = [(1 / 3, ["lost-baggage", "airport-wifi", "store-finder", "refunds-returns"]),
          (2 / 3, ["lost-baggage", "parking-payment", "gift-cards"])]
 PUBLISHERS = ["alice", "bob", "carol"]
+WALK_AWAY = 0.05  # chance a customer walks away at each step of a guide
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """A change that really helped: at `step` of `guide`, customers walk away with chance `before`
+    on versions older than `version` and `after` from it on (everywhere else WALK_AWAY). For a
+    history whose "Did it help?" must say "better" on that step (`--better-step`)."""
+    guide: str = "lost-baggage"
+    step: str = "belt"
+    version: int = 2
+    before: float = 0.30
+    after: float = 0.05
+
+    def walk_away(self, pos: tuple) -> float:
+        if pos[0] != self.guide or pos[2] != self.step:
+            return WALK_AWAY
+        return self.before if pos[1] < self.version else self.after
 
 
 @dataclass
@@ -112,8 +130,9 @@ def make_kiosks(count: int, rng: random.Random) -> list[Kiosk]:
 class _Walker:
     """Emits one session's events the way kiosk.engine.SessionEngine records them."""
 
-    def __init__(self, library: Library, version_at, rng: random.Random):
+    def __init__(self, library: Library, version_at, rng: random.Random, improvement: Improvement | None = None):
         self.library, self.version_at, self.rng = library, version_at, rng
+        self.improvement = improvement
         self.guide_ids = sorted(library.guides)
         # Some guides are asked for far more often than others.
         self.guide_weights = [1.0 / (1 + i * 0.35) for i in range(len(self.guide_ids))]
@@ -206,7 +225,7 @@ class _Walker:
             if step.end:
                 return self._after_outcome(events, emit, tick, end, state, kiosk, step.end, guide)
             r = rng.random()
-            if r < 0.05:
+            if r < (self.improvement.walk_away(pos) if self.improvement else WALK_AWAY):
                 end("idle_timeout")
                 return events
             if r < 0.11:
@@ -254,7 +273,8 @@ class _Walker:
 
 
 def generate(*, kiosks: int = 50, days: int = 60, sessions: int = 100_000, seed: int = 7,
-             library_path: Path = SAMPLE_LIBRARY, end: datetime | None = None) -> History:
+             library_path: Path = SAMPLE_LIBRARY, end: datetime | None = None,
+             improvement: Improvement | None = None) -> History:
     """The whole history in memory: kiosks and every event, oldest session first."""
     rng = random.Random(seed)
     library = open_library(library_path)
@@ -262,7 +282,7 @@ def generate(*, kiosks: int = 50, days: int = 60, sessions: int = 100_000, seed:
     end = (end or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     start = (end - timedelta(days=days)).replace(hour=0)
     history = History(fleet, [], start, days, library)
-    walker = _Walker(library, history.version_at, rng)
+    walker = _Walker(library, history.version_at, rng, improvement)
     day_weights = [1.0 + 0.25 * ((d % 7) in (4, 5)) for d in range(days)]  # busier towards weekends
     langs, lang_w = zip(*LANGUAGES, strict=True)
     starts = []
@@ -292,9 +312,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--db", required=True, help="server database URL (sqlite:///file.db or postgresql://...)")
+    p.add_argument("--better-step", metavar="GUIDE:STEP", default=None,
+                   help="make version 2 of GUIDE really better at STEP: walk-aways there fall from 30%% to 5%%")
     args = p.parse_args(argv)
     began = time.perf_counter()
-    history = generate(kiosks=args.kiosks, days=args.days, sessions=args.sessions, seed=args.seed)
+    improvement = None
+    if args.better_step:
+        guide, _, step = args.better_step.partition(":")
+        improvement = Improvement(guide, step)
+    history = generate(kiosks=args.kiosks, days=args.days, sessions=args.sessions, seed=args.seed,
+                       improvement=improvement)
     print(f"generated {len(history.events):,} events for {args.sessions:,} sessions "
           f"in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     began = time.perf_counter()

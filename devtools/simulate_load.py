@@ -18,7 +18,8 @@ from server import auth, db, publish, summary
 BATCH = 5000
 
 
-def load(url_or_engine: str | Engine, history: History, *, seed: int = 11) -> Engine:
+def load(url_or_engine: str | Engine, history: History, *, seed: int = 11, pilot: set[str] = frozenset()) -> Engine:
+    """`pilot`: kiosks put in a rollout group "pilot" (before their events are summarised)."""
     engine = db.make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     db.migrate(engine)
     rng = random.Random(seed)
@@ -31,8 +32,12 @@ def load(url_or_engine: str | Engine, history: History, *, seed: int = 11) -> En
                 db.content_versions.c.version == result.content_version).values(published_at=at))
     latest = len(edit_times)
     now = time.time()
+    if pilot:
+        from server import groups
+
+        groups.add_group(engine, "pilot")
     for n, kiosk in enumerate(history.kiosks):
-        auth.add_device(engine, kiosk.id, kiosk.location)
+        auth.add_device(engine, kiosk.id, kiosk.location, "pilot" if kiosk.id in pilot else db.DEFAULT_GROUP)
         # A fleet with a few problems to see:
         # some kiosks silent for hours, some failing to sync, some behind on content or with a deep
         # outbox, one now and then whose events the server refused (a token of another device).

@@ -7,6 +7,7 @@ builds the same app; everything the workers must agree on lives in the database 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 
@@ -34,7 +35,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
                   manifests=ManifestCache(),
                   ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
-    app = FastAPI(title="Guide kiosk server", version="1.0.0",
+    app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=_lifespan,
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
     app.state.ctx = ctx
@@ -55,3 +56,18 @@ def create_app(config: Config | None = None) -> FastAPI:
     for module in (health, content, devices, events, staff, publish):
         app.include_router(module.router)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """The rollout guard's periodic run (every guard_interval minutes, one process at a time)
+    lives as long as the server does."""
+    from server import rollout_guard
+
+    ctx = app.state.ctx
+    stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
+    try:
+        yield
+    finally:
+        if stop is not None:
+            stop.set()

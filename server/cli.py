@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from contract.config_files import default
 from contract.guides import LibraryInvalid
 from contract.library_settings import FILE_NAME as settings_file
@@ -131,6 +133,38 @@ def build_parser() -> argparse.ArgumentParser:
                                      "sync, even when that is lower than what it has (its epoch rises).")
     gm.add_argument("device")
     gm.add_argument("group")
+    gg = gsub.add_parser("guard", parents=[common], help="the rollout guard's settings for one group",
+                         description="Set the rollout guard for GROUP (server/rollout_guard.py); what is not "
+                                     "given stays as it is, --defaults goes back to server.toml's values. "
+                                     "Without options: print the group's settings.")
+    gg.add_argument("group")
+    onoff = gg.add_mutually_exclusive_group()
+    onoff.add_argument("--on", dest="guard", action="store_const", const=True, default=None)
+    onoff.add_argument("--off", dest="guard", action="store_const", const=False)
+    onoff.add_argument("--defaults", action="store_true", help="forget the group's own settings")
+    gg.add_argument("--confidence", type=float, default=None, help="e.g. 0.95")
+    gg.add_argument("--min-sessions", type=int, default=None, help="sessions a side before it decides")
+    gg.add_argument("--min-days", type=float, default=None, help="days a stage runs before it decides")
+
+    cmp_ = sub.add_parser("compare", parents=[common], help="did it help? compare two guide versions or groups",
+                          description="Compare guide versions A and B of GUIDE (B against A), or with --groups G1 "
+                                      "G2 --since DATE the two rollout groups over the same days (G2 against G1): "
+                                      "resolution, escalation and walk-away rates, phone handoffs, average rating "
+                                      "and walk-aways per step, each with a 95%% interval and a verdict.")
+    cmp_.add_argument("guide")
+    cmp_.add_argument("versions", type=int, nargs="*", metavar="VERSION", help="A and B")
+    cmp_.add_argument("--groups", nargs=2, metavar=("G1", "G2"), default=None)
+    cmp_.add_argument("--since", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="first day (UTC) to count; needed with --groups")
+    cmp_.add_argument("--until", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="last day (UTC) to count (default: today)")
+    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    gu = sub.add_parser("guard", parents=[common], help="the rollout guard",
+                        description="run: evaluate every open stage now; roll back and record where the minimum "
+                                    "is reached (docs/server.md).")
+    gu.add_argument("action", choices=["run"])
+    gu.add_argument("--json", action="store_true")
 
     dev = sub.add_parser("device", help="add, list, rotate and revoke kiosks", description="Manage kiosk devices.")
     dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -326,6 +360,21 @@ def _run(args) -> int:
         return 0
     if args.command == "group":
         return _group(args)
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "guard":
+        from server import rollout_guard
+
+        cfg = config.load(args.data_dir, db=args.db)
+        statuses = rollout_guard.run_once(_engine(args), cfg)
+        if args.json:
+            print(json.dumps([s.__dict__ for s in statuses], indent=2))
+        else:
+            for status in statuses:
+                print(status.sentence)
+            if not statuses:
+                print("No staged rollout is open: nothing to decide.")
+        return 0
     if args.command == "device":
         return _device(args)
     if args.command == "staff" and args.staff_command == "list":
@@ -411,7 +460,6 @@ def _export_draft(args) -> int:
 
 
 def _device(args) -> int:
-    import sqlalchemy as sa
 
     engine = _engine(args)
     if args.device_command == "add":
@@ -449,8 +497,51 @@ def _device(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from server import compare
+
+    cfg = config.load(args.data_dir, db=args.db)
+    effects = compare.Effects.of(cfg)
+    engine = _engine(args)
+    with db.read(engine) as conn:
+        if args.groups:
+            if args.versions or args.since is None:
+                print("error: --groups G1 G2 takes --since DATE and no versions", file=sys.stderr)
+                return 2
+            result = compare.compare_groups(conn, args.guide, *args.groups, since=args.since, until=args.until,
+                                            effects=effects)
+        else:
+            if len(args.versions) != 2:
+                print("error: give two versions, A and B (or --groups G1 G2 --since DATE)", file=sys.stderr)
+                return 2
+            result = compare.compare_versions(conn, args.guide, *args.versions, effects=effects, since=args.since,
+                                              until=args.until)
+    if result.a.sessions + result.b.sessions == 0:
+        print(f"error: no sessions of guide '{args.guide}' on either side", file=sys.stderr)
+        return 1
+    print(json.dumps(result.as_dict(), indent=2) if args.json else compare.text_report(result))
+    return 0
+
+
 def _group(args) -> int:
     engine = _engine(args)
+    if args.group_command == "guard":
+        from server import rollout_guard
+
+        if args.defaults or any(v is not None for v in (args.guard, args.confidence, args.min_sessions,
+                                                         args.min_days)):
+            rollout_guard.set_group_settings(engine, args.group, clear=args.defaults, guard=args.guard,
+                                             guard_confidence=args.confidence,
+                                             guard_min_sessions=args.min_sessions, guard_min_days=args.min_days)
+        with db.read(engine) as conn:
+            row = conn.execute(sa.select(db.rollout_groups).where(db.rollout_groups.c.name == args.group)).first()
+        if row is None:
+            print(f"error: there is no group '{args.group}'", file=sys.stderr)
+            return 1
+        s = rollout_guard.settings_for(row, config.load(args.data_dir, db=args.db))
+        print(f"Group '{args.group}': guard {'on' if s.enabled else 'off'}, decides at {s.min_sessions} sessions a "
+              f"side and {s.min_days:g} days, rolls back when worse with {100 * s.confidence:g}% confidence.")
+        return 0
     if args.group_command == "add":
         version = groups.add_group(engine, args.name)
         print(f"Group '{args.name}' added, on content version {version if version is not None else 'none'} "

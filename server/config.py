@@ -81,6 +81,22 @@ class Config(BaseSettings):
     # The studio's review (docs/studio.md): a draft is published only when a publisher who wrote
     # none of it approves it. false: an author who is a publisher may approve their own draft.
     review_two_people: bool = True
+    # Did it help? (server/compare.py): the smallest change a comparison should be able to see, for
+    # "not enough sessions yet" and how many more are needed (80% power at 95% confidence):
+    # percentage points for rates, stars for the average rating.
+    compare_effect_points: float = 5.0
+    compare_effect_stars: float = 0.25
+    # The rollout guard (server/rollout_guard.py), defaults for every group; a group may set its own
+    # (`kiosk-server group guard`). It decides once per staged version, when both sides have
+    # guard_min_sessions sessions of the changed guides and the stage is guard_min_days days old: a
+    # version worse on walk-aways or escalations with guard_confidence is rolled back for its group.
+    guard: bool = False
+    guard_confidence: float = 0.95
+    guard_min_sessions: int = 200
+    guard_min_days: float = 3.0
+    guard_interval: float = 15.0  # minutes between the server's own guard runs; 0: only `guard run`
+    # "Where customers need a person": minutes of staff time one escalation costs.
+    staff_minutes_per_escalation: float = 6.0
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
@@ -189,6 +205,20 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
                  "staff_address_limit"):
         if getattr(cfg, name) < 1:
             out.append(("error", f"{name} must be at least 1"))
+    if cfg.compare_effect_points <= 0 or cfg.compare_effect_points >= 50:
+        out.append(("error", "compare_effect_points must be more than 0 and less than 50 percentage points"))
+    if cfg.compare_effect_stars <= 0 or cfg.compare_effect_stars > 4:
+        out.append(("error", "compare_effect_stars must be more than 0 and at most 4 stars"))
+    if not 0.5 <= cfg.guard_confidence < 1:
+        out.append(("error", "guard_confidence must be at least 0.5 and less than 1 (0.95 is 95%)"))
+    if cfg.guard_min_sessions < 30:
+        out.append(("error", "guard_min_sessions must be at least 30: fewer sessions decide on noise"))
+    if cfg.guard_min_days < 1:
+        out.append(("error", "guard_min_days must be at least 1 day (3 covers weekday and weekend traffic)"))
+    if cfg.guard_interval < 0:
+        out.append(("error", "guard_interval must be 0 (off) or more minutes"))
+    if cfg.staff_minutes_per_escalation < 0:
+        out.append(("error", "staff_minutes_per_escalation must be 0 or more minutes"))
     if cfg.phone_link_hours <= 0:
         out.append(("error", "phone_link_hours must be more than 0"))
     if not cfg.phone_legacy_links_until:

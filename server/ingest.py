@@ -206,7 +206,7 @@ def store_events(engine: Engine, device: str, events: list[Any], touch_device_id
             if rows:
                 inserted = _insert_new(conn, rows)
                 if inserted:  # keep the dashboard's per-session summaries equal to the raw events
-                    summary.refresh(conn, device, {r["session"] for r in rows if r["uuid"] in inserted})
+                    summary.refresh(conn, device, {r["session"] for r in rows if r["uuid"] in inserted}, inserted)
             if touch_device_id is not None:
                 conn.execute(db.devices.update().where(db.devices.c.id == touch_device_id)
                              .values(last_seen=received_at))

@@ -1,17 +1,31 @@
-"""Per-session summaries (tables session_summary and session_guides, server/db/migrations.py, migration 3).
+"""Summaries the dashboard reads instead of raw events: per session (tables session_summary and
+session_guides, migration 3) and for comparisons, per (day, guide, version, group, step)
+(comparison_summary, migration 14). This module is the one owner of summarising; ingest calls
+`refresh` in the transaction that stored a batch.
 
 Counting distinct sessions over a million raw events takes seconds; the dashboard's overview and
 guide tables read one narrow row per session instead. A summary is never updated by increments:
 `refresh` recomputes each touched session from all of its raw events, in the same transaction that
 stored the new events, so events arriving late, twice or out of order still leave a summary that
 equals what the raw events say.
+
+Comparison summaries are kept for ever (raw events may be pruned, issue 16), so they are merged,
+never recomputed: for each touched session `refresh` works out the session's share of the
+summaries before this batch (its stored events without the new ones) and after it (with them), and
+adds the difference. A late session, a late event of a known session, or a batch sent twice (the
+duplicates are not new, so nothing changes) all leave the totals equal to counting every session
+once. A session's day is the UTC date its session_start reached the server (else its first
+event's), and its group the kiosk's group when the session was first summarised (session_rollout).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from server import db
@@ -76,22 +90,163 @@ def _lock(conn: Connection, device: str, sessions: list[str]) -> None:
                          {"k": f"session-summary|{device}|{session}"})
 
 
-def refresh(conn: Connection, device: str, sessions: Iterable[str]) -> None:
-    """Recompute the summaries of `device`'s `sessions` from their raw events."""
+def refresh(conn: Connection, device: str, sessions: Iterable[str], new: set[str] | None = None) -> None:
+    """Recompute the per-session summaries of `device`'s `sessions` from their raw events, and merge
+    the change the events with uuids in `new` (just stored; None: all of them) make to the
+    comparison summaries."""
     ordered = sorted(set(sessions))
+    deltas: dict[Key, dict[str, int]] = {}
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
         _lock(conn, device, chunk)
+        _merge_comparisons(conn, device, chunk, new, deltas)
         mine = [ev.c.device == device, ev.c.session.in_(chunk)]
         conn.execute(sg.delete().where(sg.c.device == device, sg.c.session.in_(chunk)))
         conn.execute(ss.delete().where(ss.c.device == device, ss.c.session.in_(chunk)))
         conn.execute(ss.insert().from_select(SUMMARY_COLUMNS, _session_select(mine)))
         conn.execute(sg.insert().from_select(GUIDE_COLUMNS, _guide_select(mine)))
+    _upsert_add(conn, deltas)  # once, in key order (see _upsert_add)
 
 
-def rebuild(conn: Connection) -> None:
-    """Summarise every session from scratch (migration, bulk loads)."""
+def rebuild(conn: Connection, comparisons: bool = True) -> None:
+    """Summarise every session from scratch (migrations, bulk loads). Migration 3 runs before the
+    comparison tables exist, so it passes comparisons=False."""
+    if comparisons:
+        rebuild_comparisons(conn)
     conn.execute(sg.delete())
     conn.execute(ss.delete())
     conn.execute(ss.insert().from_select(SUMMARY_COLUMNS, _session_select([])))
     conn.execute(sg.insert().from_select(GUIDE_COLUMNS, _guide_select([])))
+
+
+# --- comparison summaries ------------------------------------------------------------------------
+
+cs = db.comparison_summary
+sr = db.session_rollout
+COUNTS = ("sessions", "resolved", "escalated", "walked_away", "handoffs", "rating_sum", "ratings",
+          "rating_squares", "views")
+WHOLE_GUIDE = ""  # the step of a guide-version row
+Key = tuple[str, str, int, str, str]  # (day, guide, guide_version, rollout_group, step)
+_EVENT_COLUMNS = (ev.c.uuid, ev.c.session, ev.c.type, ev.c.guide, ev.c.guide_version, ev.c.step, ev.c.outcome,
+                  ev.c.rating, ev.c.server_time)
+
+
+def utc_day(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def session_share(events: list, group: str) -> dict[Key, dict[str, int]]:
+    """One session's share of comparison_summary, from its events (rows with the columns of
+    _EVENT_COLUMNS). The rules are the session summaries': a guide version counts for the session
+    once it showed one of its steps; a walk-away is an idle timeout on a step in a session that
+    reached no outcome at all, counted on the guide, version and step it fired on; an escalation
+    is also counted on the step that reached it."""
+    if not events:
+        return {}
+    starts = [e.server_time for e in events if e.type == "session_start"]
+    day = utc_day(min(starts) if starts else min(e.server_time for e in events))
+    seen: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for e in events:
+        if e.type == "step_view" and e.guide is not None and e.guide_version is not None:
+            steps = seen[(e.guide, e.guide_version)]
+            if e.step:
+                steps.add(e.step)
+    no_outcome = not any(e.type == "outcome" for e in events)
+    out: dict[Key, dict[str, int]] = {}
+    for (guide, version), steps in seen.items():
+        mine = [e for e in events if e.guide == guide and e.guide_version == version]
+        ratings = [e.rating for e in mine if e.type == "feedback" and e.rating is not None]
+        walked = {e.step for e in mine if e.type == "idle_timeout" and e.step is not None} if no_outcome else set()
+        out[(day, guide, version, group, WHOLE_GUIDE)] = {
+            "sessions": 1,
+            "resolved": int(any(e.type == "outcome" and e.outcome == "resolved" for e in mine)),
+            "escalated": int(any(e.type == "outcome" and e.outcome == "escalate" for e in mine)),
+            "walked_away": int(bool(walked)),
+            "handoffs": int(any(e.type == "handoff_shown" for e in mine)),
+            "rating_sum": sum(ratings), "ratings": len(ratings), "rating_squares": sum(r * r for r in ratings),
+        }
+        escalated_at = {e.step for e in mine if e.type == "outcome" and e.outcome == "escalate" and e.step}
+        for step in steps | walked | escalated_at:
+            out[(day, guide, version, group, step)] = {"views": int(step in steps), "walked_away": int(step in walked),
+                                                       "escalated": int(step in escalated_at)}
+    return out
+
+
+def _add(total: dict[Key, dict[str, int]], share: dict[Key, dict[str, int]], sign: int) -> None:
+    for key, counts in share.items():
+        row = total.setdefault(key, dict.fromkeys(COUNTS, 0))
+        for name, n in counts.items():
+            row[name] += sign * n
+
+
+def _upsert_add(conn: Connection, deltas: dict[Key, dict[str, int]]) -> None:
+    """Add each delta to its row (made when missing), in key order: two PostgreSQL transactions
+    updating the same rows take their row locks in the same order, so they cannot deadlock."""
+    rows = [dict(zip(("day", "guide", "guide_version", "rollout_group", "step"), key, strict=True), **counts)
+            for key, counts in sorted(deltas.items()) if any(counts.values())]
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(cs)
+    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in cs.primary_key],
+                                      set_={n: cs.c[n] + stmt.excluded[n] for n in COUNTS})
+    conn.execute(stmt, rows)
+
+
+def _groups_of(conn: Connection, device: str, sessions: list[str]) -> dict[str, str]:
+    """Each session's group: where it was first merged, else (a new session) the kiosk's group now,
+    which is then recorded."""
+    known = dict(conn.execute(sa.select(sr.c.session, sr.c.rollout_group)
+                              .where(sr.c.device == device, sr.c.session.in_(sessions))).all())
+    fresh = [s for s in sessions if s not in known]
+    if fresh:
+        group = conn.execute(sa.select(db.devices.c.rollout_group).where(db.devices.c.name == device)).scalar() \
+            or db.DEFAULT_GROUP
+        conn.execute(sr.insert(), [{"device": device, "session": s, "rollout_group": group} for s in fresh])
+        known.update(dict.fromkeys(fresh, group))
+    return known
+
+
+def _merge_comparisons(conn: Connection, device: str, sessions: list[str], new: set[str] | None,
+                       deltas: dict[Key, dict[str, int]]) -> None:
+    """Add to `deltas` what the new events change in these sessions' shares."""
+    groups = _groups_of(conn, device, sessions)
+    by_session: dict[str, list] = defaultdict(list)
+    for e in conn.execute(sa.select(*_EVENT_COLUMNS).where(ev.c.device == device, ev.c.session.in_(sessions))):
+        by_session[e.session].append(e)
+    for session, events in by_session.items():
+        before = [e for e in events if new is not None and e.uuid not in new]
+        _add(deltas, session_share(events, groups[session]), +1)
+        _add(deltas, session_share(before, groups[session]), -1)
+
+
+def rebuild_comparisons(conn: Connection) -> None:
+    """comparison_summary and session_rollout from every stored event (the migration that adds them,
+    bulk loads); each session in its kiosk's current group."""
+    conn.execute(cs.delete())
+    conn.execute(sr.delete())
+    group_of = dict(conn.execute(sa.select(db.devices.c.name, db.devices.c.rollout_group)).all())
+    totals: dict[Key, dict[str, int]] = {}
+    ledger: list[dict[str, str]] = []
+    current: tuple[str, str] | None = None
+    events: list = []
+
+    def flush() -> None:
+        if current is not None:
+            group = group_of.get(current[0]) or db.DEFAULT_GROUP
+            ledger.append({"device": current[0], "session": current[1], "rollout_group": group})
+            _add(totals, session_share(events, group), +1)
+
+    rows = conn.execute(sa.select(ev.c.device, *_EVENT_COLUMNS).order_by(ev.c.device, ev.c.session)
+                        .execution_options(yield_per=20_000))
+    for e in rows:
+        if (e.device, e.session) != current:
+            flush()
+            current, events = (e.device, e.session), []
+        events.append(e)
+    flush()
+    for i in range(0, len(ledger), 5000):
+        conn.execute(sr.insert(), ledger[i:i + 5000])
+    keys = sorted(totals)
+    for i in range(0, len(keys), 5000):
+        _upsert_add(conn, {k: totals[k] for k in keys[i:i + 5000]})

@@ -57,6 +57,14 @@ SERVER_ENV = {
     "staff_address_limit": ("40", 40),
     "trusted_proxies": ("127.0.0.1,10.0.0.2", "127.0.0.1,10.0.0.2"),
     "review_two_people": ("false", False),
+    "compare_effect_points": ("3", 3.0),
+    "compare_effect_stars": ("0.5", 0.5),
+    "guard": ("true", True),
+    "guard_confidence": ("0.99", 0.99),
+    "guard_min_sessions": ("400", 400),
+    "guard_min_days": ("7", 7.0),
+    "guard_interval": ("5", 5.0),
+    "staff_minutes_per_escalation": ("10", 10.0),
 }
 
 

@@ -1,7 +1,8 @@
 """The staff dashboard: server-rendered HTML pages under /dashboard, behind the staff login.
 
 Pages: overview, guides (list and one guide drawn as its decision tree), feedback (with CSV
-export), search, fleet, library (versions, diffs, rollback). Numbers come from server.stats (SQL),
+export), search, fleet, library (versions, diffs, rollback), "Where customers need a person"
+(server.dashboard.comparisons, which also builds the guide page's "Did it help?"). Numbers come from server.stats (SQL),
 charts from server.charts (inline SVG), so the pages need no JavaScript and no network.
 
 Jinja2 autoescapes every value; the only unescaped HTML is the SVG that server.charts builds, and
@@ -12,14 +13,14 @@ in <meta name="csrf-token"> for scripts of its own. The cookie is SameSite=Stric
 
 from __future__ import annotations
 
-from server.dashboard import feedback, fleet, library, login, usage
+from server.dashboard import comparisons, feedback, fleet, library, login, usage
 from server.dashboard.login import login_redirect, role_refused
 from server.deps import RoleNeeded, StaffLoginNeeded
 
 
 def install(app) -> None:
     """Mount the dashboard in the server's FastAPI app (create_app sets app.state.ctx)."""
-    for module in (usage, login, feedback, fleet, library):
+    for module in (usage, login, feedback, fleet, library, comparisons):
         app.include_router(module.router)
     app.add_exception_handler(StaffLoginNeeded, login_redirect)
     app.add_exception_handler(RoleNeeded, role_refused)

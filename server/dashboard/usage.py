@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from contract.guides import Library, pick
 from contract.translations import LanguageCoverage, guide_coverage, library_coverage
 from server import charts, db, publish, search_preview, stats
+from server.dashboard import comparisons
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.render import engine_of, render, snapshot
 from server.deps import StaffDep
@@ -105,13 +106,14 @@ def guide_page(request: Request, user: StaffDep, guide_id: str,
     guide = publish.load_guide(engine, guide_id, version)
     with snapshot(engine) as conn:
         flow = stats.guide_flow(conn, form.filters, guide_id, version)
+        help_ = comparisons.did_it_help(conn, request, guide_id, form)
     nodes, edges, title = guide_tree(guide, flow, form.filters.lang or "en")
     tree = charts.tree_chart(nodes, edges, guide.start, title=f"{title} {version}")
     rate_chart = charts.bar_chart(
         [(f"v{r.version}", round(100 * (r.resolution_rate or 0), 1)) for r in flow.versions],
         title="Resolved, % of sessions, per version", width=360, height=200)
     return render(request, "guide.html", user, guide=guide, guide_id=guide_id, version=version, versions=known,
-                  flow=flow, tree=tree, rate_chart=rate_chart, form=form, choices=choices,
+                  flow=flow, tree=tree, rate_chart=rate_chart, form=form, choices=choices, help=help_,
                   title=pick(guide.title, "en", guide.language))
 
 

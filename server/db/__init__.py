@@ -23,6 +23,7 @@ from server.db.schema import (
     DASHBOARD_INDEXES,
     DEFAULT_GROUP,
     SEARCH_INDEX,
+    comparison_summary,
     content_guides,
     content_versions,
     devices,
@@ -31,12 +32,14 @@ from server.db.schema import (
     draft_revisions,
     drafts,
     events,
+    guard_decisions,
     guide_versions,
     images,
     metadata,
     rollout_groups,
     schema_version,
     session_guides,
+    session_rollout,
     session_summary,
     settings,
     staff,
@@ -45,9 +48,10 @@ from server.db.schema import (
 )
 
 __all__ = [
-    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
-    "content_versions", "current_version", "default_url", "devices", "draft_comments", "draft_guides", "draft_revisions", "drafts", "events", "guide_versions", "images",
+    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX",
+    "comparison_summary", "content_guides", "content_versions", "current_version", "default_url", "devices",
+    "draft_comments", "draft_guides", "draft_revisions", "drafts", "events", "guard_decisions", "guide_versions", "images",
     "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
-    "read", "rollout_groups", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
+    "read", "rollout_groups", "schema_version", "session_guides", "session_rollout", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
     "throttle_counters", "write",
 ]

@@ -18,14 +18,17 @@ from server.db.schema import (
     SEARCH_INDEX,
     _v1_tables,
     _v5_login_failures,
+    _v11_rollout_groups,
+    comparison_summary,
     devices,
     draft_comments,
     draft_guides,
     draft_revisions,
     drafts,
-    rollout_groups,
+    guard_decisions,
     schema_version,
     session_guides,
+    session_rollout,
     session_summary,
     staff_sessions,
     throttle_counters,
@@ -48,7 +51,7 @@ def _migration_3(conn: Connection) -> None:
 
     session_summary.create(conn)
     session_guides.create(conn)
-    summary.rebuild(conn)  # an upgraded server summarises the events it already holds
+    summary.rebuild(conn, comparisons=False)  # an upgraded server summarises the events it already holds
 
 
 def _migration_4(conn: Connection) -> None:
@@ -122,6 +125,7 @@ def _migration_11(conn: Connection) -> None:
     """Rollout groups: the `default` group holds every device there is and points at the latest
     content version, so every kiosk keeps receiving what it received before."""
     integer, text = (t.compile(dialect=conn.dialect) for t in (sa.Integer(), sa.String(80)))
+    rollout_groups = _v11_rollout_groups(sa.MetaData())
     rollout_groups.create(conn, checkfirst=True)
     conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN rollout_group {text} NOT NULL DEFAULT '{DEFAULT_GROUP}'"))
     conn.execute(sa.text(f"ALTER TABLE devices ADD COLUMN epoch {integer} NOT NULL DEFAULT 0"))
@@ -147,6 +151,21 @@ def _migration_13(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _migration_14(conn: Connection) -> None:
+    """Summaries for comparisons and the rollout guard's settings and decisions; the summaries are
+    built from the events the server already holds (each session in its kiosk's current group:
+    where a kiosk stood before is not recorded anywhere)."""
+    from server import summary
+
+    integer, double, small = (t.compile(dialect=conn.dialect) for t in (sa.Integer(), sa.Double(), sa.SmallInteger()))
+    for name, kind in (("guard", small), ("guard_confidence", double), ("guard_min_sessions", integer),
+                       ("guard_min_days", double)):
+        conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN {name} {kind}"))
+    for table in (comparison_summary, session_rollout, guard_decisions):
+        table.create(conn)
+    summary.rebuild_comparisons(conn)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -163,6 +182,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
      _migration_11),
     (12, "content_versions.library_settings: _library.yaml published with each version", _migration_12),
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
+    (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -253,13 +253,20 @@ staff_sessions = sa.Table(
 # signed manifest carries it, so the kiosk may go down to a lower content version then and only then.
 # A version published to one group (`staged_to`) records the version that group had (`base_version`).
 DEFAULT_GROUP = "default"
-rollout_groups = sa.Table(
-    "rollout_groups", metadata,
-    sa.Column("name", sa.String(80), primary_key=True),
-    sa.Column("content_version", sa.Integer, nullable=True),  # null: nothing published to it yet
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("changed_at", sa.Double, nullable=True),  # when its version last moved
-)
+
+
+def _v11_rollout_groups(md: sa.MetaData) -> sa.Table:
+    """The table as migration 11 creates it (later migrations add columns to it)."""
+    return sa.Table(
+        "rollout_groups", md,
+        sa.Column("name", sa.String(80), primary_key=True),
+        sa.Column("content_version", sa.Integer, nullable=True),  # null: nothing published to it yet
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("changed_at", sa.Double, nullable=True),  # when its version last moved
+    )
+
+
+rollout_groups = _v11_rollout_groups(metadata)
 devices.append_column(sa.Column("rollout_group", sa.String(80), nullable=False, server_default=DEFAULT_GROUP))
 devices.append_column(sa.Column("epoch", sa.Integer, nullable=False, server_default="0"))
 content_versions.append_column(sa.Column("base_version", sa.Integer, nullable=True))
@@ -325,4 +332,58 @@ draft_comments = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # comment | submitted | returned | approved
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Index("ix_draft_comments_draft", "draft_id"),
+)
+
+
+# Version 14: summaries for comparisons (shared/DESIGN.md), kept for ever, merged as events arrive
+# (server/summary.py). One row per (UTC day the session started, guide, guide version, rollout group
+# of the kiosk, step); step '' is the whole guide version. On a guide row `sessions` counts sessions
+# that showed a step of it and the outcome columns count those sessions; on a step row `views` counts
+# sessions that showed that step, `walked_away` those whose idle timeout fired there and `escalated`
+# those that reached an "ask a person" outcome there.
+comparison_summary = sa.Table(
+    "comparison_summary", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("guide", sa.String(80), primary_key=True),
+    sa.Column("guide_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("rollout_group", sa.String(80), primary_key=True),
+    sa.Column("step", sa.String(80), primary_key=True),
+    sa.Column("sessions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("resolved", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("escalated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("walked_away", sa.Integer, nullable=False, server_default="0"),  # idle timeout, no outcome
+    sa.Column("handoffs", sa.Integer, nullable=False, server_default="0"),  # sessions that showed the phone QR
+    sa.Column("rating_sum", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ratings", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rating_squares", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("views", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_comparison_summary_guide", "guide", "day", "guide_version", "rollout_group"),
+)
+# Where each session's share of comparison_summary was merged: its day and the group its kiosk was
+# in when it was first summarised, so later events of the session land in the same row even after
+# the kiosk moved group (and a session whose raw events were pruned keeps its place).
+session_rollout = sa.Table(
+    "session_rollout", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("session", sa.String(80), primary_key=True),
+    sa.Column("rollout_group", sa.String(80), nullable=False),
+)
+# Version 14: the rollout guard's per-group settings (null: the server.toml default) and its decisions.
+rollout_groups.append_column(sa.Column("guard", sa.SmallInteger, nullable=True))  # 1 on, 0 off
+rollout_groups.append_column(sa.Column("guard_confidence", sa.Double, nullable=True))
+rollout_groups.append_column(sa.Column("guard_min_sessions", sa.Integer, nullable=True))
+rollout_groups.append_column(sa.Column("guard_min_days", sa.Double, nullable=True))
+guard_decisions = sa.Table(
+    "guard_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("rollout_group", sa.String(80), nullable=False),
+    sa.Column("content_version", sa.Integer, nullable=False),  # the staged version decided on
+    sa.Column("base_version", sa.Integer, nullable=True),  # what the group had before it
+    sa.Column("decided_at", sa.Double, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # rolled_back | kept
+    sa.Column("sentence", sa.Text, nullable=False),  # for staff, in plain words
+    sa.Column("details", sa.Text, nullable=False),  # JSON: the figures the decision read
+    # decided once per staged version and group
+    sa.UniqueConstraint("rollout_group", "content_version", name="uq_guard_decisions_group_version"),
+    sa.Index("ix_guard_decisions_decided", "decided_at"),
 )

@@ -169,3 +169,55 @@ def no_result_queries(events: list[dict], period: Period, locations: dict[str, s
     misses = Counter((e["data"]["query"].lower(), e["lang"]) for e in select(events, period, locations, "search")
                      if e["data"]["hits"] == 0)
     return [(q, lang, n) for (q, lang), n in sorted(misses.items(), key=lambda kv: (-kv[1], kv[0]))[:25]]
+
+
+# --- comparisons (server/compare.py): every session of the history, by its own events -------------
+
+def _grouped(events: list[dict]) -> list[list[dict]]:
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for e in events:
+        grouped.setdefault((e["device"], e["session"]), []).append(e)
+    return list(grouped.values())
+
+
+def version_arm(events: list[dict], guide: str, version: int) -> dict[str, Any]:
+    """Sessions that showed a step of the guide version; of those resolved and walked away; and per
+    step, sessions that saw it and walked away there."""
+    out: dict[str, Any] = {"sessions": 0, "resolved": 0, "walked_away": 0, "steps": {}}
+    for evs in _grouped(events):
+        here = [e for e in evs if e["guide"] == guide and e["guide_version"] == version]
+        if not any(e["type"] == "step_view" for e in here):
+            continue
+        out["sessions"] += 1
+        out["resolved"] += any(e["type"] == "outcome" and e["data"]["outcome"] == "resolved" for e in here)
+        walked = set() if any(e["type"] == "outcome" for e in evs) else \
+            {e["step"] for e in here if e["type"] == "idle_timeout" and e["step"]}
+        out["walked_away"] += bool(walked)
+        for step in {e["step"] for e in here if e["type"] == "step_view"}:
+            views, gone = out["steps"].get(step, (0, 0))
+            out["steps"][step] = (views + 1, gone + (step in walked))
+    return out
+
+
+def need_a_person(events: list[dict]) -> dict[str, Any]:
+    """Per (guide, step): sessions that saw it, escalated there, walked away there; and over
+    sessions with a guide: how many, how many resolved with no person asked for, how many escalated."""
+    steps: dict[tuple[str, str], list[int]] = {}
+    total = served = escalated = 0
+    for evs in _grouped(events):
+        if not any(e["type"] == "step_view" for e in evs):
+            continue
+        total += 1
+        outcomes = {e["data"]["outcome"] for e in evs if e["type"] == "outcome"}
+        served += outcomes == {"resolved"}
+        escalated += "escalate" in outcomes
+        for pair in {(e["guide"], e["guide_version"]) for e in evs if e["type"] == "step_view"}:
+            here = [e for e in evs if (e["guide"], e["guide_version"]) == pair]
+            walked = set() if outcomes else {e["step"] for e in here if e["type"] == "idle_timeout" and e["step"]}
+            asked = {e["step"] for e in here if e["type"] == "outcome" and e["data"]["outcome"] == "escalate"}
+            for step in {e["step"] for e in here if e["type"] == "step_view"} | walked | asked:
+                row = steps.setdefault((pair[0], step), [0, 0, 0])
+                row[0] += any(e["type"] == "step_view" and e["step"] == step for e in here)
+                row[1] += step in asked
+                row[2] += step in walked
+    return {"steps": steps, "sessions": total, "self_served": served, "escalated": escalated}

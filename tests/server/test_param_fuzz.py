@@ -27,9 +27,9 @@ TRICKY = st.one_of(
     st.text(max_size=40),
 )
 FILTERS = ("start", "end", "rating", "page", "site", "lang", "guide", "device", "version", "rolled_back",
-           "published")
+           "published", "compare", "a", "b", "g1", "g2")
 PAGES = ("/dashboard", "/dashboard/guides", "/dashboard/guides/lost-bag", "/dashboard/feedback",
-         "/dashboard/feedback.csv", "/dashboard/search", "/dashboard/fleet", "/dashboard/library")
+         "/dashboard/feedback.csv", "/dashboard/search", "/dashboard/fleet", "/dashboard/library", "/dashboard/people")
 
 
 @pytest.fixture(scope="module")

@@ -56,10 +56,15 @@ def test_oldest_schema_migrates_forward_with_its_events(db_url):
         assert applied == [v for v, _, _ in db.MIGRATIONS]
         stored = conn.execute(sa.select(sa.func.count()).select_from(db.events)).scalar()
         summarised = conn.execute(sa.select(sa.func.count()).select_from(db.session_summary)).scalar()
+        # the comparison summaries built from the same events: one guide row per (session, guide version)
+        compared = conn.execute(sa.select(sa.func.sum(db.comparison_summary.c.sessions))
+                                .where(db.comparison_summary.c.step == "")).scalar()
+        guide_sessions = conn.execute(sa.select(sa.func.count()).select_from(db.session_guides)).scalar()
         synced = dict(conn.execute(sa.select(db.devices.c.name, db.devices.c.last_sync_result)).all())
     engine.dispose()
     assert stored == len(events)
     assert summarised == len({e["session"] for e in events}), "every old session has its summary"
+    assert compared == guide_sessions > 0
     # every stored sync result now reads as the one LastSync shape the Fleet page shows
     last = {name: LastSync.from_stored(text) for name, text in synced.items()}
     assert last["old-0"].healthy and last["old-0"].at == "2026-01-05T10:00:00Z"
