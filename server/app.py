@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -34,7 +35,19 @@ def create_app(config: Config | None = None) -> FastAPI:
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
                   manifests=ManifestCache(),
                   ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
-    app = FastAPI(title="Guide kiosk server", version="1.0.0",
+    from server.alerts.evaluator import AlertLoop
+
+    alert_loop = AlertLoop(engine, config)  # alerts: one process of all evaluates (server/alerts/)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        alert_loop.start()
+        try:
+            yield
+        finally:
+            alert_loop.stop()
+
+    app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=lifespan,
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
     app.state.ctx = ctx

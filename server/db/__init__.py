@@ -23,10 +23,12 @@ from server.db.schema import (
     DASHBOARD_INDEXES,
     DEFAULT_GROUP,
     SEARCH_INDEX,
+    alerts,
     content_guides,
     content_versions,
     devices,
     events,
+    feedback_triage,
     guide_versions,
     images,
     metadata,
@@ -41,8 +43,8 @@ from server.db.schema import (
 )
 
 __all__ = [
-    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "content_guides",
-    "content_versions", "current_version", "default_url", "devices", "events", "guide_versions", "images",
+    "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX", "alerts", "content_guides",
+    "content_versions", "current_version", "default_url", "devices", "events", "feedback_triage", "guide_versions", "images",
     "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
     "read", "rollout_groups", "schema_version", "session_guides", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
     "throttle_counters", "write",

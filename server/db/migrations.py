@@ -18,7 +18,9 @@ from server.db.schema import (
     SEARCH_INDEX,
     _v1_tables,
     _v5_login_failures,
+    alerts,
     devices,
+    feedback_triage,
     rollout_groups,
     schema_version,
     session_guides,
@@ -127,6 +129,17 @@ def _migration_11(conn: Connection) -> None:
     conn.execute(rollout_groups.insert().values(name=DEFAULT_GROUP, content_version=latest, created_at=time.time()))
 
 
+def _migration_15(conn: Connection) -> None:
+    """Alerts, the triage of comments, and each group's opening hours (issue 15). New tables and a
+    nullable column: nothing existing changes. Migration 11 creates rollout_groups from today's
+    definition, so a database made in one go from nothing already has the column."""
+    alerts.create(conn, checkfirst=True)
+    feedback_triage.create(conn, checkfirst=True)
+    if "opening_hours" not in {c["name"] for c in sa.inspect(conn).get_columns("rollout_groups")}:
+        text = sa.Text().compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN opening_hours {text}"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -141,6 +154,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "events.kiosk_time_raw (a kiosk clock's steps) and devices.default_pin", _migration_10),
     (11, "rollout groups: devices.rollout_group and epoch, content_versions.base_version and staged_to",
      _migration_11),
+    (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
