@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,7 +106,7 @@ class Overview:
     handoffs_shown: int
     handoffs_opened: int
     per_day: list[tuple[date, int]]
-    per_hour: list[int]  # 24 buckets, UTC hour of day
+    per_hour: list[int]  # 24 buckets, hour of day in the site's time zone (overview's zone)
 
 
 def session_where(f: Filters, table: sa.Table) -> list:
@@ -119,7 +119,7 @@ def session_where(f: Filters, table: sa.Table) -> list:
     return terms
 
 
-def overview(conn: Connection, f: Filters) -> Overview:
+def overview(conn: Connection, f: Filters, zone: tzinfo = UTC) -> Overview:
     ss = db.session_summary
     hour = int_floor(ss.c.started_at / 3600).label("hour")
     by_hour = conn.execute(sa.select(hour, sa.func.count()).where(*session_where(f, ss), ss.c.has_start == 1)
@@ -129,7 +129,7 @@ def overview(conn: Connection, f: Filters) -> Overview:
     for h, n in by_hour:
         day = datetime.fromtimestamp(h * 3600, UTC).date()
         day_counts[day] = day_counts.get(day, 0) + n
-        hours[h % 24] += n
+        hours[datetime.fromtimestamp(h * 3600, zone).hour] += n  # the hour on the site's clocks
     total = sa.func.sum
     row = conn.execute(sa.select(
         total(ss.c.guides), total(ss.c.resolved), total(ss.c.escalated), total(ss.c.walked_away),

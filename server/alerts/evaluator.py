@@ -135,6 +135,10 @@ def deliver_pending(engine: Engine, config: Config, now: float) -> dict[int, dic
     return out
 
 
+def _lease_key() -> int:
+    return int.from_bytes(LEASE_NAME.encode()[:8].ljust(8, b"\0"), "big") & 0x7FFFFFFFFFFFFFFF
+
+
 class Lease:
     """Whether this process is the one that evaluates alerts; see the module's docstring."""
 
@@ -153,8 +157,7 @@ class Lease:
             except sa.exc.DBAPIError:
                 self.release()  # the connection broke, and the lock with it: try for it again
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        key = int.from_bytes(LEASE_NAME.encode()[:8].ljust(8, b"\0"), "big") & 0x7FFFFFFFFFFFFFFF
-        if conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+        if conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _lease_key()}).scalar():
             self._conn = conn
             return True
         conn.close()
@@ -173,10 +176,14 @@ class Lease:
 
     def release(self) -> None:
         if self._conn is not None:
+            # Unlocked now (a closed connection's backend lets go only when it has exited), then
+            # invalidated rather than returned to the pool, where it would keep any lock left.
             try:
-                self._conn.close()
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lease_key()})
             except sa.exc.DBAPIError:
-                pass  # already gone: the server dropped it, and the lock with it
+                pass  # the connection is gone, and the lock with it
+            self._conn.invalidate()
+            self._conn.close()
             self._conn = None
         if self._file is not None:
             self._file.close()

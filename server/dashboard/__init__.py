@@ -1,7 +1,7 @@
 """The staff dashboard: server-rendered HTML pages under /dashboard, behind the staff login.
 
 Pages: overview, guides (list and one guide drawn as its decision tree), feedback (with CSV
-export), search, fleet, library (versions, diffs, rollback). Numbers come from server.stats (SQL),
+export), search, fleet, library (versions, diffs, rollback), alerts, "you said, we did". Numbers come from server.stats (SQL),
 charts from server.charts (inline SVG), so the pages need no JavaScript and no network.
 
 Jinja2 autoescapes every value; the only unescaped HTML is the SVG that server.charts builds, and
@@ -12,13 +12,13 @@ in <meta name="csrf-token"> for scripts of its own. The cookie is SameSite=Stric
 
 from __future__ import annotations
 
-from server.dashboard import feedback, fleet, library, login, usage
+from server.dashboard import alerts, feedback, fleet, library, login, usage
 from server.dashboard.login import login_redirect
 from server.deps import StaffLoginNeeded
 
 
 def install(app) -> None:
     """Mount the dashboard in the server's FastAPI app (create_app sets app.state.ctx)."""
-    for module in (usage, login, feedback, fleet, library):
+    for module in (usage, login, feedback, fleet, library, alerts):
         app.include_router(module.router)
     app.add_exception_handler(StaffLoginNeeded, login_redirect)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from contract.guides import pick
 from server import charts, db, publish, stats
 from server.dashboard.filters import filter_choices, read_filters
-from server.dashboard.render import engine_of, render, snapshot
+from server.dashboard.render import engine_of, render, snapshot, zone_of
 from server.deps import StaffDep
 from server.params import MAX_INT, whole
 
@@ -24,13 +24,13 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 def overview_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
-        o = stats.overview(conn, form.filters)
+        o = stats.overview(conn, form.filters, zone_of(request))
         choices = filter_choices(conn)
     label_every = max(1, len(o.per_day) // 15)
     day_chart = charts.bar_chart([(d.strftime("%m-%d"), n) for d, n in o.per_day], title="Sessions per day",
                                  label_every=label_every)
     hour_chart = charts.bar_chart([(f"{h:02d}", n) for h, n in enumerate(o.per_hour)],
-                                  title="Sessions by hour of day (UTC)", label_every=2)
+                                  title=f"Sessions by hour of day ({zone_of(request)})", label_every=2)
     return render(request, "overview.html", user, o=o, form=form, choices=choices,
                   day_chart=day_chart, hour_chart=hour_chart)
 
