@@ -115,7 +115,7 @@ def fleet(scope: Scope) -> Iterable[Finding]:
     """What each kiosk's last heartbeat says, and what the absence of one says."""
     cfg = scope.config
     for row in _devices(scope):
-        link = f"{FLEET}#kiosk-{row.name}"
+        link = f"{FLEET}#device-{row.name}"
         stale, quiet = _is_stale(scope, row)
         if stale:
             last = f"last contact {scope.local(row.last_seen)}" if row.last_seen else "it never contacted the server"

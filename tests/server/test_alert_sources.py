@@ -136,7 +136,7 @@ def test_each_heartbeat_problem_opens_its_own_alert_with_the_fleet_link(engine):
     assert set(rows) == {"disk_low", "outbox_growing", "sync_failing"}
     assert rows["disk_low"].sentence == "Kiosk k1 (Hall k1) has only 300 MB of disk free (the alert starts below 1024 MB)."
     assert rows["sync_failing"].sentence == "Kiosk k1 (Hall k1) cannot sync with the server: HTTP 503."
-    assert all(r.link == "/dashboard/fleet#kiosk-k1" for r in rows.values())
+    assert all(r.link == "/dashboard/fleet#device-k1" for r in rows.values())
 
 
 def test_heartbeats_but_no_sessions_for_hours_of_opening_is_a_dead_panel(engine):

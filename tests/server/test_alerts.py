@@ -1,0 +1,264 @@
+"""Alerts end to end, as an operator meets them: the real server on loopback with its alerts
+configured in server.toml, a real kiosk sync client sending its heartbeats (the kiosk's own
+builder and transport: the exact shape a kiosk sends), an SMTP server (aiosmtpd, STARTTLS and a
+login) and a webhook receiver started here. A kiosk whose disk runs low is told once by e-mail
+and once to the webhook, and once more when it is resolved, never again each round; the Alerts
+page shows it in the site's time zone and snoozes it; `kiosk-server alerts test` says what
+happened on each channel and never prints the password."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email
+import email.policy
+import html
+import ipaddress
+import json
+import re
+import ssl
+import threading
+import types
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from server_testkit import STAFF_PASSWORD, STAFF_USER, copy_of, start, stop
+
+import kiosk.sync.heartbeat as kiosk_heartbeat
+from devtools.procs import free_port, wait_for
+from kiosk.sync import SyncService
+from kiosk.transport import HttpTransport
+from offline_cache.store import Store
+from server import db
+
+SMTP_USER, SMTP_PASSWORD = "alerts@example.org", "s3cret-relay-password"
+DUBAI = ZoneInfo("Asia/Dubai")
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory):
+    """SQLite only: the sources and the lease are tested on PostgreSQL in test_alert_sources.py."""
+    return str(tmp_path_factory.mktemp("sqlite") / "server.db")
+
+
+def _certificate(tmp) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1: the relay's, and the CA file smtp_ca_file names."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp / "relay.pem", tmp / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+class Mailbox:
+    """aiosmtpd's handler: every message the relay accepted."""
+
+    def __init__(self):
+        self.messages: list[Message] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login.decode() == SMTP_USER and auth_data.password.decode() == SMTP_PASSWORD
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    def subjects(self) -> list[str]:
+        return [m["Subject"] for m in self.messages]
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    cert, key = _certificate(tmp_path_factory.mktemp("relay"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True,
+                            auth_required=True, auth_require_tls=True, authenticator=box.authenticate)
+    controller.start()
+    box.port, box.ca_file = controller.port, cert
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook():
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            assert self.headers["Content-Type"] == "application/json"
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield types.SimpleNamespace(url=f"http://127.0.0.1:{http.server_address[1]}/hooks/T000/B000",
+                                received=received)
+    http.shutdown()
+
+
+@pytest.fixture(scope="module")
+def alerting(prepared, relay, webhook, tmp_path_factory):
+    """The server with alerts on every 0.3 s, e-mail and webhook, in Dubai time."""
+    with copy_of(prepared, tmp_path_factory.mktemp("alerting"), "alerting") as srv:
+        srv.data_dir.mkdir(parents=True, exist_ok=True)
+        (srv.data_dir / "server.toml").write_text(f'''
+time_zone = "Asia/Dubai"
+public_url = "https://kiosks.example.org"
+alert_interval = 0.3
+smtp_host = "127.0.0.1"
+smtp_port = {relay.port}
+smtp_security = "starttls"
+smtp_user = "{SMTP_USER}"
+smtp_password = "{SMTP_PASSWORD}"
+smtp_ca_file = "{relay.ca_file}"
+alert_from = "kiosks@example.org"
+alert_to = "ops@example.org, duty@example.org"
+webhook_url = "{webhook.url}"
+''')
+        start(srv, "--stale-after", "60")
+        try:
+            yield srv
+        finally:
+            stop(srv)
+        log = srv.log.read_text(errors="replace")
+        assert "Traceback" not in log, log[-4000:]
+        assert SMTP_PASSWORD not in log
+
+
+def _kiosk(server, name: str, tmp_path) -> SyncService:
+    data_dir = tmp_path / name
+    data_dir.mkdir()
+    with server.anonymous() as c:
+        key = c.get("/api/v1/server-key").json()["public_key"]
+    return SyncService(Store(data_dir / "kiosk.db"), HttpTransport(server.url, server.tokens[name], data_dir),
+                       device=name, server_key=key, data_dir=data_dir)
+
+
+def _low_disk(monkeypatch, free: int) -> None:
+    """The kiosk's own heartbeat builder, on a disk with `free` bytes left."""
+    usage = types.SimpleNamespace(disk_usage=lambda _path: types.SimpleNamespace(total=8 * 1024**3, used=0,
+                                                                                 free=free))
+    monkeypatch.setattr(kiosk_heartbeat, "shutil", usage)
+
+
+def _mails(relay, subject: str) -> list[Message]:
+    return [m for m in relay.messages if m["Subject"] == subject]
+
+
+def _hooks(webhook, event: str, subject: str) -> list[dict]:
+    return [h for h in webhook.received if h["alert"]["event"] == event and h["alert"]["subject"] == subject]
+
+
+def _staff(server) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=30)
+    r = client.post("/dashboard/login", data={"username": STAFF_USER, "password": STAFF_PASSWORD})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_a_low_disk_is_told_once_when_it_opens_and_once_when_resolved(alerting, relay, webhook, tmp_path,
+                                                                      monkeypatch):
+    kiosk = _kiosk(alerting, "kiosk-1", tmp_path)
+    assert kiosk.sync_once().ok  # a healthy kiosk: content, and its heartbeat
+    with monkeypatch.context() as patch:
+        _low_disk(patch, 50 * 1024**2)
+        assert kiosk.heartbeat()
+    opened = wait_for(lambda: _mails(relay, "[Alert] Disk low: kiosk-1"), what="the alert e-mail")
+    hook = wait_for(lambda: _hooks(webhook, "opened", "kiosk-1"), what="the webhook")[0]
+    body = opened[0].get_content()
+    assert opened[0]["To"] == "ops@example.org, duty@example.org" and opened[0]["From"] == "kiosks@example.org"
+    sentence = "Kiosk kiosk-1 (Hall kiosk-1) has only 50 MB of disk free (the alert starts below 1024 MB)."
+    assert sentence in body and "https://kiosks.example.org/dashboard/fleet#device-kiosk-1" in body
+    assert relay.logins and relay.logins[0] == SMTP_USER, "logged in, after STARTTLS (the relay requires both)"
+    assert hook["text"].startswith("[Alert] Disk low: kiosk-1\n" + sentence)  # what Slack shows
+    assert hook["alert"]["kind"] == "disk_low" and hook["alert"]["link"].endswith("/dashboard/fleet#device-kiosk-1")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \+04", hook["alert"]["at"]), "in the site's time zone"
+
+    assert kiosk.heartbeat()  # the disk has room again
+    wait_for(lambda: _mails(relay, "[Resolved] Disk low: kiosk-1"), what="the resolved e-mail")
+    wait_for(lambda: _hooks(webhook, "resolved", "kiosk-1"), what="the resolved webhook")
+
+    # Another kiosk's alert arrives only after further rounds have run over kiosk-1's resolved one.
+    other = _kiosk(alerting, "kiosk-2", tmp_path)
+    with monkeypatch.context() as patch:
+        _low_disk(patch, 10 * 1024**2)
+        assert other.sync_once().ok
+    wait_for(lambda: _mails(relay, "[Alert] Disk low: kiosk-2"), what="kiosk-2's alert")
+    wait_for(lambda: _hooks(webhook, "opened", "kiosk-2"), what="kiosk-2's webhook")
+    assert len(_mails(relay, "[Alert] Disk low: kiosk-1")) == 1 and len(_mails(relay, "[Resolved] Disk low: kiosk-1")) == 1
+    assert len(_hooks(webhook, "opened", "kiosk-1")) == 1 and len(_hooks(webhook, "resolved", "kiosk-1")) == 1
+
+    # The Alerts page: kiosk-2 open, kiosk-1 resolved, each linking to the Fleet page; times in Dubai.
+    engine = alerting.engine()
+    with engine.connect() as conn:
+        rows = {r.subject: r for r in conn.execute(sa.select(db.alerts))}
+        published = conn.execute(sa.select(sa.func.min(db.content_versions.c.published_at))).scalar()
+    engine.dispose()
+    with contextlib.closing(_staff(alerting)) as staff:
+        page = staff.get("/dashboard/alerts").text
+        open_table = page.split('id="open-alerts"')[1].split("</table>")[0]
+        resolved_table = page.split('id="resolved-alerts"')[1].split("</table>")[0]
+        assert 'data-alert="disk_low:kiosk-2"' in open_table and 'data-alert="disk_low:kiosk-1"' in resolved_table
+        assert '<a href="/dashboard/fleet#device-kiosk-1">' + html.escape(sentence) + "</a>" in resolved_table
+        local = dt.datetime.fromtimestamp(rows["kiosk-1"].opened_at, DUBAI).strftime("%Y-%m-%d %H:%M")
+        utc = dt.datetime.fromtimestamp(rows["kiosk-1"].opened_at, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        assert local in resolved_table and utc not in resolved_table and "Asia/Dubai, UTC+04:00" in page
+        library = staff.get("/dashboard/library").text  # an event time of another page, in Dubai too
+        assert dt.datetime.fromtimestamp(published, DUBAI).strftime("%Y-%m-%d %H:%M") in library
+        assert "Published (Asia/Dubai, UTC+04:00)" in library
+
+        # Snooze kiosk-2's alert from the page's own form (its CSRF token).
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+        r = staff.post(f"/dashboard/alerts/{rows['kiosk-2'].id}/snooze", data={"csrf": token, "hours": "4"})
+        assert r.status_code == 303
+        page = staff.get("/dashboard/alerts").text
+        assert 'data-alert="disk_low:kiosk-2"' in page.split('id="snoozed-alerts"')[1].split("</table>")[0]
+        forged = staff.post(f"/dashboard/alerts/{rows['kiosk-2'].id}/snooze", data={"csrf": "x", "hours": "0"})
+        assert forged.status_code == 403
+
+
+def test_alerts_test_says_what_happened_on_each_channel(alerting, relay, webhook, monkeypatch):
+    code, out, err = alerting.cli("alerts", "test")
+    assert code == 0, out + err
+    assert out.splitlines() == ["e-mail: sent to ops@example.org, duty@example.org", "webhook: sent (HTTP 200)"]
+    wait_for(lambda: _mails(relay, "[Test] Test alert: kiosk-server"), what="the test e-mail")
+    assert any(h["alert"]["event"] == "test" for h in webhook.received)
+    monkeypatch.setenv("KIOSK_SERVER_SMTP_PASSWORD", "wrong")
+    code, out, err = alerting.cli("alerts", "test")
+    assert code == 1
+    assert out.splitlines()[0] == "e-mail: failed: the SMTP server refused the login (535)"
+    assert "wrong" not in out + err and SMTP_PASSWORD not in out + err
+    code, out, _ = alerting.cli("config", "check")
+    assert SMTP_PASSWORD not in out and "wrong" not in out
