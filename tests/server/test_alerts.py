@@ -9,10 +9,12 @@ happened on each channel and never prints the password."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import email
 import email.policy
 import html
+import io
 import ipaddress
 import json
 import re
@@ -32,9 +34,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from server_testkit import STAFF_PASSWORD, STAFF_USER, copy_of, start, stop
+from server_testkit import STAFF_PASSWORD, STAFF_USER, copy_of, make_library, start, stop
 
 import kiosk.sync.heartbeat as kiosk_heartbeat
+from contract.events import make_event
 from devtools.procs import free_port, wait_for
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
@@ -76,7 +79,7 @@ class Mailbox:
         self.messages: list[Message] = []
         self.logins: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
@@ -109,7 +112,7 @@ def webhook():
     received: list[dict] = []
 
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's hook name
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             assert self.headers["Content-Type"] == "application/json"
             received.append(json.loads(body))
@@ -262,3 +265,65 @@ def test_alerts_test_says_what_happened_on_each_channel(alerting, relay, webhook
     assert "wrong" not in out + err and SMTP_PASSWORD not in out + err
     code, out, _ = alerting.cli("config", "check")
     assert SMTP_PASSWORD not in out and "wrong" not in out
+
+
+def _session(device: str, guide_version: int, resolved: bool, comment: str | None = None) -> list[dict]:
+    session = f"s-{guide_version}-{make_event('session_start', device=device, session='x')['uuid'][:10]}"
+
+    def ev(kind, **more):
+        return make_event(kind, device=device, session=session, guide="wifi", guide_version=guide_version,
+                          step="start", lang="en", **more)
+    out = [ev("session_start"), ev("step_view"), ev("outcome", data={"outcome": "resolved" if resolved else "escalate"})]
+    if comment:
+        out.append(ev("feedback", data={"helped": resolved, "rating": 2, "comment": comment}))
+    return out
+
+
+def test_a_comment_acted_on_shows_what_was_done_and_its_effect(alerting, tmp_path):
+    """Triage on the Feedback page (its forms, their CSRF token), then "You said, we did" and its CSV:
+    the change, the content version that carries it and the guide's resolution before and after."""
+    comment = "The Wi-Fi password on the screen is wrong"
+    before = [e for i in range(4) for e in _session("kiosk-1", 1, resolved=i == 0, comment=comment if i == 1 else None)]
+    with alerting.device("kiosk-1") as c:
+        assert len(c.post("/api/v1/events", json={"events": before}).json()["accepted"]) == len(before)
+    library = make_library(tmp_path / "fixed", wifi_text="Can you see the network AIRPORT-GUEST?")
+    code, _out, err = alerting.cli("publish", str(library), "--by", "tests")
+    assert code == 0, err
+    engine = alerting.engine()
+    with engine.connect() as conn:
+        fix = conn.execute(sa.select(sa.func.max(db.content_versions.c.version))).scalar()
+        wifi_version = conn.execute(sa.select(db.content_guides.c.guide_version).where(
+            db.content_guides.c.content_version == fix, db.content_guides.c.guide_id == "wifi")).scalar()
+        comment_id = conn.execute(sa.select(db.events.c.id).where(db.events.c.comment == comment)).scalar()
+    engine.dispose()
+    after = [e for i in range(3) for e in _session("kiosk-1", wifi_version, resolved=i < 2)]
+    with alerting.device("kiosk-1") as c:
+        assert len(c.post("/api/v1/events", json={"events": after}).json()["accepted"]) == len(after)
+
+    with contextlib.closing(_staff(alerting)) as staff:
+        page = staff.get("/dashboard/feedback", params={"state": "new"}).text
+        row = page.split(f'id="comment-{comment_id}"')[1].split("</tr>")[0]
+        assert ">new</span>" in row
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+        r = staff.post(f"/dashboard/feedback/{comment_id}/triage",
+                       data={"csrf": token, "state": "acted", "note": "Step 1 now shows the guest network",
+                             "fix_version": str(fix), "back": "state=new"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/dashboard/feedback?state=new&done=1")
+        row = staff.get("/dashboard/feedback").text.split(f'id="comment-{comment_id}"')[1].split("</tr>")[0]
+        assert ">acted on</span>" in row and f"by {STAFF_USER}" in row and f"(content version {fix})" in row
+        assert f'id="comment-{comment_id}"' not in staff.get("/dashboard/feedback", params={"state": "new"}).text
+        refused = staff.post(f"/dashboard/feedback/{comment_id}/triage", data={"csrf": token, "state": "acted"})
+        assert refused.status_code == 400 and "say what was done" in refused.text
+
+        said = staff.get("/dashboard/you-said").text.split(f'data-comment="{comment_id}"')[1].split("</tr>")[0]
+        assert html.escape(comment) in said and "Step 1 now shows the guest network" in said
+        assert "25%" in said and "4 sessions" in said and "67%" in said and "3 sessions" in said
+        sheet = staff.get("/dashboard/you-said.csv")
+        assert sheet.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(sheet.text)))
+    assert len(rows) == 1
+    assert {k: rows[0][k] for k in ("comment", "what_we_did", "fix_content_version", "fix_guide_version",
+                                    "sessions_before", "resolved_before", "sessions_after", "resolved_after")} == {
+        "comment": comment, "what_we_did": "Step 1 now shows the guest network", "fix_content_version": str(fix),
+        "fix_guide_version": str(wifi_version), "sessions_before": "4", "resolved_before": "1",
+        "sessions_after": "3", "resolved_after": "2"}
