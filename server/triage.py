@@ -125,6 +125,13 @@ class YouSaid:
     row: Any
     effect: Effect | None
 
+    @property
+    def guide_unchanged(self) -> bool:
+        """The fix's content version carries the very guide version the comment was made on (or an
+        older one): the change was elsewhere, and the guide's rate cannot show its effect."""
+        e, seen = self.effect, self.row.guide_version
+        return bool(e and e.guide_version is not None and seen and e.guide_version <= seen)
+
 
 def you_said(conn: Connection, limit: int = 500) -> list[YouSaid]:
     """Comments acted on, newest action first, with the effect of the change."""
