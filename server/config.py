@@ -14,8 +14,9 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, is_loopback
@@ -32,6 +33,17 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("the server's settings cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _time_zone(value: str) -> str:
+    """An IANA time zone name; checked where every setting is read (server.toml, the environment)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone such as Europe/Paris or Asia/Dubai") from None
+    return value
 
 
 class Config(BaseSettings):
@@ -80,7 +92,7 @@ class Config(BaseSettings):
 
     # The site's time zone (an IANA name such as Asia/Dubai): every date and time on the dashboard,
     # and the groups' opening hours, are read in it.
-    time_zone: str = "UTC"
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     # The address staff open the dashboard at (https://kiosks.example.org): links in alert e-mails
     # and webhooks start with it; empty: they carry the path alone.
     public_url: str = ""
@@ -127,17 +139,6 @@ class Config(BaseSettings):
     def _a_date(cls, value: str) -> str:
         if value:
             datetime.strptime(value, "%Y-%m-%d")  # ValueError names the format
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _a_time_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone such as Europe/Paris or Asia/Dubai") from None
         return value
 
     @property

@@ -291,3 +291,27 @@ def test_the_effect_of_a_fix_is_the_guides_resolution_before_and_after(engine):
     assert (e.guide_version, e.before_sessions, e.before_resolved, e.after_sessions, e.after_resolved) == (3, 30, 11,
                                                                                                           30, 24)
     assert e.text() == "resolved 37% of 30 sessions before v3, 80% of 30 sessions from v3 on"
+
+
+def test_config_check_names_what_is_wrong_with_the_alert_settings_and_never_the_password(tmp_path):
+    from server.config import check
+
+    (tmp_path / "server.toml").write_text('''
+time_zone = "Mars/Olympus"
+smtp_host = "smtp.example.org"
+smtp_security = "ssl"
+smtp_password = "hunter2-very-secret"
+alert_to = "ops@example.org"
+alert_no_result_factor = 0.5
+webhook_url = "ftp://hooks.example.org/x"
+''')
+    findings = check(tmp_path)
+    text = "\n".join(message for _, message in findings)
+    errors = {message for level, message in findings if level == "error"}
+    assert any("'time_zone': 'Mars/Olympus' is not an IANA time zone such as Europe/Paris" in m for m in errors), text
+    assert "smtp_security 'ssl' must be starttls, tls or none" in errors
+    assert "smtp_host is set but alert_from or alert_to is empty: no alert e-mail can be sent" in errors
+    assert "smtp_user and smtp_password go together: set both or neither" in errors
+    assert "alert_no_result_factor must be more than 1 (times the daily average)" in errors
+    assert "webhook_url must start with https:// (or http:// on loopback)" in errors
+    assert "hunter2" not in text
