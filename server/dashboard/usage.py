@@ -24,7 +24,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 def overview_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     with snapshot(engine_of(request)) as conn:
-        o = stats.overview(conn, form.filters, zone_of(request))
+        o = stats.overview(conn, form.filters)
         choices = filter_choices(conn)
     label_every = max(1, len(o.per_day) // 15)
     day_chart = charts.bar_chart([(d.strftime("%m-%d"), n) for d, n in o.per_day], title="Sessions per day",

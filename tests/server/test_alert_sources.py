@@ -315,3 +315,20 @@ webhook_url = "ftp://hooks.example.org/x"
     assert "alert_no_result_factor must be more than 1 (times the daily average)" in errors
     assert "webhook_url must start with https:// (or http:// on loopback)" in errors
     assert "hunter2" not in text
+
+
+def test_the_dashboard_counts_days_and_hours_on_the_sites_clocks(engine):
+    from datetime import date
+
+    from server import stats
+
+    late = datetime(2026, 12, 2, 23, 30, tzinfo=DUBAI).timestamp()  # 19:30 UTC on the 2nd
+    after_midnight = datetime(2026, 12, 3, 2, 0, tzinfo=DUBAI).timestamp()  # 22:00 UTC on the 2nd
+    session_at(engine, "k1", late)
+    session_at(engine, "k1", after_midnight)
+    with db.read(engine) as conn:
+        dubai = stats.overview(conn, stats.Filters(start=date(2026, 12, 2), end=date(2026, 12, 3), zone=DUBAI))
+        utc = stats.overview(conn, stats.Filters(start=date(2026, 12, 2), end=date(2026, 12, 3)))
+    assert dubai.per_day == [(date(2026, 12, 2), 1), (date(2026, 12, 3), 1)]
+    assert dubai.per_hour[23] == 1 and dubai.per_hour[2] == 1
+    assert utc.per_day == [(date(2026, 12, 2), 2), (date(2026, 12, 3), 0)] and utc.per_hour[19] == 1
