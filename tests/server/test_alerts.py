@@ -11,34 +11,22 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import email
-import email.policy
 import html
 import io
-import ipaddress
-import json
 import re
-import ssl
-import threading
 import types
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from alert_receivers import smtp_relay, webhook_receiver
 from server_testkit import STAFF_PASSWORD, STAFF_USER, copy_of, make_library, start, stop
 
 import kiosk.sync.heartbeat as kiosk_heartbeat
 from contract.events import make_event
-from devtools.procs import free_port, wait_for
+from devtools.procs import wait_for
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store
@@ -54,81 +42,16 @@ def db_url(tmp_path_factory):
     return str(tmp_path_factory.mktemp("sqlite") / "server.db")
 
 
-def _certificate(tmp) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1: the relay's, and the CA file smtp_ca_file names."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test relay")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp / "relay.pem", tmp / "relay.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_file), str(key_file)
-
-
-class Mailbox:
-    """aiosmtpd's handler: every message the relay accepted."""
-
-    def __init__(self):
-        self.messages: list[Message] = []
-        self.logins: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login.decode() == SMTP_USER and auth_data.password.decode() == SMTP_PASSWORD
-        if ok:
-            self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
-
-    def subjects(self) -> list[str]:
-        return [m["Subject"] for m in self.messages]
-
-
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
-    cert, key = _certificate(tmp_path_factory.mktemp("relay"))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True,
-                            auth_required=True, auth_require_tls=True, authenticator=box.authenticate)
-    controller.start()
-    box.port, box.ca_file = controller.port, cert
-    yield box
-    controller.stop()
+    with smtp_relay(tmp_path_factory.mktemp("relay"), SMTP_USER, SMTP_PASSWORD) as box:
+        yield box
 
 
 @pytest.fixture(scope="module")
 def webhook():
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            assert self.headers["Content-Type"] == "application/json"
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield types.SimpleNamespace(url=f"http://127.0.0.1:{http.server_address[1]}/hooks/T000/B000",
-                                received=received)
-    http.shutdown()
+    with webhook_receiver() as hook:
+        yield hook
 
 
 @pytest.fixture(scope="module")
