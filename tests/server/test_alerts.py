@@ -1,5 +1,5 @@
-"""Alerts end to end, as an operator meets them: the real server on loopback with its alerts
-configured in server.toml, a real kiosk sync client sending its heartbeats (the kiosk's own
+"""Alerts end to end, as an operator meets them: the real server on loopback (PostgreSQL, two
+worker processes) with its alerts configured in server.toml, a real kiosk sync client sending its heartbeats (the kiosk's own
 builder and transport: the exact shape a kiosk sends), an SMTP server (aiosmtpd, STARTTLS and a
 login) and a webhook receiver started here. A kiosk whose disk runs low is told once by e-mail
 and once to the webhook, and once more when it is resolved, never again each round; the Alerts
@@ -19,6 +19,7 @@ from email.message import Message
 from zoneinfo import ZoneInfo
 
 import httpx
+import pg_databases
 import pytest
 import sqlalchemy as sa
 from alert_receivers import smtp_relay, webhook_receiver
@@ -31,15 +32,18 @@ from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store
 from server import db
+from server.alerts import evaluator
 
 SMTP_USER, SMTP_PASSWORD = "alerts@example.org", "s3cret-relay-password"
 DUBAI = ZoneInfo("Asia/Dubai")
 
 
 @pytest.fixture(scope="module")
-def db_url(tmp_path_factory):
-    """SQLite only: the sources and the lease are tested on PostgreSQL in test_alert_sources.py."""
-    return str(tmp_path_factory.mktemp("sqlite") / "server.db")
+def db_url():
+    """PostgreSQL, as a fleet runs it, behind two worker processes: the sources and the SQLite lease
+    are tested on both databases in test_alert_sources.py, at a fraction of the time."""
+    with pg_databases.fresh("alerts") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,8 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def alerting(prepared, relay, webhook, tmp_path_factory):
-    """The server with alerts on every 0.3 s, e-mail and webhook, in Dubai time."""
+    """The server with alerts on every 0.3 s, e-mail and webhook, in Dubai time: two worker
+    processes, each with its alert thread, of which the lease lets one evaluate."""
     with copy_of(prepared, tmp_path_factory.mktemp("alerting"), "alerting") as srv:
         srv.data_dir.mkdir(parents=True, exist_ok=True)
         (srv.data_dir / "server.toml").write_text(f'''
@@ -73,7 +78,7 @@ alert_from = "kiosks@example.org"
 alert_to = "ops@example.org, duty@example.org"
 webhook_url = "{webhook.url}"
 ''')
-        start(srv, "--stale-after", "60")
+        start(srv, "--stale-after", "60", "--workers", "2")
         try:
             yield srv
         finally:
@@ -150,6 +155,11 @@ def test_a_low_disk_is_told_once_when_it_opens_and_once_when_resolved(alerting, 
     engine = alerting.engine()
     with engine.connect() as conn:
         rows = {r.subject: r for r in conn.execute(sa.select(db.alerts))}
+        holders = conn.execute(sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": evaluator._lease_key()}).scalar()
+        assert holders == 1, "of the two worker processes, one holds the evaluator's lease"
         published = conn.execute(sa.select(sa.func.min(db.content_versions.c.published_at))).scalar()
     engine.dispose()
     with contextlib.closing(_staff(alerting)) as staff:
