@@ -4,8 +4,8 @@ A round reads what every source finds (one read snapshot), then in one write tra
 the alerts that are new, refreshes the sentence of those still found and resolves those that went
 away; only then, outside the transaction, it sends what has not been sent: each alert's opening
 once and its resolution once. A message is claimed (its *_sent_at set) before it is sent, so two
-processes can never both send it; if every channel fails it is released and the next round tries
-again.
+processes can never both send it; if every channel fails it is released, the round sends no more,
+and the next round tries again (a dead relay costs one timeout a round, not one per alert).
 
 Snoozed: an alert whose snoozed_until lies ahead sends nothing until then; if the same cause comes
 back while an earlier episode's snooze lasts, the new episode keeps that snooze.
@@ -129,9 +129,12 @@ def deliver_pending(engine: Engine, config: Config, now: float) -> dict[int, dic
         note = "; ".join(f"{channel}: {what}" for channel, what in results.items()) or "no channel configured"
         with db.write(engine) as conn:
             values: dict = {"delivery": json.dumps({"event": event, "at": now, "note": note})}
-            if results and not delivery.succeeded(results):
+            failed = bool(results) and not delivery.succeeded(results)
+            if failed:
                 values[column] = None  # every channel failed: the next round tries again
             conn.execute(al.update().where(al.c.id == row.id).values(values))
+        if failed:
+            break  # and the rest wait for it too, rather than each waiting out a dead relay's timeout
     return out
 
 

@@ -332,3 +332,25 @@ def test_the_dashboard_counts_days_and_hours_on_the_sites_clocks(engine):
     assert dubai.per_day == [(date(2026, 12, 2), 1), (date(2026, 12, 3), 1)]
     assert dubai.per_hour[23] == 1 and dubai.per_hour[2] == 1
     assert utc.per_day == [(date(2026, 12, 2), 2), (date(2026, 12, 3), 0)] and utc.per_hour[19] == 1
+
+
+def test_a_dead_channel_holds_the_messages_for_the_next_round_and_costs_one_try(engine):
+    from alert_receivers import webhook_receiver
+
+    from devtools.procs import free_port
+
+    for name in ("k1", "k2"):
+        add_kiosk(engine, name, created=MIDDAY - 86400, **healthy(MIDDAY, free_disk=10 * 1024**2))
+        session_at(engine, name, MIDDAY - 60)
+    dead = config(webhook_url=f"http://127.0.0.1:{free_port()}/hook")  # nothing listens there
+    done = evaluator.run_round(engine, dead, now=MIDDAY)
+    assert len(done.opened) == 2 and len(done.sent) == 1, "one try, then the round stops sending"
+    (results,) = done.sent.values()
+    assert results["webhook"].startswith("failed: the webhook cannot be reached")
+    with db.read(engine) as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(db.alerts.c.open_sent_at.is_(None))).scalar() == 2
+    with webhook_receiver() as hook:
+        done = evaluator.run_round(engine, config(webhook_url=hook.url), now=MIDDAY + 60)
+        assert sorted(h["alert"]["subject"] for h in hook.received) == ["k1", "k2"]
+        evaluator.run_round(engine, config(webhook_url=hook.url), now=MIDDAY + 120)
+        assert len(hook.received) == 2, "sent once each, not again the next round"
