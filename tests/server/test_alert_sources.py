@@ -354,3 +354,20 @@ def test_a_dead_channel_holds_the_messages_for_the_next_round_and_costs_one_try(
         assert sorted(h["alert"]["subject"] for h in hook.received) == ["k1", "k2"]
         evaluator.run_round(engine, config(webhook_url=hook.url), now=MIDDAY + 120)
         assert len(hook.received) == 2, "sent once each, not again the next round"
+
+
+def test_the_commands_set_opening_hours_run_a_round_and_list_what_is_open(tmp_path):
+    from server_testkit import cli
+
+    where = ("--data-dir", str(tmp_path), "--db", str(tmp_path / "server.db"))
+    assert cli("device", "add", "gate-b12", "--location", "Terminal 2", *where)[0] == 0
+    code, _, err = cli("group", "hours", "default", "mon-fry 08:00-20:00", *where)
+    assert code == 2 and "'mon-fry' is not a range of days such as mon-fri" in err
+    code, out, _ = cli("group", "hours", "default", "mon-fri 08:00-20:00; sat 09:00-18:00", *where)
+    assert code == 0 and out.strip() == "Group 'default' is open mon-fri 08:00-20:00; sat 09:00-18:00 (UTC time)."
+    assert "mon-fri 08:00-20:00; sat 09:00-18:00" in cli("group", "list", *where)[1]
+    code, out, _ = cli("alerts", "run", *where)
+    assert code == 0 and out.startswith("0 alert(s) opened, 0 resolved, 0 message(s) sent.")
+    assert cli("alerts", "list", *where)[1].strip() == "No open alerts."
+    code, out, _ = cli("alerts", "test", *where)
+    assert code == 1 and out.startswith("No alert channel is configured")
