@@ -68,10 +68,13 @@ def pages(client: httpx.Client) -> list[tuple[str, str]]:
         ("where customers need a person", f"/dashboard/people?{period}"),
         ("feedback", f"/dashboard/feedback?{period}"),
         ("feedback page 20, rating 1", f"/dashboard/feedback?{period}&rating=1&page=20"),
+        ("feedback, new comments", f"/dashboard/feedback?{period}&state=new"),
         ("export: feedback CSV, all 60 d", f"/dashboard/feedback.csv?{period}"),
         ("search", f"/dashboard/search?{period}"),
         ("fleet", "/dashboard/fleet"),
         ("library", "/dashboard/library"),
+        ("alerts", "/dashboard/alerts"),
+        ("you said, we did", "/dashboard/you-said"),
     ]
 
 

@@ -123,6 +123,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+def _validator_said(exc: ValidationError) -> str | None:
+    """The sentence a field's own validator raised (a time zone that does not exist), if that is
+    what refused the value; None when it was the type."""
+    return next((str(e["ctx"]["error"]) for e in exc.errors() if e["type"] == "value_error" and "ctx" in e), None)
+
+
 def file_layer(model: type[BaseSettings], path: Path, *, strict: bool, raw: dict | None = None) -> Layer:
     """The settings in a TOML file. strict: each value must already have its type in TOML (what
     `config check` asks of a file an operator wrote); otherwise text is read the way the environment
@@ -151,8 +157,10 @@ def file_layer(model: type[BaseSettings], path: Path, *, strict: bool, raw: dict
         try:
             layer.values[key] = _validate(model, key, given, strict=strict)
             layer.raw[key] = value
-        except ValidationError:
-            layer.problems.append(Problem(key, f"'{key}' should be {expected(info)}, not {value!r} (in {path})"))
+        except ValidationError as exc:
+            said = _validator_said(exc)
+            layer.problems.append(Problem(key, f"'{key}': {said} (in {path})" if said else
+                                          f"'{key}' should be {expected(info)}, not {value!r} (in {path})"))
     return layer
 
 
@@ -184,8 +192,9 @@ def env_layer(model: type[BaseSettings]) -> Layer:
         try:
             layer.values[key] = _validate(model, key, value, strict=False)
             layer.raw[key] = source.raw[key]
-        except ValidationError:
-            layer.problems.append(Problem(key, (
+        except ValidationError as exc:
+            said = _validator_said(exc)
+            layer.problems.append(Problem(key, f"environment variable {env_name(model, key)}: {said}" if said else (
                 f"environment variable {env_name(model, key)} should be {expected(info, env=True)} "
                 f"for '{key}', not {source.raw[key]!r}")))
     return layer

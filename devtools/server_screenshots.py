@@ -23,16 +23,19 @@ from devtools.procs import ServerProcess
 CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# (file name, path): every page staff can open, the per-guide page for the busiest sample guide.
+# (file name, path, what shows the page is drawn): every page staff can open, the per-guide page
+# for the busiest sample guide.
 PAGES = [
-    ("overview", "/dashboard"),
-    ("guides", "/dashboard/guides"),
-    ("guide-lost-baggage", "/dashboard/guides/lost-baggage"),
-    ("feedback", "/dashboard/feedback"),
-    ("people", "/dashboard/people"),
-    ("search", "/dashboard/search"),
-    ("fleet", "/dashboard/fleet"),
-    ("library", "/dashboard/library"),
+    ("overview", "/dashboard", "svg"),
+    ("guides", "/dashboard/guides", "svg"),
+    ("guide-lost-baggage", "/dashboard/guides/lost-baggage", "svg"),
+    ("feedback", "/dashboard/feedback", "svg"),
+    ("people", "/dashboard/people", "svg"),
+    ("search", "/dashboard/search", "svg"),
+    ("fleet", "/dashboard/fleet", "svg"),
+    ("library", "/dashboard/library", "svg"),
+    ("alerts", "/dashboard/alerts", "table"),
+    ("you-said", "/dashboard/you-said", "table"),
 ]
 
 
@@ -56,15 +59,17 @@ def log_in(page, base: str, user: str, password: str) -> None:
     page.wait_for_url(base + "/dashboard")
 
 
-def take(out: Path, base: str, user: str, password: str, query: str = "") -> list[Path]:
+def take(out: Path, base: str, user: str, password: str, query: str = "", only: list[str] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     saved = []
     with browser() as b:
         page = b.new_page(viewport={"width": 1360, "height": 900})
         log_in(page, base, user, password)
-        for name, path in PAGES:
+        for name, path, drawn in PAGES:
+            if only and name not in only:
+                continue
             page.goto(base + path + (f"?{query}" if query else ""))
-            page.wait_for_selector("svg")
+            page.wait_for_selector(drawn)
             target = out / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
             saved.append(target)

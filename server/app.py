@@ -60,14 +60,18 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """The rollout guard's periodic run (every guard_interval minutes, one process at a time)
-    lives as long as the server does."""
+    """The rollout guard's periodic run (every guard_interval minutes) and the alerts' rounds (every
+    alert_interval seconds), each in one process at a time, live as long as the server does."""
     from server import rollout_guard
+    from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
     stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
+    alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
+    alert_loop.start()
     try:
         yield
     finally:
+        alert_loop.stop()
         if stop is not None:
             stop.set()

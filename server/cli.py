@@ -166,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     gu.add_argument("action", choices=["run"])
     gu.add_argument("--json", action="store_true")
 
+    gh = gsub.add_parser("hours", parents=[common], help="set a group's opening hours (for the alerts)",
+                         description="Set when GROUP's kiosks are open, in the site's time zone (server setting "
+                                     "time_zone): '08:00-22:00', 'mon-fri 07:30-20:00; sat 09:00-18:00', "
+                                     "'fri,sat 18:00-02:00'. An empty SPEC: always open. A kiosk is stale, or its "
+                                     "panel dead, only by the hours it is open (docs/alerts.md).")
+    gh.add_argument("group")
+    gh.add_argument("spec", nargs="?", default="")
+
+    al = sub.add_parser("alerts", parents=[common], help="alerts: send a test, evaluate now, list",
+                        description="Alerts (docs/alerts.md). test: send a test alert through every configured "
+                                    "channel and say what happened to each. run: one round now (the server also "
+                                    "runs one every alert_interval seconds). list: the open alerts.")
+    al.add_argument("action", choices=["test", "run", "list"])
+
     dev = sub.add_parser("device", help="add, list, rotate and revoke kiosks", description="Manage kiosk devices.")
     dsub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     da = dsub.add_parser("add", parents=[common], help="register a kiosk and print its token once")
@@ -375,6 +389,8 @@ def _run(args) -> int:
             if not statuses:
                 print("No staged rollout is open: nothing to decide.")
         return 0
+    if args.command == "alerts":
+        return _alerts(args)
     if args.command == "device":
         return _device(args)
     if args.command == "staff" and args.staff_command == "list":
@@ -523,6 +539,50 @@ def _compare(args) -> int:
     return 0
 
 
+def _alerts(args) -> int:
+    import time
+
+    import sqlalchemy as sa
+
+    from server.alerts import delivery, evaluator
+    from server.alerts.sources import KIND_TITLES
+
+    cfg = config.load(args.data_dir, db=args.db)
+    if args.action == "test":
+        if not delivery.channels(cfg):
+            print("No alert channel is configured: set smtp_host (with alert_from and alert_to) or webhook_url in "
+                  f"{cfg.data_dir / config.CONFIG_NAME}. Alerts still show on the dashboard's Alerts page.")
+            return 1
+        when = datetime.datetime.now(cfg.zone).strftime("%Y-%m-%d %H:%M %Z")
+        message = delivery.Message(event="test", kind="test", title=KIND_TITLES["test"], subject="kiosk-server",
+                                   sentence="This is a test alert from `kiosk-server alerts test`; nothing is wrong.",
+                                   link=delivery.full_link(cfg, "/dashboard/alerts"), at=when)
+        results = delivery.send(cfg, message)
+        for channel, what in results.items():
+            print(f"{channel}: {what}")
+        return 0 if all(r.startswith("sent") for r in results.values()) else 1
+    engine = _engine(args)
+    if args.action == "run":
+        done = evaluator.run_round(engine, cfg)
+        print(f"{len(done.opened)} alert(s) opened, {len(done.resolved)} resolved, {len(done.sent)} message(s) "
+              "sent." + (f" Sources that failed (see the log): {', '.join(done.failed_sources)}."
+                         if done.failed_sources else ""))
+        for alert_id, results in done.sent.items():
+            for channel, what in results.items():
+                print(f"  alert {alert_id} {channel}: {what}")
+        return 1 if done.failed_sources else 0
+    al = db.alerts
+    with db.read(engine) as conn:
+        rows = conn.execute(sa.select(al).where(al.c.resolved_at.is_(None)).order_by(al.c.opened_at)).all()
+    if not rows:
+        print("No open alerts.")
+    for row in rows:
+        snoozed = " (snoozed)" if row.snoozed_until and row.snoozed_until > time.time() else ""
+        opened = datetime.datetime.fromtimestamp(row.opened_at, cfg.zone).strftime("%Y-%m-%d %H:%M")
+        print(f"{opened}  {KIND_TITLES.get(row.kind, row.kind)}{snoozed}: {row.sentence}")
+    return 0
+
+
 def _group(args) -> int:
     engine = _engine(args)
     if args.group_command == "guard":
@@ -542,6 +602,11 @@ def _group(args) -> int:
         print(f"Group '{args.group}': guard {'on' if s.enabled else 'off'}, decides at {s.min_sessions} sessions a "
               f"side and {s.min_days:g} days, rolls back when worse with {100 * s.confidence:g}% confidence.")
         return 0
+    if args.group_command == "hours":
+        groups.set_opening_hours(engine, args.group, args.spec)
+        print(f"Group '{args.group}' is open {args.spec.strip() or 'always'} "
+              f"({config.load(args.data_dir, db=args.db).time_zone} time).")
+        return 0
     if args.group_command == "add":
         version = groups.add_group(engine, args.name)
         print(f"Group '{args.name}' added, on content version {version if version is not None else 'none'} "
@@ -557,10 +622,10 @@ def _group(args) -> int:
         return 0
     with db.read(engine) as conn:
         rows = groups.list_groups(conn)
-    print(f"{'GROUP':<20} {'CONTENT':<12} {'KIOSKS':>6}  CHANGED")
+    print(f"{'GROUP':<20} {'CONTENT':<12} {'KIOSKS':>6}  {'CHANGED':<21} OPEN")
     for g in rows:
         version = f"{g.content_version}{' (staged)' if g.staged else ''}" if g.content_version else "none"
-        print(f"{g.name:<20} {version:<12} {g.devices:>6}  {_when(g.changed_at)}")
+        print(f"{g.name:<20} {version:<12} {g.devices:>6}  {_when(g.changed_at):<21} {g.opening_hours or 'always'}")
     return 0
 
 

@@ -14,8 +14,9 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, is_loopback
@@ -32,6 +33,17 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("the server's settings cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _time_zone(value: str) -> str:
+    """An IANA time zone name; checked where every setting is read (server.toml, the environment)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone such as Europe/Paris or Asia/Dubai") from None
+    return value
 
 
 class Config(BaseSettings):
@@ -97,6 +109,37 @@ class Config(BaseSettings):
     guard_interval: float = 15.0  # minutes between the server's own guard runs; 0: only `guard run`
     # "Where customers need a person": minutes of staff time one escalation costs.
     staff_minutes_per_escalation: float = 6.0
+    # The site's time zone (an IANA name such as Asia/Dubai): every date and time on the dashboard,
+    # and the groups' opening hours, are read in it.
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    # The address staff open the dashboard at (https://kiosks.example.org): links in alert e-mails
+    # and webhooks start with it; empty: they carry the path alone.
+    public_url: str = ""
+
+    # Alerts (server/alerts/, docs/alerts.md). One server process evaluates every alert_interval
+    # seconds (0: never); each threshold below is what makes an alert open.
+    alert_interval: float = 60.0
+    alert_disk_low_mb: float = 1024.0  # a kiosk's free disk below this many MB
+    alert_outbox_events: int = 500  # events waiting on a kiosk, not yet sent
+    alert_dead_panel_hours: float = 4.0  # opening hours with heartbeats but not one session
+    alert_walkaway_points: float = 15.0  # a step's walk-away rate up by this many points after an edit
+    alert_walkaway_views: int = 30  # ...once the new version's step has this many views
+    alert_no_result_factor: float = 3.0  # no-result searches today this many times the daily average
+    alert_no_result_min: int = 10  # ...and at least this many today
+    alert_rating_drop: float = 0.5  # a guide's mean rating this week this much below the 4 weeks before
+    alert_rating_min: int = 20  # ...with at least this many ratings this week
+    # E-mail over SMTP: a relay, its port, "starttls" (587), "tls" (465) or "none" (a relay on
+    # loopback), the login, and a CA file for a relay whose certificate no public CA signed.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = Field("", repr=False)  # never printed; `config check` says only whether it is set
+    smtp_ca_file: str = ""
+    alert_from: str = ""  # the From address
+    alert_to: str = ""  # comma-separated addresses
+    # A webhook that takes JSON (Slack's incoming webhooks, or your own): {"text": ..., "alert": {...}}.
+    webhook_url: str = Field("", repr=False)  # its path is often the secret
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
@@ -116,6 +159,17 @@ class Config(BaseSettings):
         if value:
             datetime.strptime(value, "%Y-%m-%d")  # ValueError names the format
         return value
+
+    @property
+    def zone(self):
+        """time_zone as a ZoneInfo."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def alert_recipients(self) -> list[str]:
+        return [a.strip() for a in self.alert_to.split(",") if a.strip()]
 
     @property
     def legacy_links_end(self) -> float | None:
@@ -224,6 +278,7 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
     if not cfg.phone_legacy_links_until:
         out.append(("warning", ("phone_legacy_links_until is not set: QR links from kiosks that do not yet stamp "
                                 "their links with a time never expire; set a date once the fleet is upgraded")))
+    out.extend(_alert_problems(cfg))
     key_file = data_dir / "server_key.pem"
     if not key_file.exists():
         out.append(("warning", (f"no signing key yet in {data_dir}: `kiosk-server key` makes one; every "
@@ -250,3 +305,50 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", (f"cannot open the database {db.normalize_url(cfg.db_url).split('@')[-1]}: "
                               f"{str(exc).splitlines()[0]}")))
     return out
+
+
+def _alert_problems(cfg: Config) -> list[tuple[str, str]]:
+    """The alerts' thresholds and channels (server/alerts/). The password is never part of a message."""
+    out: list[tuple[str, str]] = []
+    if cfg.alert_interval < 0:
+        out.append(("error", "alert_interval must be 0 (alerts off) or more seconds"))
+    elif 0 < cfg.alert_interval < 5:
+        out.append(("warning", f"alert_interval {cfg.alert_interval:g} s evaluates every alert very often; 60 is usual"))
+    for name in ("alert_disk_low_mb", "alert_dead_panel_hours", "alert_walkaway_points", "alert_rating_drop"):
+        if getattr(cfg, name) <= 0:
+            out.append(("error", f"{name} must be more than 0"))
+    for name in ("alert_outbox_events", "alert_walkaway_views", "alert_no_result_min", "alert_rating_min"):
+        if getattr(cfg, name) < 1:
+            out.append(("error", f"{name} must be at least 1"))
+    if cfg.alert_no_result_factor <= 1:
+        out.append(("error", "alert_no_result_factor must be more than 1 (times the daily average)"))
+    if cfg.smtp_security not in ("starttls", "tls", "none"):
+        out.append(("error", f"smtp_security '{cfg.smtp_security}' must be starttls, tls or none"))
+    if cfg.smtp_host:
+        if not cfg.alert_from or not cfg.alert_recipients:
+            out.append(("error", "smtp_host is set but alert_from or alert_to is empty: no alert e-mail can be sent"))
+        if cfg.smtp_security == "none" and not is_loopback(cfg.smtp_host):
+            out.append(("warning", (f"smtp_security is none for {cfg.smtp_host}: the login and the alerts cross "
+                                    "the network in clear; use starttls or tls")))
+        if bool(cfg.smtp_user) != bool(cfg.smtp_password):
+            out.append(("error", "smtp_user and smtp_password go together: set both or neither"))
+        if cfg.smtp_ca_file and not Path(cfg.smtp_ca_file).is_file():
+            out.append(("error", f"smtp_ca_file {cfg.smtp_ca_file} is not a file"))
+    elif cfg.alert_recipients:
+        out.append(("warning", "alert_to is set but smtp_host is empty: no alert e-mail is sent"))
+    if cfg.webhook_url and not cfg.webhook_url.startswith(("https://", "http://")):
+        out.append(("error", "webhook_url must start with https:// (or http:// on loopback)"))
+    elif cfg.webhook_url.startswith("http://") and not is_loopback(_host_of(cfg.webhook_url)):
+        out.append(("warning", "webhook_url uses plain http beyond loopback: the alerts cross the network in clear"))
+    if cfg.public_url and not cfg.public_url.startswith(("https://", "http://")):
+        out.append(("error", "public_url must start with https:// or http://"))
+    if cfg.alert_interval and not cfg.smtp_host and not cfg.webhook_url:
+        out.append(("warning", ("no alert channel is configured (smtp_host, webhook_url): alerts show only on "
+                                "the dashboard's Alerts page")))
+    return out
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""

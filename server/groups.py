@@ -36,6 +36,7 @@ class GroupInfo:
     devices: int
     staged: bool  # its version was published to a group and not every group has it
     changed_at: float | None
+    opening_hours: str = ""  # server/opening_hours.py; empty: always open
 
 
 def _require_group(conn: Connection, group: str) -> int | None:
@@ -49,11 +50,23 @@ def list_groups(conn: Connection) -> list[GroupInfo]:
     g, d = db.rollout_groups, db.devices
     counts = dict(conn.execute(sa.select(d.c.rollout_group, sa.func.count()).where(d.c.revoked_at.is_(None))
                                .group_by(d.c.rollout_group)).all())
-    rows = conn.execute(sa.select(g.c.name, g.c.content_version, g.c.changed_at)
+    rows = conn.execute(sa.select(g.c.name, g.c.content_version, g.c.changed_at, g.c.opening_hours)
                         .order_by(g.c.name != db.DEFAULT_GROUP, g.c.name)).all()
     staged = open_stages(conn)
-    return [GroupInfo(r.name, r.content_version, counts.get(r.name, 0), r.name in staged, r.changed_at)
-            for r in rows]
+    return [GroupInfo(r.name, r.content_version, counts.get(r.name, 0), r.name in staged, r.changed_at,
+                      r.opening_hours or "") for r in rows]
+
+
+def set_opening_hours(engine: Engine, group: str, text: str) -> None:
+    """A group's opening hours (a per-group setting); refused unless server.opening_hours reads them."""
+    from server import opening_hours
+
+    if problem := opening_hours.check(text):
+        raise RolloutError(f"opening hours for group '{group}' not changed: {problem}")
+    with db.write(engine) as conn:
+        _require_group(conn, group)
+        conn.execute(db.rollout_groups.update().where(db.rollout_groups.c.name == group)
+                     .values(opening_hours=text.strip() or None))
 
 
 def add_group(engine: Engine, name: str) -> int | None:

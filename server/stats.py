@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,21 +52,23 @@ def _int_floor_sqlite(element, compiler, **kw):
 
 @dataclass(frozen=True)
 class Filters:
-    start: date  # first day, UTC
+    start: date  # first day, in `zone`
     end: date  # last day, inclusive
     site: str | None = None
     lang: str | None = None
     guide: str | None = None
     device: str | None = None
     rating: int | None = None
+    zone: tzinfo = UTC  # the site's time zone (server setting time_zone): days are its days
 
     @property
     def t0(self) -> float:
-        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC).timestamp()
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=self.zone).timestamp()
 
     @property
     def t1(self) -> float:
-        return datetime(self.end.year, self.end.month, self.end.day, tzinfo=UTC).timestamp() + 86400
+        end = self.end + timedelta(days=1)  # the next midnight, not +24 h: a day with a clock change is not 24 h
+        return datetime(end.year, end.month, end.day, tzinfo=self.zone).timestamp()
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
@@ -106,7 +108,7 @@ class Overview:
     handoffs_shown: int
     handoffs_opened: int
     per_day: list[tuple[date, int]]
-    per_hour: list[int]  # 24 buckets, UTC hour of day
+    per_hour: list[int]  # 24 buckets, hour of day in the site's time zone (Filters.zone)
 
 
 def session_where(f: Filters, table: sa.Table) -> list:
@@ -127,9 +129,9 @@ def overview(conn: Connection, f: Filters) -> Overview:
     day_counts: dict[date, int] = {}
     hours = [0] * 24
     for h, n in by_hour:
-        day = datetime.fromtimestamp(h * 3600, UTC).date()
+        day = datetime.fromtimestamp(h * 3600, f.zone).date()
         day_counts[day] = day_counts.get(day, 0) + n
-        hours[h % 24] += n
+        hours[datetime.fromtimestamp(h * 3600, f.zone).hour] += n  # the hour on the site's clocks
     total = sa.func.sum
     row = conn.execute(sa.select(
         total(ss.c.guides), total(ss.c.resolved), total(ss.c.escalated), total(ss.c.walked_away),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +29,8 @@ class FilterForm:
 
 def read_filters(request: Request) -> FilterForm:
     p = request.query_params
-    today = datetime.now(UTC).date()
+    zone = request.app.state.ctx.config.zone  # the period's days are the site's days
+    today = datetime.now(zone).date()
     # Bounded dates (contract.params): a period's arithmetic below, and the SQL after it, always
     # stay inside what datetime and the database hold; anything else is a 400.
     end = query_date(p, "end", today)
@@ -39,7 +40,7 @@ def read_filters(request: Request) -> FilterForm:
     start = max(start, end - timedelta(days=366))  # a year at most: keeps every page fast
     f = stats.Filters(start=start, end=end, site=p.get("site") or None, lang=p.get("lang") or None,
                       guide=p.get("guide") or None, device=p.get("device") or None,
-                      rating=query_whole(p, "rating", 1, 5))
+                      rating=query_whole(p, "rating", 1, 5), zone=zone)
     query = {"start": start.isoformat(), "end": end.isoformat(), "site": f.site or "", "lang": f.lang or "",
              "guide": f.guide or "", "device": f.device or "", "rating": str(f.rating or "")}
     return FilterForm(f, query)

@@ -135,3 +135,14 @@ def move_to_group(request: Request, user: PublisherDep, device: Annotated[str, P
     except publish.RolloutError as exc:
         raise HTTPException(404, str(exc)) from None
     return RedirectResponse(f"/dashboard/fleet?{urlencode({'moved': device})}", status_code=303)
+
+
+@router.post("/fleet/groups/{group}/hours")
+def set_group_hours(request: Request, user: StaffDep, group: Annotated[str, Path(max_length=80)],
+                    hours: Annotated[str, Form(max_length=400)] = "") -> Response:
+    """A group's opening hours (server/opening_hours.py), which the alerts count time by."""
+    try:
+        groups.set_opening_hours(engine_of(request), group, hours)
+    except publish.RolloutError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse("/dashboard/fleet", status_code=303)

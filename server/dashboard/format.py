@@ -1,12 +1,27 @@
-"""How the dashboard writes times, sizes and shares (Jinja filters, and the CSV export's times)."""
+"""How the dashboard writes times, sizes and shares (Jinja filters, and the CSV export's times).
+
+Times of day are written in the site's time zone (server setting `time_zone`): render() hands the
+zone to every page, and the `when` filter reads it there. Ages ("3 min ago") stay relative.
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, tzinfo
 
 
-def when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts)) if ts else "never"
+def when(ts: float | None, zone: tzinfo = UTC) -> str:
+    """A moment as the site's clocks showed it: 2026-12-02 14:05."""
+    return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M") if ts else "never"
+
+
+def zone_label(zone: tzinfo, ts: float | None = None) -> str:
+    """The zone as a heading says it: "Asia/Dubai, UTC+04:00", "UTC"."""
+    name = str(zone)
+    if name == "UTC":
+        return name
+    offset = datetime.fromtimestamp(ts or time.time(), zone).strftime("%z")
+    return f"{name}, UTC{offset[:3]}:{offset[3:]}"
 
 
 def ago(ts: float | None) -> str:

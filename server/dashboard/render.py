@@ -10,18 +10,23 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from sqlalchemy.engine import Connection
 
 from server.csrf import csrf_token
-from server.dashboard.format import ago, nbytes, pct, when
+from server.dashboard.format import ago, nbytes, pct, when, zone_label
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 
 env = Environment(loader=FileSystemLoader(SERVER_DIR / "templates"), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
 
-env.filters.update(when=when, ago=ago, size=nbytes)
+@pass_context
+def _local_when(context, ts: float | None) -> str:
+    return when(ts, context["zone"])
+
+
+env.filters.update(when=_local_when, ago=ago, size=nbytes)
 env.globals.update(pct=pct)
 
 
@@ -52,11 +57,18 @@ def stale_after_of(request: Request) -> float:
     return request.app.state.ctx.config.stale_after_minutes * 60
 
 
+def zone_of(request: Request):
+    """The site's time zone (server setting time_zone), which every page writes its times in."""
+    return request.app.state.ctx.config.zone
+
+
 def render(request: Request, name: str, user: str | None, scripts: bool = False, **ctx: Any) -> HTMLResponse:
     """A dashboard page. `scripts`: the page may run this server's own script files (the studio's
     progressive autosave); no other page runs any script at all."""
+    zone = zone_of(request)
     html = env.get_template(f"dashboard/{name}").render(
-        user=user, path=request.url.path, csrf=csrf_token(request) if user else "", **ctx)
+        user=user, path=request.url.path, csrf=csrf_token(request) if user else "", zone=zone,
+        zone_label=zone_label(zone), **ctx)
     script = "script-src 'self'; connect-src 'self'; " if scripts else ""
     return HTMLResponse(html, headers={
         # Inline SVG and one stylesheet; no script runs on these pages unless `scripts`.

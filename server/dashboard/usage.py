@@ -15,7 +15,7 @@ from contract.translations import LanguageCoverage, guide_coverage, library_cove
 from server import charts, db, publish, search_preview, stats
 from server.dashboard import comparisons
 from server.dashboard.filters import filter_choices, read_filters
-from server.dashboard.render import engine_of, render, snapshot
+from server.dashboard.render import engine_of, render, snapshot, zone_of
 from server.deps import StaffDep
 from server.params import MAX_INT, whole
 
@@ -33,7 +33,7 @@ def overview_page(request: Request, user: StaffDep) -> HTMLResponse:
     day_chart = charts.bar_chart([(d.strftime("%m-%d"), n) for d, n in o.per_day], title="Sessions per day",
                                  label_every=label_every)
     hour_chart = charts.bar_chart([(f"{h:02d}", n) for h, n in enumerate(o.per_hour)],
-                                  title="Sessions by hour of day (UTC)", label_every=2)
+                                  title=f"Sessions by hour of day ({zone_of(request)})", label_every=2)
     return render(request, "overview.html", user, o=o, form=form, choices=choices,
                   day_chart=day_chart, hour_chart=hour_chart)
 

@@ -23,6 +23,7 @@ from server.db.schema import (
     DASHBOARD_INDEXES,
     DEFAULT_GROUP,
     SEARCH_INDEX,
+    alerts,
     comparison_summary,
     content_guides,
     content_versions,
@@ -32,6 +33,7 @@ from server.db.schema import (
     draft_revisions,
     drafts,
     events,
+    feedback_triage,
     guard_decisions,
     guide_versions,
     images,
@@ -49,8 +51,9 @@ from server.db.schema import (
 
 __all__ = [
     "DASHBOARD_INDEXES", "DEFAULT_DATA_DIR", "DEFAULT_GROUP", "MIGRATIONS", "SCHEMA_VERSION", "SEARCH_INDEX",
-    "comparison_summary", "content_guides", "content_versions", "current_version", "default_url", "devices",
-    "draft_comments", "draft_guides", "draft_revisions", "drafts", "events", "guard_decisions", "guide_versions", "images",
+    "alerts", "comparison_summary", "content_guides", "content_versions", "current_version", "default_url", "devices",
+    "draft_comments", "draft_guides", "draft_revisions", "drafts", "events", "feedback_triage", "guard_decisions",
+    "guide_versions", "images",
     "insert_ignore", "is_disk_full", "is_sqlite", "lock", "make_engine", "metadata", "migrate", "normalize_url",
     "read", "rollout_groups", "schema_version", "session_guides", "session_rollout", "session_summary", "settings", "shared_secret", "staff", "staff_sessions",
     "throttle_counters", "write",

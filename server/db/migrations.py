@@ -19,12 +19,14 @@ from server.db.schema import (
     _v1_tables,
     _v5_login_failures,
     _v11_rollout_groups,
+    alerts,
     comparison_summary,
     devices,
     draft_comments,
     draft_guides,
     draft_revisions,
     drafts,
+    feedback_triage,
     guard_decisions,
     schema_version,
     session_guides,
@@ -166,6 +168,17 @@ def _migration_14(conn: Connection) -> None:
     summary.rebuild_comparisons(conn)
 
 
+def _migration_15(conn: Connection) -> None:
+    """Alerts, the triage of comments, and each group's opening hours (issue 15). New tables and a
+    nullable column: nothing existing changes. Migration 11 creates rollout_groups from today's
+    definition, so a database made in one go from nothing already has the column."""
+    alerts.create(conn, checkfirst=True)
+    feedback_triage.create(conn, checkfirst=True)
+    if "opening_hours" not in {c["name"] for c in sa.inspect(conn).get_columns("rollout_groups")}:
+        text = sa.Text().compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN opening_hours {text}"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -183,6 +196,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (12, "content_versions.library_settings: _library.yaml published with each version", _migration_12),
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
     (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
+    (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

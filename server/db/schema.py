@@ -387,3 +387,43 @@ guard_decisions = sa.Table(
     sa.UniqueConstraint("rollout_group", "content_version", name="uq_guard_decisions_group_version"),
     sa.Index("ix_guard_decisions_decided", "decided_at"),
 )
+
+
+# Version 15: alerts (server/alerts/). One row per episode of a cause: it opens when a source first
+# finds (kind, subject) and is resolved when the source no longer finds it; at most one open row per
+# (kind, subject), which the partial unique index holds however many processes evaluate. open_sent_at
+# and resolved_sent_at record that the message went out, so each is sent once, never every round.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),  # the device, "guide/step", "search", a guide
+    sa.Column("sentence", sa.Text, nullable=False),  # one plain sentence, as it read when last found
+    sa.Column("link", sa.String(400), nullable=False),  # the dashboard page that shows why
+    sa.Column("opened_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),  # when its sentence last changed
+    sa.Column("resolved_at", sa.Double, nullable=True),
+    sa.Column("snoozed_until", sa.Double, nullable=True),  # staff snoozed it: no messages until then
+    sa.Column("snoozed_by", sa.String(80), nullable=True),
+    sa.Column("open_sent_at", sa.Double, nullable=True),
+    sa.Column("resolved_sent_at", sa.Double, nullable=True),
+    sa.Column("delivery", sa.Text, nullable=True),  # what happened to its last message, per channel
+    sa.Index("ix_alerts_kind_subject", "kind", "subject", "opened_at"),
+    sa.Index("uq_alerts_open", "kind", "subject", unique=True,
+             sqlite_where=sa.text("resolved_at IS NULL"), postgresql_where=sa.text("resolved_at IS NULL")),
+)
+# Version 15: what staff did about each comment (a feedback event): new -> read -> acted / no_action,
+# who and when, a note, and the content version that carries the fix. A comment with no row is new.
+feedback_triage = sa.Table(
+    "feedback_triage", metadata,
+    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("changed_by", sa.String(80), nullable=False),
+    sa.Column("changed_at", sa.Double, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("fix_version", sa.Integer, nullable=True),  # a content version
+)
+# Version 15: a group's opening hours (server/opening_hours.py), in the site's time zone; null or
+# empty: always open. A kiosk is stale, or its touch panel dead, only by the hours it is open.
+rollout_groups.append_column(sa.Column("opening_hours", sa.Text, nullable=True))
