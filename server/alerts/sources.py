@@ -5,10 +5,10 @@ group's opening hours) and returns every Finding that holds now. The evaluator o
 (kind, subject) it did not have and resolves an open one that its source no longer finds; a
 source that fails is logged and its open alerts stay as they are (an error is not "resolved").
 
-Adding a source is one function:
+Adding a source is one function (`rollout_rollbacks` below is one):
 
-    @source("rollout_rollback")
-    def rollbacks(scope: Scope) -> Iterable[Finding]:
+    @source("kind")
+    def finds(scope: Scope) -> Iterable[Finding]:
         ...
 """
 
@@ -235,6 +235,18 @@ def ratings(scope: Scope) -> Iterable[Finding]:
                           f"/dashboard/guides/{guide}")
 
 
+@source("rollout_rollback")
+def rollout_rollbacks(scope: Scope) -> Iterable[Finding]:
+    """The rollout guard's automatic rollbacks of the last 7 days (server/rollout_guard.py): staff are
+    told once, and the alert resolves itself when the decision is a week old."""
+    from server.rollout_guard import guard_decisions_since
+
+    for d in guard_decisions_since(scope.conn, scope.now - 7 * DAY):
+        if d.action == "rolled_back":
+            yield Finding("rollout_rollback", f"{d.rollout_group}/v{d.content_version}", d.sentence,
+                          "/dashboard/library")
+
+
 # What each kind is called on the Alerts page and in messages.
 KIND_TITLES = {
     "kiosk_stale": "Kiosk out of touch",
@@ -245,5 +257,6 @@ KIND_TITLES = {
     "walkaway_jump": "Walk-aways up after an edit",
     "no_result_spike": "Searches finding nothing",
     "rating_drop": "Ratings dropping",
+    "rollout_rollback": "Rollout rolled back",
     "test": "Test alert",
 }

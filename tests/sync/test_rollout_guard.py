@@ -28,6 +28,7 @@ from kiosk.transport import HttpTransport
 from server import db
 from server.cli import main as kiosk_server
 from server.rollout_guard import guard_decisions_since
+from tests.server.alert_receivers import smtp_relay, webhook_receiver
 from tests.sync.conftest import Kiosk, ServerProc
 from tests.sync.libgen import write_library
 
@@ -44,9 +45,38 @@ class Server(ServerProc):
         return out.getvalue()
 
 
+SMTP_USER, SMTP_PASSWORD = "alerts", "relay password"
+
+
 @pytest.fixture
-def server(tmp_path: Path):
-    srv = Server(tmp_path / "server").start()
+def receivers(tmp_path: Path):
+    """A real SMTP relay (aiosmtpd, STARTTLS and login) and a webhook receiver, in this process."""
+    (tmp_path / "relay").mkdir()
+    with smtp_relay(tmp_path / "relay", SMTP_USER, SMTP_PASSWORD) as box, webhook_receiver() as hook:
+        yield box, hook
+
+
+@pytest.fixture
+def server(tmp_path: Path, receivers):
+    box, hook = receivers
+    data = tmp_path / "server"
+    data.mkdir()
+    # Alerts by e-mail and webhook; the server's own rounds off (alert_interval 0), so the test
+    # runs the one round that must tell staff (`kiosk-server alerts run`).
+    (data / "server.toml").write_text(f'''
+alert_interval = 0
+guard_interval = 0
+smtp_host = "127.0.0.1"
+smtp_port = {box.port}
+smtp_security = "starttls"
+smtp_user = "{SMTP_USER}"
+smtp_password = "{SMTP_PASSWORD}"
+smtp_ca_file = "{box.ca_file}"
+alert_from = "kiosks@example.org"
+alert_to = "ops@example.org"
+webhook_url = "{hook.url}"
+''')
+    srv = Server(data).start()
     yield srv
     srv.stop()
 
@@ -93,7 +123,7 @@ def _guide_version(kiosk: Kiosk) -> int:
         store.close()
 
 
-def test_the_guard_rolls_back_a_staged_version_customers_walk_away_from(tmp_path, server: Server):
+def test_the_guard_rolls_back_a_staged_version_customers_walk_away_from(tmp_path, server: Server, receivers):
     lib = write_library(tmp_path / "lib", guides=3, images=0)
     server.publish(lib)  # content version 1, every group
     server.cli("group", "add", "pilot")
@@ -151,3 +181,14 @@ def test_the_guard_rolls_back_a_staged_version_customers_walk_away_from(tmp_path
     assert decision.details["staged"] == {"sessions": 50, "walked_away": 26, "escalated": 0}
     assert decision.details["others"] == {"sessions": 50, "walked_away": 3, "escalated": 0}
     assert decision.sentence.startswith("Group 'pilot' was rolled back")
+
+    # Staff are told: one alert round sends the rollback once by e-mail and once to the webhook (with,
+    # here, the walk-aways that rose on the staged version's step: an alert of its own).
+    box, hook = receivers
+    server.cli("alerts", "run")
+    [mail] = [m for m in box.messages if "Rollout rolled back" in m["Subject"]]
+    assert decision.sentence in mail.get_content()
+    [posted] = [p for p in hook.received if decision.sentence in p["text"]]
+    assert "/dashboard/library" in posted["text"]
+    sent = len(box.messages)
+    assert "0 alert(s) opened" in server.cli("alerts", "run") and len(box.messages) == sent, "told once"
