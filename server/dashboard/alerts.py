@@ -17,7 +17,7 @@ from server import db
 from server.alerts import delivery
 from server.alerts.sources import KIND_TITLES
 from server.dashboard.render import engine_of, render, snapshot
-from server.deps import StaffDep
+from server.deps import EditorDep, StaffDep
 
 RESOLVED_SHOWN = 7 * 86400
 SNOOZE_HOURS = (1, 4, 24, 168)  # the choices the page offers
@@ -64,7 +64,7 @@ def alerts_page(request: Request, user: StaffDep) -> HTMLResponse:
 
 
 @router.post("/alerts/{alert_id}/snooze")
-def snooze(request: Request, user: StaffDep, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+def snooze(request: Request, user: EditorDep, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
            hours: Annotated[float, Form(ge=0, le=24 * 90)]) -> Response:
     """hours 0 ends a snooze. StaffDep has checked the form's CSRF token and origin (server.csrf)."""
     until = time.time() + hours * 3600 if hours else None

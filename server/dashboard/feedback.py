@@ -17,7 +17,7 @@ from server import charts, db, stats, triage
 from server.dashboard.filters import filter_choices, read_filters
 from server.dashboard.format import when
 from server.dashboard.render import engine_of, render, snapshot, zone_of
-from server.deps import StaffDep
+from server.deps import EditorDep, StaffDep
 from server.params import MAX_INT, whole
 
 PAGE_SIZE = 50
@@ -48,7 +48,7 @@ def feedback_page(request: Request, user: StaffDep,
 
 
 @router.post("/feedback/{event_id}/triage")
-def triage_comment(request: Request, user: StaffDep, event_id: Annotated[int, Path(ge=1, le=2**62)],
+def triage_comment(request: Request, user: EditorDep, event_id: Annotated[int, Path(ge=1, le=2**62)],
                    state: Annotated[str, Form(max_length=16)], note: Annotated[str, Form(max_length=2000)] = "",
                    fix_version: Annotated[str, Form(max_length=12)] = "",
                    back: Annotated[str, Form(max_length=2000)] = "") -> Response:

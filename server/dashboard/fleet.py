@@ -138,7 +138,7 @@ def move_to_group(request: Request, user: PublisherDep, device: Annotated[str, P
 
 
 @router.post("/fleet/groups/{group}/hours")
-def set_group_hours(request: Request, user: StaffDep, group: Annotated[str, Path(max_length=80)],
+def set_group_hours(request: Request, user: PublisherDep, group: Annotated[str, Path(max_length=80)],
                     hours: Annotated[str, Form(max_length=400)] = "") -> Response:
     """A group's opening hours (server/opening_hours.py), which the alerts count time by."""
     try:

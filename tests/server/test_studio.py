@@ -226,6 +226,19 @@ def test_a_viewer_reads_the_studio_but_cannot_start_a_draft(studio):
     assert refused.status_code == 403 and "Needs the editor role" in refused.text
 
 
+def test_a_viewer_cannot_triage_comments_snooze_alerts_or_set_opening_hours(studio):
+    # Issue 15's roles: triage and snoozing are an editor's, a group's settings a publisher's.
+    _, c = studio
+    for path, data, role in (("/dashboard/feedback/1/triage", {"state": "read"}, "editor"),
+                             ("/dashboard/alerts/1/snooze", {"hours": "1"}, "editor"),
+                             ("/dashboard/fleet/groups/default/hours",
+                              {"hours": "08:00-20:00"}, "publisher")):
+        refused = c["vera"].post(path, data=data)
+        assert refused.status_code == 403 and f"Needs the {role} role" in refused.text, path
+    assert c["eve"].post("/dashboard/fleet/groups/default/hours", data={"hours": "08:00-20:00"}).status_code == 403
+    assert c["pia"].post("/dashboard/fleet/groups/default/hours", data={"hours": ""}).status_code == 303
+
+
 # --- kiosk-server export --draft ID DIR (server/export.py's folder writer) -------------------------
 
 
