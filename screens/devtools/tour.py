@@ -27,8 +27,13 @@ KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,
 # (controls and labels with their boxes, the panel's mm): what the layout audit reads
 # (tests/ui/test_layout_audit.py)
 PROBES = os.environ.get("KIOSK_TOUR_PROBES") == "1"
-# KIOSK_TOUR_CUSTOMER_ONLY=1: only what a customer sees (01-11), no staff screens or modes
+# KIOSK_TOUR_CUSTOMER_ONLY=1: only what a customer sees (01-11, 27-28), no staff screens or modes
 CUSTOMER_ONLY = os.environ.get("KIOSK_TOUR_CUSTOMER_ONLY") == "1"
+# KIOSK_TOUR_MODES: the customer screens again in each mode after "normal" (DIR/<mode>/<lang>-NN-
+# <screen>.png, shared/DESIGN.md): large (large text), contrast (high contrast)
+MODES = tuple(m for m in os.environ.get("KIOSK_TOUR_MODES", "normal").split(",") if m)
+MODE_SWITCHES = {"normal": {}, "large": {"large_text": True}, "contrast": {"high_contrast": True},
+                 "reach": {"reach": True}}
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
@@ -69,16 +74,19 @@ def tour(app, out: Path):
 
     prober = Probe(str(out / "probe.json"))
     prober.app = app
+    folder = {"dir": out}
 
     def shoot(name: str) -> None:
-        target = out / f"{name}.png"
+        where = folder["dir"]
+        where.mkdir(parents=True, exist_ok=True)
+        target = where / f"{name}.png"
         target.unlink(missing_ok=True)
         Window.dispatch("on_draw")  # draw now, then read the back buffer before any flip
-        written = Window.screenshot(name=str(out / f"{name}-shot.png"))
+        written = Window.screenshot(name=str(where / f"{name}-shot.png"))
         os.replace(written, target)
         if PROBES:
-            (out / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
-                                              encoding="utf-8")
+            (where / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
+                                                encoding="utf-8")
         log.info("screenshot %s", target)
 
     def walk(path):
@@ -87,17 +95,39 @@ def tour(app, out: Path):
             app.choose(index)
 
     guide, outcomes = _demo_guide(app)
-    for lang in LANGUAGES:
+    for mode in MODES:
+        folder["dir"] = out if mode == "normal" else out / mode
+        for lang in LANGUAGES:
+            yield from _customer(app, lang, MODE_SWITCHES[mode], shoot, walk, guide, outcomes)
+            if CUSTOMER_ONLY or mode != "normal":
+                continue
+            yield from _staff(app, lang, shoot)
+    folder["dir"] = out
+    if CUSTOMER_ONLY:
+        return
+    yield from _keyboards(app, shoot)
+    yield from _modes(app, shoot, walk)
+
+
+def _customer(app, lang, switches, shoot, walk, guide, outcomes):
+    """What a customer sees, 01-11 and 27-28, in `lang` with the mode's switches on."""
+    from screens.widgets import AccessPanel
+
+    def modes():
+        for name, value in switches.items():
+            setattr(app.theme, name, value)
+
+    if True:
         home = app.screens["home"]
         app.finish_session()
+        modes()
         attract = app.screens["attract"]
         attract.on_deactivate()  # hold the cycle on this language for the picture
         attract.shown_lang = lang
         yield SETTLE
         shoot(f"{lang}-01-attract")
 
-        app.start_session()
-        app.set_language(lang)
+        app.start_session(lang)
         yield SETTLE
         shoot(f"{lang}-02-home")
 
@@ -127,7 +157,13 @@ def tour(app, out: Path):
             yield SETTLE
             shoot(f"{lang}-07-outcome-escalate")
 
+        if "escalate" in outcomes:  # "it didn't help": where a person is, the phone
+            app.answer_helped(False)
+            yield SETTLE
+            shoot(f"{lang}-27-person")
+
         app.answer_helped(True)
+        app.tell_us_more()
         feedback = app.screens["feedback"]
         feedback.rating = 4
         for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
@@ -152,9 +188,18 @@ def tour(app, out: Path):
         yield SETTLE
         shoot(f"{lang}-11-idle-overlay")
         app.idle.still_here()
-        if CUSTOMER_ONLY:
-            continue
 
+        walk(())
+        panel = AccessPanel()
+        panel.open(animation=False)
+        yield SETTLE
+        shoot(f"{lang}-28-accessibility")
+        panel.dismiss(animation=False)
+
+
+def _staff(app, lang, shoot):
+    """Staff mode's screens in `lang`: 12-13, 18-19."""
+    if True:
         app.open_staff()
         app.screens["staff_pin"].pin = "12"
         yield SETTLE
@@ -187,12 +232,11 @@ def tour(app, out: Path):
         shoot(f"{lang}-19-staff-new-pin")
         app.leave_staff()
 
-    if CUSTOMER_ONLY:
-        return
-    yield from _keyboards(app, shoot)
 
-    # the accessibility modes, once: large text with high contrast, and the reach layout
-    app.start_session()
+def _modes(app, shoot, walk):
+    """The accessibility modes, once: large text with high contrast, and the reach layout."""
+    if True:
+        app.start_session()
     app.theme.large_text = app.theme.high_contrast = True
     yield SETTLE
     shoot("en-14-home-large-contrast")
