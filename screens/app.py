@@ -32,7 +32,7 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
-from kiosk import i18n, watchdog
+from kiosk import i18n, untranslated, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
 from kiosk.settings import Settings
@@ -303,7 +303,7 @@ class KioskApp(App):
 
     def popular_guides(self):
         if self.settings.untranslated == "hide":  # the six most used that this language has
-            return [g for g in self.store.popular_guides(self.lang, limit=10_000) if self.lang in g.languages][:6]
+            return [g for g in self.store.popular_guides(self.lang, limit=10_000) if self._listed(g.id)][:6]
         return self.store.popular_guides(self.lang, limit=6)
 
     def guides_in(self, category_id: str):
@@ -321,13 +321,10 @@ class KioskApp(App):
     def untranslated_language(self, guide_id: str) -> str | None:
         """The language a guide is shown in when it is not written in the customer's: its own
         (kiosk.toml `untranslated = "mark"` tags it with that language's name); None when it is."""
-        languages = self._guide_languages().get(guide_id)
-        if not languages or self.lang in languages or self.lang.split("-")[0] in languages:
-            return None
-        return languages[0]  # a guide's own language comes first (contract Guide.languages)
+        return untranslated.own_language(self._guide_languages().get(guide_id, ()), self.lang)
 
     def _listed(self, guide_id: str) -> bool:
-        return self.settings.untranslated != "hide" or self.untranslated_language(guide_id) is None
+        return untranslated.listed(self._guide_languages().get(guide_id, ()), self.lang, self.settings.untranslated)
 
     def _guide_languages(self) -> dict[str, tuple[str, ...]]:
         if self._languages_of is None:

@@ -84,6 +84,7 @@ class Probe:
     def snapshot(self, window) -> dict:
         from kivy.uix.button import Button
         from kivy.uix.label import Label
+        from kivy.uix.screenmanager import ScreenManager
         from kivy.uix.scrollview import ScrollView
 
         app = self.app
@@ -129,6 +130,12 @@ class Probe:
                     elif text.strip():
                         labels.append(text)
                         label_boxes.append({"text": text, **box})
+            if isinstance(widget, ScreenManager):
+                # during a switch the screen going out is still a child for a frame; only the
+                # current one is what a person sees and touches
+                if widget.current_screen is not None:
+                    walk(widget.current_screen, clip)
+                return
             for child in reversed(widget.children):
                 walk(child, clip)
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.ui.pixels import colours, ratio, ring_colour, text_ratio
+
 pytestmark = pytest.mark.ui
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,55 +93,7 @@ def tours(tmp_path_factory) -> dict[str, dict[str, dict]]:
     return found
 
 
-# --- contrast, from the screenshot's pixels ---------------------------------------------------
-
-def luminance(rgb: tuple[int, ...]) -> float:
-    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def ratio(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    light, dark = sorted([luminance(a), luminance(b)], reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def colours(image: Image.Image, box: tuple[int, int, int, int]) -> list[tuple[int, tuple[int, ...]]]:
-    """(count, colour) of the pixels in box (left, top, right, bottom), most common first."""
-    left, top, right, bottom = (max(0, box[0]), max(0, box[1]), min(image.width, box[2]), min(image.height, box[3]))
-    if right - left < 1 or bottom - top < 1:
-        return []
-    found = image.crop((left, top, right, bottom)).getcolors(maxcolors=(right - left) * (bottom - top)) or []
-    return sorted(found, reverse=True)
-
-
-def text_ratio(image: Image.Image, box: tuple[int, int, int, int]) -> float | None:
-    """Text against its background inside box: the most common colour is the background, the text
-    the colour (of at least a few pixels: a glyph's core, not its anti-aliased edge) that differs
-    most from it. None when the box holds one colour only (no text drawn there)."""
-    found = colours(image, box)
-    if len(found) < 2:
-        return None
-    background = found[0][1]
-    inked = [colour for count, colour in found[1:] if count >= 4]
-    return max((ratio(background, c) for c in inked), default=None)
-
-
-def ring(box: tuple[int, int, int, int], inner: int, outer: int) -> list[tuple[int, int, int, int]]:
-    """The four strips between `inner` and `outer` pixels outside box (negative: inside it)."""
-    left, top, right, bottom = box
-    return [(left - outer, top - outer, right + outer, top - inner),
-            (left - outer, bottom + inner, right + outer, bottom + outer),
-            (left - outer, top - inner, left - inner, bottom + inner),
-            (right + inner, top - inner, right + outer, bottom + inner)]
-
-
-def ring_colour(image: Image.Image, box, inner: int, outer: int) -> tuple[int, ...] | None:
-    counts: dict[tuple[int, ...], int] = {}
-    for strip in ring(box, inner, outer):
-        for count, colour in colours(image, strip):
-            counts[colour] = counts.get(colour, 0) + count
-    return max(counts, key=counts.get) if counts else None
-
+# --- contrast, from the screenshot's pixels (tests/ui/pixels.py) ---------------------------------
 
 def contrast_problems(name: str, snap: dict) -> list[str]:
     image = Image.open(snap["png"]).convert("RGB")
