@@ -117,126 +117,123 @@ def _customer(app, lang, switches, shoot, walk, guide, outcomes):
         for name, value in switches.items():
             setattr(app.theme, name, value)
 
-    if True:
-        home = app.screens["home"]
-        app.finish_session()
-        modes()
-        attract = app.screens["attract"]
-        attract.on_deactivate()  # hold the cycle on this language for the picture
-        attract.shown_lang = lang
+    home = app.screens["home"]
+    app.finish_session()
+    modes()
+    attract = app.screens["attract"]
+    attract.on_deactivate()  # hold the cycle on this language for the picture
+    attract.shown_lang = lang
+    yield SETTLE
+    shoot(f"{lang}-01-attract")
+
+    app.start_session(lang)
+    yield SETTLE
+    shoot(f"{lang}-02-home")
+
+    home.open_search()
+    for ch in SEARCH_WORDS.get(lang, "bag"):
+        home.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-03-search-results")
+
+    home.query = ""
+    for ch in "xqzw":
+        home.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-04-no-results")
+
+    home.show_browse()
+    walk(())
+    yield SETTLE
+    shoot(f"{lang}-05-step")
+
+    if "resolved" in outcomes:
+        walk(outcomes["resolved"])
         yield SETTLE
-        shoot(f"{lang}-01-attract")
-
-        app.start_session(lang)
+        shoot(f"{lang}-06-outcome-resolved")
+    if "escalate" in outcomes:
+        walk(outcomes["escalate"])
         yield SETTLE
-        shoot(f"{lang}-02-home")
+        shoot(f"{lang}-07-outcome-escalate")
 
-        home.open_search()
-        for ch in SEARCH_WORDS.get(lang, "bag"):
-            home.on_key(ch)
+    if "escalate" in outcomes:  # "it didn't help": where a person is, the phone
+        app.answer_helped(False)
         yield SETTLE
-        shoot(f"{lang}-03-search-results")
+        shoot(f"{lang}-27-person")
 
-        home.query = ""
-        for ch in "xqzw":
-            home.on_key(ch)
+    app.answer_helped(True)
+    app.tell_us_more()
+    feedback = app.screens["feedback"]
+    feedback.rating = 4
+    for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
+        feedback.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-08-feedback")
+
+    feedback.send()
+    yield SETTLE
+    shoot(f"{lang}-09-thanks")
+
+    walk(())
+    if app.can_hand_off:
+        app.show_handoff()
         yield SETTLE
-        shoot(f"{lang}-04-no-results")
+        shoot(f"{lang}-10-handoff")
+        app.close_handoff()
+    else:  # an unregistered kiosk has no handoff screen to show
+        log.info("no %s-10-handoff: this kiosk has no device token or no public server address", lang)
+    app.idle.open_overlay()
+    app.idle.overlay.remaining = 12
+    yield SETTLE
+    shoot(f"{lang}-11-idle-overlay")
+    app.idle.still_here()
 
-        home.show_browse()
-        walk(())
-        yield SETTLE
-        shoot(f"{lang}-05-step")
-
-        if "resolved" in outcomes:
-            walk(outcomes["resolved"])
-            yield SETTLE
-            shoot(f"{lang}-06-outcome-resolved")
-        if "escalate" in outcomes:
-            walk(outcomes["escalate"])
-            yield SETTLE
-            shoot(f"{lang}-07-outcome-escalate")
-
-        if "escalate" in outcomes:  # "it didn't help": where a person is, the phone
-            app.answer_helped(False)
-            yield SETTLE
-            shoot(f"{lang}-27-person")
-
-        app.answer_helped(True)
-        app.tell_us_more()
-        feedback = app.screens["feedback"]
-        feedback.rating = 4
-        for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
-            feedback.on_key(ch)
-        yield SETTLE
-        shoot(f"{lang}-08-feedback")
-
-        feedback.send()
-        yield SETTLE
-        shoot(f"{lang}-09-thanks")
-
-        walk(())
-        if app.can_hand_off:
-            app.show_handoff()
-            yield SETTLE
-            shoot(f"{lang}-10-handoff")
-            app.close_handoff()
-        else:  # an unregistered kiosk has no handoff screen to show
-            log.info("no %s-10-handoff: this kiosk has no device token or no public server address", lang)
-        app.idle.open_overlay()
-        app.idle.overlay.remaining = 12
-        yield SETTLE
-        shoot(f"{lang}-11-idle-overlay")
-        app.idle.still_here()
-
-        walk(())
-        panel = AccessPanel()
-        panel.open(animation=False)
-        yield SETTLE
-        shoot(f"{lang}-28-accessibility")
-        panel.dismiss(animation=False)
+    walk(())
+    panel = AccessPanel()
+    panel.open(animation=False)
+    yield SETTLE
+    shoot(f"{lang}-28-accessibility")
+    panel.dismiss(animation=False)
 
 
 def _staff(app, lang, shoot):
     """Staff mode's screens in `lang`: 12-13, 18-19."""
-    if True:
-        app.open_staff()
-        app.screens["staff_pin"].pin = "12"
-        yield SETTLE
-        shoot(f"{lang}-12-staff-pin")
+    app.open_staff()
+    app.screens["staff_pin"].pin = "12"
+    yield SETTLE
+    shoot(f"{lang}-12-staff-pin")
 
-        app.screens["staff_pin"].pin = ""
-        app.open_staff_status()
-        yield 1.0  # the status is gathered on a thread
-        shoot(f"{lang}-13-staff-status")
-        app.leave_staff()
+    app.screens["staff_pin"].pin = ""
+    app.open_staff_status()
+    yield 1.0  # the status is gathered on a thread
+    shoot(f"{lang}-13-staff-status")
+    app.leave_staff()
 
-        # The pad waiting after too many wrong PINs (as the store holds it), and the screen that
-        # replaces the factory PIN: numbered after the en-only ones, so earlier names keep theirs.
-        from kiosk.staff_pin import STATE_KEY
+    # The pad waiting after too many wrong PINs (as the store holds it), and the screen that
+    # replaces the factory PIN: numbered after the en-only ones, so earlier names keep theirs.
+    from kiosk.staff_pin import STATE_KEY
 
-        app.store.set_state(STATE_KEY, {"failures": 6, "until": time.time() + 60})
-        app.set_language(lang)  # leaving staff mode went back to the default language
-        app.open_staff()
-        for _ in range(100):  # the wait is read on a thread
-            if app.screens["staff_pin"].waiting:
-                break
-            yield 0.1
-        yield SETTLE
-        shoot(f"{lang}-18-staff-pin-wait")
-        app.store.set_state(STATE_KEY, {"failures": 0, "until": 0.0})
-        app.set_language(lang)
-        app.open_staff_new_pin()
-        app.screens["staff_new_pin"].pin = "48"
-        yield SETTLE
-        shoot(f"{lang}-19-staff-new-pin")
-        app.leave_staff()
+    app.store.set_state(STATE_KEY, {"failures": 6, "until": time.time() + 60})
+    app.set_language(lang)  # leaving staff mode went back to the default language
+    app.open_staff()
+    for _ in range(100):  # the wait is read on a thread
+        if app.screens["staff_pin"].waiting:
+            break
+        yield 0.1
+    yield SETTLE
+    shoot(f"{lang}-18-staff-pin-wait")
+    app.store.set_state(STATE_KEY, {"failures": 0, "until": 0.0})
+    app.set_language(lang)
+    app.open_staff_new_pin()
+    app.screens["staff_new_pin"].pin = "48"
+    yield SETTLE
+    shoot(f"{lang}-19-staff-new-pin")
+    app.leave_staff()
 
 
 def _modes(app, shoot, walk):
     """The accessibility modes, once: large text with high contrast, and the reach layout."""
-    if True:
-        app.start_session()
+    app.start_session()
     app.theme.large_text = app.theme.high_contrast = True
     yield SETTLE
     shoot("en-14-home-large-contrast")
