@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from contract.digest import library_digest
 from contract.guides import Guide, LibraryInvalid, LibrarySettings
+from contract.library_settings import parse_settings
 from contract.validation import load_library
 from kiosk.people import where_to_find_a_person
 
@@ -82,7 +84,13 @@ def test_unset_fields_leave_digests_where_they_were(tmp_path):
     ("help:\n  - text: {en: desk}\n    guide: Not An Id\n", "is not a guide id"),
     ("help:\n  - text: {english: desk}\n", "'english' is not a language code"),
 ])
-def test_a_wrong_help_setting_is_named(tmp_path, bad, says):
+def test_a_wrong_help_setting_is_named(bad, says):
+    problems: list = []
+    parse_settings(yaml.safe_load(bad), "_library.yaml", problems)
+    assert any(says in str(p) and "_library.yaml" in str(p) for p in problems), problems
+
+
+def test_a_wrong_help_setting_stops_the_import(tmp_path):
     with pytest.raises(LibraryInvalid) as caught:
-        library_with(tmp_path, bad)
-    assert says in caught.value.report() and "_library.yaml" in caught.value.report()
+        library_with(tmp_path, "help:\n  - site: t2\n")
+    assert "help place 1 must be a mapping with text" in caught.value.report()
