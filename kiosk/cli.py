@@ -199,7 +199,7 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     from screens.devtools.tour import ScreenshotTour
 
     run_app(settings, store, dev_tools=[ScreenshotTour(out).attach])
-    shots = sorted(out.glob("*.png"))
+    shots = sorted(out.rglob("*.png"))  # the modes but normal are in DIR/<mode>/
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
 

@@ -59,7 +59,7 @@ def _rgba(hex_colour: str) -> list[float]:
 # by its colour alone: it draws a check mark and a thicker frame (screens/widgets.kv).
 PALETTES = {
     "normal": {
-        "bg": "#F4F6FA", "fg": "#1B2430", "muted": "#5A6675", "panel": "#FFFFFF",
+        "bg": "#F4F6FA", "fg": "#1B2430", "muted": "#475467", "panel": "#FFFFFF",
         "accent": "#0B5FFF", "accent_fg": "#FFFFFF", "button": "#DCE5F5", "button_fg": "#10223F",
         "good": "#1E7D34", "warn": "#B54708", "banner_fg": "#FFFFFF", "overlay": "#000000",
         "key": "#FFFFFF", "key_fg": "#000000", "outline": "#5A6675", "pressed": "#10223F",

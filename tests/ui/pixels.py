@@ -26,15 +26,22 @@ def colours(image: Image.Image, box: tuple[int, int, int, int]) -> list[tuple[in
 
 
 def text_ratio(image: Image.Image, box: tuple[int, int, int, int]) -> float | None:
-    """Text against its background inside box: the most common colour is the background, the text
-    the colour (of at least a few pixels: a glyph's core, not its anti-aliased edge) that differs
-    most from it. None when the box holds one colour only (no text drawn there)."""
+    """Text against its background inside box: the most common colour is the background; the
+    text is what differs from it, measured at its core: the ratio that the strongest 1/30 of the
+    inked pixels reaches (an anti-aliased edge is a blend; a thin glyph has few full pixels, so no
+    single colour need cover many). None when the box holds one colour only (no text there)."""
     found = colours(image, box)
     if len(found) < 2:
         return None
     background = found[0][1]
-    inked = [colour for count, colour in found[1:] if count >= 4]
-    return max((ratio(background, c) for c in inked), default=None)
+    inked = sorted(((ratio(background, colour), count) for count, colour in found[1:]), reverse=True)
+    core = max(3, sum(count for _, count in inked) // 30)
+    seen = 0
+    for measured, count in inked:
+        seen += count
+        if seen >= core:
+            return measured
+    return inked[-1][0]
 
 
 def ring(box: tuple[int, int, int, int], inner: int, outer: int) -> list[tuple[int, int, int, int]]:
@@ -52,3 +59,16 @@ def ring_colour(image: Image.Image, box, inner: int, outer: int) -> tuple[int, .
         for count, colour in colours(image, strip):
             counts[colour] = counts.get(colour, 0) + count
     return max(counts, key=counts.get) if counts else None
+
+
+def frame_colour(image: Image.Image, box, around: tuple[int, ...], depth: int) -> tuple[int, ...] | None:
+    """The colour of a control's frame: of the colours in the band `depth` pixels deep inside box,
+    one that covers at least a fifth of it (a line all round, not a glyph touching the edge), the
+    one that differs most from `around`."""
+    counts: dict[tuple[int, ...], int] = {}
+    for strip in ring(box, -depth, 0):
+        for count, colour in colours(image, strip):
+            counts[colour] = counts.get(colour, 0) + count
+    total = sum(counts.values())
+    wide = [c for c, n in counts.items() if n >= total / 5]
+    return max(wide, key=lambda c: ratio(c, around), default=None)

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.ui.pixels import colours, ratio, ring_colour, text_ratio
+from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_ratio
 
 pytestmark = pytest.mark.ui
 
@@ -117,7 +117,7 @@ def contrast_problems(name: str, snap: dict) -> list[str]:
             continue  # cut by a scroll view: its frame is partly out of view
         fill = colours(image, inside)
         around = ring_colour(image, box, round(px * 1), round(px * 2.5))
-        frame = ring_colour(image, box, -max(1, round(px * 0.5)), 0)
+        frame = frame_colour(image, box, around, max(2, round(px * 1.2))) if around else None
         if around is None or not fill:
             continue
         boundary = max(ratio(around, fill[0][1]), ratio(around, frame) if frame else 1.0)
