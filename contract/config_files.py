@@ -87,6 +87,8 @@ def expected(info: FieldInfo, *, env: bool = False) -> str:
         if env:
             return "a comma-separated list like " + ",".join(example)
         return "a list like [" + ", ".join(f'"{x}"' for x in example) + "]"
+    if typing.get_origin(kind) is typing.Literal:  # one of a few words
+        return " or ".join(f'"{x}"' for x in typing.get_args(kind))
     return "text" if env else "text in quotes"
 
 

@@ -23,7 +23,7 @@ GUIDE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 OUTCOMES = ("resolved", "escalate")
-GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps"}
+GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps", "help"}
 STEP_FIELDS = {"text", "image", "choices", "end"}
 CHOICE_FIELDS = {"label", "next", "guide"}
 DEFAULT_CATEGORY = {"en": "General"}
@@ -121,6 +121,9 @@ class Guide:
     # relative image path -> sha256 of its bytes; the bytes themselves live in Library.images
     images: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    # optional: where a person who can help with this guide's subject is found (per language);
+    # left out of the canonical form when unset, so existing guides keep their digests
+    help: Text = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
@@ -156,6 +159,7 @@ class Guide:
             "start": self.start,
             "steps": steps,
             "images": dict(self.images),
+            **({"help": dict(self.help)} if self.help else {}),
         }
 
     def canonical_json(self) -> bytes:
@@ -184,34 +188,55 @@ class Guide:
             start=doc["start"],
             steps=steps,
             images=dict(doc.get("images", {})),
+            help=dict(doc.get("help") or {}),
         )
 
 
 @dataclass(frozen=True)
-class LibrarySettings:
-    """A library's `_library.yaml` (read and checked by contract/library_settings.py): today the
-    site's search synonyms, {language: ((term, term, ...), ...)}."""
+class HelpPlace:
+    """Where a person can be found (`help:` in `_library.yaml`): at one site (kiosk.toml's `site`)
+    or any, for one guide or any."""
 
-    synonyms: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.synonyms)
+    text: Text
+    site: str | None = None
+    guide: str | None = None
 
     @property
     def synonym_groups(self) -> int:
         return sum(map(len, self.synonyms.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        """The canonical document; empty settings are {} (and are left out of the digest)."""
-        if not self.synonyms:
-            return {}
-        return {"synonyms": {lang: [list(group) for group in groups]
-                             for lang, groups in sorted(self.synonyms.items())}}
+        return {**({"guide": self.guide} if self.guide else {}), **({"site": self.site} if self.site else {}),
+                "text": dict(self.text)}
+
+
+@dataclass(frozen=True)
+class LibrarySettings:
+    """A library's `_library.yaml` (read and checked by contract/library_settings.py): the site's
+    search synonyms, {language: ((term, term, ...), ...)}, and where a person can be found."""
+
+    synonyms: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    help: tuple[HelpPlace, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.synonyms or self.help)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical document; empty settings are {} (and are left out of the digest), and a
+        setting left unset is left out (a library with synonyms only keeps its digest)."""
+        out: dict[str, Any] = {}
+        if self.synonyms:
+            out["synonyms"] = {lang: [list(group) for group in groups]
+                               for lang, groups in sorted(self.synonyms.items())}
+        if self.help:
+            out["help"] = [place.to_dict() for place in self.help]
+        return out
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any] | None) -> LibrarySettings:
         doc = doc or {}
-        return cls({lang: tuple(tuple(g) for g in groups) for lang, groups in doc.get("synonyms", {}).items()})
+        return cls({lang: tuple(tuple(g) for g in groups) for lang, groups in doc.get("synonyms", {}).items()},
+                   tuple(HelpPlace(dict(p["text"]), p.get("site"), p.get("guide")) for p in doc.get("help", [])))
 
     @property
     def sha256(self) -> str | None:

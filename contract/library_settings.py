@@ -11,17 +11,32 @@ Each language maps to a list of groups; each group is a list of two or more term
 words) that find the same guides. It is validated with the guides, travels with them (bundles,
 `Library`, the kiosk's store) and counts in the content digest; a library without the file has
 the digest it always had.
+
+Where a person can be found, for the traveller a guide did not help (the kiosk's screen after
+"No"): a list of places, each for one site (kiosk.toml's `site`) or every site, and for one guide
+or every guide; the kiosk shows the most specific one (screens and rules: kiosk/people.py):
+
+    help:
+      - text: {en: The information desk in the main hall, de: Die Information in der Haupthalle}
+      - site: terminal-2
+        text: {en: The information desk opposite gate B12}
+      - site: terminal-2
+        guide: lost-baggage
+        text: {en: The Baggage Service desk by belt 4}
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from contract.guides import LANGUAGE, LibrarySettings, Problem, shown
+from contract.guides import GUIDE_ID, LANGUAGE, HelpPlace, LibrarySettings, Problem, Text, shown
 from contract.limits import MAX_SYNONYM_CHARS, MAX_SYNONYM_GROUPS, MAX_SYNONYM_TERMS
 
 FILE_NAME = "_library.yaml"
-FIELDS = {"synonyms"}
+FIELDS = {"synonyms", "help"}
+HELP_FIELDS = {"text", "site", "guide"}
+MAX_HELP_PLACES = 500
+MAX_HELP_CHARS = 500
 
 
 def parse_settings(doc: Any, name: str, problems: list[Problem]) -> LibrarySettings:
@@ -36,13 +51,65 @@ def parse_settings(doc: Any, name: str, problems: list[Problem]) -> LibrarySetti
         if key not in FIELDS:
             problems.append(Problem(name, f"has an unknown setting '{shown(key)}'; "
                                     f"known: {', '.join(sorted(FIELDS))}"))
-    raw = doc.get("synonyms")
+    return LibrarySettings(_synonyms(doc.get("synonyms"), name, problems),
+                           _help_places(doc.get("help"), name, problems))
+
+
+def _help_text(value: Any, where: str, name: str, problems: list[Problem]) -> Text | None:
+    if isinstance(value, str):
+        value = {"en": value}
+    if not isinstance(value, dict) or not value:
+        problems.append(Problem(name, f"{where}: text must be text, or translations like {{en: ..., de: ...}}"))
+        return None
+    out: Text = {}
+    for lang, words in value.items():
+        if not isinstance(lang, str) or not LANGUAGE.match(lang):
+            problems.append(Problem(name, f"{where}: '{shown(lang)}' is not a language code (en, es, zh, ...)"))
+        elif not isinstance(words, str) or not words.strip() or len(words) > MAX_HELP_CHARS:
+            problems.append(Problem(name, f"{where}: the text in '{lang}' must be 1 to {MAX_HELP_CHARS} characters"))
+        else:
+            out[lang] = words.strip()
+    return out if len(out) == len(value) else None
+
+
+def _help_places(raw: Any, name: str, problems: list[Problem]) -> tuple[HelpPlace, ...]:
     if raw is None:
-        return LibrarySettings()
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_HELP_PLACES:
+        problems.append(Problem(name, f"help must be a list of up to {MAX_HELP_PLACES} places, each with "
+                                "text and optionally site and guide"))
+        return ()
+    out = []
+    for n, place in enumerate(raw, 1):
+        where = f"help place {n}"
+        if not isinstance(place, dict) or "text" not in place:
+            problems.append(Problem(name, f"{where} must be a mapping with text (and optionally site, guide)"))
+            continue
+        unknown = sorted(set(map(shown, place)) - HELP_FIELDS)
+        if unknown:
+            problems.append(Problem(name, f"{where} has an unknown field '{unknown[0]}'; "
+                                    f"known: {', '.join(sorted(HELP_FIELDS))}"))
+            continue
+        site, guide = place.get("site"), place.get("guide")
+        if site is not None and (not isinstance(site, str) or not site.strip() or len(site) > 100):
+            problems.append(Problem(name, f"{where}: site must be a site's name as kiosk.toml gives it"))
+            continue
+        if guide is not None and (not isinstance(guide, str) or not GUIDE_ID.match(guide)):
+            problems.append(Problem(name, f"{where}: guide '{shown(guide)}' is not a guide id"))
+            continue
+        text = _help_text(place["text"], where, name, problems)
+        if text:
+            out.append(HelpPlace(text, site.strip() if site else None, guide))
+    return tuple(out)
+
+
+def _synonyms(raw: Any, name: str, problems: list[Problem]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
         problems.append(Problem(name, "synonyms must map a language code to a list of groups, "
                                 "e.g. en: [[toilet, restroom, WC]]"))
-        return LibrarySettings()
+        return {}
     out: dict[str, tuple[tuple[str, ...], ...]] = {}
     total = 0
     for lang, groups in raw.items():
@@ -57,7 +124,7 @@ def parse_settings(doc: Any, name: str, problems: list[Problem]) -> LibrarySetti
             total += 1
             if total > MAX_SYNONYM_GROUPS:
                 problems.append(Problem(name, f"has more than {MAX_SYNONYM_GROUPS:,} synonym groups"))
-                return LibrarySettings()
+                return {}
             where = f"synonyms.{lang} group {n}"
             if not isinstance(group, list) or not 2 <= len(group) <= MAX_SYNONYM_TERMS:
                 problems.append(Problem(name, f"{where} must be a list of 2 to {MAX_SYNONYM_TERMS} words"))
@@ -74,4 +141,4 @@ def parse_settings(doc: Any, name: str, problems: list[Problem]) -> LibrarySetti
             if len(terms) == len(group):
                 kept.append(tuple(terms))
         out[lang] = tuple(kept)
-    return LibrarySettings(out)
+    return out

@@ -258,6 +258,7 @@ class _GuideParser:
         title = self.text(doc.get("title"), "title") if "title" in doc else self.problem("has no title")
         category = self.text(doc["category"], "category") if "category" in doc else dict(DEFAULT_CATEGORY)
         keywords = self.keywords(doc.get("keywords"))
+        help_text = (self.text(doc["help"], "help") or {}) if doc.get("help") is not None else {}
         steps_doc = doc.get("steps")
         start = doc.get("start")
         if not isinstance(steps_doc, dict) or not steps_doc:
@@ -277,7 +278,7 @@ class _GuideParser:
         if len(self.problems) > before or not gid or not title:
             return None, graph
         return Guide(gid, self.language, title, category or dict(DEFAULT_CATEGORY), keywords, start, steps,
-                     images, self.name), graph
+                     images, self.name, help=help_text), graph
 
     def graph(self, gid: str | None, start: str | None, steps_doc: dict) -> _Graph:
         """The steps' links as written; a step whose way on is broken (reported above) is an end."""

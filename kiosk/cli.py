@@ -175,6 +175,11 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     out = Path(args.dir).resolve()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="kiosk-shots-")
     os.environ.setdefault("KIOSK_WINDOW_SIZE", args.size)
+    # read by the tour when it is imported (screens/devtools/tour.py)
+    if args.languages:
+        os.environ["KIOSK_TOUR_LANGUAGES"] = args.languages
+    if args.modes:
+        os.environ["KIOSK_TOUR_MODES"] = args.modes
     settings = load_command_settings(data_dir)
     settings.fullscreen = False
     settings.idle_timeout = 3600  # the tour opens the idle overlay itself
@@ -194,7 +199,7 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     from screens.devtools.tour import ScreenshotTour
 
     run_app(settings, store, dev_tools=[ScreenshotTour(out).attach])
-    shots = sorted(out.glob("*.png"))
+    shots = sorted(out.rglob("*.png"))  # the modes but normal are in DIR/<mode>/
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1
 
@@ -317,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(p)
     p.add_argument("dir", help="folder for the PNG files")
     p.add_argument("--size", default="1280x720", help="window size, e.g. 1920x1080 (default 1280x720)")
+    p.add_argument("--languages", help="comma-separated language codes (default en,zh,ar)")
+    p.add_argument("--modes", help="comma-separated modes: normal, large, contrast, reach; each but "
+                                   "normal goes to DIR/<mode>/ (default normal)")
     p.set_defaults(func=cmd_screenshots)
 
     p = sub.add_parser("sync", help="one sync round now, with progress",

@@ -92,6 +92,9 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
             f"({default(Settings, 'idle_timeout'):g} is the default)")
     if not 3 <= s.idle_countdown <= 120:
         err(f"idle_countdown is {s.idle_countdown:g} s; use 3 to 120 seconds")
+    if not 2 <= s.thanks_timeout <= 60:
+        err(f"thanks_timeout is {s.thanks_timeout:g} s; use 2 to 60 seconds "
+            f"({default(Settings, 'thanks_timeout'):g} is the default)")
     if not 7 <= s.panel_diagonal_in <= 100:
         err(f"panel_diagonal_in is {s.panel_diagonal_in:g}; give the panel's visible diagonal in inches, "
             f"7 to 100 ({default(Settings, 'panel_diagonal_in'):g} is the default)")

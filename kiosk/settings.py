@@ -19,7 +19,7 @@ import secrets
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import Field
@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     default_language: str = "en"
     idle_timeout: float = 45.0  # seconds without a touch before "Are you still there?"
     idle_countdown: float = 15.0  # seconds the overlay counts down before the session ends
+    thanks_timeout: float = 8.0  # seconds the thanks screen shows before the session ends
+    # a guide not written in the customer's language: shown in its own language with a language
+    # tag ("mark"), or left out of the lists ("hide")
+    untranslated: Literal["mark", "hide"] = "mark"
     staff_pin_hash: str = ""
     sync_interval: float = 5.0  # minutes between sync rounds
     outbox_limit: int = 200_000

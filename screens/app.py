@@ -14,6 +14,7 @@ Dev tools (the UI tests' probe, the screenshot tour) are attached from outside, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
-from kiosk import i18n, watchdog
+from kiosk import i18n, untranslated, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
 from kiosk.settings import Settings
@@ -44,7 +45,7 @@ from screens.window import configure_kivy
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_SCREENS = ("home", "step", "outcome", "feedback", "thanks", "handoff")
+CUSTOMER_SCREENS = ("home", "step", "outcome", "person", "feedback", "thanks", "handoff")
 STAFF_SCREENS = ("staff_pin", "staff_new_pin", "staff_status")
 
 
@@ -99,13 +100,18 @@ class KioskApp(App):
         self.pinyin = pinyin or PinyinLexicon(settings.data_path / "pinyin.sqlite")
         self.can_hand_off = self.handoff.available
         self.idle = IdleWatch(settings, is_resting=lambda: self.sm.current == "attract",
-                              on_timeout=self.idle_timeout, on_staff_gesture=self.open_staff)
+                              on_timeout=self.idle_timeout, on_staff_gesture=self.open_staff,
+                              corner_px=lambda: self.theme.staff_corner)
         self.speech = Speech()
         self.staff = StaffController(settings, store, sync_service=sync_service, translate=self.t,
                                      content_changed=self.content_changed)
         self._exiting = False
         self._content_pending = False
-        self._helped = True
+        # "Did this help?" answered and not yet recorded: the one feedback event of this outcome
+        # is written when the traveller is done with it (shared/DESIGN.md), stars and comment
+        # included if they asked to tell us more
+        self._helped: bool | None = None
+        self._languages_of: dict[str, tuple[str, ...]] | None = None
 
     # --- building --------------------------------------------------------------------------------
 
@@ -159,13 +165,14 @@ class KioskApp(App):
         from screens.handoff import HandoffScreen
         from screens.home import HomeScreen
         from screens.outcome import OutcomeScreen
+        from screens.person import PersonScreen
         from screens.staff_new_pin import StaffNewPinScreen
         from screens.staff_pin import StaffPinScreen
         from screens.staff_status import StaffStatusScreen
         from screens.step import StepScreen
         from screens.thanks import ThanksScreen
 
-        for cls in (HomeScreen, StepScreen, OutcomeScreen, FeedbackScreen, ThanksScreen, HandoffScreen,
+        for cls in (HomeScreen, StepScreen, OutcomeScreen, PersonScreen, FeedbackScreen, ThanksScreen, HandoffScreen,
                     StaffPinScreen, StaffNewPinScreen, StaffStatusScreen):
             screen = cls()
             self.sm.add_widget(screen)
@@ -177,6 +184,7 @@ class KioskApp(App):
         return i18n.tr(message, lang or self.lang)
 
     def _load_languages(self) -> None:
+        self._languages_of = None  # each guide's languages, read again for new content
         have = self.store.languages() or [self.settings.default_language]
         ordered = [lang for lang in self.settings.languages if lang in have]
         ordered += [lang for lang in have if lang not in ordered]
@@ -221,6 +229,7 @@ class KioskApp(App):
     def idle_timeout(self) -> None:
         """Nobody answered: record it, forget the session and go back to the attract loop."""
         if self.engine.session_id:
+            self._record_feedback()
             self.engine.idle_timeout()
         self.reset_to_attract()
 
@@ -229,9 +238,10 @@ class KioskApp(App):
         self.build_screens()
         self.idle.dismiss_overlay()
         self.speech.stop()
+        self._helped = None
         self.lang = self.engine.default_language
         self.engine.language = self.engine.default_language
-        self.theme.large_text = self.theme.high_contrast = self.theme.reach = False
+        self.theme.reset_modes()
         self.screens["home"].reset()
         self.screens["step"].view = None
         self.screens["outcome"].view = None
@@ -271,9 +281,12 @@ class KioskApp(App):
             self.sm.current = name
             self.screens[name].on_activate()
 
-    def start_session(self) -> None:
+    def start_session(self, lang: str | None = None) -> None:
+        """A new customer, in `lang` (the language they touched on the attract loop)."""
         self.build_screens()
         self.idle.touched()
+        if lang:
+            self.lang = lang
         self.engine.start_session(self.lang)
         self.screens["home"].reset()
         self._show("home")
@@ -289,16 +302,34 @@ class KioskApp(App):
         return self.store.categories(self.lang)
 
     def popular_guides(self):
+        if self.settings.untranslated == "hide":  # the six most used that this language has
+            return [g for g in self.store.popular_guides(self.lang, limit=10_000) if self._listed(g.id)][:6]
         return self.store.popular_guides(self.lang, limit=6)
 
     def guides_in(self, category_id: str):
-        return self.store.list_guides(self.lang, category_id)
+        return [g for g in self.store.list_guides(self.lang, category_id) if self._listed(g.id)]
 
     def search(self, text: str):
         return self.engine.search(text)
 
     def search_results(self, text: str):
-        return self.engine.search_results(text)
+        results = self.engine.search_results(text)
+        if self.settings.untranslated == "hide":
+            results = dataclasses.replace(results, hits=[h for h in results.hits if self._listed(h.guide_id)])
+        return results
+
+    def untranslated_language(self, guide_id: str) -> str | None:
+        """The language a guide is shown in when it is not written in the customer's: its own
+        (kiosk.toml `untranslated = "mark"` tags it with that language's name); None when it is."""
+        return untranslated.own_language(self._guide_languages().get(guide_id, ()), self.lang)
+
+    def _listed(self, guide_id: str) -> bool:
+        return untranslated.listed(self._guide_languages().get(guide_id, ()), self.lang, self.settings.untranslated)
+
+    def _guide_languages(self) -> dict[str, tuple[str, ...]]:
+        if self._languages_of is None:
+            self._languages_of = {g.id: tuple(g.languages) for g in self.store.list_guides()}
+        return self._languages_of
 
     def record_search(self, text: str, hits: int, **correction) -> None:
         self.engine.record_search(text, hits, **correction)
@@ -335,27 +366,56 @@ class KioskApp(App):
     def go_home(self) -> None:
         self.speech.stop()
         if self.engine.session_id:
+            self._record_feedback()
             self.engine.go_home()
         self.screens["home"].show_browse()
         self._show("home")
 
     def finish_session(self) -> None:
         if self.engine.session_id:
+            self._record_feedback()
             self.engine.end_session("done")
         self.reset_to_attract()
 
-    # after the outcome
+    # after the outcome: one tap ("Did this help?"), then thanks, or where a person is
     def answer_helped(self, helped: bool) -> None:
         self._helped = helped
-        self.screens["feedback"].reset(helped)
+        if helped:
+            self.screens["thanks"].kind = "helped"
+            self._show("thanks")
+        else:
+            self.screens["person"].show(self.where_to_find_a_person())
+            self._show("person")
+
+    def where_to_find_a_person(self) -> str | None:
+        """From the library (per site, per guide) or the guide's own `help` (kiosk/people.py)."""
+        from kiosk.people import where_to_find_a_person
+
+        view = self.engine.current() if self.engine.position is not None else None
+        guide = self.store.guide(view.guide_id)[0] if view is not None else None
+        return where_to_find_a_person(self.store.library_settings(), guide, self.settings.site, self.lang)
+
+    def tell_us_more(self) -> None:
+        """Stars and a comment, only when the traveller asks for them."""
+        self.screens["feedback"].reset(bool(self._helped))
         self._show("feedback")
 
     def send_feedback(self, rating: int | None, comment: str) -> None:
+        """Send on "tell us more": thanked as feedback only when there was some."""
+        given = rating is not None or bool(comment.strip())
+        self._record_feedback(rating, comment)
+        self.screens["thanks"].kind = "feedback" if given else "plain"
+        self._show("thanks")
+
+    def _record_feedback(self, rating: int | None = None, comment: str = "") -> None:
+        """The outcome's one feedback event, if "Did this help?" was answered and not yet sent."""
+        if self._helped is None or not self.engine.session_id:
+            return
+        helped, self._helped = self._helped, None
         try:
-            self.engine.feedback(self._helped, rating, comment)
+            self.engine.feedback(helped, rating, comment)
         except EngineError as exc:  # given twice for the same outcome: thank them anyway
             log.info("feedback not recorded: %s", exc)
-        self._show("thanks")
 
     # handoff
     def handoff_url(self) -> str:
@@ -393,6 +453,7 @@ class KioskApp(App):
     def open_staff_status(self) -> None:
         """The PIN was right: no customer session survives into staff mode."""
         if self.engine.session_id:
+            self._record_feedback()
             self.engine.end_session("staff")
         self._show("staff_status")
 

@@ -1,5 +1,6 @@
-"""Attract: the idle loop. It invites a tap in each of the library's languages in turn; any touch
-starts a session."""
+"""Attract: the idle loop. It invites a tap in each of the library's languages in turn. Each
+language's name is a button that starts in that language; a touch anywhere else starts in the
+language on show; Accessibility (low, beside the languages) opens the modes before a session."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ class AttractScreen(KioskScreen):
     _event = None
 
     def on_activate(self) -> None:
-        # one label per language: each name needs its own script's font
-        from screens.widgets import KLabel
+        # one button per language: each name needs its own script's font
+        from screens.widgets import LanguageButton
 
+        app = App.get_running_app()
         row = self.ids.langs
         row.clear_widgets()
-        for name in App.get_running_app().native_names:
-            row.add_widget(KLabel(raw=name, base_halign="center", font_size=App.get_running_app().theme.font_small))
+        for code, name in zip(app.languages, app.native_names, strict=True):
+            row.add_widget(LanguageButton(raw=name, code=code, probe_id=f"lang:{code}",
+                                          on_release=lambda _b, c=code: app.start_session(c)))
         self.cycle_index = 0
         self._show()
         self._event = Clock.schedule_interval(self._next, CYCLE_SECONDS)
@@ -46,7 +49,9 @@ class AttractScreen(KioskScreen):
         self.shown_lang = langs[self.cycle_index % len(langs)]
 
     def on_touch_down(self, touch):
-        App.get_running_app().start_session()
+        if super().on_touch_down(touch):  # a language or Accessibility
+            return True
+        App.get_running_app().start_session(self.shown_lang)
         return True
 
 

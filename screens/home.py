@@ -12,7 +12,7 @@ from kivy.properties import BooleanProperty, ListProperty, OptionProperty, Strin
 
 from kiosk.i18n import NATIVE_NAMES
 from screens.keyboard import OnScreenKeyboard  # noqa: F401 (home.kv draws it)
-from screens.widgets import KButton, KioskScreen, KLabel
+from screens.widgets import KButton, KioskScreen, LanguageButton, MutedLabel
 
 # A search with no results is recorded once the customer has stopped typing for this long.
 NO_RESULT_PAUSE = 1.5
@@ -77,9 +77,8 @@ class HomeScreen(KioskScreen):
         box = self.ids.languages
         box.clear_widgets()
         for code in app.languages:
-            box.add_widget(KButton(raw=NATIVE_NAMES.get(code, code), probe_id=f"lang:{code}",
-                                   primary=code == app.lang, size_hint_x=None, width=app.theme.button_height * 1.9,
-                                   on_release=lambda _b, c=code: app.set_language(c)))
+            box.add_widget(LanguageButton(raw=NATIVE_NAMES.get(code, code), code=code, probe_id=f"lang:{code}",
+                                          on_release=lambda _b, c=code: app.set_language(c)))
 
     def _fill_categories(self, app) -> None:
         grid = self.ids.categories
@@ -89,7 +88,11 @@ class HomeScreen(KioskScreen):
                                     on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
 
     def _guide_button(self, app, guide_id: str, title: str, via: str) -> KButton:
-        return KButton(raw=title, probe_id=f"guide:{guide_id}", base_halign="left",
+        # A guide not written in this language shows in its own, tagged with that language's
+        # name; ShapedText aligns and shapes the title for its own script, not the screen's.
+        own = app.untranslated_language(guide_id)
+        raw = f"{title} \u00b7 {NATIVE_NAMES.get(own, own)}" if own else title
+        return KButton(raw=raw, probe_id=f"guide:{guide_id}", base_halign="left",
                        on_release=lambda _b: self.open_guide(guide_id, via))
 
     def _fill_list(self, title: str, items: list[tuple[str, str]], via: str) -> None:
@@ -200,7 +203,7 @@ class HomeScreen(KioskScreen):
             self.ids.list_title.raw = app.t("No guides match \u201c{query}\u201d").format(query=text)
             box = self.ids.results
             box.clear_widgets()
-            box.add_widget(KLabel(raw=app.t("Try another word, or pick a category:"), color=app.theme.muted))
+            box.add_widget(MutedLabel(raw=app.t("Try another word, or pick a category:")))
             for cat in app.categories():
                 box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}",
                                        on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))

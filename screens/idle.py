@@ -2,7 +2,8 @@
 
 After `idle_timeout` seconds without a touch, "Are you still there?" counts down `idle_countdown`
 seconds; any touch answers it, and at zero `on_timeout` ends the session. Five taps in the top-right
-corner within three seconds call `on_staff_gesture`; those taps never reach a customer's control.
+corner (a square of `corner_px()`, screens/theme.py's STAFF_CORNER_MM on the panel) within three
+seconds call `on_staff_gesture`; those taps never reach a customer's control.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from kivy.clock import Clock
 
 from kiosk.settings import Settings
 
-STAFF_CORNER_DP = 90  # the hidden staff gesture: five taps in this top-right square...
-STAFF_TAPS, STAFF_WINDOW = 5, 3.0  # ...within three seconds
+STAFF_TAPS, STAFF_WINDOW = 5, 3.0  # the hidden staff gesture: five taps within three seconds
 
 
 class IdleWatch:
     def __init__(self, settings: Settings, *, is_resting: Callable[[], bool], on_timeout: Callable[[], None],
-                 on_staff_gesture: Callable[[], None]):
+                 on_staff_gesture: Callable[[], None], corner_px: Callable[[], float]):
         self.settings = settings
         self.is_resting = is_resting  # the attract loop: nobody there to time out
         self.on_timeout = on_timeout
         self.on_staff_gesture = on_staff_gesture
+        self.corner_px = corner_px
         self.overlay = None  # the "Are you still there?" view while it is open
         self._last_activity = time.monotonic()
         self._corner_taps: list[float] = []
@@ -38,13 +39,11 @@ class IdleWatch:
         self._last_activity = time.monotonic()
 
     def _on_any_touch_down(self, window, touch):
-        from kivy.metrics import dp
-
         self.touched()
         if self.overlay is not None:
             self.still_here()
             return True  # any touch answers "Are you still there?"
-        corner = dp(STAFF_CORNER_DP)
+        corner = self.corner_px()
         if touch.x >= window.width - corner and touch.y >= window.height - corner:
             now = time.monotonic()
             self._corner_taps = [t for t in self._corner_taps if now - t < STAFF_WINDOW] + [now]

@@ -56,16 +56,16 @@ class StaffStatusScreen(KioskScreen):
         App.get_running_app().staff.import_candidates(self._show_candidates)
 
     def _show_candidates(self, paths: list[str]) -> None:
-        from screens.widgets import KButton, KLabel
+        from screens.widgets import KButton, MutedLabel
 
         box = self.ids.candidates
         box.clear_widgets()
         app = App.get_running_app()
         if not paths:
-            box.add_widget(KLabel(raw=app.t("No guide library found on a USB stick."), color=app.theme.muted))
+            box.add_widget(MutedLabel(raw=app.t("No guide library found on a USB stick.")))
         for path in paths:
             box.add_widget(KButton(raw=path, probe_id=f"import:{Path(path).name}", base_halign="left",
-                                   font_size=app.theme.font_small, primary=path == self.import_path,
+                                   font_size=app.theme.font_small, selected=path == self.import_path,
                                    on_release=lambda _b, p=path: self.choose(p)))
         box.do_layout()
 

@@ -10,12 +10,12 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
 
-from screens.widgets import Box, KButton, KioskScreen
+from screens.widgets import Grid, KButton, KioskScreen
 
 
-class StepBar(Box):
-    """The bar under a step and an outcome. A button this kiosk cannot offer is left out of the
-    row, so the others share its width: Read aloud without espeak-ng, and Continue on your phone
+class StepBar(Grid):
+    """The bar under a step and an outcome (one row; two rows of three in portrait). A button this
+    kiosk cannot offer is left out of the row, so the others share its width: Read aloud without espeak-ng, and Continue on your phone
     on a kiosk no server knows (no token or no public address, kiosk/handoff.py)."""
 
     def on_kv_post(self, _base_widget):

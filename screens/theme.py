@@ -13,7 +13,6 @@ from pathlib import Path
 
 from kivy.core.text import LabelBase
 from kivy.event import EventDispatcher
-from kivy.metrics import dp
 from kivy.properties import AliasProperty, BooleanProperty, NumericProperty
 
 from kiosk.i18n import script_of
@@ -54,18 +53,27 @@ def _rgba(hex_colour: str) -> list[float]:
     return [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
 
 
+# Every pair that is drawn together keeps WCAG 2.2's ratios in both palettes (tests/test_theme.py
+# checks them): text on its background >= 4.5:1, a control's boundary (`outline`, drawn round
+# every button and key) against the screen's background >= 3:1. A selected control is never told
+# by its colour alone: it draws a check mark and a thicker frame (screens/widgets.kv).
 PALETTES = {
     "normal": {
-        "bg": "#F4F6FA", "fg": "#1B2430", "muted": "#5A6675", "panel": "#FFFFFF",
+        "bg": "#F4F6FA", "fg": "#1B2430", "muted": "#475467", "panel": "#FFFFFF",
         "accent": "#0B5FFF", "accent_fg": "#FFFFFF", "button": "#DCE5F5", "button_fg": "#10223F",
-        "good": "#1E7D34", "warn": "#B54708", "overlay": "#000000", "key": "#FFFFFF",
+        "good": "#1E7D34", "warn": "#B54708", "banner_fg": "#FFFFFF", "overlay": "#000000",
+        "key": "#FFFFFF", "key_fg": "#000000", "outline": "#5A6675", "pressed": "#10223F",
+        "pressed_fg": "#FFFFFF",
     },
     "contrast": {
         "bg": "#000000", "fg": "#FFFFFF", "muted": "#FFFF00", "panel": "#000000",
-        "accent": "#FFFF00", "accent_fg": "#000000", "button": "#FFFFFF", "button_fg": "#000000",
-        "good": "#00FF66", "warn": "#FFB000", "overlay": "#000000", "key": "#FFFFFF",
+        "accent": "#FFFF00", "accent_fg": "#000000", "button": "#000000", "button_fg": "#FFFFFF",
+        "good": "#00FF66", "warn": "#FFB000", "banner_fg": "#000000", "overlay": "#000000",
+        "key": "#FFFFFF", "key_fg": "#000000", "outline": "#FFFFFF", "pressed": "#FFFFFF",
+        "pressed_fg": "#000000",
     },
 }
+COLOUR_NAMES = tuple(PALETTES["normal"])
 
 
 # Sizes in millimetres on the panel (EN 301 549 §8, ADA reach): a touch target is at least 15 mm
@@ -82,6 +90,9 @@ X_HEIGHT_MM = {  # normal, large text (>= 4 mm)
     "headline": (4.8, 6.4), "hero": (8.0, 10.0),
 }
 DEFAULT_DIAGONAL_IN = 23.8
+BORDER_MM = (0.6, 0.9)  # every control's frame: normal and large text, high contrast
+SELECTED_BORDER_MM = 1.6  # a selected control's frame
+STAFF_CORNER_MM = 25.0  # the staff gesture's square in the top-right corner (screens/idle.py)
 
 
 def px_per_mm(size: tuple[float, float], diagonal_in: float) -> float:
@@ -117,6 +128,16 @@ class Theme(EventDispatcher):
         self.mm = px_per_mm((width, height), self.diagonal_in)
         self.portrait = height > width
 
+    def values(self) -> dict[str, object]:
+        """Every value the screens read from the theme, by name: what a fresh theme must equal
+        after any switch is turned on and off again (tests/test_theme.py)."""
+        names = [n for n in self.properties() if not n.startswith("_")]
+        return {n: getattr(self, n) for n in sorted(names)}
+
+    def reset_modes(self) -> None:
+        """A new customer: every accessibility switch off."""
+        self.large_text = self.high_contrast = self.reach = False
+
     def above_floor_mm(self, y_px: float) -> float:
         """How high above the floor a point `y_px` window pixels above the window's bottom is."""
         return self.panel_bottom_mm + y_px / self.mm
@@ -142,8 +163,16 @@ class Theme(EventDispatcher):
     good = AliasProperty(lambda self: self._colour("good"), bind=["high_contrast"], cache=True)
     warn = AliasProperty(lambda self: self._colour("warn"), bind=["high_contrast"], cache=True)
     key = AliasProperty(lambda self: self._colour("key"), bind=["high_contrast"], cache=True)
-    border = AliasProperty(lambda self: self.mm * 0.8 if self.high_contrast else 0,
+    key_fg = AliasProperty(lambda self: self._colour("key_fg"), bind=["high_contrast"], cache=True)
+    banner_fg = AliasProperty(lambda self: self._colour("banner_fg"), bind=["high_contrast"], cache=True)
+    outline = AliasProperty(lambda self: self._colour("outline"), bind=["high_contrast"], cache=True)
+    pressed = AliasProperty(lambda self: self._colour("pressed"), bind=["high_contrast"], cache=True)
+    pressed_fg = AliasProperty(lambda self: self._colour("pressed_fg"), bind=["high_contrast"], cache=True)
+    # the frame every control draws, in `outline`: its boundary, whatever its fill (WCAG 1.4.11)
+    border = AliasProperty(lambda self: self.mm * (BORDER_MM[1] if self.high_contrast else BORDER_MM[0]),
                            bind=["high_contrast", "mm"], cache=True)
+    # a selected control's frame (with its check mark): a shape, not a colour
+    selected_border = AliasProperty(lambda self: self.mm * SELECTED_BORDER_MM, bind=["mm"], cache=True)
 
     # type sizes, from the x-height in mm
     font_small = AliasProperty(lambda self: self._font("small"), bind=["large_text", "mm"], cache=True)
@@ -165,8 +194,9 @@ class Theme(EventDispatcher):
     key_gap = AliasProperty(lambda self: KEY_GAP_MM * self.mm, bind=["mm"], cache=True)
     pad = AliasProperty(lambda self: PAD_MM * self.mm, bind=["mm"], cache=True)
     gap = AliasProperty(lambda self: GAP_MM * self.mm, bind=["mm"], cache=True)
-    # the room a heading row leaves for the staff gesture's corner (screens/idle.py, 90 dp
-    # from the window's corner): a square that never holds a control
-    corner = AliasProperty(lambda self: max(0, dp(90) - self.pad), bind=["mm"], cache=True)
+    # the room a heading row leaves for the staff gesture's corner (screens/idle.py,
+    # STAFF_CORNER_MM from the window's corner): a square that never holds a control
+    staff_corner = AliasProperty(lambda self: STAFF_CORNER_MM * self.mm, bind=["mm"], cache=True)
+    corner = AliasProperty(lambda self: max(0, STAFF_CORNER_MM * self.mm - self.pad), bind=["mm"], cache=True)
     # the reach layout leaves the top third of the screen for text only
     top_reserve = AliasProperty(lambda self: 1 / 3 if self.reach else 0, bind=["reach"], cache=True)

@@ -85,7 +85,31 @@ class KLabel(ShapedText, Label):
 class KButton(ShapedText, Button):
     """A large touch target."""
 
-    primary = BooleanProperty(False)
+    primary = BooleanProperty(False)  # the strong target of its screen, drawn filled
+    # on: a switch that is on, the chosen language, a given star (drawn as a shape: widgets.kv)
+    selected = BooleanProperty(False)
+
+
+class MutedLabel(KLabel):
+    """Secondary text, in the theme's muted colour (a kv rule, so it follows a theme switch)."""
+
+
+class LanguageButton(KButton):
+    """A language by its own name; the customer's language is drawn selected."""
+
+    code = StringProperty("")
+
+
+class AccessButton(KButton):
+    """"Accessibility": low on every screen (the attract loop too), it opens the AccessPanel."""
+
+    def on_release(self):
+        AccessPanel().open(animation=False)
+
+
+class AccessPanel(ModalView):
+    """Larger text, High contrast and Lower layout, each a switch that shows whether it is on,
+    along the bottom of the screen, where a seated person reaches them (EN 301 549 §8.3)."""
 
 
 class Mirrored:

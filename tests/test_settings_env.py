@@ -30,6 +30,8 @@ KIOSK_ENV = {
     "default_language": ("es", "es"),
     "idle_timeout": ("90", 90.0),
     "idle_countdown": (" 7.5 ", 7.5),
+    "thanks_timeout": ("5", 5.0),
+    "untranslated": ("hide", "hide"),
     "staff_pin_hash": ("scrypt$c2FsdA==$ZGlnZXN0", "scrypt$c2FsdA==$ZGlnZXN0"),
     "sync_interval": ("1e1", 10.0),
     "outbox_limit": ("1_000_000", 1_000_000),

@@ -84,6 +84,7 @@ class Probe:
     def snapshot(self, window) -> dict:
         from kivy.uix.button import Button
         from kivy.uix.label import Label
+        from kivy.uix.screenmanager import ScreenManager
         from kivy.uix.scrollview import ScrollView
 
         app = self.app
@@ -120,6 +121,8 @@ class Probe:
                             # primary: drawn highlighted (a lit star, the chosen folder)
                             button = {"text": text, "id": getattr(widget, "probe_id", ""),
                                       "primary": bool(getattr(widget, "primary", False)),
+                                      "selected": bool(getattr(widget, "selected", False)),
+                                      "halign": widget.halign,
                                       "x": left + round(cx), "y": top + round(height - cy), **box}
                             if getattr(widget, "spoken", ""):  # keys and candidates: their spoken name
                                 button["spoken"] = widget.spoken
@@ -127,12 +130,23 @@ class Probe:
                     elif text.strip():
                         labels.append(text)
                         label_boxes.append({"text": text, **box})
+            if isinstance(widget, ScreenManager):
+                # during a switch the screen going out is still a child for a frame; only the
+                # current one is what a person sees and touches
+                if widget.current_screen is not None:
+                    walk(widget.current_screen, clip)
+                return
             for child in reversed(widget.children):
                 walk(child, clip)
 
         full = (0, 0, window.width, window.height)
         overlay = app.idle.overlay is not None
-        roots = [app.idle.overlay] if overlay else list(reversed(window.children))
+        # an open view (the idle question, the accessibility panel) covers the screen: what it
+        # shows is what can be touched
+        from kivy.uix.modalview import ModalView
+
+        views = [c for c in window.children if isinstance(c, ModalView)]
+        roots = [views[0]] if views else list(reversed(window.children))
         for root in roots:
             walk(root, full)
         mx, my = window.mouse_pos
@@ -140,4 +154,6 @@ class Probe:
                 "labels": labels, "buttons": buttons, "label_boxes": label_boxes,
                 # the panel, for the layout audit: window pixels, pixels per mm, the panel's height
                 "window": [round(window.width), round(window.height)], "mm": app.theme.mm,
-                "panel_bottom_mm": app.theme.panel_bottom_mm, "rtl": app.theme.rtl}
+                "panel_bottom_mm": app.theme.panel_bottom_mm, "rtl": app.theme.rtl,
+                "modes": {"large_text": app.theme.large_text, "high_contrast": app.theme.high_contrast,
+                          "reach": app.theme.reach}}

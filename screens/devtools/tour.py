@@ -27,8 +27,13 @@ KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,
 # (controls and labels with their boxes, the panel's mm): what the layout audit reads
 # (tests/ui/test_layout_audit.py)
 PROBES = os.environ.get("KIOSK_TOUR_PROBES") == "1"
-# KIOSK_TOUR_CUSTOMER_ONLY=1: only what a customer sees (01-11), no staff screens or modes
+# KIOSK_TOUR_CUSTOMER_ONLY=1: only what a customer sees (01-11, 27-28), no staff screens or modes
 CUSTOMER_ONLY = os.environ.get("KIOSK_TOUR_CUSTOMER_ONLY") == "1"
+# KIOSK_TOUR_MODES: the customer screens again in each mode after "normal" (DIR/<mode>/<lang>-NN-
+# <screen>.png, shared/DESIGN.md): large (large text), contrast (high contrast)
+MODES = tuple(m for m in os.environ.get("KIOSK_TOUR_MODES", "normal").split(",") if m)
+MODE_SWITCHES = {"normal": {}, "large": {"large_text": True}, "contrast": {"high_contrast": True},
+                 "reach": {"reach": True}}
 
 
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
@@ -69,16 +74,19 @@ def tour(app, out: Path):
 
     prober = Probe(str(out / "probe.json"))
     prober.app = app
+    folder = {"dir": out}
 
     def shoot(name: str) -> None:
-        target = out / f"{name}.png"
+        where = folder["dir"]
+        where.mkdir(parents=True, exist_ok=True)
+        target = where / f"{name}.png"
         target.unlink(missing_ok=True)
         Window.dispatch("on_draw")  # draw now, then read the back buffer before any flip
-        written = Window.screenshot(name=str(out / f"{name}-shot.png"))
+        written = Window.screenshot(name=str(where / f"{name}-shot.png"))
         os.replace(written, target)
         if PROBES:
-            (out / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
-                                              encoding="utf-8")
+            (where / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
+                                                encoding="utf-8")
         log.info("screenshot %s", target)
 
     def walk(path):
@@ -87,111 +95,144 @@ def tour(app, out: Path):
             app.choose(index)
 
     guide, outcomes = _demo_guide(app)
-    for lang in LANGUAGES:
-        home = app.screens["home"]
-        app.finish_session()
-        attract = app.screens["attract"]
-        attract.on_deactivate()  # hold the cycle on this language for the picture
-        attract.shown_lang = lang
-        yield SETTLE
-        shoot(f"{lang}-01-attract")
-
-        app.start_session()
-        app.set_language(lang)
-        yield SETTLE
-        shoot(f"{lang}-02-home")
-
-        home.open_search()
-        for ch in SEARCH_WORDS.get(lang, "bag"):
-            home.on_key(ch)
-        yield SETTLE
-        shoot(f"{lang}-03-search-results")
-
-        home.query = ""
-        for ch in "xqzw":
-            home.on_key(ch)
-        yield SETTLE
-        shoot(f"{lang}-04-no-results")
-
-        home.show_browse()
-        walk(())
-        yield SETTLE
-        shoot(f"{lang}-05-step")
-
-        if "resolved" in outcomes:
-            walk(outcomes["resolved"])
-            yield SETTLE
-            shoot(f"{lang}-06-outcome-resolved")
-        if "escalate" in outcomes:
-            walk(outcomes["escalate"])
-            yield SETTLE
-            shoot(f"{lang}-07-outcome-escalate")
-
-        app.answer_helped(True)
-        feedback = app.screens["feedback"]
-        feedback.rating = 4
-        for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
-            feedback.on_key(ch)
-        yield SETTLE
-        shoot(f"{lang}-08-feedback")
-
-        feedback.send()
-        yield SETTLE
-        shoot(f"{lang}-09-thanks")
-
-        walk(())
-        if app.can_hand_off:
-            app.show_handoff()
-            yield SETTLE
-            shoot(f"{lang}-10-handoff")
-            app.close_handoff()
-        else:  # an unregistered kiosk has no handoff screen to show
-            log.info("no %s-10-handoff: this kiosk has no device token or no public server address", lang)
-        app.idle.open_overlay()
-        app.idle.overlay.remaining = 12
-        yield SETTLE
-        shoot(f"{lang}-11-idle-overlay")
-        app.idle.still_here()
-        if CUSTOMER_ONLY:
-            continue
-
-        app.open_staff()
-        app.screens["staff_pin"].pin = "12"
-        yield SETTLE
-        shoot(f"{lang}-12-staff-pin")
-
-        app.screens["staff_pin"].pin = ""
-        app.open_staff_status()
-        yield 1.0  # the status is gathered on a thread
-        shoot(f"{lang}-13-staff-status")
-        app.leave_staff()
-
-        # The pad waiting after too many wrong PINs (as the store holds it), and the screen that
-        # replaces the factory PIN: numbered after the en-only ones, so earlier names keep theirs.
-        from kiosk.staff_pin import STATE_KEY
-
-        app.store.set_state(STATE_KEY, {"failures": 6, "until": time.time() + 60})
-        app.set_language(lang)  # leaving staff mode went back to the default language
-        app.open_staff()
-        for _ in range(100):  # the wait is read on a thread
-            if app.screens["staff_pin"].waiting:
-                break
-            yield 0.1
-        yield SETTLE
-        shoot(f"{lang}-18-staff-pin-wait")
-        app.store.set_state(STATE_KEY, {"failures": 0, "until": 0.0})
-        app.set_language(lang)
-        app.open_staff_new_pin()
-        app.screens["staff_new_pin"].pin = "48"
-        yield SETTLE
-        shoot(f"{lang}-19-staff-new-pin")
-        app.leave_staff()
-
+    for mode in MODES:
+        folder["dir"] = out if mode == "normal" else out / mode
+        for lang in LANGUAGES:
+            yield from _customer(app, lang, MODE_SWITCHES[mode], shoot, walk, guide, outcomes)
+            if CUSTOMER_ONLY or mode != "normal":
+                continue
+            yield from _staff(app, lang, shoot)
+    folder["dir"] = out
     if CUSTOMER_ONLY:
         return
     yield from _keyboards(app, shoot)
+    yield from _modes(app, shoot, walk)
 
-    # the accessibility modes, once: large text with high contrast, and the reach layout
+
+def _customer(app, lang, switches, shoot, walk, guide, outcomes):
+    """What a customer sees, 01-11 and 27-28, in `lang` with the mode's switches on."""
+    from screens.widgets import AccessPanel
+
+    def modes():
+        for name, value in switches.items():
+            setattr(app.theme, name, value)
+
+    home = app.screens["home"]
+    app.finish_session()
+    modes()
+    attract = app.screens["attract"]
+    attract.on_deactivate()  # hold the cycle on this language for the picture
+    attract.shown_lang = lang
+    yield SETTLE
+    shoot(f"{lang}-01-attract")
+
+    app.start_session(lang)
+    yield SETTLE
+    shoot(f"{lang}-02-home")
+
+    home.open_search()
+    for ch in SEARCH_WORDS.get(lang, "bag"):
+        home.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-03-search-results")
+
+    home.query = ""
+    for ch in "xqzw":
+        home.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-04-no-results")
+
+    home.show_browse()
+    walk(())
+    yield SETTLE
+    shoot(f"{lang}-05-step")
+
+    if "resolved" in outcomes:
+        walk(outcomes["resolved"])
+        yield SETTLE
+        shoot(f"{lang}-06-outcome-resolved")
+    if "escalate" in outcomes:
+        walk(outcomes["escalate"])
+        yield SETTLE
+        shoot(f"{lang}-07-outcome-escalate")
+
+    if "escalate" in outcomes:  # "it didn't help": where a person is, the phone
+        app.answer_helped(False)
+        yield SETTLE
+        shoot(f"{lang}-27-person")
+
+    app.answer_helped(True)
+    app.tell_us_more()
+    feedback = app.screens["feedback"]
+    feedback.rating = 4
+    for ch in {"zh": "很清楚", "ar": "واضح جدا"}.get(lang, "Very clear, thanks"):
+        feedback.on_key(ch)
+    yield SETTLE
+    shoot(f"{lang}-08-feedback")
+
+    feedback.send()
+    yield SETTLE
+    shoot(f"{lang}-09-thanks")
+
+    walk(())
+    if app.can_hand_off:
+        app.show_handoff()
+        yield SETTLE
+        shoot(f"{lang}-10-handoff")
+        app.close_handoff()
+    else:  # an unregistered kiosk has no handoff screen to show
+        log.info("no %s-10-handoff: this kiosk has no device token or no public server address", lang)
+    app.idle.open_overlay()
+    app.idle.overlay.remaining = 12
+    yield SETTLE
+    shoot(f"{lang}-11-idle-overlay")
+    app.idle.still_here()
+
+    walk(())
+    panel = AccessPanel()
+    panel.open(animation=False)
+    yield SETTLE
+    shoot(f"{lang}-28-accessibility")
+    panel.dismiss(animation=False)
+
+
+def _staff(app, lang, shoot):
+    """Staff mode's screens in `lang`: 12-13, 18-19."""
+    app.open_staff()
+    app.screens["staff_pin"].pin = "12"
+    yield SETTLE
+    shoot(f"{lang}-12-staff-pin")
+
+    app.screens["staff_pin"].pin = ""
+    app.open_staff_status()
+    yield 1.0  # the status is gathered on a thread
+    shoot(f"{lang}-13-staff-status")
+    app.leave_staff()
+
+    # The pad waiting after too many wrong PINs (as the store holds it), and the screen that
+    # replaces the factory PIN: numbered after the en-only ones, so earlier names keep theirs.
+    from kiosk.staff_pin import STATE_KEY
+
+    app.store.set_state(STATE_KEY, {"failures": 6, "until": time.time() + 60})
+    app.set_language(lang)  # leaving staff mode went back to the default language
+    app.open_staff()
+    for _ in range(100):  # the wait is read on a thread
+        if app.screens["staff_pin"].waiting:
+            break
+        yield 0.1
+    yield SETTLE
+    shoot(f"{lang}-18-staff-pin-wait")
+    app.store.set_state(STATE_KEY, {"failures": 0, "until": 0.0})
+    app.set_language(lang)
+    app.open_staff_new_pin()
+    app.screens["staff_new_pin"].pin = "48"
+    yield SETTLE
+    shoot(f"{lang}-19-staff-new-pin")
+    app.leave_staff()
+
+
+def _modes(app, shoot, walk):
+    """The accessibility modes, once: large text with high contrast, and the reach layout."""
     app.start_session()
     app.theme.large_text = app.theme.high_contrast = True
     yield SETTLE

@@ -157,10 +157,11 @@ class Kiosk:
                 continue
         raise Timeout("the app never saw the pointer move")
 
-    def touch_to_start(self) -> dict:
-        """Tap the attract loop: any touch starts a session and shows home."""
-        self.click(300, 30)
-        return self.wait_screen("home")
+    def touch_to_start(self, lang: str = "en") -> dict:
+        """Tap a language on the attract loop: a session starts in it and home shows. (A touch
+        anywhere else starts in the language the loop is showing at that moment.)"""
+        self.tap(f"lang:{lang}")
+        return self.wait(lambda s: s["screen"] == "home" and s["lang"] == lang, 15, f"home in {lang}")
 
     def read_qr(self):
         """Decode the QR code on screen from a capture of the X screen, as a phone camera would."""
@@ -177,6 +178,16 @@ class Kiosk:
         found = zxingcpp.read_barcodes(Gray(raw))
         assert len(found) == 1, f"expected one QR code on screen, found {len(found)}"
         return found[0]
+
+    def screen_image(self):
+        """The X screen as a Pillow image, captured from outside the app (what a person sees)."""
+        import io
+
+        from PIL import Image
+
+        png = subprocess.run(["import", "-window", "root", "png:-"], env=self.env, check=True,
+                             capture_output=True, timeout=20).stdout
+        return Image.open(io.BytesIO(png)).convert("RGB")
 
     def type(self, text: str) -> None:
         self.xdotool("type", "--delay", "30", text)

@@ -87,7 +87,10 @@ def test_search_guide_choices_back_outcome_feedback(start_kiosk, library):
     assert steps["found"].text["en"] in snap["labels"]
     assert "Did this help?" in snap["labels"]
 
-    kiosk.tap("helped:yes")
+    # one tap at the outcome; stars and a comment only when asked for ("Tell us more")
+    snap = kiosk.tap_and_wait("helped:yes", lambda s: s["screen"] == "thanks", "thanks")
+    assert "Glad it helped!" in snap["labels"]
+    kiosk.tap("thanks:more")
     kiosk.wait_screen("feedback")
     kiosk.tap_and_wait("stars:4", lambda s: kiosk.lit_stars(s) == [1, 2, 3, 4], "four stars lit")
     kiosk.type("Clear steps, call me on 0612 345 678")

@@ -32,6 +32,8 @@ def test_an_unregistered_kiosk_offers_no_handoff(start_kiosk, library):
     assert "back" in {b["id"] for b in snap["buttons"]} and no_handoff(snap), "no handoff button on the outcome"
 
     kiosk.tap("helped:yes")
+    kiosk.wait_screen("thanks")
+    kiosk.tap("thanks:more")
     kiosk.wait_screen("feedback")
     kiosk.tap("feedback:skip")
     snap = kiosk.wait_screen("thanks")

@@ -174,6 +174,8 @@ def test_pinyin_candidates_type_chinese_for_search_and_comments(start_kiosk, tmp
         kiosk.wait(lambda s, b=before: s["frame"] > b)
     kiosk.wait_screen("outcome")
     kiosk.tap("helped:yes")
+    kiosk.wait_screen("thanks")
+    kiosk.tap("thanks:more")
     snap = kiosk.wait(lambda s: s["screen"] == "feedback" and any(b["id"] == "key:h" for b in s["buttons"]),
                       what="feedback with its keyboard")
     tap_all(kiosk, [kiosk.button(snap, f"key:{ch}") for ch in "henhao"])

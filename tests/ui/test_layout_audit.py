@@ -6,10 +6,14 @@ on the configured panel (the default 23.8" panel whose lower edge is 700 mm abov
 - every touch target at least 15 mm both ways, and at least 5 mm between two targets;
 - in portrait every control's centre 380-1220 mm above the floor (EN 301 549 §8.3, ADA reach);
 - in Arabic each control's centre at W - x of the same control in English, within 2 mm;
-- no label's text larger than its box (clipped), and nothing outside the window.
+- no label's text larger than its box (clipped), and nothing outside the window;
+- contrast measured from the screenshot's pixels inside each probed box: text against its
+  background at least 4.5:1, a control's boundary (its frame, or its fill) against what surrounds
+  it at least 3:1 (WCAG 2.2 1.4.3 and 1.4.11).
 
-The suite audits en and ar in normal mode; the rest of the matrix (zh, de) is marked `matrix`,
-which .ci/run runs as a step of its own.
+The suite audits en and ar in normal mode at the three sizes, and in large text and high contrast
+at 1280x800; the rest of the matrix (zh, de, and the modes at the other sizes) is marked
+`matrix`, which .ci/run runs as a step of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_ratio
 
 pytestmark = pytest.mark.ui
 
@@ -30,6 +37,13 @@ REPO = Path(__file__).resolve().parents[2]
 KIOSK = Path(sys.executable).with_name("kiosk")
 SIZES = ["1920x1080", "1080x1920", "1280x800"]
 MIN_TARGET_MM, MIN_GAP_MM, MIRROR_MM = 15.0, 5.0, 2.0
+MIN_TEXT_RATIO, MIN_BOUNDARY_RATIO = 4.5, 3.0
+# the customer's screens: attract to the idle overlay, where a person is, the accessibility panel
+CUSTOMER_SHOTS = set(range(1, 12)) | {27, 28}
+MODES = ("large", "contrast")
+# the suite audits the modes at the smallest landscape panel resolution (the most crowded, and the
+# quickest to shoot); the matrix audits them at the other two sizes
+MODES_SIZE = "1280x800"
 REACH_MM = (380.0, 1220.0)
 # Keyboards keep their layout's own key order in every language (issue 13 owns the layouts); a
 # keyboard is not mirrored, so its keys are left out of the mirror rule.
@@ -39,27 +53,31 @@ NOT_MIRRORED = ("key:",)
 SLOTS = ("category:", "guide:")
 
 
-def run_tour(size: str, langs: str, out: Path) -> dict[str, dict]:
+def run_tour(size: str, langs: str, out: Path, modes: str = "normal") -> dict[str, dict]:
     """`kiosk screenshots` on an Xvfb of exactly `size`; returns {shot name: probe snapshot} for
-    the customer screens (01-11: attract to the idle overlay)."""
+    the customer screens (CUSTOMER_SHOTS), named "<mode>/<lang>-NN-<screen>" in a mode but
+    normal; each snapshot's "png" is its screenshot's path."""
     width, height = size.split("x")
-    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_LANGUAGES=langs, KIOSK_TOUR_SETTLE="0.3",
-               KIOSK_TOUR_CUSTOMER_ONLY="1",
+    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_SETTLE="0.3", KIOSK_TOUR_CUSTOMER_ONLY="1",
                KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(out / "kivy-home"),
                PYTHONPATH=str(REPO))
     env.pop("DISPLAY", None)
     env.pop("KIOSK_WINDOW_SIZE", None)
     shots = out / "shots"
     proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24 +extension GLX",
-                           str(KIOSK), "screenshots", str(shots), "--size", size,
+                           str(KIOSK), "screenshots", str(shots), "--size", size, "--languages", langs,
+                           "--modes", modes,
                            "--data-dir", str(out / "data")],
-                          check=False, env=env, cwd=REPO, capture_output=True, timeout=120)
+                          check=False, env=env, cwd=REPO, capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-3000:]
     found = {}
-    for path in sorted(shots.glob("*.json")):
+    for path in sorted(shots.rglob("*.json")):
+        if path.name == "probe.json":
+            continue
         number = int(path.stem.split("-")[1])
-        if number <= 11:
-            found[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        if number in CUSTOMER_SHOTS:
+            name = path.relative_to(shots).with_suffix("").as_posix()
+            found[name] = dict(json.loads(path.read_text(encoding="utf-8")), png=str(path.with_suffix(".png")))
     assert found, f"no probe snapshots in {shots}"
     return found
 
@@ -70,8 +88,51 @@ def tours(tmp_path_factory) -> dict[str, dict[str, dict]]:
     def one(size):
         return size, run_tour(size, "en,ar", tmp_path_factory.mktemp(f"audit-{size}"))
 
-    with ThreadPoolExecutor(len(SIZES)) as pool:
-        return dict(pool.map(one, SIZES))
+    with ThreadPoolExecutor(len(SIZES) + 1) as pool:
+        modes = pool.submit(run_tour, MODES_SIZE, "en,ar", tmp_path_factory.mktemp("audit-modes"),
+                            ",".join(MODES))
+        found = dict(pool.map(one, SIZES))
+    found[MODES_SIZE].update(modes.result())
+    return found
+
+
+# --- contrast, from the screenshot's pixels (tests/ui/pixels.py) ---------------------------------
+
+def contrast_problems(name: str, snap: dict) -> list[str]:
+    image = Image.open(snap["png"]).convert("RGB")
+    px = snap["mm"]
+    out = []
+    for b in snap["buttons"]:
+        x, y, w, h = b["visible"]
+        if w < px * 6 or h < px * 6:
+            continue  # a control scrolled nearly out of view
+        box = (x, y, x + w, y + h)
+        what = b["id"] or b["text"][:30]
+        inset = round(px * 3)  # inside the frame (and a selected control's thicker one)
+        inside = (x + inset, y + inset, x + w - inset, y + h - inset)
+        text = text_ratio(image, inside)
+        if text is not None and text < MIN_TEXT_RATIO - 0.05:
+            out.append(f"{name}: {what!r} text is {text:.2f}:1 on its button (< {MIN_TEXT_RATIO:g}:1)")
+        if b["visible"] != b["box"]:
+            continue  # cut by a scroll view: its frame is partly out of view
+        fill = colours(image, inside)
+        around = ring_colour(image, box, round(px * 1), round(px * 2.5))
+        frame = frame_colour(image, box, around, max(2, round(px * 1.2))) if around else None
+        if around is None or not fill:
+            continue
+        boundary = max(ratio(around, fill[0][1]), ratio(around, frame) if frame else 1.0)
+        if boundary < MIN_BOUNDARY_RATIO - 0.05:
+            out.append(f"{name}: {what!r} boundary is {boundary:.2f}:1 against what surrounds it "
+                       f"(< {MIN_BOUNDARY_RATIO:g}:1)")
+    for label in snap["label_boxes"]:
+        x, y, w, h = label["visible"]
+        if w < 2 or h < 2:
+            continue
+        text = text_ratio(image, (x, y, x + w, y + h))
+        if text is not None and text < MIN_TEXT_RATIO - 0.05:
+            out.append(f"{name}: text {label['text'][:40]!r} is {text:.2f}:1 on its background "
+                       f"(< {MIN_TEXT_RATIO:g}:1)")
+    return out
 
 
 def mm(snap: dict, px: float) -> float:
@@ -147,9 +208,10 @@ def slot_keys(buttons: list[dict]) -> list[tuple[str, dict]]:
 def mirror_problems(shots: dict[str, dict]) -> list[str]:
     out = []
     for name, en in shots.items():
-        if not name.startswith("en-"):
+        folder, _, stem = name.rpartition("/")
+        if not stem.startswith("en-"):
             continue
-        ar = shots.get("ar-" + name[3:])
+        ar = shots.get(f"{folder}/ar-{stem[3:]}" if folder else f"ar-{stem[3:]}")
         assert ar is not None, f"no Arabic shot for {name}"
         if not ar["rtl"]:
             continue  # the attract loop: no session yet, so no customer's language to mirror for
@@ -162,7 +224,7 @@ def mirror_problems(shots: dict[str, dict]) -> list[str]:
             other = next(c for k, c in keyed_ar if k == pid)
             error = mm(en, abs(other["x"] - (width - b["x"])))
             if error > MIRROR_MM:
-                out.append(f"{name[3:]}: {pid!r} is at x={other['x']} in Arabic, not {width - b['x']} "
+                out.append(f"{name.replace('en-', '', 1)}: {pid!r} is at x={other['x']} in Arabic, not {width - b['x']} "
                            f"(W - x of English's {b['x']}): {error:.1f} mm off")
     return out
 
@@ -182,6 +244,15 @@ def test_no_text_is_clipped_and_nothing_leaves_the_window(tours, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_arabic_mirrors_the_whole_layout(tours, size):
     problems = mirror_problems(tours[size])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_text_and_boundaries_keep_their_contrast_in_every_mode(tours, size):
+    shots = tours[size]
+    if size == MODES_SIZE:
+        assert {name.split("/")[0] for name in shots if "/" in name} == set(MODES), "the modes were audited"
+    problems = [p for name, snap in shots.items() for p in contrast_problems(name, snap)]
     assert not problems, "\n".join(problems)
 
 
@@ -205,8 +276,19 @@ def test_sizes_come_from_the_panel(tours):
 @pytest.mark.matrix
 @pytest.mark.parametrize("size", SIZES)
 def test_every_language_in_the_matrix(tmp_path, size):
-    shots = run_tour(size, "zh,de", tmp_path)
+    shots = run_tour(size, "zh,de", tmp_path, "normal," + ",".join(MODES))
     problems = [p for name, snap in shots.items()
-                for p in target_problems(name, snap) + box_problems(name, snap)
+                for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
                 + (reach_problems(name, snap) if size == "1080x1920" else [])]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("size", [s for s in SIZES if s != MODES_SIZE])
+def test_the_modes_at_every_size_in_the_matrix(tmp_path, size):
+    shots = run_tour(size, "en,ar", tmp_path, ",".join(MODES))
+    problems = [p for name, snap in shots.items()
+                for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
+                + (reach_problems(name, snap) if size == "1080x1920" else [])]
+    problems += mirror_problems(shots)
     assert not problems, "\n".join(problems)

@@ -20,7 +20,11 @@ def test_reach_layout_keeps_every_control_low(start_kiosk):
     kiosk = start_kiosk()
     snap = kiosk.touch_to_start()
     assert controls_above_reach(snap), "the normal layout uses the top of the screen"
-    snap = kiosk.tap_and_wait("toggle:reach", lambda s: not controls_above_reach(s), "the reach layout")
+    # the switch is in the accessibility panel, opened from the bottom band
+    kiosk.tap_and_wait("access", lambda s: any(b["id"] == "toggle:reach" for b in s["buttons"]), "the panel")
+    kiosk.tap_and_wait("toggle:reach", lambda s: s["modes"]["reach"], "the reach layout on")
+    snap = kiosk.tap_and_wait("access:close", lambda s: not any(b["id"] == "access:close" for b in s["buttons"])
+                              and not controls_above_reach(s), "the reach layout")
     assert any(b["id"].startswith("guide:") for b in snap["buttons"])
     guide = next(b["id"] for b in snap["buttons"] if b["id"].startswith("guide:"))
     kiosk.tap(guide)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.ui
 
 SCREENS = ["01-attract", "02-home", "03-search-results", "04-no-results", "05-step", "06-outcome-resolved",
            "07-outcome-escalate", "08-feedback", "09-thanks", "10-handoff", "11-idle-overlay", "12-staff-pin",
-           "13-staff-status"]
+           "13-staff-status", "27-person", "28-accessibility"]
 
 
 def test_screenshots_of_every_screen(tmp_path, display):
