@@ -166,8 +166,11 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
         return x, margin + 24 + layer * (box_h + gap_y)
 
     top_count = max((e.count for e in edges), default=0) or 1
+    # A picture is role img, whose insides are hidden from assistive technology; a tree whose boxes
+    # are links is a group, so the links inside it are reachable (an img may hold nothing focusable).
+    role = "group" if any(node.href for node in nodes) else "img"
     parts = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="img" viewBox="0 0 {width} {height}" '
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="{role}" viewBox="0 0 {width} {height}" '
          f'width="{width}" height="{height}" aria-label="{escape(title)}">'),
         f'<title>{escape(title)}</title>',
         ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
@@ -216,7 +219,8 @@ def tree_chart(nodes: Sequence[TreeNode], edges: Sequence[TreeEdge], start: str,
             fill = "#f1f1f1"
         stroke = "#c0392b" if node.warn else "#9fb4c9"
         if node.href:
-            parts.append(f'<a href="{escape(node.href)}" aria-label="Edit step {escape(node.id)}">')
+            # named by what it shows (its step id and text), as a person reading the box would call it
+            parts.append(f'<a href="{escape(node.href)}">')
         parts.append(f'<g class="step" data-step="{escape(node.id)}"><rect x="{_num(x)}" y="{_num(y)}" width="{box_w}" '
                      f'height="{box_h}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{2 if node.warn else 1}"/>')
         heading = ("→ " if node.external else "") + node.id + (f" ({node.outcome})" if node.outcome else "")

@@ -22,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from contract.guides import Guide, Library, LibrarySettings, Problem, pick
+from contract import translations
+from contract.guides import DEFAULT_CATEGORY, Choice, Guide, Library, LibrarySettings, Problem, Step, pick
 from contract.library_writer import step_order
 from contract.validation import check_guide_documents
 from server import db, publish
@@ -583,27 +584,44 @@ def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
     return latest
 
 
+def as_guide(doc: dict[str, Any]) -> Guide:
+    """A draft's document as the contract's Guide, however unfinished it is (a step with no text
+    yet, an answer with no target), for what reads only ids, texts and links: the tree the pages
+    draw, and the translation counts of contract/translations.py. A blank text is no text (the
+    editor drops them as it saves; a document from elsewhere may still hold one); no category is
+    the format's default, as the contract's parser reads it."""
+    def texts(value: Any) -> dict[str, str]:
+        return {lang: t for lang, t in value.items() if isinstance(t, str) and t.strip()} if isinstance(value, dict) else {}
+
+    steps = {}
+    for sid, step in (doc.get("steps") or {}).items():
+        step = step if isinstance(step, dict) else {}
+        choices = tuple(Choice(texts(c.get("label")), c.get("next"), c.get("guide"))
+                        for c in step.get("choices") or [] if isinstance(c, dict))
+        steps[sid] = Step(sid, texts(step.get("text")), step.get("image"), choices, step.get("end"))
+    return Guide(str(doc.get("id")), doc.get("language") or "en", texts(doc.get("title")),
+                 texts(doc.get("category")) or dict(DEFAULT_CATEGORY), {}, str(doc.get("start") or ""), steps)
+
+
 def languages_of(doc: dict[str, Any]) -> list[str]:
     """The guide's languages, its default first: every language any of its texts has."""
     default = doc.get("language") or "en"
-    langs = set(doc.get("title") or {})
-    for step in (doc.get("steps") or {}).values():
-        langs |= set(step.get("text") or {})
-        for choice in step.get("choices") or []:
-            langs |= set(choice.get("label") or {})
+    langs = {lang for ref in translations.guide_texts(as_guide(doc)) for lang in ref.text}
     langs.discard(default)
     return [default, *sorted(langs)]
 
 
 def missing_translations(doc: dict[str, Any], languages: list[str] | None = None) -> dict[str, int]:
-    """Per language of the guide (or each of `languages`, the library's), how many of its texts
-    have none in it."""
-    langs = languages or languages_of(doc)
-    texts = [doc.get("title") or {}]
-    for step in (doc.get("steps") or {}).values():
-        texts.append(step.get("text") or {})
-        texts.extend(c.get("label") or {} for c in step.get("choices") or [])
-    return {lang: sum(1 for t in texts if not (t.get(lang) or "").strip()) for lang in langs}
+    """Per language of the guide (or each of `languages`), how many of its texts have none in it:
+    contract/translations.py's counting, the one the publish report and translation files use."""
+    coverage = translations.guide_coverage(as_guide(doc), languages or languages_of(doc))
+    return {lang: total - translated for lang, (translated, total) in coverage.items()}
+
+
+def library_missing(docs: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Per language of a library of documents, how many of its texts have none in it."""
+    library = Library({gid: as_guide(doc) for gid, doc in docs.items()}, {})
+    return {c.lang: len(c.missing) for c in translations.library_coverage(library)}
 
 
 def title_of(doc: dict[str, Any] | None, fallback: str) -> str:

@@ -13,7 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from contract.guides import LANGUAGE, Choice, Guide, Step
+from contract.guides import LANGUAGE
 from server import auth, charts, db, drafts, groups, stats
 from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render
@@ -63,13 +63,9 @@ def studio_home(request: Request, user: StaffDep) -> HTMLResponse:
         latest = drafts.publish.latest_content_version(conn)
         docs = {gid: doc for gid, (doc, _) in sorted(drafts.published_documents(conn, latest).items())}
     # The library's languages: a guide with none of its texts in a language counts all of them missing there.
-    library_langs = sorted({lang for doc in docs.values() for lang in drafts.languages_of(doc)})
-    totals: dict[str, int] = {}
-    guides = []
-    for gid, doc in docs.items():
-        for lang, n in drafts.missing_translations(doc, library_langs).items():
-            totals[lang] = totals.get(lang, 0) + n
-        guides.append({"id": gid, "title": drafts.title_of(doc, gid), "missing": drafts.missing_translations(doc)})
+    totals = drafts.library_missing(docs)
+    guides = [{"id": gid, "title": drafts.title_of(doc, gid), "missing": drafts.missing_translations(doc)}
+              for gid, doc in docs.items()]
     return render(request, "studio_home.html", user, drafts=listed, guides=guides, totals=totals, latest=latest,
                   role=_role(request, user))
 
@@ -155,25 +151,11 @@ def new_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: An
     return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
 
 
-def _as_guide(doc: dict[str, Any]) -> Guide:
-    """A draft's document as a Guide for drawing, however unfinished it is (a step with no text yet,
-    an answer with no target): the dashboard's tree builder reads only ids, texts and links."""
-    steps = {}
-    for sid, step in (doc.get("steps") or {}).items():
-        step = step if isinstance(step, dict) else {}
-        choices = tuple(Choice(c.get("label") or {}, c.get("next"), c.get("guide"))
-                        for c in step.get("choices") or [] if isinstance(c, dict))
-        steps[sid] = Step(sid, step.get("text") or {}, step.get("image"), choices, step.get("end"))
-    lang = doc.get("language") or "en"
-    return Guide(str(doc.get("id")), lang, doc.get("title") or {}, doc.get("category") or {}, {},
-                 str(doc.get("start") or ""), steps)
-
-
 def tree_of(doc: dict[str, Any], draft_id: int, problems: dict) -> Any:
     """The guide as the Guides page draws it (its own builder, usage.guide_tree, and
     server.charts.tree_chart), without the visitor counts: each box a link to edit its step, the
     ones with a problem outlined red (the page's script redraws the outline after each save)."""
-    guide = _as_guide(doc)
+    guide = drafts.as_guide(doc)
     nodes, edges, _ = usage.guide_tree(guide, stats.GuideFlow([]), guide.language)
     for node in nodes:
         if not node.external:
