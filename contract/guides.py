@@ -201,10 +201,6 @@ class HelpPlace:
     site: str | None = None
     guide: str | None = None
 
-    @property
-    def synonym_groups(self) -> int:
-        return sum(map(len, self.synonyms.values()))
-
     def to_dict(self) -> dict[str, Any]:
         return {**({"guide": self.guide} if self.guide else {}), **({"site": self.site} if self.site else {}),
                 "text": dict(self.text)}
@@ -220,6 +216,10 @@ class LibrarySettings:
 
     def __bool__(self) -> bool:
         return bool(self.synonyms or self.help)
+
+    @property
+    def synonym_groups(self) -> int:
+        return sum(map(len, self.synonyms.values()))
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical document; empty settings are {} (and are left out of the digest), and a
