@@ -211,13 +211,7 @@ def library_of_version(engine: Engine, content_version: int) -> Library:
                               .where(db.content_versions.c.version == content_version)).first()
         if exists is None:
             raise LibraryInvalid([Problem(f"content version {content_version}", "does not exist")])
-        rows = conn.execute(
-            sa.select(db.guide_versions.c.document)
-            .select_from(db.content_guides.join(db.guide_versions, sa.and_(
-                db.content_guides.c.guide_id == db.guide_versions.c.guide_id,
-                db.content_guides.c.guide_version == db.guide_versions.c.version)))
-            .where(db.content_guides.c.content_version == content_version)).scalars().all()
-        docs = [json.loads(bytes(doc)) for doc in rows]
+        docs = guide_documents(conn, content_version)
         wanted = {d for doc in docs for d in doc.get("images", {}).values()}
         blobs = {}
         if wanted:
@@ -230,13 +224,17 @@ def library_of_version(engine: Engine, content_version: int) -> Library:
 def published_guides(conn: Connection, content_version: int) -> list[Guide]:
     """The guides of a content version as published (no images, not checked again): for pages that
     only read their texts, such as the language counts of the Guides page."""
+    return [Guide.from_dict(doc) for doc in guide_documents(conn, content_version)]
+
+
+def guide_documents(conn: Connection, content_version: int) -> list[dict]:
+    """The canonical documents of a content version's guides, as stored at publish."""
+    gv, cg = db.guide_versions, db.content_guides
     rows = conn.execute(
-        sa.select(db.guide_versions.c.document)
-        .select_from(db.content_guides.join(db.guide_versions, sa.and_(
-            db.content_guides.c.guide_id == db.guide_versions.c.guide_id,
-            db.content_guides.c.guide_version == db.guide_versions.c.version)))
-        .where(db.content_guides.c.content_version == content_version)).scalars().all()
-    return [Guide.from_dict(json.loads(bytes(doc))) for doc in rows]
+        sa.select(gv.c.document)
+        .select_from(cg.join(gv, sa.and_(cg.c.guide_id == gv.c.guide_id, cg.c.guide_version == gv.c.version)))
+        .where(cg.c.content_version == content_version)).scalars()
+    return [json.loads(bytes(doc)) for doc in rows]
 
 
 def rollback(engine: Engine, content_version: int, by: str) -> PublishResult:

@@ -15,7 +15,7 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from contract.guides import Guide, LibrarySettings
+from contract.guides import LibrarySettings
 from contract.search_index import Searcher, SearchResults, memory_index
 from contract.search_text import Synonyms
 from server import db, publish
@@ -30,15 +30,6 @@ def current_version(conn: Connection) -> int | None:
     """The content version the default group's kiosks have (the latest, before groups existed)."""
     exists, version = publish.group_version(conn, DEFAULT_GROUP)
     return version if exists and version is not None else publish.latest_content_version(conn)
-
-
-def _guides(conn: Connection, version: int) -> list[Guide]:
-    gv, cg = db.guide_versions, db.content_guides
-    docs = conn.execute(
-        sa.select(gv.c.document).select_from(cg.join(gv, sa.and_(
-            cg.c.guide_id == gv.c.guide_id, cg.c.guide_version == gv.c.version)))
-        .where(cg.c.content_version == version)).scalars()
-    return [Guide.from_dict(json.loads(bytes(doc))) for doc in docs]
 
 
 def _synonyms(conn: Connection, version: int) -> Synonyms:
@@ -56,7 +47,7 @@ def searcher(engine, conn: Connection) -> tuple[int | None, Searcher | None]:
     with _lock:
         cached = _cached.get(id(engine))
         if cached is None or cached[0] != version:
-            cached = _cached[id(engine)] = (version, memory_index(_guides(conn, version), _synonyms(conn, version)))
+            cached = _cached[id(engine)] = (version, memory_index(publish.published_guides(conn, version), _synonyms(conn, version)))
         return cached
 
 
