@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     gg.add_argument("--min-sessions", type=int, default=None, help="sessions a side before it decides")
     gg.add_argument("--min-days", type=float, default=None, help="days a stage runs before it decides")
 
+    gh = gsub.add_parser("hours", parents=[common], help="set a group's opening hours (for the alerts)",
+                         description="Set when GROUP's kiosks are open, in the site's time zone (server setting "
+                                     "time_zone): '08:00-22:00', 'mon-fri 07:30-20:00; sat 09:00-18:00', "
+                                     "'fri,sat 18:00-02:00'. An empty SPEC: always open. A kiosk is stale, or its "
+                                     "panel dead, only by the hours it is open (docs/alerts.md).")
+    gh.add_argument("group")
+    gh.add_argument("spec", nargs="?", default="")
+
     cmp_ = sub.add_parser("compare", parents=[common], help="did it help? compare two guide versions or groups",
                           description="Compare guide versions A and B of GUIDE (B against A), or with --groups G1 "
                                       "G2 --since DATE the two rollout groups over the same days (G2 against G1): "
@@ -165,14 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
                                     "is reached (docs/server.md).")
     gu.add_argument("action", choices=["run"])
     gu.add_argument("--json", action="store_true")
-
-    gh = gsub.add_parser("hours", parents=[common], help="set a group's opening hours (for the alerts)",
-                         description="Set when GROUP's kiosks are open, in the site's time zone (server setting "
-                                     "time_zone): '08:00-22:00', 'mon-fri 07:30-20:00; sat 09:00-18:00', "
-                                     "'fri,sat 18:00-02:00'. An empty SPEC: always open. A kiosk is stale, or its "
-                                     "panel dead, only by the hours it is open (docs/alerts.md).")
-    gh.add_argument("group")
-    gh.add_argument("spec", nargs="?", default="")
 
     al = sub.add_parser("alerts", parents=[common], help="alerts: send a test, evaluate now, list",
                         description="Alerts (docs/alerts.md). test: send a test alert through every configured "
