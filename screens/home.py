@@ -78,7 +78,7 @@ class HomeScreen(KioskScreen):
         box.clear_widgets()
         for code in app.languages:
             box.add_widget(KButton(raw=NATIVE_NAMES.get(code, code), probe_id=f"lang:{code}",
-                                   primary=code == app.lang, size_hint_x=None, width=app.theme.button_height * 1.9,
+                                   primary=code == app.lang, selected=code == app.lang, size_hint_x=None, width=app.theme.button_height * 1.9,
                                    on_release=lambda _b, c=code: app.set_language(c)))
 
     def _fill_categories(self, app) -> None:

@@ -6,7 +6,9 @@ on the configured panel (the default 23.8" panel whose lower edge is 700 mm abov
 - every touch target at least 15 mm both ways, and at least 5 mm between two targets;
 - in portrait every control's centre 380-1220 mm above the floor (EN 301 549 §8.3, ADA reach);
 - in Arabic each control's centre at W - x of the same control in English, within 2 mm;
-- no label's text larger than its box (clipped), and nothing outside the window.
+- no label's text larger than its box (clipped), and nothing outside the window;
+- every probed control takes the audio mode's focus (Tab, sent as Window key events), and what is
+  said for it is exactly its drawn label (with "selected" when it is).
 
 The suite audits en and ar in normal mode; the rest of the matrix (zh, de) is marked `matrix`,
 which .ci/run runs as a step of its own.
@@ -185,6 +187,34 @@ def test_arabic_mirrors_the_whole_layout(tours, size):
     assert not problems, "\n".join(problems)
 
 
+def focus_problems(name: str, snap: dict) -> list[str]:
+    """Every control the probe lists must take the focus on a round of Tab, and what is said for
+    it must be its drawn label: a control added to any screen later is checked by itself."""
+    from collections import Counter
+
+    from kiosk.i18n import tr
+
+    walk = snap["focus_walk"]
+    took = Counter((w["id"], w["text"]) for w in walk)
+    out = []
+    for (pid, text), n in Counter((b["id"], b.get("spoken") or b["text"]) for b in snap["buttons"]).items():
+        if took[(pid, text)] < n:
+            out.append(f"{name}: {pid or text!r} ({text!r}) never takes the focus")
+    selected = {(b["id"], b.get("spoken") or b["text"]): b.get("selected") for b in snap["buttons"]}
+    for w in walk:
+        label = w["text"]
+        words = tr("{label}, selected", snap["lang"]).format(label=label) if selected.get((w["id"], label)) else label
+        if (w["id"], label) in selected and w["said"] != [words]:
+            out.append(f"{name}: focus on {w['id']!r} said {w['said']!r}, not [{words!r}]")
+    return out
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_control_takes_the_focus_and_says_its_label(tours, size):
+    problems = [p for name, snap in tours[size].items() for p in focus_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
 def test_in_portrait_every_control_is_within_reach(tours):
     shots = tours["1080x1920"]
     assert all(snap["window"] == [1080, 1920] for snap in shots.values())
@@ -207,6 +237,6 @@ def test_sizes_come_from_the_panel(tours):
 def test_every_language_in_the_matrix(tmp_path, size):
     shots = run_tour(size, "zh,de", tmp_path)
     problems = [p for name, snap in shots.items()
-                for p in target_problems(name, snap) + box_problems(name, snap)
+                for p in target_problems(name, snap) + box_problems(name, snap) + focus_problems(name, snap)
                 + (reach_problems(name, snap) if size == "1080x1920" else [])]
     assert not problems, "\n".join(problems)
