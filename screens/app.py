@@ -197,6 +197,13 @@ class KioskApp(App):
 
     # --- kiosk hardening -------------------------------------------------------------------------
 
+    def _install_settings_keys(self, window):
+        """Kivy's App opens its settings panel on F1 (a customer could reach the kiosk's
+        configuration from any keyboard); here F1 is audio mode's Help, and nothing opens it."""
+
+    def open_settings(self, *_args):
+        return False
+
     def _on_request_close(self, *_args, **_kwargs):
         return not self._exiting  # True keeps the window open: only staff mode Exit closes it
 

@@ -107,6 +107,8 @@ class Navigator:
         self._ring_event = None
         self._placed = None
         self._announce_event = None
+        self._flips = 0
+        self._counting_flips = False
         self._screen_seen: tuple | None = None
 
     # --- what is on screen ----------------------------------------------------------------------
@@ -128,9 +130,11 @@ class Navigator:
         found: list = []
 
         def walk(widget):
-            if widget.opacity == 0 or widget.width < 1 or widget.height < 1:
+            # hidden parts draw nothing (opacity 0); a list just rebuilt may still have no size
+            # until the next layout, so only a control's own size counts
+            if widget.opacity == 0:
                 return
-            if isinstance(widget, Button) and not widget.disabled:
+            if isinstance(widget, Button) and not widget.disabled and widget.width >= 1 and widget.height >= 1:
                 found.append(widget)
             for child in reversed(widget.children):
                 walk(child)
@@ -203,11 +207,18 @@ class Navigator:
         if widget is None:
             self._move(+1)
             return
-        before = (self.screen_key(), self.app.lang)
         self._focus_key = self._key_of(widget)
-        widget.trigger_action(duration=0)
-        # The press may change the screen (announced whole), the language (announced whole, in
-        # it) or only the control (a toggle, a star): said once the screen has settled.
+        self._then_announce(lambda: widget.trigger_action(duration=0))
+
+    def _state(self) -> tuple:
+        return (self.screen_key(), self.app.lang, tuple(self.heading_texts()))
+
+    def _then_announce(self, action) -> None:
+        """Do `action`, then say what changed once the screen has settled: a new screen, or the
+        same screen with a new heading (the next step of a guide), is announced whole; a new
+        language too, in it, with the focus kept; otherwise the control (a toggle, a star)."""
+        before = self._state()
+        action()
         self._schedule(lambda: self._after_activation(before))
 
     def do_back(self) -> None:
@@ -218,7 +229,7 @@ class Navigator:
         name = app.sm.current
         home = app.screens.get("home")
         if name in ("step", "outcome"):
-            app.back()
+            self._then_announce(app.back)
         elif name in ("handoff", "feedback"):
             feedback = app.screens["feedback"]
             if name == "feedback" and feedback.comment:
@@ -342,11 +353,30 @@ class Navigator:
     # --- screens ----------------------------------------------------------------------------------
 
     def _schedule(self, fn) -> None:
-        """After the screen has settled: lists are rebuilt on triggers that run before the next
-        frame; this runs in the frame after."""
+        """Run `fn` once the screen has settled: two frames drawn since now. A screen shown for
+        the first time is laid out over a frame or two after it appears, and until then its
+        controls have no size, so neither their order nor their place would be right."""
+        from kivy.core.window import Window
+
         if self._announce_event is not None:
             self._announce_event.cancel()
-        self._announce_event = Clock.schedule_once(lambda *_: fn(), 0.05)
+        if not self._counting_flips:
+            Window.bind(on_flip=self._count_flip)
+            self._counting_flips = True
+        wanted = self._flips + 2
+
+        def when_settled(*_):
+            if self._flips >= wanted:
+                self._announce_event = None
+                fn()
+                return
+            Window.canvas.ask_update()  # frames come even when nothing else changed
+            self._announce_event = Clock.schedule_once(when_settled, 0.02)
+
+        self._announce_event = Clock.schedule_once(when_settled, 0.02)
+
+    def _count_flip(self, *_):
+        self._flips += 1
 
     def screen_changed(self) -> None:
         """The App calls this when the screen or the idle dialog comes or goes."""
@@ -357,10 +387,11 @@ class Navigator:
         self._announce_event = None
         if not self.audio_mode:
             return
-        if self.screen_key() != before[0]:
+        screen, lang, heading = before
+        if self.screen_key() != screen or tuple(self.heading_texts()) != heading and lang == self.app.lang:
             self._announce_screen()
             return
-        if self.app.lang != before[1]:  # every word changed: the screen again, the focus kept
+        if self.app.lang != lang:  # every word changed: the screen again, the focus kept
             self._announce_screen(keep_focus=True)
             return
         if self._current() is None:

@@ -165,6 +165,9 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     snap, said = ear.press("Down")
     assert ear.focused(snap)["id"] == "toggle:contrast"
 
+    ear.move_to("category:baggage")
+    snap, said = ear.press("Return")  # the category's guides: the focus stays, and says where it is
+    assert [s["text"] for s in said] == ["Baggage"]
     ear.move_to("guide:lost-baggage")
     snap, said = ear.activate_to_screen("step")
     texts = [s["text"] for s in said]
@@ -199,7 +202,7 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert [s["text"] for s in said] == ["4 \u2605, selected"] and kiosk.lit_stars(snap) == [1, 2, 3, 4]
     # louder, then the words again at the new volume
     snap, said = ear.press_expecting("F10", "Volume 8 of 10")
-    assert said[-1]["volume"] == 8 and snap["volume"] == 8
+    assert said[-1]["volume"] == 8
     snap, said = ear.press_expecting("F2", "Volume 8 of 10")
     ear.move_to("feedback:send")
     snap, said = ear.activate_to_screen("thanks")
@@ -236,6 +239,8 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert ear.focused(snap)["id"] == snap["buttons"][[b["id"] for b in snap["buttons"]].index("lang:ar") + 1]["id"]
     snap, said = ear.press("Right")
     assert ear.focused(snap)["id"] == "lang:ar"
+    ear.move_to("category:baggage", key="Left")
+    ear.press("Return")
     ear.move_to("guide:lost-baggage", key="Left")
     snap, said = ear.activate_to_screen("step")
     texts = [s["text"] for s in said]
