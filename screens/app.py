@@ -40,7 +40,7 @@ from kiosk.settings import Settings
 from kiosk.speech import Speaker, Utterance, language_of
 from offline_cache.lexicon import PinyinLexicon
 from offline_cache.store import Store
-from screens.focus import Navigator
+from screens.focus import Navigator, key_name
 from screens.idle import IdleWatch
 from screens.staff import StaffController
 from screens.window import configure_kivy
@@ -210,7 +210,7 @@ class KioskApp(App):
     def _on_keyboard(self, window, key, _scancode=None, _codepoint=None, modifiers=()):
         if self.idle.overlay is None:  # the idle dialog is answered by "More time", not by any key
             self.idle.touched()
-        name = window._system_keyboard.keycode_to_string(key) if key != 27 else "escape"
+        name = key_name(key)
         if name and self.navigator.on_key(name, modifiers or ()):
             return True
         return key == 27  # Esc (and Android back) is swallowed: it never exits

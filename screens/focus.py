@@ -76,6 +76,19 @@ HELP = {
 }
 
 
+def key_name(keycode: int) -> str | None:
+    """Kivy's name of a key code ("tab", "f1", "numpad5"), as kiosk.toml's key map names keys."""
+    from kivy.core.window import Keyboard
+
+    global _KEY_NAMES
+    if _KEY_NAMES is None:
+        _KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
+    return _KEY_NAMES.get(keycode)
+
+
+_KEY_NAMES: dict[int, str] | None = None
+
+
 def control_label(widget) -> str:
     """What a control says: its spoken name, else its drawn text (logical order, not shaped)."""
     return getattr(widget, "spoken", "") or getattr(widget, "raw", "") or widget.text
@@ -394,8 +407,11 @@ class Navigator:
         if self.app.lang != lang:  # every word changed: the screen again, the focus kept
             self._announce_screen(keep_focus=True)
             return
-        if self._current() is None:
+        current = self._current()
+        if current is None:
             self.focus_first()
+        elif getattr(current, "masked_entry", False):
+            return  # a PIN key: what was pressed is not said again (EN 301 549 §5.1.3.8)
         self._speak_focused()
 
     def _announce_screen(self, prefix: list[str] | None = None, keep_focus: bool = False) -> None:

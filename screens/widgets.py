@@ -203,6 +203,8 @@ class KeyButton(KButton):
 class PinKey(KeyButton):
     """A key of the staff PIN pad: a big target (the pad is used standing, often in a hurry)."""
 
+    masked_entry = True  # audio mode names the key when focused, never again when pressed
+
 
 class NumberPad(GridLayout):
     """A large 0-9 pad for the staff PIN."""
