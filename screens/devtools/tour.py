@@ -259,6 +259,14 @@ def _focus_on(app, probe_id: str, limit: int = 80) -> None:
     log.warning("%s never took the focus", probe_id)
 
 
+def _settled(app):
+    """Until audio mode has said what the screen shows (it waits for the screen to settle)."""
+    for _ in range(100):
+        yield SETTLE / 3
+        if app.navigator._announce_event is None:
+            return
+
+
 def _audio_mode(app, shoot, guide, outcomes, out: Path):
     """The focus ring of audio mode (screens/focus.py) in each language, in normal mode and high
     contrast: audio/<lang>-02-home (a category focused), -05-step (an answer), -08-feedback (a
@@ -270,13 +278,14 @@ def _audio_mode(app, shoot, guide, outcomes, out: Path):
         app.set_language(lang)
         yield SETTLE
         press_key("tab")  # the first key: audio mode on
-        yield SETTLE
+        yield from _settled(app)
         first_category = next((b for b in app.navigator.controls() if b.probe_id.startswith("category:")), None)
         if first_category is not None:
             _focus_on(app, first_category.probe_id)
         yield SETTLE
         shoot(f"audio/{lang}-02-home")
         app.open_guide(guide.id, "home")
+        yield from _settled(app)
         yield SETTLE
         shoot(f"audio/{lang}-05-step")
         app.theme.large_text = app.theme.high_contrast = True
@@ -290,13 +299,14 @@ def _audio_mode(app, shoot, guide, outcomes, out: Path):
         for index in path:
             app.choose(index)
         app.answer_helped(True)
-        yield SETTLE
+        yield from _settled(app)
         _focus_on(app, "stars:4")
         yield SETTLE
         shoot(f"audio/{lang}-08-feedback")
         app.idle.open_overlay()
         app.idle.overlay.remaining = 12
         app.idle.overlay.fraction = 0.6
+        yield from _settled(app)
         yield SETTLE
         shoot(f"audio/{lang}-11-idle-overlay")
         app.idle.still_here()
