@@ -412,6 +412,9 @@ class Navigator:
             self.focus_first()
         elif getattr(current, "masked_entry", False):
             return  # a PIN key: what was pressed is not said again (EN 301 549 §5.1.3.8)
+        last = self.speaker.last
+        if last is not None and last.tag == "read-aloud":
+            return  # "Read aloud" was pressed: let it read
         self._speak_focused()
 
     def _announce_screen(self, prefix: list[str] | None = None, keep_focus: bool = False) -> None:
