@@ -73,6 +73,9 @@ HELP = {
     "thanks": "Choose whether you have another question, or whether you are done.",
     "handoff": "The screen shows a code for a phone camera. Back to the guide returns to the step.",
     "idle": "Choose More time to stay, or End now to finish.",
+    "person": "This says where a person can help you. You can take the guide to your phone, tell us more, "
+              "ask another question or finish.",
+    "access": "Switch larger text, high contrast or the lower layout on or off, then Close.",
 }
 
 
@@ -126,17 +129,32 @@ class Navigator:
 
     # --- what is on screen ----------------------------------------------------------------------
 
+    def modal(self):
+        """The dialog on top (the idle dialog, the Accessibility panel), which takes every touch
+        and so every key until it closes; None when there is none."""
+        from kivy.core.window import Window
+        from kivy.uix.modalview import ModalView
+
+        overlay = self.app.idle.overlay
+        if overlay is not None:
+            return overlay
+        return next((w for w in Window.children if isinstance(w, ModalView)), None)
+
     def roots(self) -> list:
         from kivy.core.window import Window
 
-        overlay = self.app.idle.overlay
-        return [overlay] if overlay is not None else list(reversed(Window.children))
+        modal = self.modal()
+        return [modal] if modal is not None else list(reversed(Window.children))
 
     def screen_key(self) -> tuple:
-        return (self.app.sm.current, self.app.idle.overlay is not None)
+        modal = self.modal()
+        return (self.app.sm.current, type(modal).__name__ if modal is not None else None)
 
     def screen_name(self) -> str:
-        return "idle" if self.app.idle.overlay is not None else self.app.sm.current
+        modal = self.modal()
+        if modal is None:
+            return self.app.sm.current
+        return "idle" if modal is self.app.idle.overlay else "access"
 
     def controls(self) -> list:
         """Every control a person could tap now, in reading order (the probe's order)."""
@@ -239,6 +257,11 @@ class Navigator:
         if app.idle.overlay is not None:
             app.idle.still_here()
             return
+        modal = self.modal()
+        if modal is not None:  # the Accessibility panel: Back closes it
+            modal.dismiss(animation=False)
+            self._schedule(self._announce_screen)
+            return
         name = app.sm.current
         home = app.screens.get("home")
         if name in ("step", "outcome"):
@@ -250,7 +273,7 @@ class Navigator:
                 self._schedule(self._speak_focused)
                 return
             app.close_handoff()  # back to the guide's step or outcome
-        elif name == "thanks":
+        elif name in ("thanks", "person"):
             app.go_home()
         elif name == "home" and home is not None and (home.mode != "browse" or home.keyboard_open):
             home.show_browse()

@@ -146,12 +146,20 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert snap["audio"] and snap["session"]
     texts = [s["text"] for s in said]
     assert texts[0] == "Audio mode on." and texts[1] == "How can we help?", texts
-    assert ear.focused(snap)["id"] == snap["buttons"][0]["id"] == "toggle:large"
-    assert texts[-1] == "Larger text" and all(s["lang"] == "en" for s in said)
+    first = snap["buttons"][0]
+    assert ear.focused(snap)["id"] == first["id"]
+    assert texts[-1] in (first.get("spoken") or first["text"], f"{first['text']}, selected")
+    assert all(s["lang"] == "en" for s in said)
     outer, inner = ring_contrasts(kiosk, ear.focused(snap), snap)
     assert outer >= 3 and inner >= 3, f"the focus ring is {outer:.1f}:1 against its surroundings, {inner:.1f}:1 against the control"
 
-    # high contrast by keys: the toggle says its new state, and the ring still stands out
+    # Accessibility (low on every screen) opens its panel: announced, and the focus stays inside it
+    ear.move_to("access")
+    snap, said = ear.press("Return")
+    texts = [s["text"] for s in said]
+    assert texts[0] == "Accessibility" and ear.focused(snap)["id"] == "toggle:large", texts
+    assert {b["id"] for b in snap["buttons"]} == {"toggle:large", "toggle:contrast", "toggle:reach", "access:close"}
+    # high contrast by keys: the switch says its new state, and the ring still stands out
     ear.move_to("toggle:contrast")
     snap, said = ear.press("Return")
     assert [s["text"] for s in said] == ["High contrast, selected"]
@@ -164,6 +172,9 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert ear.focused(snap)["id"] == "toggle:large"
     snap, said = ear.press("Down")
     assert ear.focused(snap)["id"] == "toggle:contrast"
+    ear.move_to("access:close")
+    snap, said = ear.activate_to_screen("home")
+    assert said[0]["text"] == "How can we help?"
 
     ear.move_to("category:baggage")
     snap, said = ear.press("Return")  # the category's guides: the focus stays, and says where it is
@@ -195,6 +206,10 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert staff_step.text["en"] in texts and "Did this help?" in texts
     assert ear.focused(snap)["id"] == "helped:yes" and texts[-1] == "Yes"
 
+    # one key at the outcome: Yes is the whole answer; "Tell us more" only when asked for
+    snap, said = ear.activate_to_screen("thanks")
+    assert said[0]["text"] == "Glad it helped!"
+    ear.move_to("thanks:more")
     snap, said = ear.activate_to_screen("feedback")
     assert ear.focused(snap)["id"] == "stars:1"
     ear.move_to("stars:4")
@@ -252,6 +267,9 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     snap, said = ear.activate_to_screen("outcome")
     assert pick(staff_step.text, "ar", "en") in [s["text"] for s in said]
     assert said[-1]["text"] == tr("Yes", "ar")
+    snap, said = ear.activate_to_screen("thanks")
+    assert said[0]["text"] == tr("Glad it helped!", "ar")
+    ear.move_to("thanks:more", key="Left")
     snap, said = ear.activate_to_screen("feedback")
     ear.move_to("stars:5", key="Left")
     snap, said = ear.press("Return")
