@@ -24,7 +24,7 @@ STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 OUTCOMES = ("resolved", "escalate")
 GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps", "help"}
-STEP_FIELDS = {"text", "image", "choices", "end"}
+STEP_FIELDS = {"text", "image", "image_alt", "choices", "end"}
 CHOICE_FIELDS = {"label", "next", "guide"}
 DEFAULT_CATEGORY = {"en": "General"}
 
@@ -103,6 +103,9 @@ class Step:
     image: str | None = None  # path relative to the guide file, e.g. images/belt.png
     choices: tuple[Choice, ...] = ()
     end: str | None = None  # resolved | escalate on an outcome step
+    # what the image shows, in words (spoken in audio mode); optional, and left out of the
+    # canonical form when unset, so a guide without it keeps its digest
+    image_alt: Text | None = None
 
     @property
     def is_outcome(self) -> bool:
@@ -142,6 +145,8 @@ class Guide:
             doc: dict[str, Any] = {"text": dict(step.text)}
             if step.image:
                 doc["image"] = step.image
+            if step.image_alt:
+                doc["image_alt"] = dict(step.image_alt)
             if step.choices:
                 doc["choices"] = [
                     {"label": dict(c.label), **({"next": c.next} if c.next else {"guide": c.guide})}
@@ -178,7 +183,9 @@ class Guide:
                 Choice(label=dict(c["label"]), next=c.get("next"), guide=c.get("guide"))
                 for c in s.get("choices", [])
             )
-            steps[step_id] = Step(step_id, dict(s["text"]), s.get("image"), choices, s.get("end"))
+            alt = s.get("image_alt")
+            steps[step_id] = Step(step_id, dict(s["text"]), s.get("image"), choices, s.get("end"),
+                                  dict(alt) if alt else None)
         return cls(
             id=doc["id"],
             language=doc.get("language", "en"),

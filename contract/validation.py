@@ -315,6 +315,9 @@ class _GuideParser:
             self.problem(f"has an unknown field '{key}' (known fields: {', '.join(sorted(STEP_FIELDS))})", sid)
         text = self.text(sdoc.get("text"), "text", sid) if "text" in sdoc else self.problem("has no text", sid)
         image = self.image(sdoc.get("image"), sid, images, blobs)
+        image_alt = self.text(sdoc["image_alt"], "image_alt", sid) if "image_alt" in sdoc else None
+        if image_alt and "image" not in sdoc:
+            self.problem("has image_alt but no image; image_alt says in words what the image shows", sid)
         end = sdoc.get("end")
         raw_choices = sdoc.get("choices")
         if end is not None and end not in OUTCOMES:
@@ -341,7 +344,7 @@ class _GuideParser:
             choices.append(choice)
         if not text:
             return None
-        return Step(sid, text, image, tuple(choices), end if end in OUTCOMES else None)
+        return Step(sid, text, image, tuple(choices), end if end in OUTCOMES else None, image_alt)
 
     def choice(self, n: int, cdoc: Any, sid: str, steps_doc: dict) -> Choice | None:
         if not isinstance(cdoc, dict):

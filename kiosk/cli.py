@@ -195,10 +195,13 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
 
     setup_logging(settings.log_dir)
     store = open_store(settings)
+    from kiosk.speech import RecordingBackend, Speaker
     from screens.app import run_app
     from screens.devtools.tour import ScreenshotTour
 
-    run_app(settings, store, dev_tools=[ScreenshotTour(out).attach])
+    # the tour walks the audio mode's focus too: what it says is recorded, never played
+    speaker = Speaker(RecordingBackend(), volume=settings.speech_volume)
+    run_app(settings, store, dev_tools=[ScreenshotTour(out).attach], speaker=speaker)
     shots = sorted(out.rglob("*.png"))  # the modes but normal are in DIR/<mode>/
     print(f"Wrote {len(shots)} screenshots to {out}")
     return 0 if shots else 1

@@ -16,6 +16,7 @@ import tomli_w
 
 from contract.config_files import default, env_name, plain_http_beyond_loopback
 from contract.guides import LANGUAGE
+from kiosk.keymap import ACTIONS, map_problems, setting_name
 from kiosk.settings import Settings, load_with_problems, read_layers
 from offline_cache.errors import StoreError
 from offline_cache.health import check_database
@@ -92,6 +93,23 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
             f"({default(Settings, 'idle_timeout'):g} is the default)")
     if not 3 <= s.idle_countdown <= 120:
         err(f"idle_countdown is {s.idle_countdown:g} s; use 3 to 120 seconds")
+    elif s.idle_countdown < 20:
+        warn(f"idle_countdown is {s.idle_countdown:g} s; WCAG 2.2.1 gives a traveller at least 20 seconds to "
+             "ask for more time")
+    if not s.idle_timeout <= s.idle_timeout_assisted <= 1800:
+        err(f"idle_timeout_assisted is {s.idle_timeout_assisted:g} s; in audio mode and with large text "
+            f"travellers need at least idle_timeout ({s.idle_timeout:g} s), and at most 1800 seconds "
+            f"({default(Settings, 'idle_timeout_assisted'):g} is the default)")
+    for problem in map_problems({a: getattr(s, setting_name(a)) for a in ACTIONS}):
+        err(f"audio mode keys: {problem}")
+    if not 1 <= s.speech_volume <= 10:
+        err(f"speech_volume is {s.speech_volume}; use 1 to 10 ({default(Settings, 'speech_volume')} is the default)")
+    if not 80 <= s.speech_rate <= 450:
+        err(f"speech_rate is {s.speech_rate} words per minute; use 80 to 450 "
+            f"({default(Settings, 'speech_rate')} is the default)")
+    if not shutil.which("espeak-ng"):
+        warn("espeak-ng is not installed (apt install espeak-ng): the kiosk cannot speak, so blind travellers "
+             "cannot use audio mode")
     if not 2 <= s.thanks_timeout <= 60:
         err(f"thanks_timeout is {s.thanks_timeout:g} s; use 2 to 60 seconds "
             f"({default(Settings, 'thanks_timeout'):g} is the default)")

@@ -93,6 +93,7 @@ class StepView:
     depth: int  # 1 on the first step
     language: str
     remaining: int = 0  # the fewest choices from this step to an outcome (0 on an outcome)
+    image_alt: str = ""  # what the image shows, in words (the guide's image_alt), for audio mode
 
     @property
     def progress(self) -> float:
@@ -344,7 +345,8 @@ class SessionEngine:
             guide_id=guide.id, guide_version=pos.guide_version, guide_title=pick(guide.title, lang, default),
             step_id=step.id, text=pick(step.text, lang, default), image=step.image,
             choices=tuple(pick(c.label, lang, default) for c in step.choices), outcome=step.end,
-            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=self._to_end(guide, pos).get(step.id, 0))
+            path=pos.path, depth=len(pos.path) + 1, language=lang, remaining=self._to_end(guide, pos).get(step.id, 0),
+            image_alt=pick(step.image_alt, lang, default) if step.image_alt else "")
 
     def choose(self, index: int) -> StepView:
         _, pos, guide, step = self._open_step()

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, write_private
 from contract.guides import LANGUAGE
 from contract.languages import CODES
+from kiosk.keymap import DEFAULT_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class Settings(BaseSettings):
     languages: list[str] = Field(default_factory=lambda: list(CODES), examples=[["en", "es"]])
     default_language: str = "en"
     idle_timeout: float = 45.0  # seconds without a touch before "Are you still there?"
-    idle_countdown: float = 15.0  # seconds the overlay counts down before the session ends
+    idle_countdown: float = 20.0  # seconds the overlay counts down before the session ends (WCAG 2.2.1: >= 20)
+    # in audio mode or with large text, people take longer (WCAG 2.2.1): the idle_timeout then
+    idle_timeout_assisted: float = 120.0
     thanks_timeout: float = 8.0  # seconds the thanks screen shows before the session ends
     # a guide not written in the customer's language: shown in its own language with a language
     # tag ("mark"), or left out of the lists ("hide")
@@ -113,6 +116,20 @@ class Settings(BaseSettings):
     # the panel's physical size and height, so the UI lays out in millimetres (screens/theme.py)
     panel_diagonal_in: float = 23.8  # the visible diagonal in inches
     panel_bottom_mm: float = 700.0  # height of the panel's lower edge above the floor
+    # Audio mode (docs/accessibility.md): the keys of each action (kiosk/keymap.py) and the voice.
+    keys_next: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["next"]), examples=[["tab", "down"]])
+    keys_previous: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["previous"]),
+                                     examples=[["shift+tab", "up"]])
+    keys_activate: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["activate"]), examples=[["enter"]])
+    keys_back: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["back"]), examples=[["backspace"]])
+    keys_help: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["help"]), examples=[["f1"]])
+    keys_volume_up: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["volume_up"]), examples=[["f10"]])
+    keys_volume_down: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["volume_down"]),
+                                        examples=[["f9"]])
+    keys_repeat: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["repeat"]), examples=[["f2"]])
+    keys_pause: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["pause"]), examples=[["f3"]])
+    speech_volume: int = 7  # 1 to 10, where each traveller starts
+    speech_rate: int = 165  # words per minute (espeak-ng's -s)
     data_dir: str = Field("", exclude=True)  # --data-dir or KIOSK_DATA_DIR; never in kiosk.toml
 
     @classmethod

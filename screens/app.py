@@ -8,7 +8,8 @@ hashing, imports, sync, status checks, speech) runs on a thread and comes back o
 Navigation state lives here as Kivy properties (`lang`, `languages`); when a session ends, every
 screen is reset and the engine forgets the session, so Back can never reach the last customer.
 The rest has its own module: window set-up (screens/window.py), the idle timer and the staff
-gesture (screens/idle.py), read aloud (screens/speech.py) and staff mode (screens/staff.py).
+gesture (screens/idle.py), audio mode's focus and keys (screens/focus.py, speaking through the
+one Speaker of kiosk/speech.py) and staff mode (screens/staff.py).
 Dev tools (the UI tests' probe, the screenshot tour) are attached from outside, via `dev_tools`.
 """
 
@@ -35,11 +36,13 @@ from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, Strin
 from kiosk import i18n, untranslated, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
+from kiosk.keymap import KeyMap
 from kiosk.settings import Settings
+from kiosk.speech import Speaker, Utterance, language_of
 from offline_cache.lexicon import PinyinLexicon
 from offline_cache.store import Store
+from screens.focus import Navigator, key_name
 from screens.idle import IdleWatch
-from screens.speech import Speech
 from screens.staff import StaffController
 from screens.window import configure_kivy
 
@@ -77,12 +80,14 @@ class KioskApp(App):
     languages = ListProperty([])  # the library's languages, in the operator's order
     native_names = ListProperty([])
     can_speak = BooleanProperty(False)
+    reading_aloud = BooleanProperty(False)  # "Read aloud" is being spoken: its button offers Stop
+    audio_mode = BooleanProperty(False)  # keys move a visible focus and speech says it (screens/focus.py)
     can_hand_off = BooleanProperty(False)  # "Continue on your phone" is offered (kiosk/handoff.py)
     theme = ObjectProperty(None)
 
     def __init__(self, settings: Settings, store: Store, engine: SessionEngine, *, sync_service: Any = None,
                  handoff: HandoffLinks | None = None, dev_tools: Sequence[Callable[[KioskApp], None]] = (),
-                 pinyin: PinyinLexicon | None = None, **kwargs):
+                 pinyin: PinyinLexicon | None = None, speaker: Speaker | None = None, **kwargs):
         from screens.theme import Theme
 
         super().__init__(**kwargs)
@@ -99,10 +104,17 @@ class KioskApp(App):
         # the Chinese keyboard's candidates; opened (built the first time) when it first shows
         self.pinyin = pinyin or PinyinLexicon(settings.data_path / "pinyin.sqlite")
         self.can_hand_off = self.handoff.available
+        # one speech queue for everything said (kiosk/speech.py); its state comes back from its thread
+        self.speaker = speaker or Speaker(volume=settings.speech_volume, rate=settings.speech_rate)
+        self.speaker.on_speaking = lambda tag: Clock.schedule_once(
+            lambda *_: setattr(self, "reading_aloud", tag == "read-aloud"), 0)
+        self.navigator = Navigator(self, KeyMap.from_settings(settings), self.speaker,
+                                   on_audio_mode=lambda on: setattr(self, "audio_mode", on))
         self.idle = IdleWatch(settings, is_resting=lambda: self.sm.current == "attract",
                               on_timeout=self.idle_timeout, on_staff_gesture=self.open_staff,
-                              corner_px=lambda: self.theme.staff_corner)
-        self.speech = Speech()
+                              corner_px=lambda: self.theme.staff_corner,
+                              is_assisted=lambda: self.audio_mode or self.theme.large_text,
+                              on_overlay=self.navigator.screen_changed)
         self.staff = StaffController(settings, store, sync_service=sync_service, translate=self.t,
                                      content_changed=self.content_changed)
         self._exiting = False
@@ -132,7 +144,7 @@ class KioskApp(App):
                     on_textinput=self._on_textinput)
         self.idle.attach(Window)
         ExceptionManager.add_handler(_BackToHome(self))
-        self.can_speak = self.speech.available
+        self.can_speak = self.speaker.available
         self._load_languages()
 
         from screens.attract import AttractScreen
@@ -193,11 +205,22 @@ class KioskApp(App):
 
     # --- kiosk hardening -------------------------------------------------------------------------
 
+    def _install_settings_keys(self, window):
+        """Kivy's App opens its settings panel on F1 (a customer could reach the kiosk's
+        configuration from any keyboard); here F1 is audio mode's Help, and nothing opens it."""
+
+    def open_settings(self, *_args):
+        return False
+
     def _on_request_close(self, *_args, **_kwargs):
         return not self._exiting  # True keeps the window open: only staff mode Exit closes it
 
-    def _on_keyboard(self, _window, key, *_args):
-        self.idle.touched()
+    def _on_keyboard(self, window, key, _scancode=None, _codepoint=None, modifiers=()):
+        if self.idle.overlay is None:  # the idle dialog is answered by "More time", not by any key
+            self.idle.touched()
+        name = key_name(key)
+        if name and self.navigator.on_key(name, modifiers or ()):
+            return True
         return key == 27  # Esc (and Android back) is swallowed: it never exits
 
     def _on_textinput(self, _window, text):
@@ -237,7 +260,7 @@ class KioskApp(App):
         """Wipe every trace of the last customer from the screens, then show the attract loop."""
         self.build_screens()
         self.idle.dismiss_overlay()
-        self.speech.stop()
+        self.navigator.reset()  # audio mode off, speech silenced, the volume back: the next one starts fresh
         self._helped = None
         self.lang = self.engine.default_language
         self.engine.language = self.engine.default_language
@@ -280,6 +303,7 @@ class KioskApp(App):
             self.screens[current].on_deactivate()
             self.sm.current = name
             self.screens[name].on_activate()
+            self.navigator.screen_changed()
 
     def start_session(self, lang: str | None = None) -> None:
         """A new customer, in `lang` (the language they touched on the attract loop)."""
@@ -339,7 +363,7 @@ class KioskApp(App):
 
     # moving through a guide
     def _show_view(self, view: StepView) -> None:
-        self.speech.stop()
+        self.speaker.stop()
         if view.is_outcome:
             self.screens["outcome"].show(view)
             self._show("outcome")
@@ -364,7 +388,7 @@ class KioskApp(App):
         self._show_view(self.engine.restart())
 
     def go_home(self) -> None:
-        self.speech.stop()
+        self.speaker.stop()
         if self.engine.session_id:
             self._record_feedback()
             self.engine.go_home()
@@ -438,10 +462,16 @@ class KioskApp(App):
 
     # read aloud
     def read_aloud(self) -> None:
+        """The step (or outcome) and its answers, in the step's language; pressed while reading, stop."""
         view = self.screens[self.sm.current].view if self.sm.current in ("step", "outcome") else None
         if view is None or not self.can_speak:
             return
-        self.speech.say("\n".join([view.text, *view.choices]), view.language)
+        if self.reading_aloud:
+            self.speaker.stop()
+            self.reading_aloud = False
+            return
+        texts = [view.text, *view.choices]
+        self.speaker.say([Utterance(t, language_of(t, view.language)) for t in texts], tag="read-aloud")
 
     # --- staff mode ------------------------------------------------------------------------------
 
@@ -474,17 +504,17 @@ class KioskApp(App):
         if self.engine.session_id:  # closed now, not as "interrupted" by the next start
             self.engine.end_session("shutdown")
         self._exiting = True
-        self.speech.stop()
+        self.speaker.close()
         self.stop()
 
 
 def run_app(settings: Settings, store: Store, *, sync_service: Any = None,
-            dev_tools: Sequence[Callable[[KioskApp], None]] = ()) -> int:
+            dev_tools: Sequence[Callable[[KioskApp], None]] = (), speaker: Speaker | None = None) -> int:
     configure_kivy(settings)
     engine = SessionEngine(store, settings.device, default_language=settings.default_language)
     engine.close_interrupted_session()  # a session the last run left open (a crash, a power cut)
     app = KioskApp(settings, store, engine, sync_service=sync_service, handoff=HandoffLinks(settings, lambda: store.get_state("server_protocol")),
-                   dev_tools=dev_tools)
+                   dev_tools=dev_tools, speaker=speaker)
     if sync_service is not None:
         # New content is switched in only while no customer is mid-session (docs/sync.md), and
         # the screens refresh on the UI thread once it is (content_changed is @mainthread).

@@ -21,7 +21,7 @@ class OutcomeScreen(KioskScreen):
         self.heading = view.guide_title
         self.outcome = view.outcome or "resolved"
         self.ids.text.raw = view.text
-        self.ids.image.show(app.image_for(view))
+        self.ids.image.show(app.image_for(view), view.image_alt)
         self.ids.text_scroll.scroll_y = 1
 
     def refresh(self) -> None:

@@ -46,7 +46,7 @@ class StepScreen(KioskScreen):
         self.step_count = app.t("Step {n}").format(n=view.depth)
         self.ids.progress.value = view.progress
         self.ids.text.raw = view.text
-        self.ids.image.show(app.image_for(view))
+        self.ids.image.show(app.image_for(view), view.image_alt)
         box = self.ids.choices
         box.clear_widgets()
         for index, label in enumerate(view.choices):

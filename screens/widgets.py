@@ -13,7 +13,7 @@ from kivy.core.image import Image as CoreImage
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -86,8 +86,10 @@ class KButton(ShapedText, Button):
     """A large touch target."""
 
     primary = BooleanProperty(False)  # the strong target of its screen, drawn filled
-    # on: a switch that is on, the chosen language, a given star (drawn as a shape: widgets.kv)
-    selected = BooleanProperty(False)
+    # a control that is chosen or not (a switch, the chosen language, a given star): True or False,
+    # drawn as a shape (widgets.kv) and said as its state in audio mode ("selected"); None for a
+    # plain button
+    selected = ObjectProperty(None, allownone=True)
 
 
 class MutedLabel(KLabel):
@@ -166,9 +168,11 @@ class StepImage(Widget):
     """An image from the store's bytes (PNG or JPEG), decoded in memory: no temp files."""
 
     texture = ObjectProperty(None, allownone=True)
+    alt = StringProperty("")  # the guide's image_alt in the customer's language: what audio mode says
 
-    def show(self, data: bytes | None) -> None:
+    def show(self, data: bytes | None, alt: str = "") -> None:
         self.texture = None
+        self.alt = alt
         if not data:
             return
         try:
@@ -222,6 +226,8 @@ class KeyButton(KButton):
 class PinKey(KeyButton):
     """A key of the staff PIN pad: a big target (the pad is used standing, often in a hurry)."""
 
+    masked_entry = True  # audio mode names the key when focused, never again when pressed
+
 
 class NumberPad(GridLayout):
     """A large 0-9 pad for the staff PIN."""
@@ -263,7 +269,11 @@ class KioskScreen(Screen):
 
 
 class IdleOverlay(ModalView):
+    """"Are you still there?": big text, a bar that runs down with the countdown, "More time" and
+    "End now" (screens/idle.py runs it)."""
+
     remaining = ObjectProperty(0)
+    fraction = NumericProperty(1.0)  # of the countdown left, for the bar
 
 
 Builder.load_file(str(Path(__file__).with_name("widgets.kv")))

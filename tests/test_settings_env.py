@@ -38,6 +38,18 @@ KIOSK_ENV = {
     "fullscreen": ("no", False),
     "panel_diagonal_in": ("21.5", 21.5),
     "panel_bottom_mm": (" 650 ", 650.0),
+    "idle_timeout_assisted": ("180", 180.0),
+    "keys_next": ("tab, down", ["tab", "down"]),
+    "keys_previous": ("shift+tab,up", ["shift+tab", "up"]),
+    "keys_activate": ("enter,spacebar", ["enter", "spacebar"]),
+    "keys_back": ("backspace,escape", ["backspace", "escape"]),
+    "keys_help": ("f1,h", ["f1", "h"]),
+    "keys_volume_up": ("f10", ["f10"]),
+    "keys_volume_down": ("f9", ["f9"]),
+    "keys_repeat": ("f2,numpad5", ["f2", "numpad5"]),
+    "keys_pause": ("f3", ["f3"]),
+    "speech_volume": ("5", 5),
+    "speech_rate": ("140", 140),
 }
 
 SERVER_ENV = {

@@ -126,6 +126,10 @@ class Probe:
                                       "x": left + round(cx), "y": top + round(height - cy), **box}
                             if getattr(widget, "spoken", ""):  # keys and candidates: their spoken name
                                 button["spoken"] = widget.spoken
+                            if getattr(widget, "selected", None) is not None:  # a language, a toggle, a star
+                                button["selected"] = bool(widget.selected)
+                            if widget is focused:
+                                button["focused"] = True
                             buttons.append(button)
                     elif text.strip():
                         labels.append(text)
@@ -139,6 +143,8 @@ class Probe:
             for child in reversed(widget.children):
                 walk(child, clip)
 
+        navigator = getattr(app, "navigator", None)
+        focused = navigator._current() if navigator is not None and navigator.audio_mode else None
         full = (0, 0, window.width, window.height)
         overlay = app.idle.overlay is not None
         # an open view (the idle question, the accessibility panel) covers the screen: what it
@@ -151,6 +157,8 @@ class Probe:
             walk(root, full)
         mx, my = window.mouse_pos
         return {"screen": app.sm.current, "overlay": overlay, "mouse": [left + round(mx), top + round(height - my)], "lang": app.lang, "session": app.engine.session_id,
+                "audio": bool(getattr(app, "audio_mode", False)),
+                "volume": app.speaker.volume if getattr(app, "speaker", None) is not None else None,
                 "labels": labels, "buttons": buttons, "label_boxes": label_boxes,
                 # the panel, for the layout audit: window pixels, pixels per mm, the panel's height
                 "window": [round(window.width), round(window.height)], "mm": app.theme.mm,

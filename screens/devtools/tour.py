@@ -36,6 +36,43 @@ MODE_SWITCHES = {"normal": {}, "large": {"large_text": True}, "contrast": {"high
                  "reach": {"reach": True}}
 
 
+def press_key(name: str, modifiers: tuple[str, ...] = ()) -> None:
+    """A key as SDL2 delivers it to Kivy: on_key_down, then on_keyboard unless it was taken."""
+    from kivy.core.window import Window
+
+    code = Window._system_keyboard.string_to_keycode(name)
+    if not Window.dispatch("on_key_down", code, 0, None, list(modifiers)):
+        Window.dispatch("on_keyboard", code, 0, None, list(modifiers))
+    Window.dispatch("on_key_up", code, 0)
+
+
+def focus_walk(app) -> list[dict]:
+    """Tab through the screen as it is, with audio mode's keys (screens/focus.py), once round:
+    each control that took the focus, with what was said for it. The probe's `focus_walk`; the
+    layout audit checks every probed control is in it (tests/ui/test_layout_audit.py)."""
+    from kivy.core.window import Window
+
+    from screens.focus import control_label
+
+    nav = app.navigator
+    nav.audio_mode, nav.focused, nav._focus_key = True, None, None  # on, without its announcement
+    walked: list[dict] = []
+    try:
+        for _ in range(len(nav.controls()) + 1):
+            press_key("tab")
+            widget = nav._current()
+            if widget is None or (walked and widget is walked[0]["widget"]):
+                break
+            x, y = widget.to_window(widget.x, widget.y)
+            walked.append({"widget": widget, "id": getattr(widget, "probe_id", ""), "text": control_label(widget),
+                           "said": app.speaker.last.texts if app.speaker.last else [],
+                           "box": [round(x), round(Window.height - y - widget.height), round(widget.width),
+                                   round(widget.height)]})
+    finally:
+        nav.reset()
+    return [{k: v for k, v in step.items() if k != "widget"} for step in walked]
+
+
 def _paths_to_outcomes(guide) -> dict[str, tuple[int, ...]]:
     """The shortest choice path from the guide's start to its first resolved and escalate steps
     (following only steps inside the guide)."""
@@ -85,8 +122,9 @@ def tour(app, out: Path):
         written = Window.screenshot(name=str(where / f"{name}-shot.png"))
         os.replace(written, target)
         if PROBES:
-            (where / f"{name}.json").write_text(json.dumps(prober.snapshot(Window), ensure_ascii=False),
-                                                encoding="utf-8")
+            snap = prober.snapshot(Window)
+            snap["focus_walk"] = focus_walk(app)  # after the picture: the walk scrolls lists
+            (where / f"{name}.json").write_text(json.dumps(snap, ensure_ascii=False), encoding="utf-8")
         log.info("screenshot %s", target)
 
     def walk(path):
@@ -107,6 +145,7 @@ def tour(app, out: Path):
         return
     yield from _keyboards(app, shoot)
     yield from _modes(app, shoot, walk)
+    yield from _audio_mode(app, shoot, guide, outcomes, out)
 
 
 def _customer(app, lang, switches, shoot, walk, guide, outcomes):
@@ -248,6 +287,70 @@ def _modes(app, shoot, walk):
     walk(())
     yield SETTLE
     shoot("en-17-step-reach")
+    app.finish_session()
+    yield SETTLE
+
+
+def _focus_on(app, probe_id: str, limit: int = 80) -> None:
+    """Tab (as a keypad would) until `probe_id` has the audio mode's focus."""
+    for _ in range(limit):
+        press_key("tab")
+        if getattr(app.navigator._current(), "probe_id", "") == probe_id:
+            return
+    log.warning("%s never took the focus", probe_id)
+
+
+def _settled(app):
+    """Until audio mode has said what the screen shows (it waits for the screen to settle)."""
+    for _ in range(100):
+        yield SETTLE / 3
+        if app.navigator._announce_event is None:
+            return
+
+
+def _audio_mode(app, shoot, guide, outcomes, out: Path):
+    """The focus ring of audio mode (screens/focus.py) in each language, in normal mode and high
+    contrast: audio/<lang>-02-home (a category focused), -05-step (an answer), -08-feedback (a
+    star), -11-idle-overlay ("More time"), and audio/<lang>-15-step-large-contrast."""
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    for lang in LANGUAGES:
+        app.finish_session()
+        app.start_session()
+        app.set_language(lang)
+        yield SETTLE
+        press_key("tab")  # the first key: audio mode on
+        yield from _settled(app)
+        first_category = next((b for b in app.navigator.controls() if b.probe_id.startswith("category:")), None)
+        if first_category is not None:
+            _focus_on(app, first_category.probe_id)
+        yield SETTLE
+        shoot(f"audio/{lang}-02-home")
+        app.open_guide(guide.id, "home")
+        yield from _settled(app)
+        yield SETTLE
+        shoot(f"audio/{lang}-05-step")
+        app.theme.large_text = app.theme.high_contrast = True
+        yield SETTLE
+        _focus_on(app, "choice:1")
+        yield SETTLE
+        shoot(f"audio/{lang}-15-step-large-contrast")
+        app.theme.large_text = app.theme.high_contrast = False
+        path = outcomes.get("resolved") or next(iter(outcomes.values()))
+        app.open_guide(guide.id, "home")
+        for index in path:
+            app.choose(index)
+        app.answer_helped(True)
+        yield from _settled(app)
+        _focus_on(app, "stars:4")
+        yield SETTLE
+        shoot(f"audio/{lang}-08-feedback")
+        app.idle.open_overlay()
+        app.idle.overlay.remaining = 12
+        app.idle.overlay.fraction = 0.6
+        yield from _settled(app)
+        yield SETTLE
+        shoot(f"audio/{lang}-11-idle-overlay")
+        app.idle.still_here()
     app.finish_session()
     yield SETTLE
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -154,33 +154,33 @@ def _dead_panel(scope: Scope, row) -> bool:
 
 @source("walkaway_jump")
 def walkaways(scope: Scope) -> Iterable[Finding]:
-    """Per step, sessions that walked away there (idle timeout) of the sessions that saw it, in a
-    guide's newest version against the version before, over the last 30 days."""
-    ev = db.events
+    """Per step, the walk-away rate (sessions whose idle timeout fired there, of those that saw it)
+    in a guide's newest version against the version before, over the last 30 days: the figures of
+    the guide page's "Did it help?" (server/compare.py, from the comparison summaries)."""
+    from server import compare
+
     cfg = scope.config
-    n = sa.func.count(sa.distinct(ev.c.session))
-    rows = scope.conn.execute(
-        sa.select(ev.c.guide, ev.c.guide_version, ev.c.step, ev.c.type, n)
-        .where(ev.c.type.in_(("step_view", "idle_timeout")), ev.c.server_time >= scope.now - WALKAWAY_WINDOW,
-               ev.c.guide.is_not(None), ev.c.guide_version.is_not(None), ev.c.step.is_not(None))
-        .group_by(ev.c.guide, ev.c.guide_version, ev.c.step, ev.c.type)).all()
-    counts: dict[str, dict[int, dict[str, list[int]]]] = {}
-    for guide, version, step, kind, count in rows:
-        cell = counts.setdefault(guide, {}).setdefault(version, {}).setdefault(step, [0, 0])
-        cell[0 if kind == "step_view" else 1] += count
-    for guide, versions in sorted(counts.items()):
+    cs = db.comparison_summary
+    since = datetime.fromtimestamp(scope.now - WALKAWAY_WINDOW, UTC).date()
+    seen: dict[str, list[int]] = {}
+    for guide, version in scope.conn.execute(
+            sa.select(cs.c.guide, cs.c.guide_version).where(cs.c.day >= since.isoformat()).distinct()):
+        seen.setdefault(guide, []).append(version)
+    for guide, versions in sorted(seen.items()):
         if len(versions) < 2:
             continue
         old, new = sorted(versions)[-2:]
-        for step, (views, walked) in sorted(versions[new].items()):
-            before_views, before_walked = versions[old].get(step, [0, 0])
+        before = compare.load_arm(scope.conn, guide, "before", version=old, since=since).steps
+        after = compare.load_arm(scope.conn, guide, "after", version=new, since=since).steps
+        for step, (views, walked) in sorted(after.items()):
+            before_views, before_walked = before.get(step, (0, 0))
             if views < cfg.alert_walkaway_views or before_views < cfg.alert_walkaway_views:
                 continue
-            rate, before = walked / views, before_walked / before_views
-            if 100 * (rate - before) >= cfg.alert_walkaway_points:
+            rate, earlier = walked / views, before_walked / before_views
+            if 100 * (rate - earlier) >= cfg.alert_walkaway_points:
                 yield Finding("walkaway_jump", f"{guide}/{step}",
                               f"Step '{step}' of guide {guide}: {100 * rate:.0f}% of customers walk away there in "
-                              f"version {new}, up from {100 * before:.0f}% in version {old} ({views} and "
+                              f"version {new}, up from {100 * earlier:.0f}% in version {old} ({views} and "
                               f"{before_views} sessions).", f"/dashboard/guides/{guide}?version={new}")
 
 

@@ -10,6 +10,8 @@ on the configured panel (the default 23.8" panel whose lower edge is 700 mm abov
 - contrast measured from the screenshot's pixels inside each probed box: text against its
   background at least 4.5:1, a control's boundary (its frame, or its fill) against what surrounds
   it at least 3:1 (WCAG 2.2 1.4.3 and 1.4.11).
+- every probed control takes the audio mode's focus (Tab, sent as Window key events), and what is
+  said for it is exactly its drawn label (with "selected" when it is).
 
 The suite audits en and ar in normal mode at the three sizes, and in large text and high contrast
 at 1280x800; the rest of the matrix (zh, de, and the modes at the other sizes) is marked
@@ -256,6 +258,34 @@ def test_text_and_boundaries_keep_their_contrast_in_every_mode(tours, size):
     assert not problems, "\n".join(problems)
 
 
+def focus_problems(name: str, snap: dict) -> list[str]:
+    """Every control the probe lists must take the focus on a round of Tab, and what is said for
+    it must be its drawn label: a control added to any screen later is checked by itself."""
+    from collections import Counter
+
+    from kiosk.i18n import tr
+
+    walk = snap["focus_walk"]
+    took = Counter((w["id"], w["text"]) for w in walk)
+    out = []
+    for (pid, text), n in Counter((b["id"], b.get("spoken") or b["text"]) for b in snap["buttons"]).items():
+        if took[(pid, text)] < n:
+            out.append(f"{name}: {pid or text!r} ({text!r}) never takes the focus")
+    selected = {(b["id"], b.get("spoken") or b["text"]): b.get("selected") for b in snap["buttons"]}
+    for w in walk:
+        label = w["text"]
+        words = tr("{label}, selected", snap["lang"]).format(label=label) if selected.get((w["id"], label)) else label
+        if (w["id"], label) in selected and w["said"] != [words]:
+            out.append(f"{name}: focus on {w['id']!r} said {w['said']!r}, not [{words!r}]")
+    return out
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_control_takes_the_focus_and_says_its_label(tours, size):
+    problems = [p for name, snap in tours[size].items() for p in focus_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
 def test_in_portrait_every_control_is_within_reach(tours):
     shots = tours["1080x1920"]
     assert all(snap["window"] == [1080, 1920] for snap in shots.values())
@@ -279,6 +309,7 @@ def test_every_language_in_the_matrix(tmp_path, size):
     shots = run_tour(size, "zh,de", tmp_path, "normal," + ",".join(MODES))
     problems = [p for name, snap in shots.items()
                 for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
+                + focus_problems(name, snap)
                 + (reach_problems(name, snap) if size == "1080x1920" else [])]
     assert not problems, "\n".join(problems)
 

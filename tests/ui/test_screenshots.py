@@ -30,6 +30,10 @@ def test_screenshots_of_every_screen(tmp_path, display):
     expected |= {"en-20-keyboard.png", "en-21-keyboard-shift.png", "en-22-keyboard-symbols.png",
                  "en-23-keyboard-accents.png", "ar-20-keyboard.png", "ar-22-keyboard-symbols.png"}
     assert expected <= {p.name for p in out.glob("*.png")}
+    # audio mode's focus ring (screens/focus.py), under audio/ as shared/DESIGN.md names other modes
+    assert {f"{lang}-{name}.png" for lang in ("en", "ar") for name in ("02-home", "05-step", "08-feedback",
+                                                                        "11-idle-overlay")} \
+        <= {p.name for p in (out / "audio").glob("*.png")}
     for name in sorted(expected):
         # a drawn screen has text and controls: many colours, not a blank or black window
         colours = subprocess.run(["identify", "-format", "%k %w %h", str(out / name)], capture_output=True,
