@@ -340,6 +340,7 @@ def _audio_mode(app, shoot, guide, outcomes, out: Path):
         for index in path:
             app.choose(index)
         app.answer_helped(True)
+        app.tell_us_more()  # one tap answers the outcome; the stars come only on request
         yield from _settled(app)
         _focus_on(app, "stars:4")
         yield SETTLE
