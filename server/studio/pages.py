@@ -296,7 +296,7 @@ def approve(request: Request, user: PublisherDep, draft_id: DraftId,
             note: Annotated[str, Form(max_length=400)] = "") -> Response:
     try:
         drafts.approve(engine_of(request), draft_id, user, note.strip(),
-                                two_people=request.app.state.ctx.config.review_two_people)
+                       two_people=request.app.state.ctx.config.review_two_people)
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
