@@ -108,6 +108,12 @@ def control_selected(widget) -> bool | None:
     return None
 
 
+def _takes_focus(button) -> bool:
+    """A button a person could press now: enabled, and with a size of its own (a list just rebuilt
+    may have none until the next layout)."""
+    return not button.disabled and button.width >= 1 and button.height >= 1
+
+
 class Navigator:
     """The focus, the keys and what they say. The App makes one and routes its key events here."""
 
@@ -165,7 +171,7 @@ class Navigator:
             # until the next layout, so only a control's own size counts
             if widget.opacity == 0:
                 return
-            if isinstance(widget, Button) and not widget.disabled and widget.width >= 1 and widget.height >= 1:
+            if isinstance(widget, Button) and _takes_focus(widget):
                 found.append(widget)
             for child in reversed(widget.children):
                 walk(child)
@@ -186,8 +192,7 @@ class Navigator:
             if done or widget.opacity == 0:
                 return
             if isinstance(widget, Button):
-                if not widget.disabled and widget.width >= 1 and widget.height >= 1:
-                    done = True
+                done = done or _takes_focus(widget)
                 return
             alt = getattr(widget, "alt", "")
             if alt and getattr(widget, "texture", None) is not None:
