@@ -19,7 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "kiosk": ("kivy", "requests", "qrcode", "sqlite_utils", "cryptography", "babel", "rich", "tomli_w",
               "arabic_reshaper", "bidi", "jieba", "pypinyin"),
     "server": ("fastapi", "starlette", "uvicorn", "httptools", "uvloop", "sqlalchemy", "psycopg", "jinja2",
-               "markupsafe", "python_multipart", "cryptography", "babel"),
+               "markupsafe", "python_multipart", "cryptography", "babel", "tzdata"),
 }
 
 

@@ -36,6 +36,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                   manifests=ManifestCache(),
                   ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
     app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=_lifespan,
+                  docs_url=None, redoc_url=None,  # /docs from vendored files: server/api_docs.py
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
     app.state.ctx = ctx
@@ -53,6 +54,9 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     install_studio(app)  # the content studio under /studio
 
+    from server import api_docs
+
+    app.include_router(api_docs.router)
     for module in (health, content, devices, events, staff, publish):
         app.include_router(module.router)
     return app

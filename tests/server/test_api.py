@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import tarfile
 import threading
 import time
@@ -470,3 +471,19 @@ def test_every_response_has_x_server_time(server, path):
     with server.anonymous() as c:
         r = c.get(path)
     assert abs(float(r.headers["X-Server-Time"]) - time.time()) < 60
+
+
+def test_the_api_browser_works_with_no_internet(server):
+    """/docs names no other host (FastAPI's default loads Swagger UI from a CDN, blank offline), and
+    everything it names is served here."""
+    with server.anonymous() as c:
+        page = c.get("/docs")
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+        assert "/openapi.json" in urls
+        assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+        for url in urls:
+            assert c.get(url).status_code == 200, url
+        assert "SwaggerUIBundle" in c.get("/static/swagger-ui/swagger-ui-bundle.js").text
+        assert c.get("/static/swagger-ui/..%2Fdashboard.css").status_code == 404
+        assert c.get("/redoc").status_code == 404
