@@ -60,18 +60,15 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """The rollout guard's periodic run (every guard_interval minutes) and the alerts' rounds (every
-    alert_interval seconds), each in one process at a time, live as long as the server does."""
-    from server import rollout_guard
+    """The alerts' rounds (every alert_interval seconds) and the rollout guard's runs (every
+    guard_interval minutes), in one process of all at a time (the evaluator's lease), live as long
+    as the server does."""
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
-    stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
-    alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
-    alert_loop.start()
+    loop = AlertLoop(ctx.engine, ctx.config)
+    loop.start()
     try:
         yield
     finally:
-        alert_loop.stop()
-        if stop is not None:
-            stop.set()
+        loop.stop()
