@@ -198,10 +198,18 @@ def figures(a: Arm, b: Arm, effects: Effects) -> tuple[list[Figure], list[Figure
 
 
 def load_arm(conn: Connection, guide: str, label: str, *, version: int | None = None, group: str | None = None,
-             since: date | None = None, until: date | None = None) -> Arm:
+             since: date | None = None, until: date | None = None, from_version: int | None = None,
+             before_version: int | None = None) -> Arm:
+    """The one reader of the comparison summaries for an arm: the guide's sessions on `version` (or
+    on versions from_version and later, or before before_version), in `group`, on the site's days
+    since..until. Every page that says how a guide did reads its figures here."""
     where = [cs.c.guide == guide]
     if version is not None:
         where.append(cs.c.guide_version == version)
+    if from_version is not None:
+        where.append(cs.c.guide_version >= from_version)
+    if before_version is not None:
+        where.append(cs.c.guide_version < before_version)
     if group is not None:
         where.append(cs.c.rollout_group == group)
     if since is not None:
