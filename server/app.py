@@ -13,7 +13,7 @@ import threading
 
 from fastapi import FastAPI
 
-from server import db
+from server import db, summary
 from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
@@ -30,6 +30,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     sys.setswitchinterval(0.001)
     engine = db.make_engine(config.db_url)
     db.migrate(engine)
+    summary.follow_time_zone(engine, config.zone)  # the comparison summaries' days are the site's days
     ctx = Context(config=config, engine=engine, signing_key=load_or_create_key(config.data_dir),
                   mobile_secret=db.shared_secret(engine, "mobile_link_key"),
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from server import db, groups, intervals
 from server.publish import RolloutError, open_stages
-from server.summary import WHOLE_GUIDE, utc_day
+from server.summary import WHOLE_GUIDE, local_day
 
 log = logging.getLogger("kiosk-server.guard")
 cs, gd, g, cv, cg = (db.comparison_summary, db.guard_decisions, db.rollout_groups, db.content_versions,
@@ -115,14 +115,15 @@ def _pct(k: int, n: int) -> str:
     return f"{100 * k / n:.1f}%" if n else "-"
 
 
-def assess(conn: Connection, group: str, version: int, settings: GuardSettings, now: float) -> dict:
-    """The figures of one open stage and what the guard makes of them (no writes)."""
+def assess(conn: Connection, group: str, version: int, settings: GuardSettings, now: float, zone) -> dict:
+    """The figures of one open stage and what the guard makes of them (no writes). `zone`: the
+    site's, whose days the summaries are; the stage counts from the day it started there."""
     row = conn.execute(sa.select(cv.c.base_version, cv.c.published_at).where(cv.c.version == version)).one()
     changed_at = conn.execute(sa.select(g.c.changed_at).where(g.c.name == group)).scalar()
     started = max(row.published_at, changed_at or row.published_at)
     staged, base = _guides_of(conn, version), _guides_of(conn, row.base_version)
     changed = {gid: v for gid, v in staged.items() if base.get(gid) != v}
-    first_day = utc_day(started)
+    first_day = local_day(started, zone)
     mine = _side(conn, changed, cs.c.rollout_group == group, first_day)
     rest = _side(conn, {gid: v for gid, v in base.items() if gid in changed}, cs.c.rollout_group != group, first_day)
     days = (now - started) / 86400
@@ -179,7 +180,7 @@ def run_once(engine: Engine, config, now: float | None = None) -> list[Status]:
                 plans.append(Status(group, version, "off", f"Group '{group}' on content version {version}: the "
                                                            "guard is off for it."))
                 continue
-            plans.append(assess(conn, group, version, settings, now))
+            plans.append(assess(conn, group, version, settings, now, config.zone))
     out: list[Status] = []
     for plan in plans:
         if isinstance(plan, Status) or plan["state"] == "waiting":
