@@ -157,12 +157,16 @@ def local_day(t: float, zone: tzinfo) -> str:
 
 def days_zone(conn: Connection, *, share: bool = False, update: bool = False) -> ZoneInfo:
     """The zone whose dates comparison_summary's days are (UTC where none is recorded: the rows
-    were UTC days before migration 16). `share`/`update` lock the row on PostgreSQL: every merge
-    takes it shared, a re-zoning exclusively, so no merge uses a zone that is being replaced."""
-    q = sa.select(db.settings.c.value).where(db.settings.c.key == ZONE_KEY)
-    if share or update:
-        q = q.with_for_update(read=share and not update)
-    return ZoneInfo(conn.execute(q).scalar() or "UTC")
+    were UTC days before migration 16). On PostgreSQL `share` (every merge) and `update` (a
+    re-zoning) first take a transaction advisory lock, shared or exclusive, so no merge uses a zone
+    that is being replaced; an advisory lock rather than FOR SHARE on the settings row, which would
+    make every concurrent ingest transaction write to that one row. SQLite's single writer already
+    serialises them."""
+    if (share or update) and conn.dialect.name == "postgresql":
+        fn = "pg_advisory_xact_lock" if update else "pg_advisory_xact_lock_shared"
+        conn.execute(sa.text(f"SELECT {fn}(hashtextextended(:k, 7))"), {"k": ZONE_KEY})
+    name = conn.execute(sa.select(db.settings.c.value).where(db.settings.c.key == ZONE_KEY)).scalar()
+    return ZoneInfo(name or "UTC")
 
 
 def session_share(events: list, group: str, zone: tzinfo = UTC) -> dict[Key, dict[str, int]]:
