@@ -13,7 +13,7 @@ import threading
 
 from fastapi import FastAPI
 
-from server import db
+from server import db, summary
 from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
@@ -30,6 +30,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     sys.setswitchinterval(0.001)
     engine = db.make_engine(config.db_url)
     db.migrate(engine)
+    summary.follow_time_zone(engine, config.zone)  # the comparison summaries' days are the site's days
     ctx = Context(config=config, engine=engine, signing_key=load_or_create_key(config.data_dir),
                   mobile_secret=db.shared_secret(engine, "mobile_link_key"),
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
@@ -64,18 +65,15 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """The rollout guard's periodic run (every guard_interval minutes) and the alerts' rounds (every
-    alert_interval seconds), each in one process at a time, live as long as the server does."""
-    from server import rollout_guard
+    """The alerts' rounds (every alert_interval seconds) and the rollout guard's runs (every
+    guard_interval minutes), in one process of all at a time (the evaluator's lease), live as long
+    as the server does."""
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
-    stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
-    alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
-    alert_loop.start()
+    loop = AlertLoop(ctx.engine, ctx.config)
+    loop.start()
     try:
         yield
     finally:
-        alert_loop.stop()
-        if stop is not None:
-            stop.set()
+        loop.stop()

@@ -163,9 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("versions", type=int, nargs="*", metavar="VERSION", help="A and B")
     cmp_.add_argument("--groups", nargs=2, metavar=("G1", "G2"), default=None)
     cmp_.add_argument("--since", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-                      help="first day (UTC) to count; needed with --groups")
+                      help="first day to count, on the site's clocks (server setting time_zone); needed with --groups")
     cmp_.add_argument("--until", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-                      help="last day (UTC) to count (default: today)")
+                      help="last day to count, on the site's clocks (default: today)")
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     gu = sub.add_parser("guard", parents=[common], help="the rollout guard",
@@ -244,6 +244,10 @@ def _engine(args):
     _, url = _settings(args)
     engine = db.make_engine(url, pool_size=2)
     db.migrate(engine)
+    from server import summary
+
+    # as the server does when it starts: the comparison summaries' days are the site's days
+    summary.follow_time_zone(engine, config.load(args.data_dir, db=args.db).zone)
     return engine
 
 
@@ -535,7 +539,7 @@ def _compare(args) -> int:
     if result.a.sessions + result.b.sessions == 0:
         print(f"error: no sessions of guide '{args.guide}' on either side", file=sys.stderr)
         return 1
-    print(json.dumps(result.as_dict(), indent=2) if args.json else compare.text_report(result))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else compare.text_report(result, cfg.time_zone))
     return 0
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,7 +79,7 @@ class Comparison:
     b: Arm
     figures: list[Figure]
     steps: list[Figure]
-    since: str | None = None
+    since: str | None = None  # the site's days (server setting time_zone), as the summaries keep them
     until: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -198,10 +198,18 @@ def figures(a: Arm, b: Arm, effects: Effects) -> tuple[list[Figure], list[Figure
 
 
 def load_arm(conn: Connection, guide: str, label: str, *, version: int | None = None, group: str | None = None,
-             since: date | None = None, until: date | None = None) -> Arm:
+             since: date | None = None, until: date | None = None, from_version: int | None = None,
+             before_version: int | None = None) -> Arm:
+    """The one reader of the comparison summaries for an arm: the guide's sessions on `version` (or
+    on versions from_version and later, or before before_version), in `group`, on the site's days
+    since..until. Every page that says how a guide did reads its figures here."""
     where = [cs.c.guide == guide]
     if version is not None:
         where.append(cs.c.guide_version == version)
+    if from_version is not None:
+        where.append(cs.c.guide_version >= from_version)
+    if before_version is not None:
+        where.append(cs.c.guide_version < before_version)
     if group is not None:
         where.append(cs.c.rollout_group == group)
     if since is not None:
@@ -250,13 +258,10 @@ def groups_seen(conn: Connection, guide: str) -> list[str]:
                              .order_by(cs.c.rollout_group)).scalars())
 
 
-def days_back(days: int, today: date | None = None) -> date:
-    return (today or date.today()) - timedelta(days=days)
-
-
-def text_report(c: Comparison) -> str:
+def text_report(c: Comparison, zone_name: str = "UTC") -> str:
+    """`zone_name`: the site's time zone, whose days the period's dates are."""
     lines = [f"Guide '{c.guide}': {c.b.label} ({c.b.sessions} sessions) against {c.a.label} "
-             f"({c.a.sessions} sessions)" + (f", days {c.since} to {c.until or 'today'} (UTC)" if c.since else "")]
+             f"({c.a.sessions} sessions)" + (f", days {c.since} to {c.until or 'today'} ({zone_name})" if c.since else "")]
     for f in c.figures:
         lines.append("  " + f.sentence + _ci(f))
     if c.steps:
@@ -322,8 +327,8 @@ class NeedAPerson:
 
 
 def need_a_person(conn: Connection, start: date, end: date, minutes_per_escalation: float,
-                  limit: int = 25) -> NeedAPerson:
-    """Across all guides and versions, days start..end (UTC): the steps where most sessions ended
+                  limit: int = 25, zone: tzinfo = UTC) -> NeedAPerson:
+    """Across all guides and versions, days start..end (the site's days, in `zone`): the steps where most sessions ended
     with a person asked for or walked away, the staff time escalations cost per week, and the
     self-service rate (sessions with a guide that were resolved and asked for nobody, from the
     per-session summaries)."""
@@ -337,8 +342,7 @@ def need_a_person(conn: Connection, start: date, end: date, minutes_per_escalati
                  .where(*days, cs.c.step != WHOLE_GUIDE).group_by(cs.c.guide, cs.c.step)
                  .having(lost > 0).order_by(lost.desc(), cs.c.guide, cs.c.step).limit(limit))]
     ss = db.session_summary
-    t0 = datetime_utc(start)
-    t1 = datetime_utc(end) + 86400
+    t0, t1 = midnight(start, zone), midnight(end + timedelta(days=1), zone)  # a clock-change day is 23 or 25 h
     row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(
         sa.case((sa.and_(ss.c.resolved == 1, ss.c.escalated == 0), 1), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(ss.c.escalated), 0))
@@ -346,7 +350,6 @@ def need_a_person(conn: Connection, start: date, end: date, minutes_per_escalati
     return NeedAPerson(start, end, int(row[0]), int(row[1]), int(row[2]), minutes_per_escalation, steps)
 
 
-def datetime_utc(d: date) -> float:
-    from datetime import UTC, datetime
-
-    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+def midnight(d: date, zone: tzinfo) -> float:
+    """Unix time of the start of day d on the site's clocks."""
+    return datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()

@@ -15,31 +15,28 @@ through server.groups.rollback_group (the one rollback path), back to the stage'
 
 Settings: server.toml's guard, guard_confidence, guard_min_sessions, guard_min_days; each group may
 override them (rollout_groups columns, `kiosk-server group guard`). `run_once` evaluates now
-(`kiosk-server guard run`); inside the server `start_periodic` runs it every guard_interval minutes
-in one process at a time (a lease row in `settings`). Staff are told by the alerts evaluator,
-which reads `guard_decisions_since`.
+(`kiosk-server guard run`); inside the server the alerts loop (server.alerts.evaluator.AlertLoop)
+runs it every guard_interval minutes in the one process that holds the evaluator's lease, just
+before an alerts round, which tells staff of the decision (it reads `guard_decisions_since`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from server import db, groups, intervals
 from server.publish import RolloutError, open_stages
-from server.summary import WHOLE_GUIDE, utc_day
+from server.summary import WHOLE_GUIDE, local_day
 
 log = logging.getLogger("kiosk-server.guard")
 cs, gd, g, cv, cg = (db.comparison_summary, db.guard_decisions, db.rollout_groups, db.content_versions,
                      db.content_guides)
-LEASE_KEY = "lease:rollout-guard"
 ROLLED_BACK, KEPT = "rolled_back", "kept"
 
 
@@ -118,14 +115,15 @@ def _pct(k: int, n: int) -> str:
     return f"{100 * k / n:.1f}%" if n else "-"
 
 
-def assess(conn: Connection, group: str, version: int, settings: GuardSettings, now: float) -> dict:
-    """The figures of one open stage and what the guard makes of them (no writes)."""
+def assess(conn: Connection, group: str, version: int, settings: GuardSettings, now: float, zone) -> dict:
+    """The figures of one open stage and what the guard makes of them (no writes). `zone`: the
+    site's, whose days the summaries are; the stage counts from the day it started there."""
     row = conn.execute(sa.select(cv.c.base_version, cv.c.published_at).where(cv.c.version == version)).one()
     changed_at = conn.execute(sa.select(g.c.changed_at).where(g.c.name == group)).scalar()
     started = max(row.published_at, changed_at or row.published_at)
     staged, base = _guides_of(conn, version), _guides_of(conn, row.base_version)
     changed = {gid: v for gid, v in staged.items() if base.get(gid) != v}
-    first_day = utc_day(started)
+    first_day = local_day(started, zone)
     mine = _side(conn, changed, cs.c.rollout_group == group, first_day)
     rest = _side(conn, {gid: v for gid, v in base.items() if gid in changed}, cs.c.rollout_group != group, first_day)
     days = (now - started) / 86400
@@ -182,7 +180,7 @@ def run_once(engine: Engine, config, now: float | None = None) -> list[Status]:
                 plans.append(Status(group, version, "off", f"Group '{group}' on content version {version}: the "
                                                            "guard is off for it."))
                 continue
-            plans.append(assess(conn, group, version, settings, now))
+            plans.append(assess(conn, group, version, settings, now, config.zone))
     out: list[Status] = []
     for plan in plans:
         if isinstance(plan, Status) or plan["state"] == "waiting":
@@ -211,43 +209,3 @@ def guard_decisions_since(conn: Connection, t: float) -> list[GuardDecision]:
     rows = conn.execute(sa.select(gd).where(gd.c.decided_at >= t).order_by(gd.c.decided_at, gd.c.id)).all()
     return [GuardDecision(r.id, r.rollout_group, r.content_version, r.base_version, r.decided_at, r.action,
                           r.sentence, json.loads(r.details)) for r in rows]
-
-
-# --- inside the server -----------------------------------------------------------------------------
-
-def take_lease(engine: Engine, seconds: float, now: float | None = None) -> bool:
-    """One evaluator across server processes: whoever finds the lease expired takes it (in a write
-    transaction under the 'rollout-guard' lock, so two processes cannot both take it)."""
-    now = time.time() if now is None else now
-    s = db.settings
-    with db.write(engine) as conn:
-        db.lock(conn, "rollout-guard")
-        held = conn.execute(sa.select(s.c.value).where(s.c.key == LEASE_KEY)).scalar()
-        if held is not None and float(held) > now:
-            return False
-        conn.execute(s.delete().where(s.c.key == LEASE_KEY))
-        conn.execute(s.insert().values(key=LEASE_KEY, value=repr(now + seconds)))
-    return True
-
-
-def start_periodic(engine: Engine, config) -> threading.Event | None:
-    """Run the guard every guard_interval minutes in a daemon thread; set the returned event to stop."""
-    if config.guard_interval <= 0:
-        return None
-    stop = threading.Event()
-    every = config.guard_interval * 60
-
-    def loop() -> None:
-        while not stop.wait(every):
-            try:
-                if take_lease(engine, every * 0.9):
-                    run_once(engine, config)
-            except Exception:  # a failed round is logged; the next one tries again
-                log.exception("the rollout guard's run failed")
-
-    threading.Thread(target=loop, name="rollout-guard", daemon=True).start()
-    return stop
-
-
-def when(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -14,15 +14,29 @@ never recomputed: for each touched session `refresh` works out the session's sha
 summaries before this batch (its stored events without the new ones) and after it (with them), and
 adds the difference. A late session, a late event of a known session, or a batch sent twice (the
 duplicates are not new, so nothing changes) all leave the totals equal to counting every session
-once. A session's day is the UTC date its session_start reached the server (else its first
-event's), and its group the kiosk's group when the session was first summarised (session_rollout).
+once. A session's group is the kiosk's group when the session was first summarised (session_rollout).
+
+A session's day is the site's date (server setting time_zone) when its session_start reached the
+server (else its first event's): the date on the site's clocks, so a session at 23:30 counts on
+the day staff saw it, and a day the clocks change is the 23 or 25 hours it really was. The zone the
+rows are in is recorded (settings "summary-time-zone"; migration 16 records UTC, which is what
+the rows held before). When an operator changes time_zone, the server, as it starts, moves each
+session whose raw events it still holds from its old day to its new one (`follow_time_zone`);
+sessions whose raw events were pruned keep the day they had. The rows are kept per local day
+rather than per UTC hour and folded at read time because a day per row is what the design asks
+for and keeps the comparison pages as fast as they were, and an hour would not even fold into the
+days of a zone such as Asia/Kolkata or Asia/Kathmandu (UTC+05:30, +05:45); a zone change is rare,
+and what it cannot move (pruned sessions near midnight) is at most the hours between the two zones
+at the edge of days older than raw_event_days.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -96,10 +110,11 @@ def refresh(conn: Connection, device: str, sessions: Iterable[str], new: set[str
     comparison summaries."""
     ordered = sorted(set(sessions))
     deltas: dict[Key, dict[str, int]] = {}
+    zone = days_zone(conn, share=True)  # and a re-zoning waits for this transaction, or it for one
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
         _lock(conn, device, chunk)
-        _merge_comparisons(conn, device, chunk, new, deltas)
+        _merge_comparisons(conn, device, chunk, new, deltas, zone)
         mine = [ev.c.device == device, ev.c.session.in_(chunk)]
         conn.execute(sg.delete().where(sg.c.device == device, sg.c.session.in_(chunk)))
         conn.execute(ss.delete().where(ss.c.device == device, ss.c.session.in_(chunk)))
@@ -131,11 +146,30 @@ _EVENT_COLUMNS = (ev.c.uuid, ev.c.session, ev.c.type, ev.c.guide, ev.c.guide_ver
                   ev.c.rating, ev.c.server_time)
 
 
-def utc_day(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+ZONE_KEY = "summary-time-zone"
+log = logging.getLogger("kiosk-server.summary")
 
 
-def session_share(events: list, group: str) -> dict[Key, dict[str, int]]:
+def local_day(t: float, zone: tzinfo) -> str:
+    """The date on the site's clocks at unix time t, as the summaries' `day` holds it."""
+    return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d")
+
+
+def days_zone(conn: Connection, *, share: bool = False, update: bool = False) -> ZoneInfo:
+    """The zone whose dates comparison_summary's days are (UTC where none is recorded: the rows
+    were UTC days before migration 16). On PostgreSQL `share` (every merge) and `update` (a
+    re-zoning) first take a transaction advisory lock, shared or exclusive, so no merge uses a zone
+    that is being replaced; an advisory lock rather than FOR SHARE on the settings row, which would
+    make every concurrent ingest transaction write to that one row. SQLite's single writer already
+    serialises them."""
+    if (share or update) and conn.dialect.name == "postgresql":
+        fn = "pg_advisory_xact_lock" if update else "pg_advisory_xact_lock_shared"
+        conn.execute(sa.text(f"SELECT {fn}(hashtextextended(:k, 7))"), {"k": ZONE_KEY})
+    name = conn.execute(sa.select(db.settings.c.value).where(db.settings.c.key == ZONE_KEY)).scalar()
+    return ZoneInfo(name or "UTC")
+
+
+def session_share(events: list, group: str, zone: tzinfo = UTC) -> dict[Key, dict[str, int]]:
     """One session's share of comparison_summary, from its events (rows with the columns of
     _EVENT_COLUMNS). The rules are the session summaries': a guide version counts for the session
     once it showed one of its steps; a walk-away is an idle timeout on a step in a session that
@@ -144,7 +178,7 @@ def session_share(events: list, group: str) -> dict[Key, dict[str, int]]:
     if not events:
         return {}
     starts = [e.server_time for e in events if e.type == "session_start"]
-    day = utc_day(min(starts) if starts else min(e.server_time for e in events))
+    day = local_day(min(starts) if starts else min(e.server_time for e in events), zone)
     seen: dict[tuple[str, int], set[str]] = defaultdict(set)
     for e in events:
         if e.type == "step_view" and e.guide is not None and e.guide_version is not None:
@@ -208,7 +242,7 @@ def _groups_of(conn: Connection, device: str, sessions: list[str]) -> dict[str, 
 
 
 def _merge_comparisons(conn: Connection, device: str, sessions: list[str], new: set[str] | None,
-                       deltas: dict[Key, dict[str, int]]) -> None:
+                       deltas: dict[Key, dict[str, int]], zone: tzinfo) -> None:
     """Add to `deltas` what the new events change in these sessions' shares."""
     groups = _groups_of(conn, device, sessions)
     by_session: dict[str, list] = defaultdict(list)
@@ -216,37 +250,77 @@ def _merge_comparisons(conn: Connection, device: str, sessions: list[str], new: 
         by_session[e.session].append(e)
     for session, events in by_session.items():
         before = [e for e in events if new is not None and e.uuid not in new]
-        _add(deltas, session_share(events, groups[session]), +1)
-        _add(deltas, session_share(before, groups[session]), -1)
+        _add(deltas, session_share(events, groups[session], zone), +1)
+        _add(deltas, session_share(before, groups[session], zone), -1)
+
+
+def _stored_sessions(conn: Connection, merged: bool = False):
+    """Every session's raw events, (device, session, events), one session at a time; `merged`: only
+    the sessions in session_rollout, each event row with its session's rollout_group."""
+    current: tuple[str, str] | None = None
+    events: list = []
+    q = sa.select(ev.c.device, *_EVENT_COLUMNS)
+    if merged:
+        q = q.add_columns(sr.c.rollout_group).join_from(ev, sr, sa.and_(sr.c.device == ev.c.device,
+                                                                         sr.c.session == ev.c.session))
+    rows = conn.execute(q.order_by(ev.c.device, ev.c.session).execution_options(yield_per=20_000))
+    for e in rows:
+        if (e.device, e.session) != current:
+            if current is not None:
+                yield (*current, events)
+            current, events = (e.device, e.session), []
+        events.append(e)
+    if current is not None:
+        yield (*current, events)
+
+
+def _upsert_all(conn: Connection, totals: dict[Key, dict[str, int]]) -> None:
+    keys = sorted(totals)
+    for i in range(0, len(keys), 5000):
+        _upsert_add(conn, {k: totals[k] for k in keys[i:i + 5000]})
 
 
 def rebuild_comparisons(conn: Connection) -> None:
     """comparison_summary and session_rollout from every stored event (the migration that adds them,
-    bulk loads); each session in its kiosk's current group."""
+    bulk loads); each session in its kiosk's current group, on its day in the recorded zone."""
     conn.execute(cs.delete())
     conn.execute(sr.delete())
+    zone = days_zone(conn)
     group_of = dict(conn.execute(sa.select(db.devices.c.name, db.devices.c.rollout_group)).all())
     totals: dict[Key, dict[str, int]] = {}
     ledger: list[dict[str, str]] = []
-    current: tuple[str, str] | None = None
-    events: list = []
-
-    def flush() -> None:
-        if current is not None:
-            group = group_of.get(current[0]) or db.DEFAULT_GROUP
-            ledger.append({"device": current[0], "session": current[1], "rollout_group": group})
-            _add(totals, session_share(events, group), +1)
-
-    rows = conn.execute(sa.select(ev.c.device, *_EVENT_COLUMNS).order_by(ev.c.device, ev.c.session)
-                        .execution_options(yield_per=20_000))
-    for e in rows:
-        if (e.device, e.session) != current:
-            flush()
-            current, events = (e.device, e.session), []
-        events.append(e)
-    flush()
+    for device, session, events in _stored_sessions(conn):
+        group = group_of.get(device) or db.DEFAULT_GROUP
+        ledger.append({"device": device, "session": session, "rollout_group": group})
+        _add(totals, session_share(events, group, zone), +1)
     for i in range(0, len(ledger), 5000):
         conn.execute(sr.insert(), ledger[i:i + 5000])
-    keys = sorted(totals)
-    for i in range(0, len(keys), 5000):
-        _upsert_add(conn, {k: totals[k] for k in keys[i:i + 5000]})
+    _upsert_all(conn, totals)
+
+
+def follow_time_zone(engine, zone: ZoneInfo) -> int | None:
+    """Put comparison_summary's days in `zone` (the server setting time_zone) if they are in another:
+    each session whose raw events are still stored moves from its day in the old zone to its day in
+    the new one (a difference merged like any other, so sessions whose events were pruned keep
+    their rows as they are). In one transaction, and once however many server processes start
+    together. Returns the number of sessions that changed day (None: the zone was already right)."""
+    with db.write(engine) as conn:
+        old = days_zone(conn, update=True)
+        if old.key == zone.key:
+            return None
+        deltas: dict[Key, dict[str, int]] = {}
+        moved = 0
+        for _device, _session, events in _stored_sessions(conn, merged=True):
+            group = events[0].rollout_group  # where it was merged (a session never merged has no rows)
+            before, after = session_share(events, group, old), session_share(events, group, zone)
+            if before.keys() != after.keys():
+                moved += 1
+                _add(deltas, after, +1)
+                _add(deltas, before, -1)
+        _upsert_all(conn, deltas)
+        conn.execute(cs.delete().where(*[cs.c[n] == 0 for n in COUNTS]))  # the rows every session left
+        conn.execute(db.settings.delete().where(db.settings.c.key == ZONE_KEY))
+        conn.execute(db.settings.insert().values(key=ZONE_KEY, value=zone.key))
+    log.warning("comparison summaries moved from %s days to %s days: %d sessions changed day", old.key, zone.key,
+                moved)
+    return moved

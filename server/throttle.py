@@ -1,6 +1,6 @@
 """Counters that every server process shares, in the database: how many failed staff logins a
 source had, how many requests a phone link or session made, and how often today a limit was hit
-(for the dashboard).
+(for the dashboard, per UTC quarter hour: see record_hit).
 
 A counter is one row; its window starts with its first hit and lasts `Limit.window` seconds, then
 the next hit starts a new one. `count` updates several counters in one write transaction with
@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -99,24 +100,35 @@ STAFF_LOCKOUT = "staff-lockout"  # a login source reached a limit
 PHONE_LIMITED = "phone-limited"  # a phone link or session went over its limit
 
 
-def _today(kind: str, now: float) -> str:
-    return f"hits:{kind}:{int(now // DAY)}"
+QUARTER = 900  # every UTC offset in use is a whole number of quarter hours (Asia/Kathmandu: +05:45)
+
+
+def _quarter(kind: str, t: float) -> str:
+    return f"hits:{kind}:q{int(t // QUARTER)}"
 
 
 def record_hit(engine: Engine, kind: str, source: str, now: float | None = None) -> None:
-    """Log a limit that was reached, with its source, and count it for today's dashboard."""
+    """Log a limit that was reached, with its source, and count it for today's dashboard: per UTC
+    quarter hour, which the Fleet page adds up from the site's midnight (whatever the site's zone,
+    and still right after an operator changes it)."""
     now = time.time() if now is None else now
     log.warning("%s: %s", kind.replace("-", " "), source)
-    count(engine, [Limit(_today(kind, now), 0, 2 * DAY)], now)
+    count(engine, [Limit(_quarter(kind, now), 0, 2 * DAY)], now)
 
 
-def hits_today(conn: Connection, now: float | None = None) -> dict[str, int]:
-    """How many times each kind of limit was reached today (UTC)."""
+def hits_today(conn: Connection, zone: tzinfo, now: float | None = None) -> dict[str, int]:
+    """How many times each kind of limit was reached today on the site's clocks (since its midnight:
+    23 or 25 hours back on a day the clocks change)."""
     now = time.time() if now is None else now
+    today = datetime.fromtimestamp(now, zone).date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=zone).timestamp()
+    quarters = range(int(midnight // QUARTER), int(now // QUARTER) + 1)
     table = db.throttle_counters
-    kinds = {_today(kind, now): kind for kind in (STAFF_LOCKOUT, PHONE_LIMITED)}
-    found = dict(conn.execute(sa.select(table.c.name, table.c.hits).where(table.c.name.in_(list(kinds)))).all())
-    return {kind: found.get(name, 0) for name, kind in kinds.items()}
+    kind_of = {_quarter(kind, q * QUARTER): kind for kind in (STAFF_LOCKOUT, PHONE_LIMITED) for q in quarters}
+    out = dict.fromkeys((STAFF_LOCKOUT, PHONE_LIMITED), 0)
+    for name, hits in conn.execute(sa.select(table.c.name, table.c.hits).where(table.c.name.in_(list(kind_of)))):
+        out[kind_of[name]] += hits
+    return out
 
 
 def _prune(engine: Engine, now: float) -> None:

@@ -2,11 +2,11 @@
 and when, a note of what was done and the content version that carries the fix; and the measured
 effect of that fix for "You said, we did".
 
-The effect is the guide's resolution rate in the sessions before the fix against the sessions on
-the fix's guide version and later, each with its number of sessions (from session_guides, the
-same summaries the dashboard's guide tables read). It is computed here and nowhere else. It is
-deliberately small: a comparison with intervals and a verdict belongs to the comparisons module
-of issue 15 (helper "compare"), which this should call once both are merged.
+The effect is the guide's resolution rate in the sessions before the fix (guide versions older than
+the fix's) against the sessions on the fix's guide version and later, each with its number of
+sessions and the comparison's verdict (better / worse / not enough sessions yet). Both sides are
+read through server.compare.load_arm, the one reader of the comparison summaries, and judged by
+compare.rate_figure, so "You said, we did" and the guide page's "Did it help?" cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from server import db, stats
+from server import compare, db, stats
 
 STATES = {"new": "new", "read": "read", "acted": "acted on", "no_action": "no action"}
 ev, tr = db.events, db.feedback_triage
+DEFAULT_EFFECTS = compare.Effects()  # the server setting's default; pages pass compare.Effects.of(config)
 
 
 class TriageError(ValueError):
@@ -72,6 +73,7 @@ class Effect:
     before_resolved: int = 0
     after_sessions: int = 0
     after_resolved: int = 0
+    verdict: str | None = None  # compare's verdict on the resolution rate, after against before
 
     @staticmethod
     def _rate(resolved: int, sessions: int) -> float | None:
@@ -92,32 +94,29 @@ class Effect:
         def part(rate, n):
             return f"{100 * rate:.0f}% of {n} sessions" if rate is not None else "no sessions yet"
         return (f"resolved {part(self.before, self.before_sessions)} before v{self.guide_version}, "
-                f"{part(self.after, self.after_sessions)} from v{self.guide_version} on")
+                f"{part(self.after, self.after_sessions)} from v{self.guide_version} on"
+                + (f": {self.verdict}" if self.verdict else ""))
 
 
-def effect(conn: Connection, guide: str | None, fix_version: int | None) -> Effect | None:
+def effect(conn: Connection, guide: str | None, fix_version: int | None,
+           effects: compare.Effects = DEFAULT_EFFECTS) -> Effect | None:
     if not guide or fix_version is None:
         return None
-    cg, sg = db.content_guides, db.session_guides
+    cg = db.content_guides
     version = conn.execute(sa.select(cg.c.guide_version).where(cg.c.content_version == fix_version,
                                                                 cg.c.guide_id == guide)).scalar()
     if version is None:
         return Effect(None)
-    after = sg.c.guide_version >= version
-    rows = conn.execute(sa.select(after.label("after"), sa.func.count(), sa.func.sum(sg.c.resolved))
-                        .where(sg.c.guide == guide).group_by(after)).all()
-    out = Effect(version)
-    for is_after, n, resolved in rows:
-        if is_after:
-            out.after_sessions, out.after_resolved = n, int(resolved or 0)
-        else:
-            out.before_sessions, out.before_resolved = n, int(resolved or 0)
-    return out
+    before = compare.load_arm(conn, guide, "before", before_version=version)
+    after = compare.load_arm(conn, guide, "after", from_version=version)
+    judged = compare.rate_figure("resolved", "Resolved", +1, before.resolved, before.sessions, after.resolved,
+                                 after.sessions, effects.points / 100)
+    return Effect(version, before.sessions, before.resolved, after.sessions, after.resolved, judged.verdict)
 
 
 YOU_SAID_COLUMNS = ("comment_time", "guide", "guide_version", "comment", "rating", "what_we_did", "by", "done_at",
                     "fix_content_version", "fix_guide_version", "sessions_before", "resolved_before",
-                    "sessions_after", "resolved_after")
+                    "sessions_after", "resolved_after", "verdict")
 
 
 @dataclass
@@ -133,18 +132,18 @@ class YouSaid:
         return bool(e and e.guide_version is not None and seen and e.guide_version <= seen)
 
 
-def you_said(conn: Connection, limit: int = 500) -> list[YouSaid]:
+def you_said(conn: Connection, limit: int = 500, effects: compare.Effects = DEFAULT_EFFECTS) -> list[YouSaid]:
     """Comments acted on, newest action first, with the effect of the change."""
     rows = conn.execute(
         sa.select(ev.c.id, ev.c.server_time, ev.c.guide, ev.c.guide_version, ev.c.comment, ev.c.rating,
                   tr.c.note, tr.c.changed_by, tr.c.changed_at, tr.c.fix_version)
         .join_from(ev, tr, tr.c.event_id == ev.c.id).where(tr.c.state == "acted")
         .order_by(tr.c.changed_at.desc(), ev.c.id.desc()).limit(limit)).all()
-    effects: dict[tuple, Effect | None] = {}
+    effects_of: dict[tuple, Effect | None] = {}
     out = []
     for r in rows:
         key = (r.guide, r.fix_version)
-        if key not in effects:
-            effects[key] = effect(conn, r.guide, r.fix_version)
-        out.append(YouSaid(r, effects[key]))
+        if key not in effects_of:
+            effects_of[key] = effect(conn, r.guide, r.fix_version, effects)
+        out.append(YouSaid(r, effects_of[key]))
     return out

@@ -1,4 +1,5 @@
-"""One round of alerts, the lease that lets one server process run them, and the thread that does.
+"""One round of alerts, the lease that lets one server process run them, and the thread that does
+(it also runs the rollout guard, server.rollout_guard, under the same lease).
 
 A round reads what every source finds (one read snapshot), then in one write transaction opens
 the alerts that are new, refreshes the sentence of those still found and resolves those that went
@@ -14,7 +15,9 @@ The lease: on PostgreSQL a session advisory lock held by a connection of its own
 process holds it evaluates, on any machine; if that process dies the lock goes with its
 connection); on SQLite, whose processes share one machine, an flock on a file beside the database.
 Without the lease the results would still be right (the open-alert index and the claims hold), only
-each round would be done several times.
+each round would be done several times. The rollout guard is the other thing one process must do
+alone (two would each roll back and record); it runs in the same thread under the same lease, so
+the server has one leader election, not two.
 """
 
 from __future__ import annotations
@@ -194,17 +197,21 @@ class Lease:
 
 
 class AlertLoop:
-    """The background thread of a server process: every alert_interval seconds, a round, if this
-    process holds the lease. create_app starts it and stops it with the app."""
+    """The background thread of a server process: while this process holds the lease, an alerts
+    round every alert_interval seconds and a rollout guard run every guard_interval minutes (each
+    0: off). The guard runs just before a round, so the round tells staff of what it decided.
+    create_app starts it and stops it with the app."""
 
     def __init__(self, engine: Engine, config: Config):
         self.engine, self.config = engine, config
         self.lease = Lease(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+        self.alerts_every = max(0.0, config.alert_interval)
+        self.guard_every = max(0.0, config.guard_interval * 60)
 
     def start(self) -> None:
-        if self.config.alert_interval > 0:
+        if self.alerts_every or self.guard_every:
             self._thread.start()
 
     def stop(self) -> None:
@@ -214,11 +221,38 @@ class AlertLoop:
         self.lease.release()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.config.alert_interval):
+        tick = min(x for x in (self.alerts_every, self.guard_every) if x)
+        self._guard_at = time.monotonic() + self.guard_every  # the first guard run one interval after start
+        while not self._stop.wait(tick):
             try:
-                if self.lease.held():
-                    run_round(self.engine, self.config)
+                self.tick()
             except sa.exc.OperationalError as exc:  # the database went away for a moment: next round
                 log.warning("alert round skipped: %s", str(exc).splitlines()[0])
             except Exception:
                 log.exception("alert round failed")
+
+    _guard_at = 0.0  # monotonic time of the next guard run
+
+    def tick(self, now: float | None = None) -> dict | None:
+        """What the thread does at each wake-up: nothing unless this process holds the lease; else
+        the guard's run when it is due, then an alerts round. Returns what ran (None: not the
+        leader), {"guard": [Status...] or absent, "round": Round or absent}."""
+        if not self.lease.held():
+            return None
+        done: dict = {}
+        mono = time.monotonic()
+        if self.guard_every and mono >= self._guard_at:
+            self._guard_at = mono + self.guard_every
+            done["guard"] = self._guard(now)
+        if self.alerts_every:
+            done["round"] = run_round(self.engine, self.config, now)
+        return done
+
+    def _guard(self, now: float | None) -> list | None:
+        from server import rollout_guard  # the guard imports publishing, which the alert sources need not
+
+        try:
+            return rollout_guard.run_once(self.engine, self.config, now)
+        except Exception:  # logged; the alerts round still runs, and the next guard run tries again
+            log.exception("the rollout guard's run failed")
+            return None

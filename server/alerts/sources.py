@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -161,7 +161,7 @@ def walkaways(scope: Scope) -> Iterable[Finding]:
 
     cfg = scope.config
     cs = db.comparison_summary
-    since = datetime.fromtimestamp(scope.now - WALKAWAY_WINDOW, UTC).date()
+    since = datetime.fromtimestamp(scope.now - WALKAWAY_WINDOW, scope.zone).date()  # the summaries' days are the site's
     seen: dict[str, list[int]] = {}
     for guide, version in scope.conn.execute(
             sa.select(cs.c.guide, cs.c.guide_version).where(cs.c.day >= since.isoformat()).distinct()):

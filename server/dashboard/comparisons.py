@@ -1,8 +1,9 @@
 """The pages that say whether a change helped, read from the comparison summaries (server.compare):
 the guide page's "Did it help?" section (two versions of the guide, or two rollout groups over the
 same days, picked in a plain GET form) and "Where customers need a person" across all guides.
-Both count whole UTC days of the page's period and every site and language (the summaries are
-kept per day, guide, version, group and step only)."""
+Both count whole days of the page's period on the site's clocks (server setting time_zone: the
+summaries' days are the site's days, server/summary.py) and every site and language (the summaries
+are kept per day, guide, version, group and step only)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def people_page(request: Request, user: StaffDep) -> HTMLResponse:
     form = read_filters(request)
     minutes = request.app.state.ctx.config.staff_minutes_per_escalation
     with snapshot(engine_of(request)) as conn:
-        need = compare.need_a_person(conn, form.filters.start, form.filters.end, minutes)
+        need = compare.need_a_person(conn, form.filters.start, form.filters.end, minutes, zone=form.filters.zone)
     chart = charts.bar_chart([(f"{s.guide}/{s.step}", s.lost) for s in need.steps[:12]],
                              title="Sessions that asked for a person or walked away, by step", width=900, height=260)
     return render(request, "people.html", user, need=need, form=form, chart=chart)

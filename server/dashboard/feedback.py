@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -13,9 +14,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from server import charts, db, stats, triage
+from server import charts, compare, db, stats, triage
 from server.dashboard.filters import filter_choices, read_filters
-from server.dashboard.format import when
+from server.dashboard.format import iso_time
 from server.dashboard.render import engine_of, render, snapshot, zone_of
 from server.deps import EditorDep, StaffDep
 from server.params import MAX_INT, whole
@@ -67,7 +68,7 @@ def triage_comment(request: Request, user: EditorDep, event_id: Annotated[int, P
 @router.get("/you-said", response_class=HTMLResponse)
 def you_said_page(request: Request, user: StaffDep) -> HTMLResponse:
     with snapshot(engine_of(request)) as conn:
-        rows = triage.you_said(conn)
+        rows = triage.you_said(conn, effects=compare.Effects.of(request.app.state.ctx.config))
     return render(request, "you_said.html", user, rows=rows)
 
 
@@ -75,16 +76,16 @@ def you_said_page(request: Request, user: StaffDep) -> HTMLResponse:
 def you_said_csv(request: Request, _staff: StaffDep) -> Response:
     zone = zone_of(request)
     with snapshot(engine_of(request)) as conn:
-        rows = triage.you_said(conn, limit=100_000)
+        rows = triage.you_said(conn, limit=100_000, effects=compare.Effects.of(request.app.state.ctx.config))
     buf = io.StringIO()
     out = csv.writer(buf, quoting=csv.QUOTE_ALL)
     out.writerow(triage.YOU_SAID_COLUMNS)
     for item in rows:
         r, e = item.row, item.effect
-        numbers = [e.guide_version, e.before_sessions, e.before_resolved, e.after_sessions, e.after_resolved] \
-            if e and e.guide_version is not None else ["", "", "", "", ""]
-        out.writerow([when(r.server_time, zone), r.guide or "", r.guide_version or "", csv_cell(r.comment or ""),
-                      r.rating or "", csv_cell(r.note or ""), csv_cell(r.changed_by), when(r.changed_at, zone),
+        numbers = [e.guide_version, e.before_sessions, e.before_resolved, e.after_sessions, e.after_resolved,
+                   "" if item.guide_unchanged else e.verdict] if e and e.guide_version is not None else [""] * 6
+        out.writerow([iso_time(r.server_time, zone), r.guide or "", r.guide_version or "", csv_cell(r.comment or ""),
+                      r.rating or "", csv_cell(r.note or ""), csv_cell(r.changed_by), iso_time(r.changed_at, zone),
                       r.fix_version or "", *numbers])
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="you-said-we-did.csv"',
@@ -110,15 +111,19 @@ def csv_cell(value: Any) -> Any:
 def feedback_csv(request: Request, _staff: StaffDep) -> StreamingResponse:
     form = read_filters(request)
     engine = engine_of(request)
+    zone = zone_of(request)
 
     def rows():
         buf = io.StringIO()
         out = csv.writer(buf, quoting=csv.QUOTE_ALL)  # quoted, so a reader that honours quotes never splits a cell
-        out.writerow(["time_utc", *stats.FEEDBACK_COLUMNS[1:]])
+        # the site's time with its UTC offset (ISO 8601: unambiguous on a DST change day), and the
+        # same moment in UTC for programs that join it with other data
+        out.writerow(["time", "time_utc", *stats.FEEDBACK_COLUMNS[1:]])
         with snapshot(engine) as conn:
             result = conn.execute(stats.feedback_query(form.filters).execution_options(yield_per=5000))
             for part in result.partitions():
-                out.writerows([when(row[0]), *(csv_cell(v) for v in row[1:])] for row in part)
+                out.writerows([iso_time(row[0], zone), iso_time(row[0], UTC), *(csv_cell(v) for v in row[1:])]
+                              for row in part)
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contract.heartbeat import LastSync, Recovered
 from server import charts, db, groups, publish, rebuilds, throttle
 from server.dashboard.format import ago
-from server.dashboard.render import engine_of, render, snapshot, stale_after_of
+from server.dashboard.render import engine_of, render, snapshot, stale_after_of, zone_of
 from server.deps import PublisherDep, StaffDep
 
 LOW_DISK = 1024**3
@@ -99,7 +99,7 @@ def fleet_page(request: Request, user: StaffDep, moved: str | None = None) -> HT
         latest = publish.latest_content_version(conn)
         group_rows = groups.list_groups(conn)
         rebuilt = rebuilds.by_device(conn)
-        limited = throttle.hits_today(conn, now)
+        limited = throttle.hits_today(conn, zone_of(request), now)
     meant = {g.name: g.content_version for g in group_rows}  # what each group's kiosks should have
     rows = []
     for d in devices:

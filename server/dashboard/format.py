@@ -15,6 +15,16 @@ def when(ts: float | None, zone: tzinfo = UTC) -> str:
     return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M") if ts else "never"
 
 
+def iso_time(ts: float | None, zone: tzinfo = UTC) -> str:
+    """A moment for a CSV: ISO 8601 with its UTC offset, 2026-12-02T14:05:09+04:00 (UTC: ...Z), which
+    a spreadsheet or a program reads without knowing the site, and which keeps the two 01:30s of
+    a day the clocks go back apart."""
+    if not ts:
+        return ""
+    text = datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds")
+    return text.removesuffix("+00:00") + "Z" if zone is UTC else text
+
+
 def zone_label(zone: tzinfo, ts: float | None = None) -> str:
     """The zone as a heading says it: "Asia/Dubai, UTC+04:00", "UTC"."""
     name = str(zone)

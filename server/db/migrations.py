@@ -32,6 +32,7 @@ from server.db.schema import (
     session_guides,
     session_rollout,
     session_summary,
+    settings,
     staff_sessions,
     throttle_counters,
 )
@@ -179,6 +180,15 @@ def _migration_15(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN opening_hours {text}"))
 
 
+def _migration_16(conn: Connection) -> None:
+    """comparison_summary's days are site-local days from now on (server/summary.py): record the zone
+    the rows already hold, UTC, so the server moves them to the site's zone as it starts."""
+    from server import summary
+
+    conn.execute(settings.delete().where(settings.c.key == summary.ZONE_KEY))
+    conn.execute(settings.insert().values(key=summary.ZONE_KEY, value="UTC"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -197,6 +207,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
     (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
     (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
+    (16, "the time zone of comparison_summary's days (UTC until the server follows time_zone)", _migration_16),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from contract.heartbeat import LastSync
-from server import auth, db, groups, opening_hours, summary, triage
+from server import auth, compare, db, groups, opening_hours, summary, triage
 from server.alerts import evaluator
 from server.alerts.sources import Finding, Source
 from server.config import Config
@@ -275,15 +275,19 @@ def test_the_effect_of_a_fix_is_the_guides_resolution_before_and_after(engine):
             conn.execute(db.guide_versions.insert().values(guide_id="wifi", version=v, sha256="0" * 64, size=1,
                                                            document=b"{}", created_at=MIDDAY))
         conn.execute(db.content_guides.insert().values(content_version=4, guide_id="wifi", guide_version=3))
-        rows = [(1, 10, 3), (2, 20, 8), (3, 30, 24)]  # (guide version, sessions, resolved)
-        for version, n, resolved in rows:
-            for i in range(n):
-                conn.execute(db.session_guides.insert().values(
-                    device="k1", session=f"{version}-{i}", guide="wifi", guide_version=version, started_at=MIDDAY,
-                    resolved=int(i < resolved), escalated=0, rating_sum=0, ratings=0))
+    rows = [(1, 10, 3), (2, 20, 8), (3, 30, 24)]  # (guide version, sessions, resolved)
     event(engine, "feedback", MIDDAY, guide="wifi", guide_version=2, comment="The password is wrong")
+    for version, n, resolved in rows:
+        for i in range(n):
+            session = f"{version}-{i}"
+            event(engine, "session_start", MIDDAY, session=session)
+            event(engine, "step_view", MIDDAY + 1, session=session, guide="wifi", guide_version=version, step="s1")
+            event(engine, "outcome", MIDDAY + 2, session=session, guide="wifi", guide_version=version, step="s1",
+                  outcome="resolved" if i < resolved else "escalate")
+    with db.write(engine) as conn:
+        summary.rebuild(conn)  # what ingest keeps as events arrive, in one pass
     with db.read(engine) as conn:
-        comment_id = conn.execute(sa.select(db.events.c.id)).scalar()
+        comment_id = conn.execute(sa.select(db.events.c.id).where(db.events.c.type == "feedback")).scalar()
     with pytest.raises(triage.TriageError, match="say what was done"):
         triage.set_state(engine, comment_id, "acted", "ops")
     triage.set_state(engine, comment_id, "acted", "ops", "Step 2 shows the new password", fix_version=4)
@@ -292,7 +296,13 @@ def test_the_effect_of_a_fix_is_the_guides_resolution_before_and_after(engine):
     e = item.effect
     assert (e.guide_version, e.before_sessions, e.before_resolved, e.after_sessions, e.after_resolved) == (3, 30, 11,
                                                                                                           30, 24)
-    assert e.text() == "resolved 37% of 30 sessions before v3, 80% of 30 sessions from v3 on"
+    assert e.text() == "resolved 37% of 30 sessions before v3, 80% of 30 sessions from v3 on: better"
+    # The guide page's "Did it help?" reads the same summaries through the same reader: it agrees.
+    with db.read(engine) as conn:
+        older, newest = compare.compare_versions(conn, "wifi", 1, 2), compare.compare_versions(conn, "wifi", 2, 3)
+    assert (newest.b.sessions, newest.b.resolved) == (e.after_sessions, e.after_resolved)
+    assert (older.a.sessions + older.b.sessions, older.a.resolved + older.b.resolved) == (e.before_sessions,
+                                                                                          e.before_resolved)
 
 
 def test_config_check_names_what_is_wrong_with_the_alert_settings_and_never_the_password(tmp_path):

@@ -203,13 +203,31 @@ def test_clear_difference_is_called_better_or_worse():
 
 
 def test_one_guard_evaluator_at_a_time_and_config_check_names_bad_settings(tmp_path):
-    from server import config, rollout_guard
+    """Two server processes, each with its alerts loop: only the one holding the evaluator's lease
+    runs the guard (and the alerts round after it); when it goes, the other takes over."""
+    from server_testkit import make_library
+
+    from server import config, publish
+    from server.alerts.evaluator import AlertLoop
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'server.db'}", pool_size=1)
     db.migrate(engine)
-    assert rollout_guard.take_lease(engine, 60, now=1000.0)
-    assert not rollout_guard.take_lease(engine, 60, now=1030.0), "another process holds it"
-    assert rollout_guard.take_lease(engine, 60, now=1061.0), "expired: the next one takes it"
+    publish.publish_path(engine, make_library(tmp_path / "lib"), "ops")
+    groups.add_group(engine, "pilot")
+    publish.publish_path(engine, make_library(tmp_path / "lib", wifi_text="Do you see AIRPORT-FREE?"), "ops",
+                         to="pilot")
+    cfg = config.Config(guard=True, guard_interval=15, alert_interval=60)
+    first, second = AlertLoop(engine, cfg), AlertLoop(engine, cfg)
+    try:
+        done = first.tick()
+        assert [(s.rollout_group, s.state) for s in done["guard"]] == [("pilot", "waiting")]
+        assert done["round"].failed_sources == []
+        assert second.tick() is None, "the other process neither guards nor evaluates"
+        first.stop()  # the leader's process ends
+        assert [s.state for s in second.tick()["guard"]] == ["waiting"], "the other one takes over"
+    finally:
+        first.stop()
+        second.stop()
     engine.dispose()
     (tmp_path / "server.toml").write_text("guard_min_sessions = 5\nguard_confidence = 1.5\n"
                                           "compare_effect_points = 0.0\n")
