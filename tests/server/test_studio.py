@@ -1,21 +1,29 @@
 """The content studio's drafts over HTTP (issue 14): autosave with If-Match (a stale write is 412
 with who changed what), the live check of the contract's validator on the step it concerns, undo,
 and review: submit, the two-person rule, approval publishing through server.publish, and a base
-that is no longer the latest."""
+that is no longer the latest. Then images (an upload checked as a library's images are, a hostile
+one refused by name; one picked from the library; image_alt and help per language), the preview
+of a step as a kiosk and as a phone, and each step's visitors and walk-aways of the last 30 days."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import html
 import re
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from server_testkit import fresh_pg_database, zip_bytes
+from hostile_inputs import FAKE_PNG, png_bomb
+from server_testkit import fresh_pg_database, png, zip_bytes
 
+from contract import theme
+from contract.events import make_event
 from contract.translations import library_coverage
 from contract.validation import load_library
-from server import auth, drafts
+from server import auth, drafts, publish
 
 PASSWORD = "a long enough password"
 
@@ -363,3 +371,137 @@ def test_the_studio_counts_translations_as_the_publish_report_does():
     assert drafts.languages_of(doc) == ["en", "de"]
     # en: the empty new step; de: category, the blank text, the answer and the new step
     assert drafts.missing_translations(doc) == {"en": 1, "de": 4}
+
+
+# --- images, preview and the figures beside the editor -------------------------------------------
+
+
+def new_draft(client) -> int:
+    return client.post("/studio/api/drafts", json={"name": "pictures"}).json()["id"]
+
+
+def upload(client, draft, guide, step, name, data, revision):
+    return client.post(f"/studio/drafts/{draft}/guides/{guide}/image",
+                       data={"revision": str(revision), "step": step},
+                       files={"image": (name, data, "image/png")})
+
+
+def state(client, draft, guide):
+    return client.get(f"/studio/api/drafts/{draft}/guides/{guide}").json()
+
+
+def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    picture = png(64, 40, (200, 60, 30))
+    sha = hashlib.sha256(picture).hexdigest()
+    r = upload(c["ed"], draft, "wifi", "network", "desk.png", picture, 0)
+    assert r.status_code == 303, r.text
+    got = state(c["ed"], draft, "wifi")
+    assert got["revision"] == 1 and got["problems"] == []
+    assert got["document"]["steps"]["network"]["image"] == f"images/{sha[:16]}.png"
+    shown = c["vera"].get(f"/studio/images/{sha}")
+    assert shown.status_code == 200 and shown.content == picture
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi", params={"step": "network"}).text
+    assert f'src="/studio/images/{sha}"' in page
+    # The picture's words per language, and the guide's help, saved by the step's and guide's forms.
+    step = got["document"]["steps"]["network"]
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"1"'}, json={
+        "op": "set_step", "step": "network", "text": step["text"], "choices": step["choices"],
+        "image": step["image"], "image_alt": {"en": "The information desk, a red counter"}})
+    assert r.status_code == 200 and r.json()["problems"] == []
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"2"'}, json={
+        "op": "set_guide", "help": {"en": "Ask at the information desk by gate 4"}})
+    doc = state(c["ed"], draft, "wifi")["document"]
+    assert doc["steps"]["network"]["image_alt"] == {"en": "The information desk, a red counter"}
+    assert doc["help"] == {"en": "Ask at the information desk by gate 4"}
+    # The whole draft publishes: submit runs the full check, the image's bytes included.
+    r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
+    assert r.status_code == 303, r.text
+
+
+@pytest.mark.parametrize("name, data, said", [
+    ("huge.png", png_bomb(20_000), "image 'huge.png' is 20000x20000 pixels; an image may be at most 4096x4096"),
+    ("liar.png", FAKE_PNG, "image 'liar.png' is not a PNG or JPEG picture"),
+    ("notes.png", b"just some words", "image 'notes.png' is not a PNG or JPEG picture"),
+], ids=["20000x20000", "lying-header", "not-a-picture"])
+def test_a_hostile_upload_is_refused_by_name_and_nothing_is_saved(studio, name, data, said):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    began = time.monotonic()
+    r = upload(c["ed"], draft, "wifi", "network", name, data, 0)
+    took = time.monotonic() - began
+    assert r.status_code == 422 and said in html.unescape(r.text), r.text[-600:]
+    assert took < 10, f"refusing {name} took {took:.1f} s"
+    assert state(c["ed"], draft, "wifi")["revision"] == 0
+
+
+def test_a_step_picks_an_image_the_library_has(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi", params={"step": "network"}).text
+    assert '<option value="images/belt.png">images/belt.png</option>' in page  # lost-bag's picture
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["network"]
+    # The form without JavaScript: the image select and the picture's words.
+    form = {"csrf": c["ed"].headers["X-CSRF-Token"], "revision": "0", "op": "set_step", "step": "network",
+            "text-en": step["text"]["en"], "image": "images/belt.png", "alt-en": "The baggage belt",
+            "choices": str(len(step["choices"]))}
+    for n, choice in enumerate(step["choices"]):
+        form[f"c{n}-label-en"] = choice["label"]["en"]
+        form[f"c{n}-target"] = f"step:{choice['next']}" if choice.get("next") else f"guide:{choice['guide']}"
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/edit", data=form)
+    assert r.status_code == 303, r.text
+    got = state(c["ed"], draft, "wifi")
+    assert got["problems"] == []
+    assert got["document"]["steps"]["network"]["image"] == "images/belt.png"
+    assert got["document"]["steps"]["network"]["image_alt"] == {"en": "The baggage belt"}
+
+
+def test_the_preview_draws_a_step_as_a_kiosk_and_as_the_phone_page(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    r = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag/preview",
+                      params={"step": "arrived", "lang": "es", "orientation": "portrait"})
+    assert r.status_code == 200
+    assert "frame-src 'self'" in r.headers["content-security-policy"]
+    page = r.text
+    assert 'class="kiosk portrait" lang="es"' in page and "¿Salió su maleta por la cinta?" in page
+    assert "(approximate)" in page
+    # An answer leads to the next step's preview, in the same language and orientation.
+    assert f'href="/studio/drafts/{draft}/guides/lost-bag/preview?step=waited&amp;lang=es&amp;orientation=portrait"' in page
+    ar = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag/preview",
+                       params={"step": "arrived", "lang": "ar"}).text
+    assert 'class="kiosk landscape" lang="ar" dir="rtl"' in ar
+    # The kiosk's sizes are the contract's millimetres on the panel.
+    css = c["vera"].get("/studio/static/kiosk-preview.css").text
+    mm = theme.px_per_mm((1920, 1080), theme.DEFAULT_DIAGONAL_IN) * 0.5
+    assert f"min-height: {theme.TARGET_MM * mm:.2f}px" in css and theme.PALETTES["normal"]["accent"] in css
+    src = re.search(r'<iframe class="phone portrait" src="([^"]+)"', page).group(1).replace("&amp;", "&")
+    phone = c["vera"].get(src)
+    assert phone.status_code == 200 and "frame-ancestors 'self'" in phone.headers["content-security-policy"]
+    assert "¿Salió su maleta por la cinta?" in phone.text and 'class="step" src="/studio/images/' in phone.text
+
+
+def test_each_step_shows_its_visitors_and_walk_aways_of_the_last_30_days(studio):
+    server, c = studio
+    now = time.time()
+    engine = server.engine()  # the version kiosks have now (other tests of the module published some)
+    try:
+        version = publish.current_guide_version(engine, "lost-bag")
+    finally:
+        engine.dispose()
+
+    def ev(kind, session, step):
+        return make_event(kind, device="kiosk-1", session=session, guide="lost-bag", guide_version=version, step=step,
+                          lang="en", now=now - 3600)
+    events = [ev("step_view", f"figures-{n}", "waited") for n in range(5)]
+    events += [ev("idle_timeout", f"figures-{n}", "waited") for n in range(2)]
+    with server.device("kiosk-1") as k:
+        r = k.post("/api/v1/events", json={"events": events})
+        assert len(r.json()["accepted"]) == len(events), r.text
+    draft = new_draft(c["ed"])
+    page = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag", params={"step": "waited"}).text
+    figures = page.split('id="step-stats"')[1].split("</section>")[0]
+    assert "5 visitor(s); 2 walked away here (40%)" in figures
+    quiet = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag", params={"step": "damaged"}).text
+    assert "No customer reached this step in the last 30 days" in quiet
