@@ -78,6 +78,12 @@ EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
     "/studio/drafts/{draft_id}": lambda s: [f"{s.base}/studio/drafts/{s.draft}", f"{s.base}/studio/drafts/{s.in_review}"],
     # the editor on the step just edited, its form and the tree of steps beside it
     "/studio/drafts/{draft_id}/guides/{guide_id}": lambda s: [f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}?step=belt#step"],
+    # the step's preview as a kiosk (both orientations, high contrast once) beside the phone's frame
+    "/studio/drafts/{draft_id}/guides/{guide_id}/preview": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/preview?step=belt",
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/preview?step=belt&orientation=portrait&contrast=1"],
+    "/studio/drafts/{draft_id}/guides/{guide_id}/phone": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/phone?step=belt"],
     "/c/{device}/{guide}/{version}/{step}": lambda s: [s.kiosk_link("belt")],  # the first step, with its image
     # a middle step with the path so far, and an outcome with the feedback form (also right to left)
     "/m/{device}/{guide}/{version}/{step}": lambda s: [
