@@ -134,13 +134,13 @@
   // A field's "missing" mark follows what is typed in it.
   function markMissing(field) {
     var label = document.querySelector("label[for='" + field.id + "']");
-    if (!label || !/^(text|title|c\d+-label)-/.test(field.id)) return;
+    if (!label || !/^(text|title|c\d+-label|alt)-/.test(field.id)) return;
     if (field.closest("fieldset.answer") && !field.closest("fieldset.answer").querySelector("[name$='-delete']")) return;
     var tag = label.querySelector(".missing-tag");
     if (!field.value.trim() && !tag) {
       tag = document.createElement("span");
       tag.className = "missing-tag";
-      tag.textContent = "missing";
+      tag.textContent = /^alt-/.test(field.id) ? "none" : "missing";
       label.appendChild(document.createTextNode(" "));
       label.appendChild(tag);
     } else if (field.value.trim() && tag) {
