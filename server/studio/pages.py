@@ -24,7 +24,7 @@ from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits, preview
+from server.studio import edits, library_edits, preview
 from server.studio import images as studio_images
 from server.studio.api import save_edit
 
@@ -127,7 +127,8 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
     two_people = request.app.state.ctx.config.review_two_people
     messages = {"submitted": "Submitted for review. A publisher will see it on this page.",
                 "returned": "Sent back to its author.", "commented": "Comment added.",
-                "updated": "Brought up to date with the latest content version.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
+                "updated": "Brought up to date with the latest content version.",
+                "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
     return render(request, "studio_draft.html", user, draft=draft, diff=diff, notes=notes, latest=latest,
@@ -191,6 +192,7 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
             ids = drafts.guide_ids(conn, draft)
             problems = drafts.problems_by_step(drafts.check_guide(conn, draft, guide_id, ids))
             library_images = studio_images.library_images(conn, draft)
+            leading = library_edits.jumps_in_draft(conn, draft, guide_id)
             walked = step_figures(conn, request, draft, guide_id, step) if step else None
     except drafts.DraftError as exc:
         raise _refused(exc) from None
@@ -205,7 +207,7 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
                   steps=steps, selected=selected, languages=languages, problems=step_problems,
                   tree=tree_of(doc, draft_id, step_problems), other_guides=[g for g in ids if g != guide_id],
                   role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "",
-                  library_images=library_images,
+                  library_images=library_images, jumps_here=leading,
                   image_sha=found.images.get(steps[selected].get("image") or "") if selected else None,
                   step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000)
 
@@ -378,14 +380,70 @@ def image(request: Request, user: StaffDep, sha256: Annotated[str, Path(max_leng
     return image_response(request, sha256)
 
 
-@router.post("/drafts/{draft_id}/delete-guide")
+@router.post("/drafts/{draft_id}/delete-guide", response_class=HTMLResponse)
 def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
-                 guide_id: Annotated[str, Form(max_length=80)]) -> Response:
+                 guide_id: Annotated[str, Form(max_length=80)],
+                 jumps: Annotated[str, Form(pattern="^(|keep|repoint)$")] = "",
+                 repoint_to: Annotated[str, Form(max_length=80)] = "") -> Response:
+    """Delete (archive: older content versions keep it, and a rollback brings it back) a guide in
+    the draft. When answers of other guides lead to it, a page lists them first: point them at
+    another guide, or keep them (each is then a problem on its step until it is fixed)."""
+    engine = engine_of(request)
     try:
-        drafts.save_guide(engine_of(request), draft_id, guide_id, None, user, revision, f"{guide_id}: deleted the guide")
-    except drafts.DraftError as exc:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, draft_id)
+            leading = library_edits.jumps_in_draft(conn, draft, guide_id)
+            others = [g for g in drafts.guide_ids(conn, draft) if g != guide_id]
+        if leading and not jumps:
+            return render(request, "studio_delete.html", user, draft=draft, guide_id=guide_id, jumps=leading,
+                          others=others)
+        library_edits.delete_guide(engine, draft_id, guide_id, user, revision,
+                                   repoint_to=repoint_to if jumps == "repoint" else None)
+    except (drafts.DraftError, edits.EditRefused) as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/guides/{guide_id}/rename")
+def rename_guide(request: Request, user: EditorDep, draft_id: DraftId, guide_id: GuideId,
+                 revision: Annotated[int, Form()], new_id: Annotated[str, Form(max_length=80)]) -> Response:
+    """The guide under a new id; every answer that led to it leads to it there."""
+    try:
+        library_edits.rename_guide(engine_of(request), draft_id, guide_id, new_id.strip(), user, revision)
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{new_id.strip()}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/replace", response_class=HTMLResponse)
+def replace_page(request: Request, user: StaffDep, draft_id: DraftId,
+                 find: Annotated[str, Query(max_length=library_edits.MAX_FIND)] = "",
+                 replace: Annotated[str, Query(max_length=library_edits.MAX_FIND)] = "",
+                 lang: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
+    """Find and replace across every guide of the draft's library: first the texts it would change."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            docs = library_edits.documents(conn, draft) if find else {}
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    matches = library_edits.find_replace(docs, find, replace, lang or None)[1] if find else []
+    languages = sorted({code for doc, _ in docs.values() for code in drafts.languages_of(doc)})
+    return render(request, "studio_replace.html", user, draft=draft, find=find, replace=replace, lang=lang,
+                  matches=matches[:library_edits.SHOWN_MATCHES], total=len(matches), languages=languages,
+                  role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/replace")
+def replace_apply(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                  find: Annotated[str, Form(max_length=library_edits.MAX_FIND)],
+                  replace: Annotated[str, Form(max_length=library_edits.MAX_FIND)] = "",
+                  lang: Annotated[str, Form(max_length=16)] = "") -> Response:
+    try:
+        library_edits.replace_everywhere(engine_of(request), draft_id, find, replace, lang or None, user, revision)
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=replaced", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/undo")

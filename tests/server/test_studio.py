@@ -132,10 +132,14 @@ def test_the_pages_forms_edit_without_javascript(studio):
     # A form from before someone else's save is not applied: a page says who changed what.
     stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
     assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
-    # Deleting a guide: a jump to it is then a problem on the step that makes it.
+    # Deleting a guide lists the answers that lead to it first; kept, each is a problem on its step.
     assert 'aria-label="Delete guide wifi in this draft"' in c["eve"].get(f"/studio/drafts/{draft}").text
-    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"}
-                         ).status_code == 303
+    asked = c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"})
+    assert asked.status_code == 200 and "1 answer(s) in other guides lead to it" in asked.text
+    assert "lost-bag, step 'arrived'</a>, answer 3" in asked.text
+    assert c["eve"].get(f"/studio/api/drafts/{draft}").json()["revision"] == 4  # nothing deleted yet
+    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi",
+                                                                      "jumps": "keep"}).status_code == 303
     page = c["eve"].get(f"/studio/drafts/{draft}").text
     assert "choice 3 leads to guide &#39;wifi&#39;, which is not in the library" in page
     assert "deleted: kiosks will no longer offer it" in page
@@ -505,3 +509,47 @@ def test_each_step_shows_its_visitors_and_walk_aways_of_the_last_30_days(studio)
     assert "5 visitor(s); 2 walked away here (40%)" in figures
     quiet = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag", params={"step": "damaged"}).text
     assert "No customer reached this step in the last 30 days" in quiet
+
+
+def test_rename_a_guide_and_its_jumps_follow_or_delete_it_pointing_them_elsewhere(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi").text
+    jumps = page.split('id="jumps-here"')[1].split("</section>")[0]
+    assert "lost-bag, step 'arrived'</a>, answer 3" in jumps
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/rename", data={"revision": "0", "new_id": "airport-wifi"})
+    assert r.status_code == 303 and r.headers["location"].endswith("/guides/airport-wifi")
+    state_now = c["ed"].get(f"/studio/api/drafts/{draft}").json()
+    assert "wifi" not in state_now["guides"] and "airport-wifi" in state_now["guides"]
+    arrived = state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]
+    assert arrived["choices"][2]["guide"] == "airport-wifi"
+    assert state(c["ed"], draft, "lost-bag")["problems"] == [] and state(c["ed"], draft, "airport-wifi")["problems"] == []
+    # Deleting it with its jumps pointed at another guide leaves no problem behind.
+    revision = state_now["revision"]
+    r = c["ed"].post(f"/studio/drafts/{draft}/delete-guide", data={
+        "revision": str(revision), "guide_id": "airport-wifi", "jumps": "repoint", "repoint_to": "lost-bag"})
+    assert r.status_code == 303, r.text
+    # (a jump from lost-bag to itself is the start again: the contract's rule, not the studio's)
+    arrived = state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]
+    assert arrived["choices"][2]["guide"] == "lost-bag"
+
+
+def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["vera"].get(f"/studio/drafts/{draft}/replace", params={"find": "belt 4", "replace": "belt 6"}).text
+    assert "1 text(s) contain “belt 4”" in page
+    assert "Go to the Baggage Service desk by belt 6 with your tag receipt." in page
+    assert 'id="apply"' not in page  # a viewer sees what would change, and cannot change it
+    es = c["ed"].get(f"/studio/drafts/{draft}/replace", params={"find": "cinta 4", "replace": "cinta 6", "lang": "es"}).text
+    assert "1 text(s) contain “cinta 4”" in es and 'id="apply"' in es
+    for find, replace, lang, revision in (("belt 4", "belt 6", "", 0), ("cinta 4", "cinta 6", "es", 1)):
+        r = c["ed"].post(f"/studio/drafts/{draft}/replace", data={"revision": str(revision), "find": find,
+                                                                  "replace": replace, "lang": lang})
+        assert r.status_code == 303, r.text
+    report = state(c["ed"], draft, "lost-bag")["document"]["steps"]["report"]["text"]
+    assert report["en"] == "Go to the Baggage Service desk by belt 6 with your tag receipt."
+    assert report["es"] == "Vaya al mostrador junto a la cinta 6."
+    assert report["ar"] == "توجه إلى مكتب خدمة الأمتعة بجوار السير 4."  # untouched: only English and Spanish were asked
+    nothing = c["ed"].post(f"/studio/drafts/{draft}/replace", data={"revision": "2", "find": "belt 99"})
+    assert nothing.status_code == 422 and "No text contains “belt 99”" in nothing.text
