@@ -24,7 +24,7 @@ from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits, library_edits, preview
+from server.studio import edits, history, library_edits, preview
 from server.studio import images as studio_images
 from server.studio.api import save_edit
 
@@ -402,6 +402,19 @@ def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision:
     except (drafts.DraftError, edits.EditRefused) as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/guides/{guide_id}/history", response_class=HTMLResponse)
+def step_history(request: Request, user: StaffDep, draft_id: DraftId, guide_id: GuideId,
+                 step: Annotated[str, Query(max_length=80)]) -> HTMLResponse:
+    """Who changed the step, what and when: published versions and every draft's revisions."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            changes = history.step_history(conn, guide_id, step)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return render(request, "studio_history.html", user, draft=draft, guide_id=guide_id, step=step, changes=changes)
 
 
 @router.post("/drafts/{draft_id}/guides/{guide_id}/rename")

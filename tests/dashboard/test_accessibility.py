@@ -84,6 +84,9 @@ EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
         f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/preview?step=belt&orientation=portrait&contrast=1"],
     "/studio/drafts/{draft_id}/guides/{guide_id}/phone": lambda s: [
         f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/phone?step=belt"],
+    # the history of the step the editor changed (a draft's revision and the published version)
+    "/studio/drafts/{draft_id}/guides/{guide_id}/history": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/history?step=belt"],
     # find and replace with the texts it would change listed
     "/studio/drafts/{draft_id}/replace": lambda s: [f"{s.base}/studio/drafts/{s.draft}/replace?find=belt&replace=belt%206"],
     "/c/{device}/{guide}/{version}/{step}": lambda s: [s.kiosk_link("belt")],  # the first step, with its image

@@ -553,3 +553,22 @@ def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft
     assert report["ar"] == "توجه إلى مكتب خدمة الأمتعة بجوار السير 4."  # untouched: only English and Spanish were asked
     nothing = c["ed"].post(f"/studio/drafts/{draft}/replace", data={"revision": "2", "find": "belt 99"})
     assert nothing.status_code == 422 and "No text contains “belt 99”" in nothing.text
+
+
+def test_a_steps_history_says_who_changed_what_in_drafts_and_published_versions(studio):
+    server, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"0"'}, json={
+        "op": "set_step", "step": "staff", "text": {"en": "Ask at the information desk by gate 9."},
+        "end": step["end"]})
+    assert r.status_code == 200
+    page = c["vera"].get(f"/studio/drafts/{draft}/guides/wifi/history", params={"step": "staff"}).text
+    rows = page.split('id="history"')[1].split("</table>")[0]
+    assert f"draft {draft} (open), revision 1" in rows and "<td>ed</td>" in rows
+    assert "text (en) changed from “Ask at the information desk.” to “Ask at the information desk by gate 9.”" in rows
+    assert "published as guide version 1 (content version 1)" in rows and "<td>tests</td>" in rows
+    # Undone, the change is a second row: back as it was.
+    assert c["ed"].post(f"/studio/api/drafts/{draft}/undo", headers={"If-Match": '"1"'}).status_code == 200
+    again = c["vera"].get(f"/studio/drafts/{draft}/guides/wifi/history", params={"step": "staff"}).text
+    assert f"draft {draft} (open), revision 2" in again
