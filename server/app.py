@@ -62,12 +62,13 @@ def create_app(config: Config | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI):
     """The rollout guard's periodic run (every guard_interval minutes) and the alerts' rounds (every
     alert_interval seconds), each in one process at a time, live as long as the server does."""
-    from server import rollout_guard
+    from server import drafts, rollout_guard
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
     stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
-    alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
+    # alerts: one process of all evaluates (server/alerts/); the studio's scheduled drafts go live on its rounds
+    alert_loop = AlertLoop(ctx.engine, ctx.config, hooks=(drafts.publish_due,))
     alert_loop.start()
     try:
         yield

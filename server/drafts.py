@@ -28,7 +28,7 @@ from contract.library_writer import step_order
 from contract.validation import check_guide_documents
 from server import db, publish
 
-OPEN, SUBMITTED, PUBLISHED, DISCARDED = "open", "submitted", "published", "discarded"
+OPEN, SUBMITTED, SCHEDULED, PUBLISHED, DISCARDED = "open", "submitted", "scheduled", "published", "discarded"
 EDITABLE = (OPEN,)
 
 
@@ -64,6 +64,8 @@ class Draft:
     submitted_at: float | None
     decided_by: str | None
     published_version: int | None
+    publish_at: float | None = None  # approved for this time (scheduled): publish_due publishes it then
+    publish_note: str | None = None
 
     @property
     def editable(self) -> bool:
@@ -518,48 +520,109 @@ def submit(engine: Engine, draft_id: int, by: str, target_group: str | None, not
 
 
 def send_back(engine: Engine, draft_id: int, by: str, note: str) -> None:
+    """Back to its author, open for editing; a scheduled one is no longer scheduled."""
     with db.write(engine) as conn:
         draft = get(conn, draft_id)
-        if draft.state != SUBMITTED:
+        if draft.state not in (SUBMITTED, SCHEDULED):
             raise DraftError(f"Draft {draft_id} is {draft.state}, not waiting for review.")
         d = db.drafts
-        conn.execute(d.update().where(d.c.id == draft_id).values(state=OPEN, decided_by=by, updated_at=time.time()))
+        conn.execute(d.update().where(d.c.id == draft_id).values(state=OPEN, decided_by=by, publish_at=None,
+                                                                 publish_note=None, updated_at=time.time()))
     add_comment(engine, draft_id, by, note or "Sent back for changes.", "returned")
 
 
-def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool) -> publish.PublishResult:
-    """Publish the draft (server.publish.publish_library) with the reviewer's note. Refused when the
-    reviewer wrote any of it (two_people), when it has problems, or when something was published
-    since its base (with the steps changed on both sides)."""
-    with db.read(engine) as conn:
-        draft = get(conn, draft_id)
-        if draft.state != SUBMITTED:
-            raise DraftError(f"Draft {draft_id} is {draft.state}, not waiting for review.")
-        if two_people and by in authors(conn, draft):
-            raise DraftError("Two people for every change: you wrote part of this draft, so another publisher "
-                             "must approve it.", 403)
-        latest = publish.latest_content_version(conn)
-        if latest != draft.base_version:
-            both = conflicts(conn, draft)
-            listed = "; ".join(both) if both else "no step was changed on both sides"
-            raise DraftError(f"Content version {latest} was published after this draft was started (on version "
-                             f"{draft.base_version}). Changed on both sides: {listed}. Approval waits until the "
-                             "draft is brought up to date.")
-        library, problems = check_draft(conn, draft)
+def _approvable(conn: Connection, draft: Draft, by: str, two_people: bool,
+                states: tuple[str, ...] = (SUBMITTED,)) -> Library:
+    """The library the draft publishes, once every rule of approval holds; DraftError saying which
+    does not: the reviewer wrote any of it (two_people), it has problems, or something was
+    published since its base (with the steps changed on both sides)."""
+    if draft.state not in states:
+        raise DraftError(f"Draft {draft.id} is {draft.state}, not waiting for review.")
+    if two_people and by in authors(conn, draft):
+        raise DraftError("Two people for every change: you wrote part of this draft, so another publisher "
+                         "must approve it.", 403)
+    latest = publish.latest_content_version(conn)
+    if latest != draft.base_version:
+        both = conflicts(conn, draft)
+        listed = "; ".join(both) if both else "no step was changed on both sides"
+        raise DraftError(f"Content version {latest} was published after this draft was started (on version "
+                         f"{draft.base_version}). Changed on both sides: {listed}. Approval waits until the "
+                         "draft is brought up to date.")
+    library, problems = check_draft(conn, draft)
     if problems or library is None:
         raise DraftError(f"The draft has {len(problems)} problem(s); fix them first.")
-    text = f"draft {draft_id} ({draft.name}), by {draft.owner}, approved by {by}" + (f": {note}" if note else "")
+    return library
+
+
+def _publish(engine: Engine, draft: Draft, library: Library, by: str, note: str) -> publish.PublishResult:
+    text = f"draft {draft.id} ({draft.name}), by {draft.owner}, approved by {by}" + (f": {note}" if note else "")
     try:
         result = publish.publish_library(engine, library, by=by, note=text[:500], to=draft.target_group)
     except publish.RolloutError as exc:  # its group was removed since it was submitted
         raise DraftError(f"{exc}; send the draft back so its author chooses another group.", 404) from None
     with db.write(engine) as conn:
         d = db.drafts
-        conn.execute(d.update().where(d.c.id == draft_id).values(
+        conn.execute(d.update().where(d.c.id == draft.id).values(
             state=PUBLISHED, decided_by=by, published_version=result.content_version, updated_at=time.time()))
-    add_comment(engine, draft_id, by, note or f"Approved: published as content version {result.content_version}.",
+    add_comment(engine, draft.id, by, note or f"Approved: published as content version {result.content_version}.",
                 "approved")
     return result
+
+
+def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool) -> publish.PublishResult:
+    """Publish the draft (server.publish.publish_library) with the reviewer's note, once every rule
+    of approval holds (_approvable)."""
+    with db.read(engine) as conn:
+        draft = get(conn, draft_id)
+        library = _approvable(conn, draft, by, two_people)
+    return _publish(engine, draft, library, by, note)
+
+
+def schedule(engine: Engine, draft_id: int, by: str, note: str, two_people: bool, at: float,
+             now: float | None = None) -> None:
+    """Approve the draft now to go live at `at` (scheduled publishing): every rule of approval is
+    checked now, and again when publish_due publishes it."""
+    now = time.time() if now is None else now
+    if at <= now:
+        raise DraftError("A scheduled time must lie ahead; to publish now, approve without a time.", 422)
+    with db.read(engine) as conn:
+        _approvable(conn, get(conn, draft_id), by, two_people)
+    with db.write(engine) as conn:
+        d = db.drafts
+        done = conn.execute(d.update().where(d.c.id == draft_id, d.c.state == SUBMITTED).values(
+            state=SCHEDULED, decided_by=by, publish_at=at, publish_note=note[:400], updated_at=now))
+        if done.rowcount != 1:
+            raise DraftError(f"Draft {draft_id} is no longer waiting for review.")
+    add_comment(engine, draft_id, by, f"Approved to go live at {publish._iso(at)} (UTC)" + (f": {note}" if note else "."),
+                "scheduled")
+
+
+def publish_due(engine: Engine, config: Any = None, now: float | None = None) -> list[int]:
+    """Publish every scheduled draft whose time has come, as the publisher who approved it (the
+    alert round's hook, so one process does it). One that can no longer be approved (something
+    was published since, a problem appeared) goes back to waiting for review with a comment
+    saying why. Returns the content versions published."""
+    now = time.time() if now is None else now
+    with db.read(engine) as conn:
+        due = [_row(r) for r in conn.execute(sa.select(db.drafts).where(
+            db.drafts.c.state == SCHEDULED, db.drafts.c.publish_at <= now).order_by(db.drafts.c.publish_at))]
+    published = []
+    for draft in due:
+        with db.write(engine) as conn:  # claim it: another process's round finds it no longer scheduled
+            d = db.drafts
+            claimed = conn.execute(d.update().where(d.c.id == draft.id, d.c.state == SCHEDULED)
+                                   .values(state=SUBMITTED, updated_at=now)).rowcount == 1
+        if not claimed:
+            continue
+        try:
+            with db.read(engine) as conn:
+                library = _approvable(conn, get(conn, draft.id), draft.decided_by or "", two_people=False)
+            published.append(_publish(engine, draft, library, draft.decided_by or "", draft.publish_note or "")
+                             .content_version)
+        except DraftError as exc:
+            add_comment(engine, draft.id, draft.decided_by or "", f"Not published at its scheduled time: {exc}",
+                        "returned")
+    return published
 
 
 def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:

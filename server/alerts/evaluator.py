@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -197,8 +198,11 @@ class AlertLoop:
     """The background thread of a server process: every alert_interval seconds, a round, if this
     process holds the lease. create_app starts it and stops it with the app."""
 
-    def __init__(self, engine: Engine, config: Config):
-        self.engine, self.config = engine, config
+    def __init__(self, engine: Engine, config: Config,
+                 hooks: tuple[Callable[[Engine, Config], object], ...] = ()):
+        """`hooks`: other periodic work that must run in one process at a time (the studio's
+        scheduled publishing), called after each round by the process that holds the lease."""
+        self.engine, self.config, self.hooks = engine, config, hooks
         self.lease = Lease(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
@@ -215,10 +219,17 @@ class AlertLoop:
 
     def _run(self) -> None:
         while not self._stop.wait(self.config.alert_interval):
+            held = False
             try:
-                if self.lease.held():
+                held = self.lease.held()
+                if held:
                     run_round(self.engine, self.config)
             except sa.exc.OperationalError as exc:  # the database went away for a moment: next round
                 log.warning("alert round skipped: %s", str(exc).splitlines()[0])
             except Exception:
                 log.exception("alert round failed")
+            for hook in self.hooks if held else ():  # each on its own: a failed round does not hold them up
+                try:
+                    hook(self.engine, self.config)
+                except Exception:
+                    log.exception("periodic %s failed", getattr(hook, "__qualname__", hook))

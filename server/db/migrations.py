@@ -179,6 +179,16 @@ def _migration_15(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN opening_hours {text}"))
 
 
+def _migration_17(conn: Connection) -> None:
+    """A studio draft can be approved for a time (scheduled publishing): two nullable columns.
+    Migration 13 creates drafts from today's definition, so a database made in one go from nothing
+    already has them."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("drafts")}
+    for name, kind in (("publish_at", sa.Double()), ("publish_note", sa.Text())):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE drafts ADD COLUMN {name} {kind.compile(dialect=conn.dialect)}"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -197,6 +207,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
     (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
     (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
+    (17, "drafts.publish_at and publish_note: scheduled publishing from the studio", _migration_17),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -128,6 +128,7 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
     messages = {"submitted": "Submitted for review. A publisher will see it on this page.",
                 "returned": "Sent back to its author.", "commented": "Comment added.",
                 "updated": "Brought up to date with the latest content version.",
+                "scheduled": "Approved: it goes live at the time shown, published by the server (no one needs to be here).",
                 "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
@@ -499,10 +500,20 @@ def comment(request: Request, user: EditorDep, draft_id: DraftId,
 
 @router.post("/drafts/{draft_id}/approve")
 def approve(request: Request, user: PublisherDep, draft_id: DraftId,
-            note: Annotated[str, Form(max_length=400)] = "") -> Response:
+            note: Annotated[str, Form(max_length=400)] = "",
+            publish_at: Annotated[str, Form(max_length=40)] = "") -> Response:
+    """Approve and publish now, or (with a time, in the site's time zone) approve now to go live then."""
+    two_people = request.app.state.ctx.config.review_two_people
     try:
-        drafts.approve(engine_of(request), draft_id, user, note.strip(),
-                       two_people=request.app.state.ctx.config.review_two_people)
+        if publish_at.strip():
+            try:
+                local = datetime.datetime.fromisoformat(publish_at.strip())
+            except ValueError:
+                raise HTTPException(422, f"'{publish_at[:40]}' is not a date and time like 2026-12-24T18:00.") from None
+            at = (local if local.tzinfo else local.replace(tzinfo=zone_of(request))).timestamp()
+            drafts.schedule(engine_of(request), draft_id, user, note.strip(), two_people=two_people, at=at)
+            return RedirectResponse(f"/studio/drafts/{draft_id}?done=scheduled", status_code=303)
+        drafts.approve(engine_of(request), draft_id, user, note.strip(), two_people=two_people)
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)

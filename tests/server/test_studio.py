@@ -8,11 +8,14 @@ of a step as a kiosk and as a phone, and each step's visitors and walk-aways of 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import html
 import re
+import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -23,7 +26,9 @@ from contract import theme
 from contract.events import make_event
 from contract.translations import library_coverage
 from contract.validation import load_library
-from server import auth, drafts, publish
+from server import auth, db, drafts, publish
+from server.alerts.evaluator import AlertLoop, Lease
+from server.config import load as load_config
 
 PASSWORD = "a long enough password"
 
@@ -556,7 +561,7 @@ def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft
 
 
 def test_a_steps_history_says_who_changed_what_in_drafts_and_published_versions(studio):
-    server, c = studio
+    _, c = studio
     draft = new_draft(c["ed"])
     step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
     r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"0"'}, json={
@@ -572,3 +577,58 @@ def test_a_steps_history_says_who_changed_what_in_drafts_and_published_versions(
     assert c["ed"].post(f"/studio/api/drafts/{draft}/undo", headers={"If-Match": '"1"'}).status_code == 200
     again = c["vera"].get(f"/studio/drafts/{draft}/guides/wifi/history", params={"step": "staff"}).text
     assert f"draft {draft} (open), revision 2" in again
+
+
+def test_a_draft_approved_for_a_time_waits_then_the_periodic_round_publishes_it(studio):
+    """Scheduled publishing: approved in the form for a time ahead (in the site's time zone, as the
+    form's field sends it), the draft waits as scheduled and kiosks see nothing new; at its time
+    the periodic round's hook (drafts.publish_due, on the server's own database) publishes it as
+    the publisher who approved it, with the note."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    assert edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "staff", "end": step["end"],
+                                          "text": {"en": "Ask at the desk by gate 9."}}, 0).status_code == 200
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    zone = ZoneInfo("UTC")  # the module's server has the default time zone
+    at = datetime.datetime.now(zone).replace(microsecond=0) + datetime.timedelta(hours=2)
+    past = c["pia"].post(f"/studio/drafts/{draft}/approve", data={
+        "note": "gate 9", "publish_at": (at - datetime.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")})
+    assert past.status_code == 422 and "must lie ahead" in past.text
+    r = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "gate 9", "publish_at": at.strftime("%Y-%m-%dT%H:%M")})
+    assert r.status_code == 303, r.text
+    page = c["vera"].get(f"/studio/drafts/{draft}").text
+    assert ">scheduled</span>" in page and "goes live at" in page
+    with server.device("kiosk-1") as k:
+        before = k.get("/api/v1/content/manifest").json()["manifest"]["content_version"]
+    engine = server.engine()
+    try:
+        assert drafts.publish_due(engine, now=at.timestamp() - 60) == []  # not yet
+        published = drafts.publish_due(engine, now=at.timestamp() + 1)
+    finally:
+        engine.dispose()
+    assert published == [before + 1]
+    assert c["vera"].get(f"/studio/api/drafts/{draft}").json()["state"] == "published"
+    with server.device("kiosk-1") as k:
+        assert k.get("/api/v1/content/manifest").json()["manifest"]["content_version"] == before + 1
+    assert "approved by pia: gate 9" in c["pia"].get("/dashboard/library").text
+
+
+def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
+    """The periodic hook (the studio's scheduled publishing) rides on the alert loop's rounds and
+    its lease: one process of all runs it."""
+    engine = db.make_engine(str(tmp_path / "server.db"))
+    db.migrate(engine)
+    config = load_config(tmp_path, alert_interval=0.05)
+    ran = threading.Event()
+    other = Lease(engine)  # another process's lease, held: this loop must not run the hook
+    assert other.held()
+    loop = AlertLoop(engine, config, hooks=(lambda e, c: ran.set(),))
+    loop.start()
+    try:
+        assert not ran.wait(0.5)
+        other.release()
+        assert ran.wait(10), "the hook did not run once the lease was free"
+    finally:
+        loop.stop()
+        engine.dispose()
