@@ -211,9 +211,9 @@ def changes_since(conn: Connection, draft_id: int, revision: int) -> list[dict[s
     return [{"revision": r.revision, "by": r.by, "guide": r.guide_id, "summary": r.summary, "at": r.at} for r in rows]
 
 
-def _next_revision(conn: Connection, draft: Draft, if_match: int) -> int:
+def _next_revision(conn: Connection, draft: Draft, if_match: int, states: tuple[str, ...] = EDITABLE) -> int:
     """Take the next revision number, only if the writer saw the latest (compare and set)."""
-    if not draft.editable:
+    if draft.state not in states:
         raise DraftError(f"Draft {draft.id} is {draft.state}; it can no longer be changed.")
     d = db.drafts
     done = conn.execute(d.update().where(d.c.id == draft.id, d.c.revision == if_match)
@@ -234,14 +234,16 @@ def _store(conn: Connection, draft_id: int, guide_id: str, stored: dict | None, 
 
 
 def save_guide(engine: Engine, draft_id: int, guide_id: str, document: dict[str, Any] | None, by: str,
-               if_match: int, summary: str, images: dict[str, str] | None = None) -> int:
-    """Set the guide's document in the draft (None: delete it); returns the new revision."""
+               if_match: int, summary: str, images: dict[str, str] | None = None,
+               states: tuple[str, ...] = EDITABLE) -> int:
+    """Set the guide's document in the draft (None: delete it); returns the new revision.
+    `states`: the draft states it may be written in (a submitted draft only by its merge)."""
     with db.write(engine) as conn:
         db.lock(conn, f"draft-{draft_id}")
         draft = get(conn, draft_id)
         before = conn.execute(sa.select(db.draft_guides.c.document).where(
             db.draft_guides.c.draft_id == draft_id, db.draft_guides.c.guide_id == guide_id)).first()
-        revision = _next_revision(conn, draft, if_match)
+        revision = _next_revision(conn, draft, if_match, states)
         if images is None:
             known = entry(conn, draft, guide_id)
             images = known.images if known else {}
@@ -640,11 +642,20 @@ def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
                 if _published_doc(conn, draft.base_version, gid)[0] != _published_doc(conn, latest, gid)[0]]
         if both:
             raise DraftError("These guides were changed both in this draft and in what was published since: "
-                             f"{', '.join(both)}. Make the draft's changes again in a new draft.")
+                             f"{', '.join(both)}. Resolve them step by step on the draft's 'Resolve' page.")
         d = db.drafts
         conn.execute(d.update().where(d.c.id == draft_id).values(base_version=latest, updated_at=time.time()))
     add_comment(engine, draft_id, by, f"Brought up to date: now based on content version {latest}.", "comment")
     return latest
+
+
+def rebase(engine: Engine, draft_id: int, by: str, version: int | None, said: str) -> None:
+    """Base the draft on `version` (after its guides were merged with it: server.studio.merge)."""
+    with db.write(engine) as conn:
+        d = db.drafts
+        conn.execute(d.update().where(d.c.id == draft_id, d.c.state.in_((OPEN, SUBMITTED)))
+                     .values(base_version=version, updated_at=time.time()))
+    add_comment(engine, draft_id, by, said, "comment")
 
 
 def as_guide(doc: dict[str, Any]) -> Guide:

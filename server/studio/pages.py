@@ -24,7 +24,7 @@ from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits, history, library_edits, preview
+from server.studio import edits, history, library_edits, merge, preview
 from server.studio import images as studio_images
 from server.studio.api import save_edit
 
@@ -517,6 +517,38 @@ def approve(request: Request, user: PublisherDep, draft_id: DraftId,
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/resolve", response_class=HTMLResponse)
+def resolve_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
+    """The three-way merge of a draft whose base is no longer the latest version, guide by guide."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            latest, merges = merge.draft_merges(conn, draft)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return render(request, "studio_resolve.html", user, draft=draft, latest=latest, merges=merges,
+                  role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/resolve")
+async def resolve(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    form = await request.form()
+    answers: dict[str, dict[str, str]] = {}
+    for name, value in form.multi_items():
+        if name.startswith("r|") and name.count("|") == 2:
+            _, gid, key = name.split("|")
+            answers.setdefault(gid, {})[key] = str(value)
+    try:
+        merge.resolve(engine_of(request), draft_id, user, int(str(form.get("revision") or "-1")), answers)
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
+        resp.status_code = 412
+        return resp
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=updated", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/update")

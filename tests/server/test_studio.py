@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from hostile_inputs import FAKE_PNG, png_bomb
-from server_testkit import fresh_pg_database, png, zip_bytes
+from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
 from contract import theme
 from contract.events import make_event
@@ -599,17 +599,17 @@ def test_a_draft_approved_for_a_time_waits_then_the_periodic_round_publishes_it(
     assert r.status_code == 303, r.text
     page = c["vera"].get(f"/studio/drafts/{draft}").text
     assert ">scheduled</span>" in page and "goes live at" in page
-    with server.device("kiosk-1") as k:
-        before = k.get("/api/v1/content/manifest").json()["manifest"]["content_version"]
     engine = server.engine()
     try:
+        with engine.connect() as conn:
+            before = publish.latest_content_version(conn)
         assert drafts.publish_due(engine, now=at.timestamp() - 60) == []  # not yet
         published = drafts.publish_due(engine, now=at.timestamp() + 1)
     finally:
         engine.dispose()
     assert published == [before + 1]
     assert c["vera"].get(f"/studio/api/drafts/{draft}").json()["state"] == "published"
-    with server.device("kiosk-1") as k:
+    with server.device("kiosk-2") as k:  # every group receives it (the draft chose none)
         assert k.get("/api/v1/content/manifest").json()["manifest"]["content_version"] == before + 1
     assert "approved by pia: gate 9" in c["pia"].get("/dashboard/library").text
 
@@ -632,3 +632,39 @@ def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp
     finally:
         loop.stop()
         engine.dispose()
+
+
+def test_a_draft_behind_the_latest_version_is_resolved_step_by_step_then_approved(studio, tmp_path):
+    """Someone publishes from files while a draft is in review: the step both changed is a
+    conflict resolved on the page, the step only the files changed is kept from them, and the
+    draft, now based on the latest version, is approved."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    assert edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "staff", "end": step["end"],
+                                          "text": {"en": "Ask at the desk by gate 11."}}, 0).status_code == 200
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    files = make_library(tmp_path / "files", wifi_text="Can you see the network AIRPORT-GUEST?")
+    wifi = files / "wifi.yaml"
+    wifi.write_text(wifi.read_text().replace("Ask at the information desk.", "Ask at desk 2."))
+    code, _out, err = server.cli("publish", str(files), "--by", "files")
+    assert code == 0, err
+    waits = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": ""})
+    assert waits.status_code == 409 and "Changed on both sides: wifi, step &#39;staff&#39;" in waits.text
+    page = c["pia"].get(f"/studio/drafts/{draft}/resolve").text
+    guide = page.split('data-guide="wifi"')[1].split("</section>")[0]
+    kept = guide.split("Kept from the side that changed it:")[1].split("</p>")[0]
+    assert "step &#39;network&#39;" in kept and "staff" not in kept
+    assert "Keep this draft's: text (en) changed from" in guide and "to “Ask at the desk by gate 11.”" in guide
+    assert "to “Ask at desk 2.”" in guide
+    revision = c["pia"].get(f"/studio/api/drafts/{draft}").json()["revision"]
+    unanswered = c["pia"].post(f"/studio/drafts/{draft}/resolve", data={"revision": str(revision)})
+    assert unanswered.status_code == 422 and "Choose mine or theirs" in unanswered.text
+    r = c["pia"].post(f"/studio/drafts/{draft}/resolve", data={"revision": str(revision), "r|wifi|staff": "mine"})
+    assert r.status_code == 303, r.text
+    doc = state(c["pia"], draft, "wifi")["document"]
+    assert doc["steps"]["staff"]["text"] == {"en": "Ask at the desk by gate 11."}
+    assert doc["steps"]["network"]["text"] == {"en": "Can you see the network AIRPORT-GUEST?"}
+    # Resolving is writing part of the draft: another publisher approves it.
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "merged"}).status_code == 403
+    assert c["pat"].post(f"/studio/drafts/{draft}/approve", data={"note": "merged"}).status_code == 303
