@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from contract import translations
+from contract.canonical import canonical_json
 from contract.guides import DEFAULT_CATEGORY, Choice, Guide, Library, LibrarySettings, Problem, Step, pick
 from contract.library_writer import step_order
 from contract.validation import check_guide_documents
@@ -66,6 +67,7 @@ class Draft:
     published_version: int | None
     publish_at: float | None = None  # approved for this time (scheduled): publish_due publishes it then
     publish_note: str | None = None
+    library_settings: str | None = None  # canonical JSON of the _library.yaml it publishes; None: its base's
 
     @property
     def editable(self) -> bool:
@@ -343,7 +345,7 @@ def check_draft(conn: Connection, draft: Draft) -> tuple[Library | None, list[Pr
         for digest in guide.images.values():
             blobs[digest] = bytes(conn.execute(sa.select(db.images.c.data).where(db.images.c.sha256 == digest))
                                   .scalar_one())
-    return Library(guides, blobs, settings=base_settings(conn, draft)), []
+    return Library(guides, blobs, settings=settings_of(conn, draft)), []
 
 
 def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
@@ -354,6 +356,32 @@ def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
     stored = conn.execute(sa.select(db.content_versions.c.library_settings)
                           .where(db.content_versions.c.version == draft.base_version)).scalar()
     return LibrarySettings.from_dict(json.loads(stored)) if stored else LibrarySettings()
+
+
+SETTINGS = "_library.yaml"  # the name a settings revision carries in place of a guide id
+
+
+def settings_of(conn: Connection, draft: Draft) -> LibrarySettings:
+    """The `_library.yaml` settings the draft publishes: its own when it changed them, else its base's."""
+    if draft.library_settings is not None:
+        return LibrarySettings.from_dict(json.loads(draft.library_settings))
+    return base_settings(conn, draft)
+
+
+def save_settings(engine: Engine, draft_id: int, settings: LibrarySettings, by: str, if_match: int,
+                  summary: str) -> int:
+    """Set the library settings the draft publishes (already checked by contract.library_settings);
+    a revision of its own, which undo does not take back (it takes back guides)."""
+    with db.write(engine) as conn:
+        db.lock(conn, f"draft-{draft_id}")
+        draft = get(conn, draft_id)
+        revision = _next_revision(conn, draft, if_match)
+        conn.execute(db.drafts.update().where(db.drafts.c.id == draft_id).values(
+            library_settings=canonical_json(settings.to_dict()).decode()))
+        conn.execute(db.draft_revisions.insert().values(
+            draft_id=draft_id, revision=revision, guide_id=SETTINGS, summary=summary[:500], before_kind="settings",
+            before=draft.library_settings, undone=True, by=by, at=time.time()))
+        return revision
 
 
 def export_documents(conn: Connection, draft: Draft) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -462,6 +490,16 @@ def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
         diff = guide_diff(published, stored["guide"] if stored else None)
         if diff["state"] != "same":
             out[gid] = diff
+    if draft.library_settings is not None:
+        now = conn.execute(sa.select(db.content_versions.c.library_settings)
+                           .where(db.content_versions.c.version == latest)).scalar() if latest else None
+        before, after = json.loads(now) if now else {}, json.loads(draft.library_settings)
+        lines = [f"synonyms ({lang}): {len(after.get('synonyms', {}).get(lang, []))} group(s), were "
+                 f"{len(before.get('synonyms', {}).get(lang, []))}"
+                 for lang in sorted(set(before.get("synonyms", {})) | set(after.get("synonyms", {})))
+                 if before.get("synonyms", {}).get(lang) != after.get("synonyms", {}).get(lang)]
+        if lines:
+            out[SETTINGS] = {"state": "changed", "guide": lines, "steps": {}}
     return out
 
 
@@ -506,7 +544,7 @@ def submit(engine: Engine, draft_id: int, by: str, target_group: str | None, not
         draft = get(conn, draft_id)
         if not draft.editable:
             raise DraftError(f"Draft {draft_id} is {draft.state}; only an open draft can be submitted.")
-        if not changed_guides(conn, draft_id):
+        if not changed_guides(conn, draft_id) and draft.library_settings is None:
             raise DraftError("This draft changes nothing yet.")
         if target_group is not None and not publish.group_version(conn, target_group)[0]:
             raise DraftError(f"There is no rollout group '{target_group}'.", 404)

@@ -429,6 +429,8 @@ feedback_triage = sa.Table(
 rollout_groups.append_column(sa.Column("opening_hours", sa.Text, nullable=True))
 # Version 17: scheduled publishing from the studio (docs/studio.md): a publisher approves a draft
 # now for a time; the alert round's hook (server/drafts.py publish_due) publishes it then, with
-# the note the publisher wrote. Null: not scheduled.
+# the note the publisher wrote. Null: not scheduled. And the `_library.yaml` settings a draft
+# publishes (canonical JSON) when it changes them (the synonyms); null: its base version's.
 drafts.append_column(sa.Column("publish_at", sa.Double, nullable=True))
 drafts.append_column(sa.Column("publish_note", sa.Text, nullable=True))
+drafts.append_column(sa.Column("library_settings", sa.Text, nullable=True))

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from contract.guides import LANGUAGE
 from contract.images import ImageRefused
+from contract.library_settings import parse_settings
 from contract.limits import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
 from server import auth, charts, db, drafts, groups, i18n, mobile, stats
 from server.content import image_response
@@ -129,6 +130,7 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
                 "returned": "Sent back to its author.", "commented": "Comment added.",
                 "updated": "Brought up to date with the latest content version.",
                 "scheduled": "Approved: it goes live at the time shown, published by the server (no one needs to be here).",
+                "synonyms": "The library's search synonyms are saved in this draft.",
                 "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
@@ -517,6 +519,53 @@ def approve(request: Request, user: PublisherDep, draft_id: DraftId,
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/synonyms", response_class=HTMLResponse)
+def synonyms_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
+    """The library's search synonyms (`_library.yaml`) the draft publishes, one group a line."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            settings = drafts.settings_of(conn, draft)
+            languages = sorted({*settings.synonyms, *(lang for lang in drafts.library_missing(
+                {gid: doc for gid, (doc, _) in drafts.published_documents(conn, draft.base_version).items()}))})
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    texts = {lang: "\n".join(", ".join(group) for group in settings.synonyms.get(lang, ())) for lang in languages}
+    return render(request, "studio_synonyms.html", user, draft=draft, texts=texts, role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/synonyms")
+async def save_synonyms(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    """Checked by the contract's own reader of `_library.yaml`, as `kiosk import` and publish check it."""
+    form = await request.form()
+    synonyms = {}
+    for key, value in form.multi_items():
+        lang = key.removeprefix("syn-")
+        if key.startswith("syn-") and LANGUAGE.match(lang):
+            groups = [[t.strip() for t in line.split(",") if t.strip()] for line in str(value).splitlines()]
+            if groups := [g for g in groups if g]:
+                synonyms[lang] = groups
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            current = drafts.settings_of(conn, drafts.get(conn, draft_id))
+        problems: list = []
+        settings = parse_settings({"synonyms": synonyms, **({"help": current.to_dict()["help"]} if current.help else {})},
+                                  drafts.SETTINGS, problems)
+        if problems:
+            raise HTTPException(422, "The synonyms were not saved: " + "; ".join(str(p) for p in problems[:10]))
+        groups = sum(len(g) for g in synonyms.values())
+        drafts.save_settings(engine, draft_id, settings, user, int(str(form.get("revision") or "-1")),
+                             f"_library.yaml: synonyms, {groups} group(s)")
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
+        resp.status_code = 412
+        return resp
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=synonyms", status_code=303)
 
 
 @router.get("/drafts/{draft_id}/resolve", response_class=HTMLResponse)

@@ -87,6 +87,8 @@ EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
     # the history of the step the editor changed (a draft's revision and the published version)
     "/studio/drafts/{draft_id}/guides/{guide_id}/history": lambda s: [
         f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/history?step=belt"],
+    # the library's search synonyms in a draft
+    "/studio/drafts/{draft_id}/synonyms": lambda s: [f"{s.base}/studio/drafts/{s.draft}/synonyms"],
     # the three-way merge of a draft (the in-review one)
     "/studio/drafts/{draft_id}/resolve": lambda s: [f"{s.base}/studio/drafts/{s.in_review}/resolve"],
     # find and replace with the texts it would change listed

@@ -614,6 +614,24 @@ def test_a_draft_approved_for_a_time_waits_then_the_periodic_round_publishes_it(
     assert "approved by pia: gate 9" in c["pia"].get("/dashboard/library").text
 
 
+def test_the_librarys_synonyms_are_edited_in_a_draft_checked_and_published(studio):
+    server, c = studio
+    draft = new_draft(c["ed"])
+    assert 'id="syn-en"' in c["ed"].get(f"/studio/drafts/{draft}/synonyms").text
+    lonely = c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={"revision": "0", "syn-en": "toilet"})
+    assert lonely.status_code == 422 and "_library.yaml" in html.unescape(lonely.text)
+    r = c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={
+        "revision": "0", "syn-en": "toilet, restroom, WC\nbag, luggage, suitcase", "syn-es": ""})
+    assert r.status_code == 303, r.text
+    page = c["vera"].get(f"/studio/drafts/{draft}").text
+    assert 'data-guide="_library.yaml"' in page and "synonyms (en): 2 group(s), were 0" in page
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "synonyms"}).status_code == 303
+    with server.device("kiosk-2") as k:
+        manifest = k.get("/api/v1/content/manifest").json()["manifest"]
+    assert manifest["library"]["synonyms"]["en"] == [["toilet", "restroom", "WC"], ["bag", "luggage", "suitcase"]]
+
+
 def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
     """The periodic hook (the studio's scheduled publishing) rides on the alert loop's rounds and
     its lease: one process of all runs it."""
