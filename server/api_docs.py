@@ -28,7 +28,9 @@ def swagger_ui() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url="/openapi.json", title="Guide kiosk server — API",
                                swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
                                swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-                               swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png")
+                               swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
+                               # Swagger UI would ask validator.swagger.io about the spec: no call out
+                               swagger_ui_parameters={"validatorUrl": None})
 
 
 @router.get(ASSETS_URL + "/{name}")

@@ -68,10 +68,12 @@ async def _lifespan(app: FastAPI):
     """The alerts' rounds (every alert_interval seconds) and the rollout guard's runs (every
     guard_interval minutes), in one process of all at a time (the evaluator's lease), live as long
     as the server does."""
+    from server import drafts
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
-    loop = AlertLoop(ctx.engine, ctx.config)
+    # the studio's scheduled drafts go live on the leader's rounds too
+    loop = AlertLoop(ctx.engine, ctx.config, hooks=(drafts.publish_due,))
     loop.start()
     try:
         yield

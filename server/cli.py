@@ -464,7 +464,7 @@ def _export_draft(args) -> int:
         with db.read(engine) as conn:
             draft = drafts.get(conn, args.draft)
             documents, problems = drafts.export_documents(conn, draft)
-            settings = drafts.base_settings(conn, draft).to_dict()
+            settings = drafts.settings_of(conn, draft).to_dict()
     except drafts.DraftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

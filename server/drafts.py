@@ -23,12 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from contract import translations
+from contract.canonical import canonical_json
 from contract.guides import DEFAULT_CATEGORY, Choice, Guide, Library, LibrarySettings, Problem, Step, pick
 from contract.library_writer import step_order
 from contract.validation import check_guide_documents
 from server import db, publish
 
-OPEN, SUBMITTED, PUBLISHED, DISCARDED = "open", "submitted", "published", "discarded"
+OPEN, SUBMITTED, SCHEDULED, PUBLISHED, DISCARDED = "open", "submitted", "scheduled", "published", "discarded"
 EDITABLE = (OPEN,)
 
 
@@ -64,6 +65,9 @@ class Draft:
     submitted_at: float | None
     decided_by: str | None
     published_version: int | None
+    publish_at: float | None = None  # approved for this time (scheduled): publish_due publishes it then
+    publish_note: str | None = None
+    library_settings: str | None = None  # canonical JSON of the _library.yaml it publishes; None: its base's
 
     @property
     def editable(self) -> bool:
@@ -209,9 +213,9 @@ def changes_since(conn: Connection, draft_id: int, revision: int) -> list[dict[s
     return [{"revision": r.revision, "by": r.by, "guide": r.guide_id, "summary": r.summary, "at": r.at} for r in rows]
 
 
-def _next_revision(conn: Connection, draft: Draft, if_match: int) -> int:
+def _next_revision(conn: Connection, draft: Draft, if_match: int, states: tuple[str, ...] = EDITABLE) -> int:
     """Take the next revision number, only if the writer saw the latest (compare and set)."""
-    if not draft.editable:
+    if draft.state not in states:
         raise DraftError(f"Draft {draft.id} is {draft.state}; it can no longer be changed.")
     d = db.drafts
     done = conn.execute(d.update().where(d.c.id == draft.id, d.c.revision == if_match)
@@ -232,14 +236,16 @@ def _store(conn: Connection, draft_id: int, guide_id: str, stored: dict | None, 
 
 
 def save_guide(engine: Engine, draft_id: int, guide_id: str, document: dict[str, Any] | None, by: str,
-               if_match: int, summary: str, images: dict[str, str] | None = None) -> int:
-    """Set the guide's document in the draft (None: delete it); returns the new revision."""
+               if_match: int, summary: str, images: dict[str, str] | None = None,
+               states: tuple[str, ...] = EDITABLE) -> int:
+    """Set the guide's document in the draft (None: delete it); returns the new revision.
+    `states`: the draft states it may be written in (a submitted draft only by its merge)."""
     with db.write(engine) as conn:
         db.lock(conn, f"draft-{draft_id}")
         draft = get(conn, draft_id)
         before = conn.execute(sa.select(db.draft_guides.c.document).where(
             db.draft_guides.c.draft_id == draft_id, db.draft_guides.c.guide_id == guide_id)).first()
-        revision = _next_revision(conn, draft, if_match)
+        revision = _next_revision(conn, draft, if_match, states)
         if images is None:
             known = entry(conn, draft, guide_id)
             images = known.images if known else {}
@@ -339,7 +345,7 @@ def check_draft(conn: Connection, draft: Draft) -> tuple[Library | None, list[Pr
         for digest in guide.images.values():
             blobs[digest] = bytes(conn.execute(sa.select(db.images.c.data).where(db.images.c.sha256 == digest))
                                   .scalar_one())
-    return Library(guides, blobs, settings=base_settings(conn, draft)), []
+    return Library(guides, blobs, settings=settings_of(conn, draft)), []
 
 
 def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
@@ -350,6 +356,32 @@ def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
     stored = conn.execute(sa.select(db.content_versions.c.library_settings)
                           .where(db.content_versions.c.version == draft.base_version)).scalar()
     return LibrarySettings.from_dict(json.loads(stored)) if stored else LibrarySettings()
+
+
+SETTINGS = "_library.yaml"  # the name a settings revision carries in place of a guide id
+
+
+def settings_of(conn: Connection, draft: Draft) -> LibrarySettings:
+    """The `_library.yaml` settings the draft publishes: its own when it changed them, else its base's."""
+    if draft.library_settings is not None:
+        return LibrarySettings.from_dict(json.loads(draft.library_settings))
+    return base_settings(conn, draft)
+
+
+def save_settings(engine: Engine, draft_id: int, settings: LibrarySettings, by: str, if_match: int,
+                  summary: str) -> int:
+    """Set the library settings the draft publishes (already checked by contract.library_settings);
+    a revision of its own, which undo does not take back (it takes back guides)."""
+    with db.write(engine) as conn:
+        db.lock(conn, f"draft-{draft_id}")
+        draft = get(conn, draft_id)
+        revision = _next_revision(conn, draft, if_match)
+        conn.execute(db.drafts.update().where(db.drafts.c.id == draft_id).values(
+            library_settings=canonical_json(settings.to_dict()).decode()))
+        conn.execute(db.draft_revisions.insert().values(
+            draft_id=draft_id, revision=revision, guide_id=SETTINGS, summary=summary[:500], before_kind="settings",
+            before=draft.library_settings, undone=True, by=by, at=time.time()))
+        return revision
 
 
 def export_documents(conn: Connection, draft: Draft) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -458,6 +490,16 @@ def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
         diff = guide_diff(published, stored["guide"] if stored else None)
         if diff["state"] != "same":
             out[gid] = diff
+    if draft.library_settings is not None:
+        now = conn.execute(sa.select(db.content_versions.c.library_settings)
+                           .where(db.content_versions.c.version == latest)).scalar() if latest else None
+        before, after = json.loads(now) if now else {}, json.loads(draft.library_settings)
+        lines = [f"synonyms ({lang}): {len(after.get('synonyms', {}).get(lang, []))} group(s), were "
+                 f"{len(before.get('synonyms', {}).get(lang, []))}"
+                 for lang in sorted(set(before.get("synonyms", {})) | set(after.get("synonyms", {})))
+                 if before.get("synonyms", {}).get(lang) != after.get("synonyms", {}).get(lang)]
+        if lines:
+            out[SETTINGS] = {"state": "changed", "guide": lines, "steps": {}}
     return out
 
 
@@ -502,7 +544,7 @@ def submit(engine: Engine, draft_id: int, by: str, target_group: str | None, not
         draft = get(conn, draft_id)
         if not draft.editable:
             raise DraftError(f"Draft {draft_id} is {draft.state}; only an open draft can be submitted.")
-        if not changed_guides(conn, draft_id):
+        if not changed_guides(conn, draft_id) and draft.library_settings is None:
             raise DraftError("This draft changes nothing yet.")
         if target_group is not None and not publish.group_version(conn, target_group)[0]:
             raise DraftError(f"There is no rollout group '{target_group}'.", 404)
@@ -518,48 +560,109 @@ def submit(engine: Engine, draft_id: int, by: str, target_group: str | None, not
 
 
 def send_back(engine: Engine, draft_id: int, by: str, note: str) -> None:
+    """Back to its author, open for editing; a scheduled one is no longer scheduled."""
     with db.write(engine) as conn:
         draft = get(conn, draft_id)
-        if draft.state != SUBMITTED:
+        if draft.state not in (SUBMITTED, SCHEDULED):
             raise DraftError(f"Draft {draft_id} is {draft.state}, not waiting for review.")
         d = db.drafts
-        conn.execute(d.update().where(d.c.id == draft_id).values(state=OPEN, decided_by=by, updated_at=time.time()))
+        conn.execute(d.update().where(d.c.id == draft_id).values(state=OPEN, decided_by=by, publish_at=None,
+                                                                 publish_note=None, updated_at=time.time()))
     add_comment(engine, draft_id, by, note or "Sent back for changes.", "returned")
 
 
-def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool) -> publish.PublishResult:
-    """Publish the draft (server.publish.publish_library) with the reviewer's note. Refused when the
-    reviewer wrote any of it (two_people), when it has problems, or when something was published
-    since its base (with the steps changed on both sides)."""
-    with db.read(engine) as conn:
-        draft = get(conn, draft_id)
-        if draft.state != SUBMITTED:
-            raise DraftError(f"Draft {draft_id} is {draft.state}, not waiting for review.")
-        if two_people and by in authors(conn, draft):
-            raise DraftError("Two people for every change: you wrote part of this draft, so another publisher "
-                             "must approve it.", 403)
-        latest = publish.latest_content_version(conn)
-        if latest != draft.base_version:
-            both = conflicts(conn, draft)
-            listed = "; ".join(both) if both else "no step was changed on both sides"
-            raise DraftError(f"Content version {latest} was published after this draft was started (on version "
-                             f"{draft.base_version}). Changed on both sides: {listed}. Approval waits until the "
-                             "draft is brought up to date.")
-        library, problems = check_draft(conn, draft)
+def _approvable(conn: Connection, draft: Draft, by: str, two_people: bool,
+                states: tuple[str, ...] = (SUBMITTED,)) -> Library:
+    """The library the draft publishes, once every rule of approval holds; DraftError saying which
+    does not: the reviewer wrote any of it (two_people), it has problems, or something was
+    published since its base (with the steps changed on both sides)."""
+    if draft.state not in states:
+        raise DraftError(f"Draft {draft.id} is {draft.state}, not waiting for review.")
+    if two_people and by in authors(conn, draft):
+        raise DraftError("Two people for every change: you wrote part of this draft, so another publisher "
+                         "must approve it.", 403)
+    latest = publish.latest_content_version(conn)
+    if latest != draft.base_version:
+        both = conflicts(conn, draft)
+        listed = "; ".join(both) if both else "no step was changed on both sides"
+        raise DraftError(f"Content version {latest} was published after this draft was started (on version "
+                         f"{draft.base_version}). Changed on both sides: {listed}. Approval waits until the "
+                         "draft is brought up to date.")
+    library, problems = check_draft(conn, draft)
     if problems or library is None:
         raise DraftError(f"The draft has {len(problems)} problem(s); fix them first.")
-    text = f"draft {draft_id} ({draft.name}), by {draft.owner}, approved by {by}" + (f": {note}" if note else "")
+    return library
+
+
+def _publish(engine: Engine, draft: Draft, library: Library, by: str, note: str) -> publish.PublishResult:
+    text = f"draft {draft.id} ({draft.name}), by {draft.owner}, approved by {by}" + (f": {note}" if note else "")
     try:
         result = publish.publish_library(engine, library, by=by, note=text[:500], to=draft.target_group)
     except publish.RolloutError as exc:  # its group was removed since it was submitted
         raise DraftError(f"{exc}; send the draft back so its author chooses another group.", 404) from None
     with db.write(engine) as conn:
         d = db.drafts
-        conn.execute(d.update().where(d.c.id == draft_id).values(
+        conn.execute(d.update().where(d.c.id == draft.id).values(
             state=PUBLISHED, decided_by=by, published_version=result.content_version, updated_at=time.time()))
-    add_comment(engine, draft_id, by, note or f"Approved: published as content version {result.content_version}.",
+    add_comment(engine, draft.id, by, note or f"Approved: published as content version {result.content_version}.",
                 "approved")
     return result
+
+
+def approve(engine: Engine, draft_id: int, by: str, note: str, two_people: bool) -> publish.PublishResult:
+    """Publish the draft (server.publish.publish_library) with the reviewer's note, once every rule
+    of approval holds (_approvable)."""
+    with db.read(engine) as conn:
+        draft = get(conn, draft_id)
+        library = _approvable(conn, draft, by, two_people)
+    return _publish(engine, draft, library, by, note)
+
+
+def schedule(engine: Engine, draft_id: int, by: str, note: str, two_people: bool, at: float,
+             now: float | None = None) -> None:
+    """Approve the draft now to go live at `at` (scheduled publishing): every rule of approval is
+    checked now, and again when publish_due publishes it."""
+    now = time.time() if now is None else now
+    if at <= now:
+        raise DraftError("A scheduled time must lie ahead; to publish now, approve without a time.", 422)
+    with db.read(engine) as conn:
+        _approvable(conn, get(conn, draft_id), by, two_people)
+    with db.write(engine) as conn:
+        d = db.drafts
+        done = conn.execute(d.update().where(d.c.id == draft_id, d.c.state == SUBMITTED).values(
+            state=SCHEDULED, decided_by=by, publish_at=at, publish_note=note[:400], updated_at=now))
+        if done.rowcount != 1:
+            raise DraftError(f"Draft {draft_id} is no longer waiting for review.")
+    add_comment(engine, draft_id, by, f"Approved to go live at {publish._iso(at)} (UTC)" + (f": {note}" if note else "."),
+                "scheduled")
+
+
+def publish_due(engine: Engine, config: Any = None, now: float | None = None) -> list[int]:
+    """Publish every scheduled draft whose time has come, as the publisher who approved it (the
+    alert round's hook, so one process does it). One that can no longer be approved (something
+    was published since, a problem appeared) goes back to waiting for review with a comment
+    saying why. Returns the content versions published."""
+    now = time.time() if now is None else now
+    with db.read(engine) as conn:
+        due = [_row(r) for r in conn.execute(sa.select(db.drafts).where(
+            db.drafts.c.state == SCHEDULED, db.drafts.c.publish_at <= now).order_by(db.drafts.c.publish_at))]
+    published = []
+    for draft in due:
+        with db.write(engine) as conn:  # claim it: another process's round finds it no longer scheduled
+            d = db.drafts
+            claimed = conn.execute(d.update().where(d.c.id == draft.id, d.c.state == SCHEDULED)
+                                   .values(state=SUBMITTED, updated_at=now)).rowcount == 1
+        if not claimed:
+            continue
+        try:
+            with db.read(engine) as conn:
+                library = _approvable(conn, get(conn, draft.id), draft.decided_by or "", two_people=False)
+            published.append(_publish(engine, draft, library, draft.decided_by or "", draft.publish_note or "")
+                             .content_version)
+        except DraftError as exc:
+            add_comment(engine, draft.id, draft.decided_by or "", f"Not published at its scheduled time: {exc}",
+                        "returned")
+    return published
 
 
 def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
@@ -577,11 +680,20 @@ def bring_up_to_date(engine: Engine, draft_id: int, by: str) -> int:
                 if _published_doc(conn, draft.base_version, gid)[0] != _published_doc(conn, latest, gid)[0]]
         if both:
             raise DraftError("These guides were changed both in this draft and in what was published since: "
-                             f"{', '.join(both)}. Make the draft's changes again in a new draft.")
+                             f"{', '.join(both)}. Resolve them step by step on the draft's 'Resolve' page.")
         d = db.drafts
         conn.execute(d.update().where(d.c.id == draft_id).values(base_version=latest, updated_at=time.time()))
     add_comment(engine, draft_id, by, f"Brought up to date: now based on content version {latest}.", "comment")
     return latest
+
+
+def rebase(engine: Engine, draft_id: int, by: str, version: int | None, said: str) -> None:
+    """Base the draft on `version` (after its guides were merged with it: server.studio.merge)."""
+    with db.write(engine) as conn:
+        d = db.drafts
+        conn.execute(d.update().where(d.c.id == draft_id, d.c.state.in_((OPEN, SUBMITTED)))
+                     .values(base_version=version, updated_at=time.time()))
+    add_comment(engine, draft_id, by, said, "comment")
 
 
 def as_guide(doc: dict[str, Any]) -> Guide:

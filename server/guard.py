@@ -26,6 +26,7 @@ from server.auth import COOKIE_NAME
 from server.config import Config
 from server.routes import API
 from server.routes.publish import PUBLISH_PATH
+from server.studio.images import UPLOAD_BODY, UPLOAD_PATH_PATTERN
 
 log = logging.getLogger("kiosk-server")
 _PROTOCOL_HEADER = PROTOCOL_HEADER.lower().encode("latin-1")
@@ -45,12 +46,17 @@ BODY_LIMITS: list[tuple[re.Pattern[str], int]] = [
     (re.compile(rf"^{API}/heartbeat$"), HEARTBEAT_BODY),
     (re.compile(r"^/m/[^/]+/[^/]+/[^/]+/[^/]+/feedback$"), PHONE_FORM_BODY),
 ]
+# The studio's picture upload: one image as large as a library may hold, and only with staff
+# credentials (checked before the body is read, as for a publish).
+STUDIO_UPLOAD = re.compile(UPLOAD_PATH_PATTERN)
 DISK_FULL_RETRY_AFTER = 60  # seconds: a full disk is an operator's job, not a moment's
 
 
 def body_limit(config: Config, path: str) -> int:
     if path == PUBLISH_PATH:
         return config.max_upload
+    if STUDIO_UPLOAD.match(path):
+        return UPLOAD_BODY
     return next((limit for pattern, limit in BODY_LIMITS if pattern.match(path)), OTHER_BODY)
 
 
@@ -100,7 +106,8 @@ class ServerGuard:
             return await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send_stamped)
         scope.setdefault("state", {})["kiosk_protocol"] = protocol
 
-        if scope["path"] == PUBLISH_PATH and _without_credentials(request_headers):
+        if (scope["path"] == PUBLISH_PATH or STUDIO_UPLOAD.match(scope["path"])) and \
+                _without_credentials(request_headers):
             return await JSONResponse({"detail": "staff login needed"}, status_code=401, headers={
                 "WWW-Authenticate": 'Basic realm="kiosk-server"'})(scope, receive, send_stamped)
 

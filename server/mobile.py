@@ -225,6 +225,7 @@ def _page(request: Request, h: Handoff, guide: Guide) -> HTMLResponse:
         lang=lang, dir=i18n.direction(lang), s=i18n.strings(ui),
         title=pick(guide.title, lang, guide.language), text=pick(step.text, lang, guide.language),
         image=f"/m/img/{image}" if image else None, history=history or [], choices=choices,
+        image_alt=pick(step.image_alt, lang, guide.language) if step.image_alt else "",
         outcome=step.end, languages=languages,
         feedback_url=_mobile_url(secret, h, "/feedback") if step.end else None,
         start_url=_mobile_url(secret, replace(h, step=guide.start, path=()))))

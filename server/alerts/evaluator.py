@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -202,8 +203,11 @@ class AlertLoop:
     0: off). The guard runs just before a round, so the round tells staff of what it decided.
     create_app starts it and stops it with the app."""
 
-    def __init__(self, engine: Engine, config: Config):
-        self.engine, self.config = engine, config
+    def __init__(self, engine: Engine, config: Config,
+                 hooks: tuple[Callable[[Engine, Config], object], ...] = ()):
+        """`hooks`: other periodic work that must run in one process at a time (the studio's
+        scheduled publishing), called after each round by the process that holds the lease."""
+        self.engine, self.config, self.hooks = engine, config, hooks
         self.lease = Lease(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
@@ -246,6 +250,11 @@ class AlertLoop:
             done["guard"] = self._guard(now)
         if self.alerts_every:
             done["round"] = run_round(self.engine, self.config, now)
+        for hook in self.hooks:  # each on its own: a failed one does not hold up the others
+            try:
+                hook(self.engine, self.config)
+            except Exception:
+                log.exception("periodic %s failed", getattr(hook, "__qualname__", hook))
         return done
 
     def _guard(self, now: float | None) -> list | None:

@@ -62,14 +62,16 @@ def zone_of(request: Request):
     return request.app.state.ctx.config.zone
 
 
-def render(request: Request, name: str, user: str | None, scripts: bool = False, **ctx: Any) -> HTMLResponse:
+def render(request: Request, name: str, user: str | None, scripts: bool = False, frames: bool = False,
+           **ctx: Any) -> HTMLResponse:
     """A dashboard page. `scripts`: the page may run this server's own script files (the studio's
-    progressive autosave); no other page runs any script at all."""
+    progressive autosave); no other page runs any script at all. `frames`: the page may frame this
+    server's own pages (the studio's phone preview)."""
     zone = zone_of(request)
     html = env.get_template(f"dashboard/{name}").render(
         user=user, path=request.url.path, csrf=csrf_token(request) if user else "", zone=zone,
         zone_label=zone_label(zone), **ctx)
-    script = "script-src 'self'; connect-src 'self'; " if scripts else ""
+    script = ("script-src 'self'; connect-src 'self'; " if scripts else "") + ("frame-src 'self'; " if frames else "")
     return HTMLResponse(html, headers={
         # Inline SVG and one stylesheet; no script runs on these pages unless `scripts`.
         "Content-Security-Policy": f"default-src 'none'; {script}style-src 'self'; img-src 'self' data:; "

@@ -189,6 +189,17 @@ def _migration_16(conn: Connection) -> None:
     conn.execute(settings.insert().values(key=summary.ZONE_KEY, value="UTC"))
 
 
+def _migration_17(conn: Connection) -> None:
+    """A studio draft can be approved for a time (scheduled publishing) and can change the
+    library's settings (its synonyms): three nullable columns.
+    Migration 13 creates drafts from today's definition, so a database made in one go from nothing
+    already has them."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("drafts")}
+    for name, kind in (("publish_at", sa.Double()), ("publish_note", sa.Text()), ("library_settings", sa.Text())):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE drafts ADD COLUMN {name} {kind.compile(dialect=conn.dialect)}"))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -208,6 +219,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
     (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
     (16, "the time zone of comparison_summary's days (UTC until the server follows time_zone)", _migration_16),
+    (17, "drafts.publish_at, publish_note and library_settings: scheduled publishing and synonyms in the studio",
+     _migration_17),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -427,3 +427,10 @@ feedback_triage = sa.Table(
 # Version 15: a group's opening hours (server/opening_hours.py), in the site's time zone; null or
 # empty: always open. A kiosk is stale, or its touch panel dead, only by the hours it is open.
 rollout_groups.append_column(sa.Column("opening_hours", sa.Text, nullable=True))
+# Version 17: scheduled publishing from the studio (docs/studio.md): a publisher approves a draft
+# now for a time; the alert round's hook (server/drafts.py publish_due) publishes it then, with
+# the note the publisher wrote. Null: not scheduled. And the `_library.yaml` settings a draft
+# publishes (canonical JSON) when it changes them (the synonyms); null: its base version's.
+drafts.append_column(sa.Column("publish_at", sa.Double, nullable=True))
+drafts.append_column(sa.Column("publish_note", sa.Text, nullable=True))
+drafts.append_column(sa.Column("library_settings", sa.Text, nullable=True))

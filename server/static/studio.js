@@ -40,7 +40,7 @@
     var op = form.querySelector("[name=op]").value;
     if (op === "set_guide") {
       return {op: op, title: texts(form, "title-"), category: texts(form, "category-"),
-              start: form.querySelector("[name=start]").value};
+              help: texts(form, "help-"), start: form.querySelector("[name=start]").value};
     }
     var choices = [];
     var count = parseInt(form.querySelector("[name=choices]").value, 10);
@@ -57,7 +57,7 @@
     }
     return {op: op, step: form.querySelector("[name=step]").value, text: texts(form, "text-"),
             end: form.querySelector("[name=end]").value || null, choices: choices,
-            image: form.querySelector("[name=image]").value || null};
+            image: form.querySelector("[name=image]").value || null, image_alt: texts(form, "alt-")};
   }
 
   function showProblems(problems, stepId) {
@@ -134,13 +134,13 @@
   // A field's "missing" mark follows what is typed in it.
   function markMissing(field) {
     var label = document.querySelector("label[for='" + field.id + "']");
-    if (!label || !/^(text|title|c\d+-label)-/.test(field.id)) return;
+    if (!label || !/^(text|title|c\d+-label|alt)-/.test(field.id)) return;
     if (field.closest("fieldset.answer") && !field.closest("fieldset.answer").querySelector("[name$='-delete']")) return;
     var tag = label.querySelector(".missing-tag");
     if (!field.value.trim() && !tag) {
       tag = document.createElement("span");
       tag.className = "missing-tag";
-      tag.textContent = "missing";
+      tag.textContent = /^alt-/.test(field.id) ? "none" : "missing";
       label.appendChild(document.createTextNode(" "));
       label.appendChild(tag);
     } else if (field.value.trim() && tag) {
@@ -163,7 +163,8 @@
       // A new answer or a deleted one changes the form's rows: the page is drawn again after saving.
       var structural = e.target.type === "checkbox" || /^c\d+-target$/.test(e.target.name) &&
         e.target.closest("fieldset.answer") && !e.target.closest("fieldset.answer").querySelector("[name$='-delete']");
-      save(form, !!structural || e.target.name === "start" || e.target.name === "end");
+      save(form, !!structural || e.target.name === "start" || e.target.name === "end" ||
+                 e.target.name === "image");
     });
     form.addEventListener("submit", function (e) {
       e.preventDefault();

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from server import db, drafts
 from server.deps import EditorDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits
+from server.studio import edits, images
 
 router = APIRouter(prefix="/studio/api", include_in_schema=False)
 DraftId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -103,15 +103,19 @@ def edit_guide(request: Request, user: EditorDep, draft_id: DraftId, guide_id: G
     return checked(request, draft_id, guide_id, revision)
 
 
-def save_edit(request: Request, user: str, draft_id: int, guide_id: str, op: dict[str, Any], if_match: int) -> int:
+def save_edit(request: Request, user: str, draft_id: int, guide_id: str, op: dict[str, Any], if_match: int,
+              uploaded: dict[str, str] | None = None) -> int:
+    """Apply and save one edit; `uploaded`: an image just stored (path -> sha256) the edit names."""
     engine = _engine(request)
     with db.read(engine) as conn:
         draft = drafts.get(conn, draft_id)
         found = drafts.entry(conn, draft, guide_id)
-    if found is None or found.document is None:
-        raise drafts.DraftError(f"Draft {draft_id} has no guide '{guide_id}'.", 404)
-    changed, said = edits.apply(found.document, op)
-    return drafts.save_guide(engine, draft_id, guide_id, changed, user, if_match, f"{guide_id}: {said}")
+        if found is None or found.document is None:
+            raise drafts.DraftError(f"Draft {draft_id} has no guide '{guide_id}'.", 404)
+        changed, said = edits.apply(found.document, op)
+        image_map = images.image_map(conn, draft, changed, {**found.images, **(uploaded or {})})
+    return drafts.save_guide(engine, draft_id, guide_id, changed, user, if_match, f"{guide_id}: {said}",
+                             images=image_map)
 
 
 @router.put("/drafts/{draft_id}/guides/{guide_id}")

@@ -74,14 +74,17 @@ def _choice(raw: Any) -> dict[str, Any]:
 
 
 def set_step(doc: dict[str, Any], step_id: str, text: Any, end: Any = None, choices: Any = (),
-             image: Any = None) -> str:
-    """Replace one step's texts, outcome, answers and image. Returns what changed, in words."""
+             image: Any = None, image_alt: Any = None) -> str:
+    """Replace one step's texts, outcome, answers, image (a path the guide's image map or the
+    library's images know: server.studio.images) and the image's words per language (image_alt,
+    kept only with an image). Returns what changed, in words."""
     step = _step(doc, step_id)
     step["text"] = _texts(text)
     if end not in (None, "", *OUTCOMES):
         raise EditRefused("An outcome is resolved or escalate.")
     new_choices = [_choice(c) for c in choices or []]
-    for key in ("end", "choices", "image"):
+    alt = _texts(image_alt or {})
+    for key in ("end", "choices", "image", "image_alt"):
         step.pop(key, None)
     if end:
         step["end"] = end
@@ -89,7 +92,21 @@ def set_step(doc: dict[str, Any], step_id: str, text: Any, end: Any = None, choi
         step["choices"] = new_choices
     if image:
         step["image"] = str(image)
+        if alt:
+            step["image_alt"] = alt
     return f"step '{step_id}'"
+
+
+def set_image(doc: dict[str, Any], step_id: str, image: Any = None) -> str:
+    """Only the step's image (an upload, or one picked from the library); its words are kept
+    while it has an image."""
+    step = _step(doc, step_id)
+    if image:
+        step["image"] = str(image)
+    else:
+        step.pop("image", None)
+        step.pop("image_alt", None)
+    return f"step '{step_id}': image {image or 'removed'}"
 
 
 def add_step(doc: dict[str, Any], step_id: str, language: str | None = None) -> str:
@@ -120,10 +137,15 @@ def move_step(doc: dict[str, Any], step_id: str, by: int) -> str:
 
 
 def set_guide(doc: dict[str, Any], title: Any = None, category: Any = None, start: Any = None,
-              language: Any = None) -> str:
-    """The guide's own fields: title and category per language, the start step, the default language."""
+              language: Any = None, help: Any = None) -> str:
+    """The guide's own fields: title, category and help (where a person who can help is found)
+    per language, the start step, the default language."""
     if title is not None:
         doc["title"] = _texts(title)
+    if help is not None:
+        doc.pop("help", None)
+        if said := _texts(help):
+            doc["help"] = said
     if category is not None:
         doc["category"] = _texts(category)
     if start:
@@ -132,10 +154,10 @@ def set_guide(doc: dict[str, Any], title: Any = None, category: Any = None, star
         if not LANGUAGE.match(str(language)):
             raise EditRefused("The default language is a code like en or es.")
         doc["language"] = str(language)
-    return "the guide's title, category and start"
+    return "the guide's title, category, help and start"
 
 
-OPERATIONS = {"set_step": set_step, "add_step": add_step, "delete_step": delete_step, "move_step": move_step,
+OPERATIONS = {"set_step": set_step, "set_image": set_image, "add_step": add_step, "delete_step": delete_step, "move_step": move_step,
               "set_guide": set_guide}
 
 

@@ -5,21 +5,28 @@ as you type through the JSON API (server.studio.api) and shows the live check's 
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from contract.guides import LANGUAGE
-from server import auth, charts, db, drafts, groups, stats
+from contract.images import ImageRefused
+from contract.library_settings import parse_settings
+from contract.limits import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
+from server import auth, charts, db, drafts, groups, i18n, mobile, stats
+from server.content import image_response
 from server.dashboard import usage
-from server.dashboard.render import SERVER_DIR, engine_of, render
+from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits
+from server.studio import edits, history, library_edits, merge, preview
+from server.studio import images as studio_images
 from server.studio.api import save_edit
 
 router = APIRouter(prefix="/studio", include_in_schema=False)
@@ -53,6 +60,11 @@ async def refused_page(request: Request, exc) -> Response:
 def script() -> FileResponse:
     return FileResponse(SERVER_DIR / "static" / "studio.js", media_type="text/javascript",
                         headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/static/kiosk-preview.css")
+def kiosk_preview_css() -> Response:
+    return Response(preview.kiosk_css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("", response_class=HTMLResponse)
@@ -116,7 +128,10 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
     two_people = request.app.state.ctx.config.review_two_people
     messages = {"submitted": "Submitted for review. A publisher will see it on this page.",
                 "returned": "Sent back to its author.", "commented": "Comment added.",
-                "updated": "Brought up to date with the latest content version.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
+                "updated": "Brought up to date with the latest content version.",
+                "scheduled": "Approved: it goes live at the time shown, published by the server (no one needs to be here).",
+                "synonyms": "The library's search synonyms are saved in this draft.",
+                "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
     return render(request, "studio_draft.html", user, draft=draft, diff=diff, notes=notes, latest=latest,
@@ -179,6 +194,9 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
                 raise drafts.DraftError(f"Draft {draft_id} has no guide '{guide_id}'.", 404)
             ids = drafts.guide_ids(conn, draft)
             problems = drafts.problems_by_step(drafts.check_guide(conn, draft, guide_id, ids))
+            library_images = studio_images.library_images(conn, draft)
+            leading = library_edits.jumps_in_draft(conn, draft, guide_id)
+            walked = step_figures(conn, request, draft, guide_id, step) if step else None
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     doc = found.document
@@ -191,7 +209,99 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
     return render(request, "studio_guide.html", user, scripts=True, draft=draft, guide_id=guide_id, doc=doc,
                   steps=steps, selected=selected, languages=languages, problems=step_problems,
                   tree=tree_of(doc, draft_id, step_problems), other_guides=[g for g in ids if g != guide_id],
-                  role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "")
+                  role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "",
+                  library_images=library_images, jumps_here=leading,
+                  image_sha=found.images.get(steps[selected].get("image") or "") if selected else None,
+                  step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000)
+
+
+STATS_DAYS = 30
+Orientation = Annotated[str, Query(pattern="^(portrait|landscape)$")]
+
+
+def _preview_source(request: Request, draft_id: int, guide_id: str):
+    with db.read(engine_of(request)) as conn:
+        draft = drafts.get(conn, draft_id)
+        found = drafts.entry(conn, draft, guide_id)
+    if found is None or found.document is None:
+        raise drafts.DraftError(f"Draft {draft_id} has no guide '{guide_id}'.", 404)
+    return draft, found
+
+
+@router.get("/drafts/{draft_id}/guides/{guide_id}/preview", response_class=HTMLResponse)
+def preview_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: GuideId,
+                 step: Annotated[str | None, Query(max_length=80)] = None,
+                 lang: Annotated[str | None, Query(max_length=16)] = None,
+                 orientation: Orientation = "landscape", contrast: Annotated[str, Query(max_length=1)] = "") -> HTMLResponse:
+    """One step as a kiosk (approximately: server.studio.preview) and as a phone show it."""
+    try:
+        draft, found = _preview_source(request, draft_id, guide_id)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    doc = found.document
+    steps = doc.get("steps") or {}
+    step = step if step in steps else (doc.get("start") if doc.get("start") in steps else next(iter(steps), ""))
+    languages = drafts.languages_of(doc)
+    lang = lang if lang in languages else languages[0]
+    high = contrast == "1"
+    base = f"/studio/drafts/{draft_id}/guides/{guide_id}"
+    view = preview.step_view(doc, step, lang, lambda target: f"{base}/preview?{preview.query(target, lang, orientation, high)}")
+    image = found.images.get((steps.get(step) or {}).get("image") or "")
+    phone_w, phone_h = preview.PHONE[orientation]
+    return render(request, "studio_preview.html", user, frames=True, draft=draft, guide_id=guide_id, step=step,
+                  steps=list(steps), lang=lang, languages=languages, orientation=orientation, contrast=high,
+                  view=view, image=image, bar=preview.BAR, base=base, phone_w=phone_w, phone_h=phone_h,
+                  phone_src=f"{base}/phone?{preview.query(step, lang, orientation)}",
+                  direction=i18n.direction(lang))
+
+
+@router.get("/drafts/{draft_id}/guides/{guide_id}/phone", response_class=HTMLResponse)
+def phone_preview(request: Request, user: StaffDep, draft_id: DraftId, guide_id: GuideId,
+                  step: Annotated[str, Query(max_length=80)] = "", lang: Annotated[str, Query(max_length=16)] = "en",
+                  orientation: Orientation = "portrait") -> HTMLResponse:
+    """The mobile continue page's own template with the draft's step, for the preview's frame:
+    its answers lead to the next step's preview; no feedback form (nothing is recorded)."""
+    try:
+        _, found = _preview_source(request, draft_id, guide_id)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    doc = found.document
+    steps = doc.get("steps") or {}
+    step = step if step in steps else doc.get("start") or ""
+    languages = drafts.languages_of(doc)
+    lang = lang if lang in languages else languages[0]
+    base = f"/studio/drafts/{draft_id}/guides/{guide_id}/phone"
+    view = preview.step_view(doc, step, lang, lambda target: f"{base}?{preview.query(target, lang, orientation)}")
+    image = found.images.get((steps.get(step) or {}).get("image") or "")
+    s = i18n.strings(i18n.ui_language(lang))
+    html = mobile.templates.get_template("step.html").render(
+        lang=lang, dir=i18n.direction(lang), s=s, title=view["title"], text=view["text"],
+        image=f"/studio/images/{image}" if image else None, image_alt=view["alt"], history=[],
+        choices=[(c["label"], c["href"] or "#") for c in view["choices"]], outcome=view["end"],
+        languages=[(code, i18n.LANGUAGE_NAMES.get(code, code), f"{base}?{preview.query(step, code, orientation)}")
+                   for code in languages if code != lang],
+        feedback_url=None, start_url=f"{base}?{preview.query(doc.get('start') or '', lang, orientation)}")
+    return HTMLResponse(html, headers={"Content-Security-Policy": mobile.CSP.replace("frame-ancestors 'none'",
+                                                                                     "frame-ancestors 'self'"),
+                                       "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+def step_figures(conn, request: Request, draft: drafts.Draft, guide_id: str, step: str) -> dict[str, int] | None:
+    """The step's visitors and walk-aways (its idle timeouts) in the last 30 days, on the guide's
+    version in the draft's base, read by the Guides page's own reader (server.stats.guide_flow).
+    None when nobody saw it."""
+    version = conn.execute(sa.select(db.content_guides.c.guide_version).where(
+        db.content_guides.c.content_version == draft.base_version,
+        db.content_guides.c.guide_id == guide_id)).scalar() if draft.base_version is not None else None
+    if version is None:
+        return None
+    today = datetime.datetime.now(zone_of(request)).date()
+    f = stats.Filters(start=today - datetime.timedelta(days=STATS_DAYS - 1), end=today, zone=zone_of(request))
+    flow = stats.guide_flow(conn, f, guide_id, version)
+    visitors = flow.views.get(step, 0)
+    if not visitors:
+        return None
+    return {"visitors": visitors, "walked": flow.leaves.get(step, {}).get("idle_timeout", 0)}
 
 
 def _texts_from(form: FormData, prefix: str) -> dict[str, str]:
@@ -213,10 +323,11 @@ def op_from_form(form: FormData) -> dict[str, Any]:
             kind, _, where = target.partition(":")
             choices.append({"label": label, "guide" if kind == "guide" else "next": where})
         return {"op": op, "step": step, "text": _texts_from(form, "text-"), "end": str(form.get("end") or "") or None,
-                "choices": choices, "image": str(form.get("image") or "") or None}
+                "choices": choices, "image": str(form.get("image") or "") or None,
+                "image_alt": _texts_from(form, "alt-")}
     if op == "set_guide":
         return {"op": op, "title": _texts_from(form, "title-"), "category": _texts_from(form, "category-"),
-                "start": str(form.get("start") or "")}
+                "help": _texts_from(form, "help-"), "start": str(form.get("start") or "")}
     if op in ("add_step", "delete_step"):
         return {"op": op, "step": step}
     if op == "move_step":
@@ -243,14 +354,112 @@ async def edit_guide(request: Request, user: EditorDep, draft_id: DraftId, guide
                             f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
 
 
-@router.post("/drafts/{draft_id}/delete-guide")
-def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
-                 guide_id: Annotated[str, Form(max_length=80)]) -> Response:
+@router.post("/drafts/{draft_id}/guides/{guide_id}/image")
+async def upload_image(request: Request, user: EditorDep, draft_id: DraftId, guide_id: GuideId,
+                       revision: Annotated[int, Form()], step: Annotated[str, Form(max_length=80)],
+                       image: Annotated[UploadFile, File()]) -> Response:
+    """A PNG or JPEG for one step: checked as a library's images are (server.studio.images), stored
+    by its bytes, and named by the step, as one edit of the draft. A refusal names the file and why."""
+    data = await image.read(MAX_IMAGE_BYTES + 1)
     try:
-        drafts.save_guide(engine_of(request), draft_id, guide_id, None, user, revision, f"{guide_id}: deleted the guide")
-    except drafts.DraftError as exc:
+        path, sha = studio_images.store_upload(engine_of(request), image.filename or "", data)
+        save_edit(request, user, draft_id, guide_id, {"op": "set_image", "step": step, "image": path}, revision,
+                  uploaded={path: sha})
+    except ImageRefused as exc:
+        raise HTTPException(422, f"The picture was not used: {exc}.") from None
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id=guide_id, exc=exc)
+        resp.status_code = 412
+        return resp
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}?{urlencode({'step': step})}#step",
+                            status_code=303)
+
+
+@router.get("/images/{sha256}")
+def image(request: Request, user: StaffDep, sha256: Annotated[str, Path(max_length=64)]) -> Response:
+    """An image of the server's store, for the editor (an upload not published yet included)."""
+    return image_response(request, sha256)
+
+
+@router.post("/drafts/{draft_id}/delete-guide", response_class=HTMLResponse)
+def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                 guide_id: Annotated[str, Form(max_length=80)],
+                 jumps: Annotated[str, Form(pattern="^(|keep|repoint)$")] = "",
+                 repoint_to: Annotated[str, Form(max_length=80)] = "") -> Response:
+    """Delete (archive: older content versions keep it, and a rollback brings it back) a guide in
+    the draft. When answers of other guides lead to it, a page lists them first: point them at
+    another guide, or keep them (each is then a problem on its step until it is fixed)."""
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            draft = drafts.get(conn, draft_id)
+            leading = library_edits.jumps_in_draft(conn, draft, guide_id)
+            others = [g for g in drafts.guide_ids(conn, draft) if g != guide_id]
+        if leading and not jumps:
+            return render(request, "studio_delete.html", user, draft=draft, guide_id=guide_id, jumps=leading,
+                          others=others)
+        library_edits.delete_guide(engine, draft_id, guide_id, user, revision,
+                                   repoint_to=repoint_to if jumps == "repoint" else None)
+    except (drafts.DraftError, edits.EditRefused) as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/guides/{guide_id}/history", response_class=HTMLResponse)
+def step_history(request: Request, user: StaffDep, draft_id: DraftId, guide_id: GuideId,
+                 step: Annotated[str, Query(max_length=80)]) -> HTMLResponse:
+    """Who changed the step, what and when: published versions and every draft's revisions."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            changes = history.step_history(conn, guide_id, step)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return render(request, "studio_history.html", user, draft=draft, guide_id=guide_id, step=step, changes=changes)
+
+
+@router.post("/drafts/{draft_id}/guides/{guide_id}/rename")
+def rename_guide(request: Request, user: EditorDep, draft_id: DraftId, guide_id: GuideId,
+                 revision: Annotated[int, Form()], new_id: Annotated[str, Form(max_length=80)]) -> Response:
+    """The guide under a new id; every answer that led to it leads to it there."""
+    try:
+        library_edits.rename_guide(engine_of(request), draft_id, guide_id, new_id.strip(), user, revision)
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{new_id.strip()}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/replace", response_class=HTMLResponse)
+def replace_page(request: Request, user: StaffDep, draft_id: DraftId,
+                 find: Annotated[str, Query(max_length=library_edits.MAX_FIND)] = "",
+                 replace: Annotated[str, Query(max_length=library_edits.MAX_FIND)] = "",
+                 lang: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
+    """Find and replace across every guide of the draft's library: first the texts it would change."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            docs = library_edits.documents(conn, draft) if find else {}
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    matches = library_edits.find_replace(docs, find, replace, lang or None)[1] if find else []
+    languages = sorted({code for doc, _ in docs.values() for code in drafts.languages_of(doc)})
+    return render(request, "studio_replace.html", user, draft=draft, find=find, replace=replace, lang=lang,
+                  matches=matches[:library_edits.SHOWN_MATCHES], total=len(matches), languages=languages,
+                  role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/replace")
+def replace_apply(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                  find: Annotated[str, Form(max_length=library_edits.MAX_FIND)],
+                  replace: Annotated[str, Form(max_length=library_edits.MAX_FIND)] = "",
+                  lang: Annotated[str, Form(max_length=16)] = "") -> Response:
+    try:
+        library_edits.replace_everywhere(engine_of(request), draft_id, find, replace, lang or None, user, revision)
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=replaced", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/undo")
@@ -293,13 +502,102 @@ def comment(request: Request, user: EditorDep, draft_id: DraftId,
 
 @router.post("/drafts/{draft_id}/approve")
 def approve(request: Request, user: PublisherDep, draft_id: DraftId,
-            note: Annotated[str, Form(max_length=400)] = "") -> Response:
+            note: Annotated[str, Form(max_length=400)] = "",
+            publish_at: Annotated[str, Form(max_length=40)] = "") -> Response:
+    """Approve and publish now, or (with a time, in the site's time zone) approve now to go live then."""
+    two_people = request.app.state.ctx.config.review_two_people
     try:
-        drafts.approve(engine_of(request), draft_id, user, note.strip(),
-                       two_people=request.app.state.ctx.config.review_two_people)
+        if publish_at.strip():
+            try:
+                local = datetime.datetime.fromisoformat(publish_at.strip())
+            except ValueError:
+                raise HTTPException(422, f"'{publish_at[:40]}' is not a date and time like 2026-12-24T18:00.") from None
+            at = (local if local.tzinfo else local.replace(tzinfo=zone_of(request))).timestamp()
+            drafts.schedule(engine_of(request), draft_id, user, note.strip(), two_people=two_people, at=at)
+            return RedirectResponse(f"/studio/drafts/{draft_id}?done=scheduled", status_code=303)
+        drafts.approve(engine_of(request), draft_id, user, note.strip(), two_people=two_people)
     except drafts.DraftError as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}?done=published", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/synonyms", response_class=HTMLResponse)
+def synonyms_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
+    """The library's search synonyms (`_library.yaml`) the draft publishes, one group a line."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            settings = drafts.settings_of(conn, draft)
+            languages = sorted({*settings.synonyms, *(lang for lang in drafts.library_missing(
+                {gid: doc for gid, (doc, _) in drafts.published_documents(conn, draft.base_version).items()}))})
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    texts = {lang: "\n".join(", ".join(group) for group in settings.synonyms.get(lang, ())) for lang in languages}
+    return render(request, "studio_synonyms.html", user, draft=draft, texts=texts, role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/synonyms")
+async def save_synonyms(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    """Checked by the contract's own reader of `_library.yaml`, as `kiosk import` and publish check it."""
+    form = await request.form()
+    synonyms = {}
+    for key, value in form.multi_items():
+        lang = key.removeprefix("syn-")
+        if key.startswith("syn-") and LANGUAGE.match(lang):
+            groups = [[t.strip() for t in line.split(",") if t.strip()] for line in str(value).splitlines()]
+            if groups := [g for g in groups if g]:
+                synonyms[lang] = groups
+    engine = engine_of(request)
+    try:
+        with db.read(engine) as conn:
+            current = drafts.settings_of(conn, drafts.get(conn, draft_id))
+        problems: list = []
+        settings = parse_settings({"synonyms": synonyms, **({"help": current.to_dict()["help"]} if current.help else {})},
+                                  drafts.SETTINGS, problems)
+        if problems:
+            raise HTTPException(422, "The synonyms were not saved: " + "; ".join(str(p) for p in problems[:10]))
+        groups = sum(len(g) for g in synonyms.values())
+        drafts.save_settings(engine, draft_id, settings, user, int(str(form.get("revision") or "-1")),
+                             f"_library.yaml: synonyms, {groups} group(s)")
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
+        resp.status_code = 412
+        return resp
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=synonyms", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/resolve", response_class=HTMLResponse)
+def resolve_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
+    """The three-way merge of a draft whose base is no longer the latest version, guide by guide."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            draft = drafts.get(conn, draft_id)
+            latest, merges = merge.draft_merges(conn, draft)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    return render(request, "studio_resolve.html", user, draft=draft, latest=latest, merges=merges,
+                  role=_role(request, user))
+
+
+@router.post("/drafts/{draft_id}/resolve")
+async def resolve(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    form = await request.form()
+    answers: dict[str, dict[str, str]] = {}
+    for name, value in form.multi_items():
+        if name.startswith("r|") and name.count("|") == 2:
+            _, gid, key = name.split("|")
+            answers.setdefault(gid, {})[key] = str(value)
+    try:
+        merge.resolve(engine_of(request), draft_id, user, int(str(form.get("revision") or "-1")), answers)
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
+        resp.status_code = 412
+        return resp
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(f"/studio/drafts/{draft_id}?done=updated", status_code=303)
 
 
 @router.post("/drafts/{draft_id}/update")

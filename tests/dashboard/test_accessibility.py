@@ -78,6 +78,21 @@ EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
     "/studio/drafts/{draft_id}": lambda s: [f"{s.base}/studio/drafts/{s.draft}", f"{s.base}/studio/drafts/{s.in_review}"],
     # the editor on the step just edited, its form and the tree of steps beside it
     "/studio/drafts/{draft_id}/guides/{guide_id}": lambda s: [f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}?step=belt#step"],
+    # the step's preview as a kiosk (both orientations, high contrast once) beside the phone's frame
+    "/studio/drafts/{draft_id}/guides/{guide_id}/preview": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/preview?step=belt",
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/preview?step=belt&orientation=portrait&contrast=1"],
+    "/studio/drafts/{draft_id}/guides/{guide_id}/phone": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/phone?step=belt"],
+    # the history of the step the editor changed (a draft's revision and the published version)
+    "/studio/drafts/{draft_id}/guides/{guide_id}/history": lambda s: [
+        f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/history?step=belt"],
+    # the library's search synonyms in a draft
+    "/studio/drafts/{draft_id}/synonyms": lambda s: [f"{s.base}/studio/drafts/{s.draft}/synonyms"],
+    # the three-way merge of a draft (the in-review one)
+    "/studio/drafts/{draft_id}/resolve": lambda s: [f"{s.base}/studio/drafts/{s.in_review}/resolve"],
+    # find and replace with the texts it would change listed
+    "/studio/drafts/{draft_id}/replace": lambda s: [f"{s.base}/studio/drafts/{s.draft}/replace?find=belt&replace=belt%206"],
     "/c/{device}/{guide}/{version}/{step}": lambda s: [s.kiosk_link("belt")],  # the first step, with its image
     # a middle step with the path so far, and an outcome with the feedback form (also right to left)
     "/m/{device}/{guide}/{version}/{step}": lambda s: [
@@ -241,6 +256,9 @@ def test_every_page_has_no_wcag_22_aa_violations(template, shared_server, site, 
                        (f"/studio/drafts/{site.in_review}", "#comments li.comment-comment")]:
         staff.goto(site.base + path)
         assert staff.locator(rows).count(), f"{path} has no {rows}: the audit saw it empty"
+    # Deleting a guide that other guides' answers lead to: the page listing them (nothing deleted yet).
+    audit(staff, f"{site.base}/studio/drafts/{site.draft}", problems, after=lambda page: (
+        page.get_by_role("button", name=f"Delete guide {GUIDE} in this draft").click(), page.wait_for_selector("#jumps")))
     phone = audited_page(chromium, **PHONE)
     for url in phone_pages:
         audit(phone, url, problems)

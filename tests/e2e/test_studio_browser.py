@@ -1,9 +1,9 @@
 """The content studio in Chromium (issue 14), as staff use it: an editor writes a new guide in the
-browser (three steps in English and German, an answer that jumps to another guide), sees a live
-problem appear on its step and go away, and submits; a publisher, another person, approves; a
-kiosk syncs with `kiosk sync` and finds the new guide with `kiosk search`. A viewer cannot edit,
-and the editor cannot publish. (Tapping through the guide on a kiosk's screen is left to the
-kiosk's own UI tests; here the kiosk's store is asked with its commands.)
+browser (three steps in English and German, an answer that jumps to another guide, a picture
+uploaded for its first step), sees a live problem appear on its step and go away, and submits; a
+publisher, another person, approves; a kiosk syncs with `kiosk sync`, finds the new guide with
+`kiosk search`, and then the real kiosk app (Kivy, under Xvfb, driven as tests/ui drives it) is
+tapped through the new guide to its outcome. A viewer cannot edit, and the editor cannot publish.
 
 Screenshots of each studio page land in STUDIO_SHOTS (default /tmp/studio-shots/).
 """
@@ -20,7 +20,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from server_testkit import prepare, start, stop
+from server_testkit import png, prepare, start, stop
+from test_end_to_end import start_xvfb
+from ui.conftest import Kiosk
 
 from server import auth
 
@@ -124,6 +126,15 @@ def test_an_editor_writes_a_guide_a_publisher_approves_and_a_kiosk_receives_it(s
         answer(editor, 1, {"en": "I found one", "de": "Ich habe einen"}, "step:found")
         answer(editor, 2, {"en": "Wi-Fi help instead", "de": "Lieber WLAN-Hilfe"}, "guide:wifi")
         expect(editor.locator("#step-problems li")).to_have_count(0)
+        # A picture of the trolley bay, uploaded for the first step and described in words.
+        picture = tmp_path / "trolley-bay.png"
+        picture.write_bytes(png(160, 90, (30, 120, 60)))
+        editor.set_input_files("#image-file", str(picture))
+        with editor.expect_navigation():
+            editor.get_by_role("button", name="Upload and use it").click()
+        expect(editor.locator("img.step-img")).to_be_visible()
+        typed(editor, "#alt-en", "The trolley bay: a row of trolleys by the exit")
+        expect(editor.locator("#step-problems li")).to_have_count(0)
 
         editor.goto(f"{draft_url}/guides/trolleys?step=found&lang=de#step")
         typed(editor, "#text-en", "Good. Trolleys are free; return them to any bay.")
@@ -197,3 +208,23 @@ def test_an_editor_writes_a_guide_a_publisher_approves_and_a_kiosk_receives_it(s
     assert (synced["result"], synced["content_version"]) == ("ok", "2")
     found = json.loads(kiosk(data_dir, "search", "Gepäckwagen", "--lang", "de", "--json").stdout)
     assert [(h["guide"], h["title"]) for h in found["hits"]][:1] == [("trolleys", "Wo sind die Gepäckwagen?")]
+
+    # On the kiosk's own screen: search, the new guide's first step with its picture, an answer,
+    # its outcome.
+    xvfb, display = start_xvfb()
+    app = None
+    try:
+        app = Kiosk(data_dir, display, {})
+        app.wait_screen("attract", timeout=90)
+        app.wait_input_ready()
+        app.touch_to_start()
+        app.type_search("trolley")
+        app.tap("guide:trolleys")
+        app.wait_label("Can you see the trolley bay next to the exit?", timeout=20)
+        app.tap_and_wait("choice:1", lambda s: any("Trolleys are free" in label for label in s["labels"]),
+                         "the step the answer leads to")
+    finally:
+        if app is not None:
+            app.stop()
+        xvfb.terminate()
+        xvfb.wait(timeout=10)

@@ -1,21 +1,34 @@
 """The content studio's drafts over HTTP (issue 14): autosave with If-Match (a stale write is 412
 with who changed what), the live check of the contract's validator on the step it concerns, undo,
 and review: submit, the two-person rule, approval publishing through server.publish, and a base
-that is no longer the latest."""
+that is no longer the latest. Then images (an upload checked as a library's images are, a hostile
+one refused by name; one picked from the library; image_alt and help per language), the preview
+of a step as a kiosk and as a phone, and each step's visitors and walk-aways of the last 30 days."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
+import html
 import re
+import threading
+import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from server_testkit import fresh_pg_database, zip_bytes
+from hostile_inputs import FAKE_PNG, png_bomb
+from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
+from contract import theme
+from contract.events import make_event
 from contract.translations import library_coverage
 from contract.validation import load_library
-from server import auth, drafts
+from server import auth, db, drafts, publish
+from server.alerts.evaluator import AlertLoop, Lease
+from server.config import load as load_config
 
 PASSWORD = "a long enough password"
 
@@ -124,10 +137,14 @@ def test_the_pages_forms_edit_without_javascript(studio):
     # A form from before someone else's save is not applied: a page says who changed what.
     stale = c["ed"].post(form, data={"revision": "1", "op": "add_step", "step": "mine"})
     assert stale.status_code == 412 and "eve" in stale.text and "wifi: deleted step" in stale.text
-    # Deleting a guide: a jump to it is then a problem on the step that makes it.
+    # Deleting a guide lists the answers that lead to it first; kept, each is a problem on its step.
     assert 'aria-label="Delete guide wifi in this draft"' in c["eve"].get(f"/studio/drafts/{draft}").text
-    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"}
-                         ).status_code == 303
+    asked = c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi"})
+    assert asked.status_code == 200 and "1 answer(s) in other guides lead to it" in asked.text
+    assert "lost-bag, step 'arrived'</a>, answer 3" in asked.text
+    assert c["eve"].get(f"/studio/api/drafts/{draft}").json()["revision"] == 4  # nothing deleted yet
+    assert c["eve"].post(f"/studio/drafts/{draft}/delete-guide", data={"revision": "4", "guide_id": "wifi",
+                                                                      "jumps": "keep"}).status_code == 303
     page = c["eve"].get(f"/studio/drafts/{draft}").text
     assert "choice 3 leads to guide &#39;wifi&#39;, which is not in the library" in page
     assert "deleted: kiosks will no longer offer it" in page
@@ -363,3 +380,309 @@ def test_the_studio_counts_translations_as_the_publish_report_does():
     assert drafts.languages_of(doc) == ["en", "de"]
     # en: the empty new step; de: category, the blank text, the answer and the new step
     assert drafts.missing_translations(doc) == {"en": 1, "de": 4}
+
+
+# --- images, preview and the figures beside the editor -------------------------------------------
+
+
+def new_draft(client) -> int:
+    return client.post("/studio/api/drafts", json={"name": "pictures"}).json()["id"]
+
+
+def upload(client, draft, guide, step, name, data, revision):
+    return client.post(f"/studio/drafts/{draft}/guides/{guide}/image",
+                       data={"revision": str(revision), "step": step},
+                       files={"image": (name, data, "image/png")})
+
+
+def state(client, draft, guide):
+    return client.get(f"/studio/api/drafts/{draft}/guides/{guide}").json()
+
+
+def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    picture = png(64, 40, (200, 60, 30))
+    sha = hashlib.sha256(picture).hexdigest()
+    r = upload(c["ed"], draft, "wifi", "network", "desk.png", picture, 0)
+    assert r.status_code == 303, r.text
+    got = state(c["ed"], draft, "wifi")
+    assert got["revision"] == 1 and got["problems"] == []
+    assert got["document"]["steps"]["network"]["image"] == f"images/{sha[:16]}.png"
+    shown = c["vera"].get(f"/studio/images/{sha}")
+    assert shown.status_code == 200 and shown.content == picture
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi", params={"step": "network"}).text
+    assert f'src="/studio/images/{sha}"' in page
+    # The picture's words per language, and the guide's help, saved by the step's and guide's forms.
+    step = got["document"]["steps"]["network"]
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"1"'}, json={
+        "op": "set_step", "step": "network", "text": step["text"], "choices": step["choices"],
+        "image": step["image"], "image_alt": {"en": "The information desk, a red counter"}})
+    assert r.status_code == 200 and r.json()["problems"] == []
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"2"'}, json={
+        "op": "set_guide", "help": {"en": "Ask at the information desk by gate 4"}})
+    doc = state(c["ed"], draft, "wifi")["document"]
+    assert doc["steps"]["network"]["image_alt"] == {"en": "The information desk, a red counter"}
+    assert doc["help"] == {"en": "Ask at the information desk by gate 4"}
+    # The whole draft publishes: submit runs the full check, the image's bytes included.
+    r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
+    assert r.status_code == 303, r.text
+
+
+@pytest.mark.parametrize("name, data, said", [
+    ("huge.png", png_bomb(20_000), "image 'huge.png' is 20000x20000 pixels; an image may be at most 4096x4096"),
+    ("liar.png", FAKE_PNG, "image 'liar.png' is not a PNG or JPEG picture"),
+    ("notes.png", b"just some words", "image 'notes.png' is not a PNG or JPEG picture"),
+], ids=["20000x20000", "lying-header", "not-a-picture"])
+def test_a_hostile_upload_is_refused_by_name_and_nothing_is_saved(studio, name, data, said):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    began = time.monotonic()
+    r = upload(c["ed"], draft, "wifi", "network", name, data, 0)
+    took = time.monotonic() - began
+    assert r.status_code == 422 and said in html.unescape(r.text), r.text[-600:]
+    assert took < 10, f"refusing {name} took {took:.1f} s"
+    assert state(c["ed"], draft, "wifi")["revision"] == 0
+
+
+def test_a_step_picks_an_image_the_library_has(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi", params={"step": "network"}).text
+    assert '<option value="images/belt.png">images/belt.png</option>' in page  # lost-bag's picture
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["network"]
+    # The form without JavaScript: the image select and the picture's words.
+    form = {"csrf": c["ed"].headers["X-CSRF-Token"], "revision": "0", "op": "set_step", "step": "network",
+            "text-en": step["text"]["en"], "image": "images/belt.png", "alt-en": "The baggage belt",
+            "choices": str(len(step["choices"]))}
+    for n, choice in enumerate(step["choices"]):
+        form[f"c{n}-label-en"] = choice["label"]["en"]
+        form[f"c{n}-target"] = f"step:{choice['next']}" if choice.get("next") else f"guide:{choice['guide']}"
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/edit", data=form)
+    assert r.status_code == 303, r.text
+    got = state(c["ed"], draft, "wifi")
+    assert got["problems"] == []
+    assert got["document"]["steps"]["network"]["image"] == "images/belt.png"
+    assert got["document"]["steps"]["network"]["image_alt"] == {"en": "The baggage belt"}
+
+
+def test_the_preview_draws_a_step_as_a_kiosk_and_as_the_phone_page(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    r = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag/preview",
+                      params={"step": "arrived", "lang": "es", "orientation": "portrait"})
+    assert r.status_code == 200
+    assert "frame-src 'self'" in r.headers["content-security-policy"]
+    page = r.text
+    assert 'class="kiosk portrait" lang="es"' in page and "¿Salió su maleta por la cinta?" in page
+    assert "(approximate)" in page
+    # An answer leads to the next step's preview, in the same language and orientation.
+    assert f'href="/studio/drafts/{draft}/guides/lost-bag/preview?step=waited&amp;lang=es&amp;orientation=portrait"' in page
+    ar = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag/preview",
+                       params={"step": "arrived", "lang": "ar"}).text
+    assert 'class="kiosk landscape" lang="ar" dir="rtl"' in ar
+    # The kiosk's sizes are the contract's millimetres on the panel.
+    css = c["vera"].get("/studio/static/kiosk-preview.css").text
+    mm = theme.px_per_mm((1920, 1080), theme.DEFAULT_DIAGONAL_IN) * 0.5
+    assert f"min-height: {theme.TARGET_MM * mm:.2f}px" in css and theme.PALETTES["normal"]["accent"] in css
+    src = re.search(r'<iframe class="phone portrait" src="([^"]+)"', page).group(1).replace("&amp;", "&")
+    phone = c["vera"].get(src)
+    assert phone.status_code == 200 and "frame-ancestors 'self'" in phone.headers["content-security-policy"]
+    assert "¿Salió su maleta por la cinta?" in phone.text and 'class="step" src="/studio/images/' in phone.text
+
+
+def test_each_step_shows_its_visitors_and_walk_aways_of_the_last_30_days(studio):
+    server, c = studio
+    now = time.time()
+    engine = server.engine()  # the version kiosks have now (other tests of the module published some)
+    try:
+        version = publish.current_guide_version(engine, "lost-bag")
+    finally:
+        engine.dispose()
+
+    def ev(kind, session, step):
+        return make_event(kind, device="kiosk-1", session=session, guide="lost-bag", guide_version=version, step=step,
+                          lang="en", now=now - 3600)
+    events = [ev("step_view", f"figures-{n}", "waited") for n in range(5)]
+    events += [ev("idle_timeout", f"figures-{n}", "waited") for n in range(2)]
+    with server.device("kiosk-1") as k:
+        r = k.post("/api/v1/events", json={"events": events})
+        assert len(r.json()["accepted"]) == len(events), r.text
+    draft = new_draft(c["ed"])
+    page = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag", params={"step": "waited"}).text
+    figures = page.split('id="step-stats"')[1].split("</section>")[0]
+    assert "5 visitor(s); 2 walked away here (40%)" in figures
+    quiet = c["vera"].get(f"/studio/drafts/{draft}/guides/lost-bag", params={"step": "damaged"}).text
+    assert "No customer reached this step in the last 30 days" in quiet
+
+
+def test_rename_a_guide_and_its_jumps_follow_or_delete_it_pointing_them_elsewhere(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi").text
+    jumps = page.split('id="jumps-here"')[1].split("</section>")[0]
+    assert "lost-bag, step 'arrived'</a>, answer 3" in jumps
+    r = c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/rename", data={"revision": "0", "new_id": "airport-wifi"})
+    assert r.status_code == 303 and r.headers["location"].endswith("/guides/airport-wifi")
+    state_now = c["ed"].get(f"/studio/api/drafts/{draft}").json()
+    assert "wifi" not in state_now["guides"] and "airport-wifi" in state_now["guides"]
+    arrived = state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]
+    assert arrived["choices"][2]["guide"] == "airport-wifi"
+    assert state(c["ed"], draft, "lost-bag")["problems"] == [] and state(c["ed"], draft, "airport-wifi")["problems"] == []
+    # Deleting it with its jumps pointed at another guide leaves no problem behind.
+    revision = state_now["revision"]
+    r = c["ed"].post(f"/studio/drafts/{draft}/delete-guide", data={
+        "revision": str(revision), "guide_id": "airport-wifi", "jumps": "repoint", "repoint_to": "lost-bag"})
+    assert r.status_code == 303, r.text
+    # (a jump from lost-bag to itself is the start again: the contract's rule, not the studio's)
+    arrived = state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]
+    assert arrived["choices"][2]["guide"] == "lost-bag"
+
+
+def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["vera"].get(f"/studio/drafts/{draft}/replace", params={"find": "belt 4", "replace": "belt 6"}).text
+    assert "1 text(s) contain “belt 4”" in page
+    assert "Go to the Baggage Service desk by belt 6 with your tag receipt." in page
+    assert 'id="apply"' not in page  # a viewer sees what would change, and cannot change it
+    es = c["ed"].get(f"/studio/drafts/{draft}/replace", params={"find": "cinta 4", "replace": "cinta 6", "lang": "es"}).text
+    assert "1 text(s) contain “cinta 4”" in es and 'id="apply"' in es
+    for find, replace, lang, revision in (("belt 4", "belt 6", "", 0), ("cinta 4", "cinta 6", "es", 1)):
+        r = c["ed"].post(f"/studio/drafts/{draft}/replace", data={"revision": str(revision), "find": find,
+                                                                  "replace": replace, "lang": lang})
+        assert r.status_code == 303, r.text
+    report = state(c["ed"], draft, "lost-bag")["document"]["steps"]["report"]["text"]
+    assert report["en"] == "Go to the Baggage Service desk by belt 6 with your tag receipt."
+    assert report["es"] == "Vaya al mostrador junto a la cinta 6."
+    assert report["ar"] == "توجه إلى مكتب خدمة الأمتعة بجوار السير 4."  # untouched: only English and Spanish were asked
+    nothing = c["ed"].post(f"/studio/drafts/{draft}/replace", data={"revision": "2", "find": "belt 99"})
+    assert nothing.status_code == 422 and "No text contains “belt 99”" in nothing.text
+
+
+def test_a_steps_history_says_who_changed_what_in_drafts_and_published_versions(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    r = c["ed"].post(f"/studio/api/drafts/{draft}/guides/wifi/edit", headers={"If-Match": '"0"'}, json={
+        "op": "set_step", "step": "staff", "text": {"en": "Ask at the information desk by gate 9."},
+        "end": step["end"]})
+    assert r.status_code == 200
+    page = c["vera"].get(f"/studio/drafts/{draft}/guides/wifi/history", params={"step": "staff"}).text
+    rows = page.split('id="history"')[1].split("</table>")[0]
+    assert f"draft {draft} (open), revision 1" in rows and "<td>ed</td>" in rows
+    assert "text (en) changed from “Ask at the information desk.” to “Ask at the information desk by gate 9.”" in rows
+    assert "published as guide version 1 (content version 1)" in rows and "<td>tests</td>" in rows
+    # Undone, the change is a second row: back as it was.
+    assert c["ed"].post(f"/studio/api/drafts/{draft}/undo", headers={"If-Match": '"1"'}).status_code == 200
+    again = c["vera"].get(f"/studio/drafts/{draft}/guides/wifi/history", params={"step": "staff"}).text
+    assert f"draft {draft} (open), revision 2" in again
+
+
+def test_a_draft_approved_for_a_time_waits_then_the_periodic_round_publishes_it(studio):
+    """Scheduled publishing: approved in the form for a time ahead (in the site's time zone, as the
+    form's field sends it), the draft waits as scheduled and kiosks see nothing new; at its time
+    the periodic round's hook (drafts.publish_due, on the server's own database) publishes it as
+    the publisher who approved it, with the note."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    assert edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "staff", "end": step["end"],
+                                          "text": {"en": "Ask at the desk by gate 9."}}, 0).status_code == 200
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    zone = ZoneInfo("UTC")  # the module's server has the default time zone
+    at = datetime.datetime.now(zone).replace(microsecond=0) + datetime.timedelta(hours=2)
+    past = c["pia"].post(f"/studio/drafts/{draft}/approve", data={
+        "note": "gate 9", "publish_at": (at - datetime.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")})
+    assert past.status_code == 422 and "must lie ahead" in past.text
+    r = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "gate 9", "publish_at": at.strftime("%Y-%m-%dT%H:%M")})
+    assert r.status_code == 303, r.text
+    page = c["vera"].get(f"/studio/drafts/{draft}").text
+    assert ">scheduled</span>" in page and "goes live at" in page
+    engine = server.engine()
+    try:
+        with engine.connect() as conn:
+            before = publish.latest_content_version(conn)
+        assert drafts.publish_due(engine, now=at.timestamp() - 60) == []  # not yet
+        published = drafts.publish_due(engine, now=at.timestamp() + 1)
+    finally:
+        engine.dispose()
+    assert published == [before + 1]
+    assert c["vera"].get(f"/studio/api/drafts/{draft}").json()["state"] == "published"
+    with server.device("kiosk-2") as k:  # every group receives it (the draft chose none)
+        assert k.get("/api/v1/content/manifest").json()["manifest"]["content_version"] == before + 1
+    assert "approved by pia: gate 9" in c["pia"].get("/dashboard/library").text
+
+
+def test_the_librarys_synonyms_are_edited_in_a_draft_checked_and_published(studio):
+    server, c = studio
+    draft = new_draft(c["ed"])
+    assert 'id="syn-en"' in c["ed"].get(f"/studio/drafts/{draft}/synonyms").text
+    lonely = c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={"revision": "0", "syn-en": "toilet"})
+    assert lonely.status_code == 422 and "_library.yaml" in html.unescape(lonely.text)
+    r = c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={
+        "revision": "0", "syn-en": "toilet, restroom, WC\nbag, luggage, suitcase", "syn-es": ""})
+    assert r.status_code == 303, r.text
+    page = c["vera"].get(f"/studio/drafts/{draft}").text
+    assert 'data-guide="_library.yaml"' in page and "synonyms (en): 2 group(s), were 0" in page
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "synonyms"}).status_code == 303
+    with server.device("kiosk-2") as k:
+        manifest = k.get("/api/v1/content/manifest").json()["manifest"]
+    assert manifest["library"]["synonyms"]["en"] == [["toilet", "restroom", "WC"], ["bag", "luggage", "suitcase"]]
+
+
+def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
+    """The periodic hook (the studio's scheduled publishing) rides on the alert loop's rounds and
+    its lease: one process of all runs it."""
+    engine = db.make_engine(str(tmp_path / "server.db"))
+    db.migrate(engine)
+    config = load_config(tmp_path, alert_interval=0.05)
+    ran = threading.Event()
+    other = Lease(engine)  # another process's lease, held: this loop must not run the hook
+    assert other.held()
+    loop = AlertLoop(engine, config, hooks=(lambda e, c: ran.set(),))
+    loop.start()
+    try:
+        assert not ran.wait(0.5)
+        other.release()
+        assert ran.wait(10), "the hook did not run once the lease was free"
+    finally:
+        loop.stop()
+        engine.dispose()
+
+
+def test_a_draft_behind_the_latest_version_is_resolved_step_by_step_then_approved(studio, tmp_path):
+    """Someone publishes from files while a draft is in review: the step both changed is a
+    conflict resolved on the page, the step only the files changed is kept from them, and the
+    draft, now based on the latest version, is approved."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    step = state(c["ed"], draft, "wifi")["document"]["steps"]["staff"]
+    assert edit(c["ed"], draft, "wifi", {"op": "set_step", "step": "staff", "end": step["end"],
+                                          "text": {"en": "Ask at the desk by gate 11."}}, 0).status_code == 200
+    assert c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": ""}).status_code == 303
+    files = make_library(tmp_path / "files", wifi_text="Can you see the network AIRPORT-GUEST?")
+    wifi = files / "wifi.yaml"
+    wifi.write_text(wifi.read_text().replace("Ask at the information desk.", "Ask at desk 2."))
+    code, _out, err = server.cli("publish", str(files), "--by", "files")
+    assert code == 0, err
+    waits = c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": ""})
+    assert waits.status_code == 409 and "Changed on both sides: wifi, step &#39;staff&#39;" in waits.text
+    page = c["pia"].get(f"/studio/drafts/{draft}/resolve").text
+    guide = page.split('data-guide="wifi"')[1].split("</section>")[0]
+    kept = guide.split("Kept from the side that changed it:")[1].split("</p>")[0]
+    assert "step &#39;network&#39;" in kept and "staff" not in kept
+    assert "Keep this draft's: text (en) changed from" in guide and "to “Ask at the desk by gate 11.”" in guide
+    assert "to “Ask at desk 2.”" in guide
+    revision = c["pia"].get(f"/studio/api/drafts/{draft}").json()["revision"]
+    unanswered = c["pia"].post(f"/studio/drafts/{draft}/resolve", data={"revision": str(revision)})
+    assert unanswered.status_code == 422 and "Choose mine or theirs" in unanswered.text
+    r = c["pia"].post(f"/studio/drafts/{draft}/resolve", data={"revision": str(revision), "r|wifi|staff": "mine"})
+    assert r.status_code == 303, r.text
+    doc = state(c["pia"], draft, "wifi")["document"]
+    assert doc["steps"]["staff"]["text"] == {"en": "Ask at the desk by gate 11."}
+    assert doc["steps"]["network"]["text"] == {"en": "Can you see the network AIRPORT-GUEST?"}
+    # Resolving is writing part of the draft: another publisher approves it.
+    assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "merged"}).status_code == 403
+    assert c["pat"].post(f"/studio/drafts/{draft}/approve", data={"note": "merged"}).status_code == 303
