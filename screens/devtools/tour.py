@@ -18,7 +18,8 @@ from kivy.clock import Clock
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = tuple(os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(","))
+# empty: no customer or staff screens, only the keyboards (KIOSK_TOUR_KEYBOARDS) and the modes' pictures
+LANGUAGES = tuple(filter(None, os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(",")))
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
 
 
