@@ -79,8 +79,9 @@ HELP = {
 }
 
 
-# the screens that show a guide's step or its end: F1 there reads the guide's own `help` if it has one
-GUIDE_SCREENS = ("step", "outcome", "person")
+# the screens that show a guide's step or its end: F1 there reads the guide's own `help` if it has
+# one (the person screen says where a person is already, the library's most specific place first)
+GUIDE_SCREENS = ("step", "outcome")
 
 
 def key_name(keycode: int) -> str | None:
