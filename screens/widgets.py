@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _measurers: dict[tuple[str, float, bool], CoreLabel] = {}
 
 
-def _measure(font_name: str, font_size: float, bold: bool):
+def line_width(font_name: str, font_size: float, bold: bool):
     """How wide a shaped line is drawn: its Arabic runs in `font_name`, its ASCII runs in the Latin
     font (as mark_font_runs draws them), in the label's weight. Measured any other way (regular for
     a bold label, the Arabic font's digits for the Latin font's) a line can come out wider than
@@ -70,7 +70,7 @@ class ShapedText:
             self.halign = "right" if self.base_halign == "left" else self.base_halign
             width = self.text_size[0] if self.text_size and self.text_size[0] else 0
             pad = self.padding[0] + self.padding[2] if len(self.padding) == 4 else 0
-            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size, self.bold))
+            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), line_width(self.font_name, self.font_size, self.bold))
             # The Arabic font has no Latin letters and no ASCII punctuation such as ( ) or "; any
             # ASCII run is drawn in the Latin font, or it would show as empty boxes.
             if any(ch.isascii() and ch.isprintable() and not ch.isspace() for ch in visual):
