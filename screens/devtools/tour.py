@@ -22,16 +22,7 @@ log = logging.getLogger(__name__)
 LANGUAGES = tuple(filter(None, os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(",")))
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
 
-
-class Settle(float):
-    """A wait for the screen to settle before a picture (the `yield SETTLE`s), as opposed to a
-    plain number of seconds (a thread's work, a retry): with KIOSK_TOUR_QUIET=1 it ends as soon as
-    QUIET_FRAMES frames in a row drew nothing new, after MIN_SETTLE s, and lasts at most its value."""
-
-
-SETTLE = Settle(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
-QUIET = os.environ.get("KIOSK_TOUR_QUIET") == "1"
-QUIET_FRAMES, MIN_SETTLE = 3, 0.1
+SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
 # whose keyboards are photographed (<lang>-20-keyboard ...); zh builds the pinyin lexicon first
 KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,de,ar,zh").split(",")))
 # KIOSK_TOUR_PROBES=1: beside each PNG, `<name>.json`, the UI probe's snapshot of that screen
@@ -455,12 +446,8 @@ class ScreenshotTour:
         Clock.schedule_once(lambda *_: self._run_tour(app), 0.5)
 
     def _run_tour(self, app) -> None:
-        from kivy.core.window import Window
-
         app.build_screens()
         steps = iter(tour(app, self.out))
-        flips = [0]
-        Window.bind(on_flip=lambda *_: flips.__setitem__(0, flips[0] + 1))
 
         def advance(*_):
             try:
@@ -468,18 +455,6 @@ class ScreenshotTour:
             except StopIteration:
                 app.shut_down("the screenshot tour is done")
                 return
-            if QUIET and isinstance(wait, Settle):
-                until_quiet(time.monotonic(), float(wait))
-            else:
-                Clock.schedule_once(advance, wait)
-
-        def until_quiet(started: float, longest: float, seen: int = -1, quiet: int = 0) -> None:
-            """Frame by frame until QUIET_FRAMES frames in a row were not redrawn."""
-            quiet = quiet + 1 if flips[0] == seen else 0
-            waited = time.monotonic() - started
-            if (quiet >= QUIET_FRAMES and waited >= MIN_SETTLE) or waited >= longest:
-                advance()
-            else:
-                Clock.schedule_once(lambda _dt: until_quiet(started, longest, flips[0], quiet), 0)
+            Clock.schedule_once(advance, wait)
 
         Clock.schedule_once(advance, 0.3)

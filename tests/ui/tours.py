@@ -33,8 +33,7 @@ def run_tour(size: str, langs: str, out: Path, modes: str = "normal", *, custome
     """`kiosk screenshots` on an Xvfb of exactly `size`, as an unregistered kiosk (the tour still
     shows every screen, handoff included); returns the folder of PNGs and probe snapshots."""
     width, height = size.split("x")
-    # each picture once the screen has drawn nothing new for a few frames (at most 1 s)
-    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_QUIET="1", KIOSK_TOUR_SETTLE="1.0", KIOSK_TOUR_KEYBOARDS=keyboards,
+    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_SETTLE="0.3", KIOSK_TOUR_KEYBOARDS=keyboards,
                KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(out / "kivy-home"), PYTHONPATH=str(REPO))
     for name in ("DISPLAY", "KIOSK_WINDOW_SIZE", "KIOSK_TOKEN", "KIOSK_PUBLIC_URL", "KIOSK_SERVER_URL",
                  "KIOSK_TOUR_CUSTOMER_ONLY"):
