@@ -33,7 +33,8 @@ from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_rati
 from tests.ui.reading import reading_order_problems
 from tests.ui.tours import MODES, PORTRAIT, customer_snapshots, run_tour, tours_at
 
-pytestmark = pytest.mark.ui
+# the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
 # portrait is the suite's (the reach rule, the narrowest lines); the landscape sizes are the matrix's
 SIZES = [PORTRAIT, "1920x1080", "1280x800"]

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-pytestmark = pytest.mark.ui
+# the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
 SCREENS = ["01-attract", "02-home", "03-search-results", "04-no-results", "05-step", "06-outcome-resolved",
            "07-outcome-escalate", "08-feedback", "09-thanks", "10-handoff", "11-idle-overlay", "12-staff-pin",
