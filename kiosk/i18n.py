@@ -78,15 +78,27 @@ def script_of(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def shape(text: str) -> str:
+def shape(text: str, base_dir: str | None = None) -> str:
     """Text as it must be drawn by a left-to-right renderer: Arabic letters joined and each line
-    reordered right to left. Text without right-to-left letters comes back unchanged."""
+    reordered right to left. Text without right-to-left letters comes back unchanged. `base_dir`
+    ("R" or "L") is the paragraph's direction when `text` is one line of a longer paragraph: a
+    wrapped line that starts with a Latin word ("Gate B12 ...") still runs right to left."""
     if not is_rtl_text(text):
         return text
     import arabic_reshaper
     from bidi import get_display
 
-    return "\n".join(_mirror(get_display(arabic_reshaper.reshape(line))) for line in text.split("\n"))
+    return "\n".join(_mirror(get_display(arabic_reshaper.reshape(line), base_dir=base_dir or paragraph_dir(line)))
+                     for line in text.split("\n"))
+
+
+_STRONG_LTR = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u052f\u2e80-\u9fff]")
+
+
+def paragraph_dir(text: str) -> str:
+    """"R" or "L": the direction of a paragraph, from its first strong letter (Unicode's rule P2)."""
+    rtl, ltr = _ARABIC.search(text), _STRONG_LTR.search(text)
+    return "R" if rtl and (ltr is None or rtl.start() < ltr.start()) else "L"
 
 
 _MIRRORED = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
@@ -108,35 +120,48 @@ def _mirror(visual: str) -> str:
 _ASCII_RUN = re.compile(r"[\x21-\x7e]+(?: +[\x21-\x7e]+)*")
 
 
+def font_runs(visual: str) -> list[tuple[str, str]]:
+    """A drawn Arabic line cut into the runs each font draws: ("latin", text) for ASCII runs (the
+    Arabic font has no Latin letters), ("arabic", text) for the rest. The label draws them so
+    (mark_font_runs), and the wrapping measures them so (the widgets' measuring function)."""
+    out, last = [], 0
+    for m in _ASCII_RUN.finditer(visual):
+        if m.start() > last:
+            out.append(("arabic", visual[last:m.start()]))
+        out.append(("latin", m.group()))
+        last = m.end()
+    if last < len(visual):
+        out.append(("arabic", visual[last:]))
+    return out
+
+
 def mark_font_runs(visual: str, font_name: str) -> str:
     """Kivy markup that draws the ASCII runs of an Arabic line in `font_name`: the Arabic font has
     no Latin letters, and Kivy's text providers do no font fallback of their own."""
     def esc(text: str) -> str:
         return text.replace("&", "&amp;").replace("[", "&bl;").replace("]", "&br;")
 
-    out, last = [], 0
-    for m in _ASCII_RUN.finditer(visual):
-        out.append(esc(visual[last:m.start()]))
-        out.append(f"[font={font_name}]{esc(m.group())}[/font]")
-        last = m.end()
-    out.append(esc(visual[last:]))
-    return "".join(out)
+    return "".join(f"[font={font_name}]{esc(run)}[/font]" if script == "latin" else esc(run)
+                   for script, run in font_runs(visual))
 
 
 def wrap_rtl(text: str, width: float, measure: Callable[[str], float]) -> str:
-    """Break `text` into lines no wider than `width` (as measured on the shaped text), then shape
-    each line on its own. Shaping a whole paragraph first would put its last words on top."""
+    """Break `text` into lines no wider than `width` (as `measure` finds the shaped line, in the
+    fonts and weight it is drawn in), then shape each line on its own with its paragraph's
+    direction. Shaping a whole paragraph first and letting the label wrap it would put its last
+    words on top. A word wider than the line keeps a line of its own (never broken inside)."""
     if not is_rtl_text(text) or width <= 0:
         return shape(text)
-    lines: list[str] = []
+    lines: list[tuple[str, str]] = []
     for paragraph in text.split("\n"):
+        base = paragraph_dir(paragraph)
         current = ""
         for word in paragraph.split(" "):
             candidate = f"{current} {word}" if current else word
-            if current and measure(shape(candidate)) > width:
-                lines.append(current)
+            if current and measure(shape(candidate, base)) > width:
+                lines.append((current, base))
                 current = word
             else:
                 current = candidate
-        lines.append(current)
-    return "\n".join(shape(line) for line in lines)
+        lines.append((current, base))
+    return "\n".join(shape(line, base) for line, base in lines)

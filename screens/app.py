@@ -33,6 +33,7 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
+from contract.guides import pick
 from kiosk import i18n, untranslated, watchdog
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
@@ -418,6 +419,13 @@ class KioskApp(App):
         view = self.engine.current() if self.engine.position is not None else None
         guide = self.store.guide(view.guide_id)[0] if view is not None else None
         return where_to_find_a_person(self.store.library_settings(), guide, self.settings.site, self.lang)
+
+    def guide_help(self) -> str:
+        """The current guide's own `help` in the customer's language (else its default language),
+        or "" when it has none or no guide is open: what audio mode's Help key reads there."""
+        view = self.engine.current() if self.engine.position is not None else None
+        guide = self.store.guide(view.guide_id)[0] if view is not None else None
+        return pick(guide.help, self.lang, guide.language) if guide is not None and guide.help else ""
 
     def tell_us_more(self) -> None:
         """Stars and a comment, only when the traveller asks for them."""

@@ -79,6 +79,11 @@ HELP = {
 }
 
 
+# the screens that show a guide's step or its end: F1 there reads the guide's own `help` if it has
+# one (the person screen says where a person is already, the library's most specific place first)
+GUIDE_SCREENS = ("step", "outcome")
+
+
 def key_name(keycode: int) -> str | None:
     """Kivy's name of a key code ("tab", "f1", "numpad5"), as kiosk.toml's key map names keys."""
     from kivy.core.window import Keyboard
@@ -289,9 +294,14 @@ class Navigator:
             self._speak_focused()
 
     def do_help(self) -> None:
+        """The keys, then in a guide that has its own `help` (shared/DESIGN.md) that help, else what
+        this screen is for."""
         name = self.screen_name()
         texts = [self.app.t(HELP_GENERAL)]
-        if name in HELP:
+        guide_help = self.app.guide_help() if name in GUIDE_SCREENS else ""
+        if guide_help:
+            texts.append(guide_help)
+        elif name in HELP:
             texts.append(self.app.t(HELP[name]))
         self._say(texts, "help")
 

@@ -20,6 +20,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.widget import Widget
 
+from kiosk.i18n import shape
 from kiosk.keyboard import (
     ACTION_NAMES,
     WORD_LABELS,
@@ -30,7 +31,8 @@ from kiosk.keyboard import (
     load_layout,
 )
 from screens.background import run_in_background
-from screens.widgets import KLabel, ShapedText
+from screens.theme import font_for
+from screens.widgets import KLabel, ShapedText, line_width
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +49,30 @@ class KeyboardKey(ShapedText, Button):
     spoken = StringProperty("")
     key = ObjectProperty(None, allownone=True)
     is_action = BooleanProperty(False)  # drawn in the button colour: Shift, Delete, Search ...
-    # A long word on a narrow key ("إخفاء لوحة المفاتيح" in portrait) is drawn smaller until it fits
-    # the key, never clipped; from its full size down to FIT_FLOOR of it.
+    # A long word on a narrow key ("Leertaste", "Ausblenden" in large text, "إخفاء لوحة المفاتيح" in
+    # portrait) is drawn smaller until its widest word fits the key whole (a key's word is never
+    # broken), then smaller again while its lines are taller than the key, down to FIT_FLOOR.
     fit_scale = NumericProperty(1.0)
     FIT_FLOOR = 0.6
 
-    def on_raw(self, *_):  # not on_text: the shaped text changes as the font shrinks
-        self.fit_scale = 1.0
+    _fitted_for = 0.0  # the theme's size for this key when its words were last fitted
 
-    def on_size(self, *_):
-        self.fit_scale = 1.0
+    def on_raw(self, *_):  # not on_text: the shaped text changes as the font shrinks
+        self._fit_words()
+
+    def on_text_size(self, *_):
+        self._fit_words()
+
+    def on_font_size(self, *_):
+        if abs(self.font_size / self.fit_scale - self._fitted_for) > 0.5:  # the theme's size changed
+            self._fit_words()
+
+    def _fit_words(self) -> None:
+        full = self._fitted_for = self.font_size / self.fit_scale  # the size the theme gives this key
+        room = (self.text_size[0] or 0) - 2
+        words = self.raw.split()
+        widest = max((line_width(font_for(self.raw), full, self.bold)(shape(word)) for word in words), default=0)
+        self.fit_scale = min(1.0, room / widest) if widest and room > 0 else 1.0
 
     def on_texture_size(self, _, texture_size):
         too_big = texture_size[1] > self.height * 0.95 or texture_size[0] > self.width

@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 from kivy.app import App
-from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics.texture import Texture
@@ -24,20 +23,27 @@ from kivy.uix.widget import Widget
 
 from contract.guides import image_kind
 from contract.images import ImageRefused, header_size
-from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
+from kiosk.i18n import font_runs, is_rtl_text, mark_font_runs, wrap_rtl
 from screens.theme import FONT_FOR_SCRIPT, font_for
 
 log = logging.getLogger(__name__)
 
-_measurers: dict[tuple[str, float], CoreLabel] = {}
+_measurers: dict[tuple[str, float, bool], CoreLabel] = {}
 
 
-def _measure(font_name: str, font_size: float):
-    key = (font_name, round(font_size, 1))
-    if key not in _measurers:
-        _measurers[key] = CoreLabel(font_name=font_name, font_size=font_size)
-    core = _measurers[key]
-    return lambda s: core.get_extents(s)[0]
+def line_width(font_name: str, font_size: float, bold: bool):
+    """How wide a shaped line is drawn: its Arabic runs in `font_name`, its ASCII runs in the Latin
+    font (as mark_font_runs draws them), in the label's weight. Measured any other way (regular for
+    a bold label, the Arabic font's digits for the Latin font's) a line can come out wider than
+    its box, and Kivy's own wrapping of the reordered line puts its last words on top."""
+    def core(name: str) -> CoreLabel:
+        key = (name, round(font_size, 1), bold)
+        if key not in _measurers:
+            _measurers[key] = CoreLabel(font_name=name, font_size=font_size, bold=bold)
+        return _measurers[key]
+
+    fonts = {"arabic": core(font_name), "latin": core(FONT_FOR_SCRIPT["latin"])}
+    return lambda visual: sum(fonts[script].get_extents(run)[0] for script, run in font_runs(visual))
 
 
 class ShapedText:
@@ -49,11 +55,12 @@ class ShapedText:
     base_halign = OptionProperty("left", options=["left", "center", "right", "justify"])
 
     def __init__(self, **kwargs):
-        self._reshape_trigger = Clock.create_trigger(self._reshape, -1)
         super().__init__(**kwargs)
-        self.fbind("raw", self._reshape)  # at once: a probe or a test must never see stale text
-        self.fbind("width", self._reshape_trigger)
-        self.fbind("font_size", self._reshape_trigger)
+        # at once, never on a clock trigger: a probe or a test must never see stale text, and a
+        # line broken for the old width or font size would be wrapped again by Kivy itself, which
+        # (the line being reordered already) puts its last words on top
+        for name in ("raw", "text_size", "font_size", "bold", "padding"):
+            self.fbind(name, self._reshape)
         self._reshape()
 
     def _reshape(self, *_):
@@ -63,7 +70,7 @@ class ShapedText:
             self.halign = "right" if self.base_halign == "left" else self.base_halign
             width = self.text_size[0] if self.text_size and self.text_size[0] else 0
             pad = self.padding[0] + self.padding[2] if len(self.padding) == 4 else 0
-            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), _measure(self.font_name, self.font_size))
+            visual = wrap_rtl(raw, max(0, (width or 0) - pad - 4), line_width(self.font_name, self.font_size, self.bold))
             # The Arabic font has no Latin letters and no ASCII punctuation such as ( ) or "; any
             # ASCII run is drawn in the Latin font, or it would show as empty boxes.
             if any(ch.isascii() and ch.isprintable() and not ch.isspace() for ch in visual):

@@ -42,3 +42,12 @@ def test_paragraphs_stay_apart_and_latin_text_is_untouched():
     lines = wrap_rtl(text, WIDTH, measure).split("\n")
     assert lines[-1] == shape("قف هنا"), "a new paragraph starts a new line"
     assert wrap_rtl("Go to belt 4 and ask at the desk", 10, measure) == "Go to belt 4 and ask at the desk"
+
+
+def test_a_line_that_starts_with_a_latin_word_still_runs_right_to_left():
+    """Each line takes its paragraph's direction: "Gate B12" opening the second line stays at the
+    line's right end, where an Arabic reader starts it, not at its left as a Latin line would."""
+    text = "اذهب الآن إلى Gate B12 ثم انتظر هناك"
+    lines = wrap_rtl(text, len(shape("اذهب الآن إلى")), measure).split("\n")
+    assert lines[0] == shape("اذهب الآن إلى")
+    assert lines[1].startswith(shape("ثم")) and lines[1].endswith("Gate B12"), lines

@@ -14,7 +14,16 @@ import time
 
 from kivy.clock import Clock
 
+from kiosk.i18n import is_rtl_text
+
 PROBE_SETTLE = 0.08  # seconds without a changed frame before the test probe is written
+
+
+def drawn_lines(label) -> list[str]:
+    """The lines of a label's text as Kivy laid them out (its own wrapping included), top first,
+    each in drawing order (left to right), without markup."""
+    core = getattr(label, "_label", None)
+    return ["".join(word.text for word in line.words) for line in getattr(core, "_cached_lines", None) or []]
 
 
 class Probe:
@@ -116,6 +125,10 @@ class Probe:
                            "visible": [left + round(vx0), top + round(height - vy1), round(vx1 - vx0), round(vy1 - vy0)],
                            "texture": [round(v) for v in widget.texture_size],
                            "scrolls": clip != full}  # inside a ScrollView: may reach past it
+                    if is_rtl_text(text):
+                        # right-to-left text as Kivy drew it, line by line, top first: the audit
+                        # checks the lines read in the text's order (tests/ui/reading.py)
+                        box["lines"] = drawn_lines(widget)
                     if isinstance(widget, Button):
                         if not widget.disabled:
                             # primary: drawn highlighted (a lit star, the chosen folder)

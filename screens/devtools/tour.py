@@ -18,8 +18,10 @@ from kivy.clock import Clock
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = tuple(os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(","))
+# empty: no customer or staff screens, only the keyboards (KIOSK_TOUR_KEYBOARDS) and the modes' pictures
+LANGUAGES = tuple(filter(None, os.environ.get("KIOSK_TOUR_LANGUAGES", "en,zh,ar").split(",")))
 SEARCH_WORDS = {"en": "bag", "zh": "行李", "ar": "حقيبة", "es": "maleta", "fr": "valise", "de": "koffer"}
+
 SETTLE = float(os.environ.get("KIOSK_TOUR_SETTLE", "0.6"))
 # whose keyboards are photographed (<lang>-20-keyboard ...); zh builds the pinyin lexicon first
 KEYBOARDS = tuple(filter(None, os.environ.get("KIOSK_TOUR_KEYBOARDS", "en,es,fr,de,ar,zh").split(",")))
@@ -113,7 +115,9 @@ def tour(app, out: Path):
     prober.app = app
     folder = {"dir": out}
 
-    def shoot(name: str) -> None:
+    def shoot(name: str, focus: bool = False) -> None:
+        """The picture, and with PROBES its snapshot; with `focus` (the customer screens, which
+        the layout audit reads) also a round of audio mode's focus through every control."""
         where = folder["dir"]
         where.mkdir(parents=True, exist_ok=True)
         target = where / f"{name}.png"
@@ -123,7 +127,8 @@ def tour(app, out: Path):
         os.replace(written, target)
         if PROBES:
             snap = prober.snapshot(Window)
-            snap["focus_walk"] = focus_walk(app)  # after the picture: the walk scrolls lists
+            if focus:
+                snap["focus_walk"] = focus_walk(app)  # after the picture: the walk scrolls lists
             (where / f"{name}.json").write_text(json.dumps(snap, ensure_ascii=False), encoding="utf-8")
         log.info("screenshot %s", target)
 
@@ -136,7 +141,8 @@ def tour(app, out: Path):
     for mode in MODES:
         folder["dir"] = out if mode == "normal" else out / mode
         for lang in LANGUAGES:
-            yield from _customer(app, lang, MODE_SWITCHES[mode], shoot, walk, guide, outcomes)
+            yield from _customer(app, lang, MODE_SWITCHES[mode], lambda name: shoot(name, focus=True), walk, guide,
+                                 outcomes)
             if CUSTOMER_ONLY or mode != "normal":
                 continue
             yield from _staff(app, lang, shoot)
@@ -373,8 +379,8 @@ def _press_action(keyboard, code: str) -> None:
 def _keyboards(app, shoot):
     """Each language's keyboard on home, its pages (Shift, symbols, accents) and the pinyin bar:
     <lang>-20-keyboard, -21-keyboard-shift, -22-keyboard-symbols, -23-keyboard-accents,
-    zh-24-pinyin-candidates (\"xingli\" typed), zh-25-pinyin-chosen (the first one tapped) and
-    en-26-keyboard-large-contrast."""
+    zh-24-pinyin-candidates (\"xingli\" typed), zh-25-pinyin-chosen (the first one tapped),
+    <lang>-29-keyboard-large (large text) and en-26-keyboard-large-contrast."""
     home = app.screens["home"]
     for lang in KEYBOARDS:
         word = KEYBOARD_WORDS.get(lang, "")
@@ -401,6 +407,11 @@ def _keyboards(app, shoot):
             yield SETTLE
             shoot(f"{lang}-23-keyboard-accents")
             _press_action(keyboard, "accent")
+        # large text: every key's words whole on its key (a long one is drawn smaller)
+        app.theme.large_text = True
+        yield SETTLE
+        shoot(f"{lang}-29-keyboard-large")
+        app.theme.large_text = False
         if lang == "zh":
             for _ in range(100):  # the lexicon is built the first time (a few seconds)
                 if keyboard.pinyin_state != "loading":

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from devtools.procs import wait_for
+from tests.ui.tours import portrait_tour  # noqa: F401 (a fixture: the suite's one set of pictures)
 
 REPO = Path(__file__).resolve().parents[2]
 KIOSK = Path(sys.executable).with_name("kiosk")

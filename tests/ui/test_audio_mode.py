@@ -7,8 +7,9 @@ from the recording speech backend (KIOSK_TEST_SPEECH), in order, with its langua
   its state ("selected");
 - each screen change says the screen's heading first (the probe's first text) and the focused
   control last, and nothing that is not drawn;
-- Enter chooses, Backspace goes back, F1 says the screen's help, F10 / F2 change the volume and
-  repeat; in Arabic the left arrow moves forward;
+- Enter chooses, Backspace goes back, F1 says the guide's own `help` in a guide that has one (the
+  screen's help elsewhere), F10 / F2 change the volume and repeat; in Arabic the left arrow moves
+  forward;
 - the focus ring stands out >= 3:1 from what surrounds it, in normal and high contrast (pixels of
   a capture of the X screen);
 - at the session's end audio mode, the volume and the modes go back for the next traveller.
@@ -17,6 +18,7 @@ from the recording speech backend (KIOSK_TEST_SPEECH), in order, with its langua
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -24,7 +26,7 @@ import pytest
 from contract.guides import pick
 from kiosk.i18n import tr
 from screens.focus import HELP, HELP_GENERAL, RING_INNER_MM, RING_OUTER_MM, contrast
-from tests.ui.conftest import WINDOW
+from tests.ui.conftest import KIOSK, REPO, WINDOW
 
 pytestmark = pytest.mark.ui
 
@@ -134,8 +136,24 @@ def ring_contrasts(kiosk, focus: dict, snap: dict) -> tuple[float, float]:
             return found
 
 
+# the guide's optional `help` (shared/DESIGN.md), given to lost-baggage in the library this kiosk runs
+GUIDE_HELP = "The Baggage Service desk is next to belt 4. It is open day and night."
+
+
+def import_library_with_guide_help(tmp_path) -> None:
+    """The sample library with lost-baggage given a `help` field, imported into the data dir the
+    kiosk will run with (so it is not filled from the bundled sample)."""
+    library = tmp_path / "library"
+    shutil.copytree(REPO / "assets" / "library", library)
+    with (library / "lost-baggage.yaml").open("a", encoding="utf-8") as fh:
+        fh.write(f"help:\n  en: {GUIDE_HELP}\n")
+    subprocess.run([str(KIOSK), "import", "--data-dir", str(tmp_path), str(library)], check=True,
+                   capture_output=True, timeout=120)
+
+
 def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_kiosk, tmp_path, library):
     speech = tmp_path / "speech.jsonl"
+    import_library_with_guide_help(tmp_path)
     kiosk = start_kiosk(KIOSK_TEST_SPEECH=str(speech))
     ear = Listener(kiosk, speech)
     guide = library.guides["lost-baggage"]
@@ -185,11 +203,11 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     assert texts[0] == guide.title["en"] and belt.text["en"] in texts
     assert ear.focused(snap)["id"] == "choice:0" and texts[-1] == belt.choices[0].label["en"]
 
-    # F1: the screen's help; F2: again
-    snap, said = ear.press_expecting("F1", HELP["step"])
-    assert [s["text"] for s in said] == [HELP_GENERAL, HELP["step"]]
-    snap, said = ear.press_expecting("F2", HELP["step"])
-    assert [s["text"] for s in said] == [HELP_GENERAL, HELP["step"]]
+    # F1 in a guide with its own help: the keys, then the guide's help; F2: again
+    snap, said = ear.press_expecting("F1", GUIDE_HELP)
+    assert [s["text"] for s in said] == [HELP_GENERAL, GUIDE_HELP]
+    snap, said = ear.press_expecting("F2", GUIDE_HELP)
+    assert [s["text"] for s in said] == [HELP_GENERAL, GUIDE_HELP]
 
     ear.move_to("choice:1")
     snap, said = ear.activate_to_screen("step")
@@ -209,6 +227,9 @@ def test_a_guide_and_feedback_with_the_keys_alone_in_english_then_arabic(start_k
     # one key at the outcome: Yes is the whole answer; "Tell us more" only when asked for
     snap, said = ear.activate_to_screen("thanks")
     assert said[0]["text"] == "Glad it helped!"
+    # out of the guide, F1 says what this screen is for
+    snap, said = ear.press_expecting("F1", HELP["thanks"])
+    assert [s["text"] for s in said] == [HELP_GENERAL, HELP["thanks"]]
     ear.move_to("thanks:more")
     snap, said = ear.activate_to_screen("feedback")
     assert ear.focused(snap)["id"] == "stars:1"

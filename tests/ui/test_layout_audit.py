@@ -1,51 +1,45 @@
-"""The layout audit (issue 12): the real app at 1920x1080, 1080x1920 and 1280x800, each on an Xvfb
-of its own sized for the screen, walked through every customer screen by `kiosk screenshots`
-(KIOSK_TOUR_PROBES=1 writes the UI probe's snapshot beside each PNG), then measured in millimetres
-on the configured panel (the default 23.8" panel whose lower edge is 700 mm above the floor):
+"""The layout audit (issue 12): the real app walked through every customer screen by `kiosk
+screenshots` on an Xvfb sized for the screen (tests/ui/tours.py: KIOSK_TOUR_PROBES=1 writes the UI
+probe's snapshot beside each PNG), then measured in millimetres on the configured panel (the
+default 23.8" panel whose lower edge is 700 mm above the floor):
 
 - every touch target at least 15 mm both ways, and at least 5 mm between two targets;
 - in portrait every control's centre 380-1220 mm above the floor (EN 301 549 §8.3, ADA reach);
 - in Arabic each control's centre at W - x of the same control in English, within 2 mm;
 - no label's text larger than its box (clipped), and nothing outside the window;
+- Arabic text as Kivy drew it reads in its own order: first words on the top line, each line
+  right to left (tests/ui/reading.py);
 - contrast measured from the screenshot's pixels inside each probed box: text against its
   background at least 4.5:1, a control's boundary (its frame, or its fill) against what surrounds
   it at least 3:1 (WCAG 2.2 1.4.3 and 1.4.11).
 - every probed control takes the audio mode's focus (Tab, sent as Window key events), and what is
   said for it is exactly its drawn label (with "selected" when it is).
 
-The suite audits en and ar in normal mode at the three sizes, and in large text and high contrast
-at 1280x800; the rest of the matrix (zh, de, and the modes at the other sizes) is marked
-`matrix`, which .ci/run runs as a step of its own.
+The suite audits the portrait panel, 1080x1920 (the reach rule, the narrowest lines), in en and ar,
+in normal mode, large text and high contrast: the pictures the suite takes once (the
+`portrait_tour` fixture, shared with test_screenshots). The landscape sizes (1920x1080, 1280x800)
+in every mode, and zh and de at every size, are marked `matrix`, which .ci/run runs as a step of
+its own.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_ratio
+from tests.ui.reading import reading_order_problems
+from tests.ui.tours import MODES, PORTRAIT, customer_snapshots, run_tour, tours_at
 
-pytestmark = pytest.mark.ui
+# the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[2]
-KIOSK = Path(sys.executable).with_name("kiosk")
-SIZES = ["1920x1080", "1080x1920", "1280x800"]
+# portrait is the suite's (the reach rule, the narrowest lines); the landscape sizes are the matrix's
+SIZES = [PORTRAIT, "1920x1080", "1280x800"]
 MIN_TARGET_MM, MIN_GAP_MM, MIRROR_MM = 15.0, 5.0, 2.0
 MIN_TEXT_RATIO, MIN_BOUNDARY_RATIO = 4.5, 3.0
-# the customer's screens: attract to the idle overlay, where a person is, the accessibility panel
-CUSTOMER_SHOTS = set(range(1, 12)) | {27, 28}
-MODES = ("large", "contrast")
-# the suite audits the modes at the smallest landscape panel resolution (the most crowded, and the
-# quickest to shoot); the matrix audits them at the other two sizes
-MODES_SIZE = "1280x800"
 REACH_MM = (380.0, 1220.0)
 # Keyboards keep their layout's own key order in every language (issue 13 owns the layouts); a
 # keyboard is not mirrored, so its keys are left out of the mirror rule.
@@ -55,47 +49,17 @@ NOT_MIRRORED = ("key:",)
 SLOTS = ("category:", "guide:")
 
 
-def run_tour(size: str, langs: str, out: Path, modes: str = "normal") -> dict[str, dict]:
-    """`kiosk screenshots` on an Xvfb of exactly `size`; returns {shot name: probe snapshot} for
-    the customer screens (CUSTOMER_SHOTS), named "<mode>/<lang>-NN-<screen>" in a mode but
-    normal; each snapshot's "png" is its screenshot's path."""
-    width, height = size.split("x")
-    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_SETTLE="0.3", KIOSK_TOUR_CUSTOMER_ONLY="1",
-               KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(out / "kivy-home"),
-               PYTHONPATH=str(REPO))
-    env.pop("DISPLAY", None)
-    env.pop("KIOSK_WINDOW_SIZE", None)
-    shots = out / "shots"
-    proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24 +extension GLX",
-                           str(KIOSK), "screenshots", str(shots), "--size", size, "--languages", langs,
-                           "--modes", modes,
-                           "--data-dir", str(out / "data")],
-                          check=False, env=env, cwd=REPO, capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-3000:]
-    found = {}
-    for path in sorted(shots.rglob("*.json")):
-        if path.name == "probe.json":
-            continue
-        number = int(path.stem.split("-")[1])
-        if number in CUSTOMER_SHOTS:
-            name = path.relative_to(shots).with_suffix("").as_posix()
-            found[name] = dict(json.loads(path.read_text(encoding="utf-8")), png=str(path.with_suffix(".png")))
-    assert found, f"no probe snapshots in {shots}"
-    return found
+@pytest.fixture(scope="module")
+def shots(portrait_tour) -> dict[str, dict]:
+    """{shot: snapshot} of every customer screen at 1080x1920 in en and ar, normal, large text and
+    high contrast: the suite's one set of pictures (tests/ui/tours.py)."""
+    return portrait_tour[1]
 
 
 @pytest.fixture(scope="module")
-def tours(tmp_path_factory) -> dict[str, dict[str, dict]]:
-    """The three sizes at once (each its own Xvfb and app): {size: {shot: snapshot}}."""
-    def one(size):
-        return size, run_tour(size, "en,ar", tmp_path_factory.mktemp(f"audit-{size}"))
-
-    with ThreadPoolExecutor(len(SIZES) + 1) as pool:
-        modes = pool.submit(run_tour, MODES_SIZE, "en,ar", tmp_path_factory.mktemp("audit-modes"),
-                            ",".join(MODES))
-        found = dict(pool.map(one, SIZES))
-    found[MODES_SIZE].update(modes.result())
-    return found
+def landscape(tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """The matrix's: the two landscape sizes, en and ar, in every mode: {size: {shot: snapshot}}."""
+    return {size: tours_at(size, tmp_path_factory)[1] for size in SIZES[1:]}
 
 
 # --- contrast, from the screenshot's pixels (tests/ui/pixels.py) ---------------------------------
@@ -231,31 +195,10 @@ def mirror_problems(shots: dict[str, dict]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_targets_are_15_mm_and_5_mm_apart(tours, size):
-    problems = [p for name, snap in tours[size].items() for p in target_problems(name, snap)]
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_no_text_is_clipped_and_nothing_leaves_the_window(tours, size):
-    problems = [p for name, snap in tours[size].items() for p in box_problems(name, snap)]
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_arabic_mirrors_the_whole_layout(tours, size):
-    problems = mirror_problems(tours[size])
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_text_and_boundaries_keep_their_contrast_in_every_mode(tours, size):
-    shots = tours[size]
-    if size == MODES_SIZE:
-        assert {name.split("/")[0] for name in shots if "/" in name} == set(MODES), "the modes were audited"
-    problems = [p for name, snap in shots.items() for p in contrast_problems(name, snap)]
-    assert not problems, "\n".join(problems)
+def reading_problems(name: str, snap: dict) -> list[str]:
+    """Right-to-left text drawn in its own order, line by line (tests/ui/reading.py)."""
+    return [p for item in snap["label_boxes"] + snap["buttons"] if item.get("lines")
+            for p in reading_order_problems(f"{name}: {(item.get('id') or item['text'])[:30]!r}", item["text"], item["lines"])]
 
 
 def focus_problems(name: str, snap: dict) -> list[str]:
@@ -280,46 +223,88 @@ def focus_problems(name: str, snap: dict) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_every_control_takes_the_focus_and_says_its_label(tours, size):
-    problems = [p for name, snap in tours[size].items() for p in focus_problems(name, snap)]
+def every_problem(shots: dict[str, dict], portrait: bool) -> list[str]:
+    """Every rule on every shot: what the matrix checks at each size in one go."""
+    problems = [p for name, snap in shots.items()
+                for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
+                + reading_problems(name, snap) + focus_problems(name, snap)
+                + (reach_problems(name, snap) if portrait else [])]
+    return problems + mirror_problems(shots)
+
+
+def test_the_suite_audits_portrait_in_every_mode(shots):
+    assert all(snap["window"] == [1080, 1920] for snap in shots.values())
+    assert {name.split("/")[0] for name in shots if "/" in name} == set(MODES)
+    assert {name.rsplit("/", 1)[-1][:2] for name in shots} == {"en", "ar"}
+
+
+def test_targets_are_15_mm_and_5_mm_apart(shots):
+    problems = [p for name, snap in shots.items() for p in target_problems(name, snap)]
     assert not problems, "\n".join(problems)
 
 
-def test_in_portrait_every_control_is_within_reach(tours):
-    shots = tours["1080x1920"]
-    assert all(snap["window"] == [1080, 1920] for snap in shots.values())
+def test_no_text_is_clipped_and_nothing_leaves_the_window(shots):
+    problems = [p for name, snap in shots.items() for p in box_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
+def test_arabic_text_reads_top_line_first_in_every_mode(shots):
+    """Every Arabic label and button as Kivy drew it, large text included: the first words on the
+    top line, each line right to left (the step's question is bold: measured bold)."""
+    assert any(snap.get("lines") for name, s in shots.items() if "large/ar-05" in name for snap in s["label_boxes"])
+    problems = [p for name, snap in shots.items() for p in reading_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
+def test_arabic_mirrors_the_whole_layout(shots):
+    problems = mirror_problems(shots)
+    assert not problems, "\n".join(problems)
+
+
+def test_text_and_boundaries_keep_their_contrast_in_every_mode(shots):
+    problems = [p for name, snap in shots.items() for p in contrast_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_control_takes_the_focus_and_says_its_label(shots):
+    problems = [p for name, snap in shots.items() for p in focus_problems(name, snap)]
+    assert not problems, "\n".join(problems)
+
+
+def test_in_portrait_every_control_is_within_reach(shots):
     problems = [p for name, snap in shots.items() for p in reach_problems(name, snap)]
     assert not problems, "\n".join(problems)
 
 
-def test_sizes_come_from_the_panel(tours):
+def test_sizes_come_from_the_panel(shots):
+    """Pixels per millimetre from the panel's diagonal and the window, and a bar button 18 mm tall."""
+    step = shots["en-05-step"]
+    assert step["mm"] == pytest.approx(math.hypot(1080, 1920) / (23.8 * 25.4))
+    back = next(b for b in step["buttons"] if b["id"] == "back")
+    assert mm(step, back["box"][3]) == pytest.approx(18.0, abs=0.5)
+
+
+@pytest.mark.matrix
+def test_the_same_millimetres_at_every_resolution(landscape):
     """The same panel (23.8") at two resolutions: the same millimetres, different pixels."""
-    landscape, small = tours["1920x1080"]["en-05-step"], tours["1280x800"]["en-05-step"]
-    assert landscape["mm"] == pytest.approx(math.hypot(1920, 1080) / (23.8 * 25.4))
+    big, small = landscape["1920x1080"]["en-05-step"], landscape["1280x800"]["en-05-step"]
+    assert big["mm"] == pytest.approx(math.hypot(1920, 1080) / (23.8 * 25.4))
     assert small["mm"] == pytest.approx(math.hypot(1280, 800) / (23.8 * 25.4))
-    big = {b["id"]: mm(landscape, b["box"][3]) for b in landscape["buttons"]}
-    little = {b["id"]: mm(small, b["box"][3]) for b in small["buttons"]}
-    assert big["back"] == pytest.approx(little["back"], abs=0.5)
+    heights = [{b["id"]: mm(snap, b["box"][3]) for b in snap["buttons"]} for snap in (big, small)]
+    assert heights[0]["back"] == pytest.approx(heights[1]["back"], abs=0.5)
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("size", SIZES[1:])
+def test_every_rule_at_the_landscape_sizes_in_the_matrix(landscape, size):
+    problems = every_problem(landscape[size], portrait=False)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.matrix
 @pytest.mark.parametrize("size", SIZES)
 def test_every_language_in_the_matrix(tmp_path, size):
-    shots = run_tour(size, "zh,de", tmp_path, "normal," + ",".join(MODES))
-    problems = [p for name, snap in shots.items()
-                for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
-                + focus_problems(name, snap)
-                + (reach_problems(name, snap) if size == "1080x1920" else [])]
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.matrix
-@pytest.mark.parametrize("size", [s for s in SIZES if s != MODES_SIZE])
-def test_the_modes_at_every_size_in_the_matrix(tmp_path, size):
-    shots = run_tour(size, "en,ar", tmp_path, ",".join(MODES))
-    problems = [p for name, snap in shots.items()
-                for p in target_problems(name, snap) + box_problems(name, snap) + contrast_problems(name, snap)
-                + (reach_problems(name, snap) if size == "1080x1920" else [])]
-    problems += mirror_problems(shots)
+    modes = "normal," + ",".join(MODES)
+    shots = customer_snapshots(run_tour(size, "zh,de", tmp_path, modes), modes)
+    problems = every_problem(shots, portrait=size == PORTRAIT)
     assert not problems, "\n".join(problems)

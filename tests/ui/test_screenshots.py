@@ -1,31 +1,23 @@
-"""`kiosk screenshots` walks the real app through every screen and writes a picture of each."""
+"""`kiosk screenshots` walks the real app through every screen and writes a picture of each: the
+suite's portrait tour (tests/ui/tours.py, shared with the layout audit), as an unregistered kiosk."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
-from tests.ui.conftest import KIOSK
-
-pytestmark = pytest.mark.ui
+# the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
 SCREENS = ["01-attract", "02-home", "03-search-results", "04-no-results", "05-step", "06-outcome-resolved",
            "07-outcome-escalate", "08-feedback", "09-thanks", "10-handoff", "11-idle-overlay", "12-staff-pin",
            "13-staff-status", "27-person", "28-accessibility"]
 
 
-def test_screenshots_of_every_screen(tmp_path, display):
-    out = tmp_path / "shots"
+def test_screenshots_of_every_screen(portrait_tour):
+    out, _ = portrait_tour
     # an unregistered kiosk, as on a new machine: the tour still shows every screen, handoff included
-    env = dict(os.environ, DISPLAY=display, KIOSK_TOUR_LANGUAGES="en,ar", KIVY_HOME=str(tmp_path / "kivy"),
-               KIOSK_TOUR_SETTLE="0.4", KIOSK_TOUR_KEYBOARDS="en,ar")
-    for name in ("KIOSK_TOKEN", "KIOSK_PUBLIC_URL", "KIOSK_SERVER_URL"):
-        env.pop(name, None)
-    run = subprocess.run([str(KIOSK), "screenshots", "--data-dir", str(tmp_path / "data"), str(out)], env=env, check=False,
-                         capture_output=True, text=True, timeout=150)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     expected = {f"{lang}-{name}.png" for lang in ("en", "ar") for name in SCREENS}
     expected |= {"en-20-keyboard.png", "en-21-keyboard-shift.png", "en-22-keyboard-symbols.png",
                  "en-23-keyboard-accents.png", "ar-20-keyboard.png", "ar-22-keyboard-symbols.png"}
@@ -38,5 +30,5 @@ def test_screenshots_of_every_screen(tmp_path, display):
         # a drawn screen has text and controls: many colours, not a blank or black window
         colours = subprocess.run(["identify", "-format", "%k %w %h", str(out / name)], capture_output=True,
                                  text=True, check=True).stdout.split()
-        assert colours[1:] == ["1280", "720"], name
+        assert colours[1:] == ["1080", "1920"], name
         assert int(colours[0]) > 20, f"{name} looks blank"

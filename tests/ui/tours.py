@@ -1,0 +1,85 @@
+"""`kiosk screenshots` runs for the UI tests, each on an Xvfb of its own sized for the screen, with
+the UI probe's snapshot beside every PNG (KIOSK_TOUR_PROBES=1).
+
+The suite takes its pictures once: the portrait tour (`portrait_tour`, session-scoped) walks every
+screen at 1080x1920 in en and ar in normal mode, with the staff screens, the keyboards, the modes'
+pictures and audio mode's focus ring, beside a second process that walks the customer screens in
+large text and high contrast. The layout audit measures those shots and test_screenshots checks the
+full set was written; neither starts an app of its own. The other sizes and languages are the
+matrix's (tests/ui/test_layout_audit.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KIOSK = Path(sys.executable).with_name("kiosk")
+PORTRAIT = "1080x1920"
+MODES = ("large", "contrast")
+# the customer's screens: attract to the idle overlay, where a person is, the accessibility panel
+CUSTOMER_SHOTS = set(range(1, 12)) | {27, 28}
+
+
+def run_tour(size: str, langs: str, out: Path, modes: str = "normal", *, customer_only: bool = True,
+             keyboards: str = "") -> Path:
+    """`kiosk screenshots` on an Xvfb of exactly `size`, as an unregistered kiosk (the tour still
+    shows every screen, handoff included); returns the folder of PNGs and probe snapshots."""
+    width, height = size.split("x")
+    env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_SETTLE="0.3", KIOSK_TOUR_KEYBOARDS=keyboards,
+               KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(out / "kivy-home"), PYTHONPATH=str(REPO))
+    for name in ("DISPLAY", "KIOSK_WINDOW_SIZE", "KIOSK_TOKEN", "KIOSK_PUBLIC_URL", "KIOSK_SERVER_URL",
+                 "KIOSK_TOUR_CUSTOMER_ONLY"):
+        env.pop(name, None)
+    if customer_only:
+        env["KIOSK_TOUR_CUSTOMER_ONLY"] = "1"
+    shots = out / "shots"
+    proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24 +extension GLX",
+                           str(KIOSK), "screenshots", str(shots), "--size", size, "--languages", langs,
+                           "--modes", modes, "--data-dir", str(out / "data")],
+                          check=False, env=env, cwd=REPO, capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-3000:]
+    return shots
+
+
+def customer_snapshots(shots: Path, modes: str) -> dict[str, dict]:
+    """{shot name: probe snapshot} of the customer screens (CUSTOMER_SHOTS) in the given modes,
+    named "<mode>/<lang>-NN-<screen>" in a mode but normal; each snapshot's "png" is its picture."""
+    folders = {"" if mode == "normal" else mode for mode in modes.split(",")}
+    found = {}
+    for path in sorted(shots.rglob("*.json")):
+        name = path.relative_to(shots).with_suffix("").as_posix()
+        folder = name.rpartition("/")[0]
+        if path.name == "probe.json" or folder not in folders:
+            continue
+        if int(path.stem.split("-")[1]) in CUSTOMER_SHOTS:
+            found[name] = dict(json.loads(path.read_text(encoding="utf-8")), png=str(path.with_suffix(".png")))
+    assert found, f"no probe snapshots in {shots}"
+    return found
+
+
+def tours_at(size: str, tmp_path_factory, *, full: bool = False, langs: str = "en,ar") -> tuple[Path, dict[str, dict]]:
+    """Normal mode and the modes at `size`, in two processes at once; with `full`, the normal
+    tour also takes the staff screens, the en and ar keyboards and audio mode's pictures.
+    Returns the normal tour's folder and every customer snapshot."""
+    normal_dir = tmp_path_factory.mktemp(f"tour-{size}")
+    with ThreadPoolExecutor(2) as pool:
+        modes = pool.submit(run_tour, size, langs, tmp_path_factory.mktemp(f"tour-{size}-modes"), ",".join(MODES))
+        normal = run_tour(size, langs, normal_dir, customer_only=not full, keyboards="en,ar" if full else "")
+        found = customer_snapshots(normal, "normal")
+        found.update(customer_snapshots(modes.result(), ",".join(MODES)))
+    return normal, found
+
+
+@pytest.fixture(scope="session")
+def portrait_tour(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    """The suite's one set of pictures (see the module's words): (the normal tour's folder,
+    {shot name: snapshot} of every customer screen in normal, large and contrast)."""
+    return tours_at(PORTRAIT, tmp_path_factory, full=True)
