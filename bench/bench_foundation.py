@@ -16,7 +16,7 @@ Limits (what a customer would notice):
     index's share is timed alone, building the same rows into an empty store;
   * the content switch (Store.install_content, what a sync applies) of one changed guide and of
     2,000 within 1.3x of the same switches with the search index as it was before the FTS5
-    prefix indexes (migration m005), measured in the same run on the same store.
+    prefix index (migration m005), measured in the same run on the same store.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def index_alone(path: Path, library) -> float:
 
 
 def without_prefix_index(store: Store) -> None:
-    """The store's full-text table as it was before migration m005: no FTS5 prefix indexes."""
+    """The store's full-text table as it was before migration m005: no FTS5 prefix index."""
     from contract.search_index import FTS_SCHEMA, PREFIX_INDEX
 
     with store.transaction():
@@ -210,7 +210,7 @@ def without_prefix_index(store: Store) -> None:
 def switches(store: Store, library, changed: int) -> None:
     """The content switch of one changed guide and of `changed` guides (written anew with the
     next version, as a sync applies them), first with today's index, then with the index as it
-    was before the prefix indexes, on the same store."""
+    was before the prefix index, on the same store."""
     guides = list(library.guides.values())
     keep = set(library.guides)
     sizes = (1, min(changed, len(guides)))
@@ -232,7 +232,7 @@ def switches(store: Store, library, changed: int) -> None:
     for n in sizes:
         ratio = now[n] / before[n]
         line(f"{n:,} changed guide{'s' if n > 1 else ''}", f"{now[n] * 1000:,.0f} ms",
-             f"without the prefix indexes {before[n] * 1000:,.0f} ms: {ratio:.2f}x; limit {SWITCH_RATIO}x",
+             f"without the prefix index {before[n] * 1000:,.0f} ms: {ratio:.2f}x; limit {SWITCH_RATIO}x",
              ratio <= SWITCH_RATIO)
 
 

@@ -53,13 +53,12 @@ class SearchResults:
 # What a searcher needs to show a hit: {guide id: (title, category)} in a language, for some ids.
 Titles = Callable[[Sequence[str], str], dict[str, tuple[str, str]]]
 
-# Prefix lengths FTS5 keeps an index of its own for: a prefix of one to three letters ("b", "ba",
-# "bag") reads one precomputed list of rows instead of merging the lists of every word that
-# starts with it (a two-letter prefix on 10,000 guides: hundreds of words, 25 ms a keystroke).
-# Longer prefixes start few words. The index grows about 2.5x (20 MB to 50 MB for 10,000 guides
-# in six languages), which costs import and the sync switch about a tenth more
-# (bench/bench_foundation.py).
-PREFIX_INDEX = "1 2 3"
+# Prefix lengths FTS5 keeps an index of its own for: two typed letters ("ba") read one precomputed
+# list of rows instead of merging the lists of every word that starts with them (hundreds on
+# 10,000 guides: 25 ms a keystroke). Three letters start few words, and one letter is searched in
+# titles, keywords and categories only; an index for them too ("1 2 3") cost the import's index
+# twice its time, this one a tenth (bench/bench_foundation.py).
+PREFIX_INDEX = "2"
 
 # The full-text table over search_docs, its rank set to the columns' weights (so `ORDER BY rank`
 # ranks with them and FTS5 sorts by it itself: a bm25() in the select list made SQLite sort every
@@ -74,12 +73,16 @@ FTS_SCHEMA = (
 _DOCS_SCHEMA = ("CREATE TABLE search_docs (id INTEGER PRIMARY KEY, guide_id TEXT, lang TEXT, "
                 + ", ".join(f"{c} TEXT" for c in COLUMNS) + ")")
 
-# Rows ranked at most per keystroke. bm25 costs a few microseconds a row, and one or two letters,
-# or a word most guides have, match tens of thousands of rows of a large library: ranking them all
-# took 50 ms and more a keystroke. When more rows match, the first RANK_WINDOW of them in the
-# index's order are ranked (at that size of match any of them is a fair answer, and the next
-# letter narrows it); a library of a few hundred guides is always ranked whole.
+# Rows ranked with bm25 at most per keystroke. bm25 costs a few microseconds a row plus a pass over
+# every row that has each typed word, and one or two letters, or a word most guides have, match
+# tens of thousands of rows of a large library: ranking them all took 50 ms and more a keystroke.
+# When more rows match, no bm25: the rows are taken in tiers by where they match (BROAD_TIERS: the
+# title or its pinyin, then any of the names, then anywhere), each tier in the index's order and
+# only as far as the results need, the traveller's language first within a tier. At that size of
+# match any of a tier's rows is a fair answer, and the next letter narrows it; a library of a few
+# hundred guides is always ranked whole with bm25.
 RANK_WINDOW = 600
+BROAD_TIERS = ("{title pinyin}", "{title keywords category pinyin initials}", "")
 
 
 def index_rows(guide) -> list[tuple]:
@@ -171,26 +174,52 @@ class Searcher:
             ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
 
     def _ranked(self, match: str, lang: str, limit: int) -> list[tuple[str, float, int]]:
-        """(guide id, score, the best row's id), best first; bm25 is more negative when better.
-        At most RANK_WINDOW matching rows are ranked: the row just past them, found without
-        ranking (FTS5 walks its lists in rowid order and stops), bounds the ranked query."""
+        """(guide id, score, the best row's id), best first; the score is more negative when
+        better (bm25's, or for a broad match its tier's: RANK_WINDOW)."""
         conn = self.connection()
-        edge = conn.execute("SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? LIMIT 1 OFFSET ?",
-                            [match, RANK_WINDOW]).fetchone()
-        window, bound = ("", []) if edge is None else (" AND rowid < ?", [edge[0]])
-        # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights)
-        # and stops at the limit; the join reads only those rows.
-        rows = conn.execute(
-            "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
-            f"WHERE search_docs_fts MATCH ?{window} ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
-            [match, *bound, limit * 8]).fetchall()
+        # Whether more than RANK_WINDOW rows match: found without ranking (FTS5 walks its lists in
+        # rowid order and stops).
+        broad = conn.execute("SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? LIMIT 1 OFFSET ?",
+                             [match, RANK_WINDOW]).fetchone()
+        if broad:
+            rows = self._broad(conn, match, lang, limit)
+        else:
+            # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights)
+            # and stops at the limit; the join reads only those rows.
+            rows = conn.execute(
+                "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
+                "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
+                [match, limit * 8]).fetchall()
         best: dict[str, tuple[float, int]] = {}
         for gid, row_lang, rowid, rank in rows:
             score = rank * (SAME_LANGUAGE_BOOST if row_lang == lang else 1.0)
             if gid not in best or score < best[gid][0]:
                 best[gid] = (score, rowid)
-        ordered = sorted(best, key=lambda g: best[g][0])[:limit]
+        ordered = sorted(best, key=lambda g: best[g])[:limit]
         return [(g, best[g][0], best[g][1]) for g in ordered]
+
+    @staticmethod
+    def _broad(conn: sqlite3.Connection, match: str, lang: str, limit: int) -> list[tuple[str, str, int, float]]:
+        """The rows of a match too broad to rank, tier by tier (BROAD_TIERS), until `limit` guides
+        of the traveller's language are found; a row scores its tier (-3, -2, -1)."""
+        rows: list[tuple[str, str, int, float]] = []
+        seen: set[int] = set()
+        guides: set[str] = set()
+        for n, columns in enumerate(BROAD_TIERS):
+            expression = f"{columns} : ({match})" if columns else match
+            found = conn.execute(
+                "SELECT d.guide_id, d.lang, d.id FROM (SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? "
+                "LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid", [expression, limit * 8]).fetchall()
+            score = float(n - len(BROAD_TIERS))
+            for gid, row_lang, rowid in found:
+                if rowid not in seen:
+                    seen.add(rowid)
+                    rows.append((gid, row_lang, rowid, score))
+                    if row_lang == lang:
+                        guides.add(gid)
+            if len(guides) >= limit:
+                break
+        return rows
 
 
 def memory_index(guides: Iterable, synonyms: Synonyms) -> Searcher:

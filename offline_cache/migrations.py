@@ -101,10 +101,10 @@ def m004_simplified_chinese_search(db: Database) -> None:
 
 @migrations()
 def m005_search_prefix_index(db: Database) -> None:
-    # Search within a frame on a large library (issue 13): the full-text table gains FTS5 prefix
-    # indexes (contract/search_index.py PREFIX_INDEX), so one to three typed letters read one list
-    # instead of merging hundreds. Same rows in search_docs; the full-text table is made anew over
-    # them (its triggers name it, and stay).
+    # Search within a frame on a large library (issue 13): the full-text table gains an FTS5 prefix
+    # index (contract/search_index.py PREFIX_INDEX), so two typed letters read one list instead of
+    # merging hundreds. Same rows in search_docs; the full-text table is made anew over them (its
+    # triggers name it, and stay).
     from contract.search_index import FTS_SCHEMA
 
     for table in ("search_vocab", "search_docs_fts"):

@@ -68,9 +68,9 @@ def test_a_kiosk_indexed_before_traditional_folding_finds_traditional_guides_by_
     assert [h.guide_id for h in store.search("乘车", lang="zh")] == ["shuttle"]
 
 
-def test_a_kiosk_indexed_before_the_prefix_indexes_gets_them_and_keeps_its_search(tmp_path):
-    # An index made before m005 (no FTS5 prefix indexes): after the upgrade the full-text table has
-    # them, finds what it found, and still follows a content switch (its triggers kept).
+def test_a_kiosk_indexed_before_the_prefix_index_gets_it_and_keeps_its_search(tmp_path):
+    # An index made before m005 (no FTS5 prefix index): after the upgrade the full-text table has
+    # it, finds what it found, and still follows a content switch (its triggers kept).
     from contract.search_index import FTS_SCHEMA, PREFIX_INDEX
 
     def library(folder, title):
