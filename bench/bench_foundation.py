@@ -12,6 +12,11 @@ Limits (what a customer would notice):
   * a tap on an answer: p95 step lookup within one frame (16 ms);
   * a USB-stick update (`kiosk import`) of 10,000 guides within 120 s: the kiosk is out of
     service meanwhile. (DESIGN.md names no figure; this one is the benchmark's own.)
+  * the search index built at import adds at most 30% to the import's time (issue 13): the
+    index's share is timed alone, building the same rows into an empty store;
+  * the content switch (Store.install_content, what a sync applies) of one changed guide and of
+    2,000 within 1.3x of the same switches with the search index as it was before the FTS5
+    prefix index (migration m005), measured in the same run on the same store.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from offline_cache.store import Store
 FRAME_MS = 16.7
 RAW_RATIO = 1.2
 IMPORT_LIMIT_S = 120.0
+INDEX_SHARE = 0.30
+SWITCH_RATIO = 1.3
 
 # Real words of the other four languages, for titles, keywords and step text.
 WORDS = {
@@ -172,6 +179,63 @@ def realistic_queries(n: int, rng: random.Random) -> list[tuple[str, str]]:
     return queries[:n]
 
 
+def index_alone(path: Path, library) -> float:
+    """Seconds to build the library's search index alone, in an empty store: folding, pinyin and
+    the rows (contract/search_index.py index_rows) and the FTS5 index over them, in one
+    transaction as the import does."""
+    from contract.search_index import INSERT_ROWS, index_rows
+
+    store = Store(path)
+    started = time.perf_counter()
+    with store.transaction():
+        for guide in library.guides.values():
+            store.db.conn.executemany(INSERT_ROWS, index_rows(guide))
+    seconds = time.perf_counter() - started
+    store.close()
+    return seconds
+
+
+def without_prefix_index(store: Store) -> None:
+    """The store's full-text table as it was before migration m005: no FTS5 prefix index."""
+    from contract.search_index import FTS_SCHEMA, PREFIX_INDEX
+
+    with store.transaction():
+        for table in ("search_vocab", "search_docs_fts"):
+            store.db.execute(f"DROP TABLE {table}")
+        for statement in FTS_SCHEMA:
+            store.db.execute(statement.replace(f", prefix='{PREFIX_INDEX}'", ""))
+        store.db.execute("INSERT INTO search_docs_fts(search_docs_fts) VALUES ('rebuild')")
+
+
+def switches(store: Store, library, changed: int) -> None:
+    """The content switch of one changed guide and of `changed` guides (written anew with the
+    next version, as a sync applies them), first with today's index, then with the index as it
+    was before the prefix index, on the same store."""
+    guides = list(library.guides.values())
+    keep = set(library.guides)
+    sizes = (1, min(changed, len(guides)))
+    counter = iter(range(2, 10_000))
+
+    def switch(n: int) -> float:
+        version = next(counter)
+        started = time.perf_counter()
+        store.install_content(f"bench-{version}", [(g, version) for g in guides[:n]], keep)
+        return time.perf_counter() - started
+
+    def best(n: int) -> float:  # best of three: this machine is shared
+        return min(switch(n) for _ in range(3 if n == 1 else 2))
+
+    now = {n: best(n) for n in sizes}
+    without_prefix_index(store)
+    before = {n: best(n) for n in sizes}
+    print("\nContent switch (Store.install_content, what a sync applies)")
+    for n in sizes:
+        ratio = now[n] / before[n]
+        line(f"{n:,} changed guide{'s' if n > 1 else ''}", f"{now[n] * 1000:,.0f} ms",
+             f"without the prefix index {before[n] * 1000:,.0f} ms: {ratio:.2f}x; limit {SWITCH_RATIO}x",
+             ratio <= SWITCH_RATIO)
+
+
 def line(label: str, value: str, limit: str = "", ok: bool | None = None) -> None:
     verdict = "" if ok is None else ("  OK" if ok else "  OVER LIMIT")
     print(f"  {label:<38} {value:>16}   {limit}{verdict}")
@@ -182,6 +246,7 @@ def main() -> int:
     parser.add_argument("--guides", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--changed", type=int, default=2000, help="guides changed in the large switch")
     args = parser.parse_args()
     rng = random.Random(7)
 
@@ -215,6 +280,10 @@ def main() -> int:
             f"limit {IMPORT_LIMIT_S:.0f} s; {args.guides / total:,.0f} guides/s",
             total <= IMPORT_LIMIT_S,
         )
+        index_s = index_alone(tmp / "index-alone.db", library)
+        share = index_s / max(total - index_s, 1e-9)
+        line("the search index built alone", f"{index_s:.1f} s",
+             f"adds {share:.0%} to the import without it; limit {INDEX_SHARE:.0%}", share <= INDEX_SHARE)
 
         queries = realistic_queries(args.queries, rng)
         ref = reference_table(tmp / "reference.db", library)
@@ -292,6 +361,7 @@ def main() -> int:
             percentile(guide_ms, 95) <= FRAME_MS,
         )
         raw.close()
+        switches(store, library, args.changed)
         db_bytes = sum(p.stat().st_size for p in tmp.glob("kiosk.db*"))
         print(f"\nDatabase: {db_bytes / 1e6:.1f} MB (with WAL), integrity {store.integrity_check()}")
         store.close()

@@ -1,6 +1,6 @@
 """The search over an FTS5 index of guides, defined once: what a traveller typing some text sees,
 ranked, with "Did you mean" when only a correction finds something. The kiosk runs it on the index
-in its SQLite store (offline_cache; tables made by its migration m003); the server runs the same on
+in its SQLite store (offline_cache; tables made by its migrations m003 and m005); the server runs the same on
 an index it builds in memory from published guides (`memory_index`), for the dashboard's page of
 searches that found nothing, even when its own database is PostgreSQL.
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from contract.events import MAX_QUERY
 from contract.search_text import (
     COLUMNS,
+    PINYIN_MARK,
     SAME_LANGUAGE_BOOST,
     TEXT_COLUMNS,
     WEIGHTS,
@@ -24,7 +25,9 @@ from contract.search_text import (
     Synonyms,
     build_query,
     explain,
+    fold,
     fts_string,
+    query_pinyin,
     search_rows,
 )
 
@@ -50,16 +53,36 @@ class SearchResults:
 # What a searcher needs to show a hit: {guide id: (title, category)} in a language, for some ids.
 Titles = Callable[[Sequence[str], str], dict[str, tuple[str, str]]]
 
-# The tables, as the kiosk's migration m003 makes them with sqlite-utils (an external-content FTS5
-# table over search_docs, its rank set to the columns' weights, and its vocabulary).
-_SCHEMA = (
-    "CREATE TABLE search_docs (id INTEGER PRIMARY KEY, guide_id TEXT, lang TEXT, "
-    + ", ".join(f"{c} TEXT" for c in COLUMNS) + ")",
+# Prefix lengths FTS5 keeps an index of its own for: two typed letters ("ba") read one precomputed
+# list of rows instead of merging the lists of every word that starts with them (hundreds on
+# 10,000 guides: 25 ms a keystroke). Three letters start few words, and one letter is searched in
+# titles, keywords and categories only; an index for them too ("1 2 3") cost the import's index
+# twice its time, this one a tenth (bench/bench_foundation.py).
+PREFIX_INDEX = "2"
+
+# The full-text table over search_docs, its rank set to the columns' weights (so `ORDER BY rank`
+# ranks with them and FTS5 sorts by it itself: a bm25() in the select list made SQLite sort every
+# match) and its vocabulary, which spelling corrections read. The kiosk's migration m005 makes
+# them over the store's search_docs (m003's), the server's in-memory index the same.
+FTS_SCHEMA = (
     (f"CREATE VIRTUAL TABLE search_docs_fts USING fts5({', '.join(COLUMNS)}, content=[search_docs], "
-     "content_rowid=[id], tokenize='unicode61 remove_diacritics 2')"),
+     f"tokenize='unicode61 remove_diacritics 2', prefix='{PREFIX_INDEX}')"),
     f"INSERT INTO search_docs_fts(search_docs_fts, rank) VALUES ('rank', 'bm25({', '.join(map(str, WEIGHTS))})')",
     "CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_docs_fts, col)",
 )
+_DOCS_SCHEMA = ("CREATE TABLE search_docs (id INTEGER PRIMARY KEY, guide_id TEXT, lang TEXT, "
+                + ", ".join(f"{c} TEXT" for c in COLUMNS) + ")")
+
+# Rows ranked with bm25 at most per keystroke. bm25 costs a few microseconds a row plus a pass over
+# every row that has each typed word, and one or two letters, or a word most guides have, match
+# tens of thousands of rows of a large library: ranking them all took 50 ms and more a keystroke.
+# When more rows match, no bm25: the rows are taken in tiers by where they match (BROAD_TIERS: the
+# title or its pinyin, then any of the names, then anywhere), each tier in the index's order and
+# only as far as the results need, the traveller's language first within a tier. At that size of
+# match any of a tier's rows is a fair answer, and the next letter narrows it; a library of a few
+# hundred guides is always ranked whole with bm25.
+RANK_WINDOW = 600
+BROAD_TIERS = ("{title pinyin}", "{title keywords category pinyin initials}", "")
 
 
 def index_rows(guide) -> list[tuple]:
@@ -87,8 +110,14 @@ class Searcher:
 
     def prepare(self) -> None:
         """Read the corrector's vocabulary (0.1 s per 1,000 guides) now rather than at the first
-        misspelled keystroke."""
+        misspelled keystroke, and when the content has Chinese, the pinyin and traditional-to-
+        simplified tables (0.3 s and more) rather than at the first Chinese keystroke."""
         self.corrector()
+        chinese = self.connection().execute(
+            "SELECT 1 FROM search_docs_fts WHERE search_docs_fts MATCH ? LIMIT 1",
+            [f"pinyin : {fts_string(PINYIN_MARK)}*"]).fetchone()
+        if chinese:
+            query_pinyin(fold("\u884c\u674e\u8f49"))  # 行李轉: both tables loaded
 
     def corrector(self) -> Corrector:
         if self._corrector is None:
@@ -145,20 +174,52 @@ class Searcher:
             ["{" + " ".join(TEXT_COLUMNS) + "} : " + fts_string(word), lang]).fetchone() is not None
 
     def _ranked(self, match: str, lang: str, limit: int) -> list[tuple[str, float, int]]:
-        """(guide id, score, the best row's id), best first; bm25 is more negative when better."""
-        # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights)
-        # and stops at the limit; the join reads only those rows.
-        rows = self.connection().execute(
-            "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
-            "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
-            [match, limit * 8]).fetchall()
+        """(guide id, score, the best row's id), best first; the score is more negative when
+        better (bm25's, or for a broad match its tier's: RANK_WINDOW)."""
+        conn = self.connection()
+        # Whether more than RANK_WINDOW rows match: found without ranking (FTS5 walks its lists in
+        # rowid order and stops).
+        broad = conn.execute("SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? LIMIT 1 OFFSET ?",
+                             [match, RANK_WINDOW]).fetchone()
+        if broad:
+            rows = self._broad(conn, match, lang, limit)
+        else:
+            # The MATCH alone in the inner query, so FTS5 sorts by its rank (the columns' weights)
+            # and stops at the limit; the join reads only those rows.
+            rows = conn.execute(
+                "SELECT d.guide_id, d.lang, d.id, r.rank FROM (SELECT rowid, rank FROM search_docs_fts "
+                "WHERE search_docs_fts MATCH ? ORDER BY rank LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid",
+                [match, limit * 8]).fetchall()
         best: dict[str, tuple[float, int]] = {}
         for gid, row_lang, rowid, rank in rows:
             score = rank * (SAME_LANGUAGE_BOOST if row_lang == lang else 1.0)
             if gid not in best or score < best[gid][0]:
                 best[gid] = (score, rowid)
-        ordered = sorted(best, key=lambda g: best[g][0])[:limit]
+        ordered = sorted(best, key=lambda g: best[g])[:limit]
         return [(g, best[g][0], best[g][1]) for g in ordered]
+
+    @staticmethod
+    def _broad(conn: sqlite3.Connection, match: str, lang: str, limit: int) -> list[tuple[str, str, int, float]]:
+        """The rows of a match too broad to rank, tier by tier (BROAD_TIERS), until `limit` guides
+        of the traveller's language are found; a row scores its tier (-3, -2, -1)."""
+        rows: list[tuple[str, str, int, float]] = []
+        seen: set[int] = set()
+        guides: set[str] = set()
+        for n, columns in enumerate(BROAD_TIERS):
+            expression = f"{columns} : ({match})" if columns else match
+            found = conn.execute(
+                "SELECT d.guide_id, d.lang, d.id FROM (SELECT rowid FROM search_docs_fts WHERE search_docs_fts MATCH ? "
+                "LIMIT ?) AS r JOIN search_docs AS d ON d.id = r.rowid", [expression, limit * 8]).fetchall()
+            score = float(n - len(BROAD_TIERS))
+            for gid, row_lang, rowid in found:
+                if rowid not in seen:
+                    seen.add(rowid)
+                    rows.append((gid, row_lang, rowid, score))
+                    if row_lang == lang:
+                        guides.add(gid)
+            if len(guides) >= limit:
+                break
+        return rows
 
 
 def memory_index(guides: Iterable, synonyms: Synonyms) -> Searcher:
@@ -167,7 +228,7 @@ def memory_index(guides: Iterable, synonyms: Synonyms) -> Searcher:
     from contract.guides import pick
 
     conn = sqlite3.connect(":memory:", check_same_thread=False)
-    for statement in _SCHEMA:
+    for statement in (_DOCS_SCHEMA, *FTS_SCHEMA):
         conn.execute(statement)
     names: dict[str, object] = {}
     for guide in guides:

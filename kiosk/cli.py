@@ -160,6 +160,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from screens.devtools.probe import Probe
 
         dev_tools.append(Probe(probe).attach)
+    gate = os.environ.get("KIOSK_TEST_SEARCH_GATE")  # the UI tests' slow search (tests/ui)
+    if gate:
+        from screens.devtools.search_gate import SearchGate
+
+        dev_tools.append(SearchGate(gate).attach)
     sync_service = start_background_sync(settings, store)  # None for an offline-only kiosk
     try:
         return run_app(settings, store, sync_service=sync_service, dev_tools=dev_tools)

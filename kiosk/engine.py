@@ -282,9 +282,11 @@ class SessionEngine:
         """Results for search-as-you-type; not recorded (see record_search)."""
         return self.store.search(text, self.language, limit)
 
-    def search_results(self, text: str, limit: int = 20) -> SearchResults:
-        """The same, with the "Did you mean" suggestion when the hits came from a correction."""
-        return self.store.search_results(text, self.language, limit, explain_hits=False)
+    def search_results(self, text: str, limit: int = 20, lang: str | None = None) -> SearchResults:
+        """The same, with the "Did you mean" suggestion when the hits came from a correction;
+        in `lang` rather than the session's language when given (a search running on another
+        thread asks in the language it was typed in)."""
+        return self.store.search_results(text, lang or self.language, limit, explain_hits=False)
 
     def record_search(self, text: str, hits: int, suggestion: str | None = None,
                       suggestion_hits: int = 0, suggestion_taken: bool = False) -> None:

@@ -97,3 +97,18 @@ def m004_simplified_chinese_search(db: Database) -> None:
     # traditional tokens, which a simplified query would no longer meet. Same table, new rows.
     db.execute("DELETE FROM search_docs")
     _index_installed_guides(db)
+
+
+@migrations()
+def m005_search_prefix_index(db: Database) -> None:
+    # Search within a frame on a large library (issue 13): the full-text table gains an FTS5 prefix
+    # index (contract/search_index.py PREFIX_INDEX), so two typed letters read one list instead of
+    # merging hundreds. Same rows in search_docs; the full-text table is made anew over them (its
+    # triggers name it, and stay).
+    from contract.search_index import FTS_SCHEMA
+
+    for table in ("search_vocab", "search_docs_fts"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in FTS_SCHEMA:
+        db.execute(statement)
+    db.execute("INSERT INTO search_docs_fts(search_docs_fts) VALUES ('rebuild')")

@@ -337,10 +337,13 @@ class KioskApp(App):
     def search(self, text: str):
         return self.engine.search(text)
 
-    def search_results(self, text: str):
-        results = self.engine.search_results(text)
+    def search_results(self, text: str, lang: str | None = None):
+        """What the traveller sees for `text` in `lang` (the session's language by default).
+        Safe off the UI thread (home runs it on its search worker): it reads only the store."""
+        lang = lang or self.lang
+        results = self.engine.search_results(text, lang=lang)
         if self.settings.untranslated == "hide":
-            results = dataclasses.replace(results, hits=[h for h in results.hits if self._listed(h.guide_id)])
+            results = dataclasses.replace(results, hits=[h for h in results.hits if self._listed(h.guide_id, lang)])
         return results
 
     def untranslated_language(self, guide_id: str) -> str | None:
@@ -348,8 +351,9 @@ class KioskApp(App):
         (kiosk.toml `untranslated = "mark"` tags it with that language's name); None when it is."""
         return untranslated.own_language(self._guide_languages().get(guide_id, ()), self.lang)
 
-    def _listed(self, guide_id: str) -> bool:
-        return untranslated.listed(self._guide_languages().get(guide_id, ()), self.lang, self.settings.untranslated)
+    def _listed(self, guide_id: str, lang: str | None = None) -> bool:
+        return untranslated.listed(self._guide_languages().get(guide_id, ()), lang or self.lang,
+                                   self.settings.untranslated)
 
     def _guide_languages(self) -> dict[str, tuple[str, ...]]:
         if self._languages_of is None:

@@ -11,6 +11,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, OptionProperty, StringProperty
 
 from kiosk.i18n import NATIVE_NAMES
+from screens.background import LatestOnly
 from screens.keyboard import OnScreenKeyboard  # noqa: F401 (home.kv draws it)
 from screens.widgets import KButton, KioskScreen, LanguageButton, MutedLabel
 
@@ -39,6 +40,10 @@ class HomeScreen(KioskScreen):
         self._chrome_dirty = True
         self._record_trigger = Clock.create_trigger(self._record_no_results, NO_RESULT_PAUSE)
         self._recorded: set[str] = set()
+        # The search runs off the UI thread, newest query only: a keystroke never waits for the
+        # search of the one before (a large library, a slow disk), and its results are drawn on
+        # the clock once they come, unless the traveller has typed on since.
+        self._searches = LatestOnly("search")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -183,11 +188,20 @@ class HomeScreen(KioskScreen):
         text = self.typed()
         self._record_trigger.cancel()
         if not text:
+            self._searches.cancel()
             self.hits = []
             self.ids.list_title.raw = app.t("Type what you need help with")
             self.ids.results.clear_widgets()
             return
-        results = app.search_results(text)
+        lang = app.lang
+        self._searches.submit(lambda: app.search_results(text, lang),
+                              lambda results: self._show_results(text, lang, results))
+
+    def _show_results(self, text: str, lang: str, results) -> None:
+        """The results of the newest search, on the UI thread; dropped if the screen moved on."""
+        app = App.get_running_app()
+        if self.mode != "search" or self.typed() != text or app.lang != lang:
+            return
         hits = results.hits
         self.hits = [(h.guide_id, h.title) for h in hits]
         self.suggestion = results.suggestion

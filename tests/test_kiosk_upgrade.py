@@ -66,3 +66,34 @@ def test_a_kiosk_indexed_before_traditional_folding_finds_traditional_guides_by_
     store.close()
     store = Store(db_path)
     assert [h.guide_id for h in store.search("乘车", lang="zh")] == ["shuttle"]
+
+
+def test_a_kiosk_indexed_before_the_prefix_index_gets_it_and_keeps_its_search(tmp_path):
+    # An index made before m005 (no FTS5 prefix index): after the upgrade the full-text table has
+    # it, finds what it found, and still follows a content switch (its triggers kept).
+    from contract.search_index import FTS_SCHEMA, PREFIX_INDEX
+
+    def library(folder, title):
+        folder.mkdir()
+        (folder / "shuttle.yaml").write_text(
+            f"id: shuttle\ntitle: {{en: {title}}}\ncategory: {{en: Transport}}\n"
+            "start: a\nsteps:\n  a:\n    text: {en: Take the bus at door 3.}\n    end: resolved\n", encoding="utf-8")
+        return open_library(folder)
+
+    db_path = tmp_path / "kiosk.db"
+    store = Store(db_path)
+    store.import_library(library(tmp_path / "a", "Airport shuttle"))
+    with store.db.conn:
+        for table in ("search_vocab", "search_docs_fts"):
+            store.db.execute(f"DROP TABLE {table}")
+        for statement in FTS_SCHEMA:
+            store.db.execute(statement.replace(f", prefix='{PREFIX_INDEX}'", ""))
+        store.db.execute("INSERT INTO search_docs_fts(search_docs_fts) VALUES ('rebuild')")
+        store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_search_prefix_index'")
+    store.close()
+    store = Store(db_path)
+    sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'search_docs_fts'").fetchone()[0]
+    assert f"prefix='{PREFIX_INDEX}'" in sql
+    assert [h.guide_id for h in store.search("s")] == [h.guide_id for h in store.search("shuttle")] == ["shuttle"]
+    store.import_library(library(tmp_path / "b", "Airport coach"))
+    assert [h.guide_id for h in store.search("coa")] == ["shuttle"] and store.search("shuttle") == []

@@ -60,3 +60,28 @@ def test_without_failed_the_error_is_raised_on_the_clock_thread():
     with pytest.raises(ValueError, match="broken"):
         while time.monotonic() < deadline:
             Clock.tick()
+
+
+def test_latest_only_runs_the_newest_request_and_hands_on_only_its_result():
+    from screens.background import LatestOnly
+
+    searches = LatestOnly("search")
+    held = threading.Event()
+    ran: list[str] = []
+    shown: list[tuple[str, object]] = []
+
+    def work(query):
+        def run():
+            ran.append(query)
+            if query == "b":
+                held.wait(5)  # the first search is slow
+            return query.upper()
+        return run
+
+    searches.submit(work("b"), lambda r: shown.append(("b", r)))
+    wait_for(lambda: ran, 5, "the first search to start", interval=0.005)
+    for query in ("ba", "bag"):  # typed while it runs: "ba" is replaced before it starts
+        searches.submit(work(query), lambda r, q=query: shown.append((q, r)))
+    held.set()
+    tick_until(lambda: shown)
+    assert ran == ["b", "bag"] and shown == [("bag", "BAG")], "stale results are dropped"

@@ -176,3 +176,18 @@ def test_the_servers_in_memory_index_finds_what_the_kiosk_finds(search_store, tm
         kiosk, server = search_store.search_results(query, lang), server_side.results(query, lang)
         assert [(h.guide_id, h.match) for h in server.hits] == [(h.guide_id, h.match) for h in kiosk.hits], query
         assert server.suggestion == kiosk.suggestion, query
+
+
+def test_a_match_too_broad_to_rank_shows_title_matches_first(search_store, monkeypatch):
+    # On a large library one or two letters match tens of thousands of rows and are not ranked by
+    # bm25 (contract/search_index.py RANK_WINDOW): the hits come title first, in the traveller's
+    # language first. Here the sample library stands in, with the window made small.
+    from contract import search_index
+
+    ranked = [h.guide_id for h in search_store.search("bag", "en")]
+    monkeypatch.setattr(search_index, "RANK_WINDOW", 3)
+    broad = search_store.search("bag", "en")
+    assert {h.rank for h in broad} <= {-4.5, -3.0, -2.0, -1.5, -1.0}, "scored by tier, not bm25"
+    assert sorted(h.guide_id for h in broad) == sorted(ranked), "the same guides are found"
+    in_title = ["bag" in h.title.casefold() for h in broad]
+    assert in_title[0] and in_title == sorted(in_title, reverse=True), [h.title for h in broad]

@@ -131,11 +131,17 @@ class Kiosk:
         checked in the field before the next (a fast tap must not be lost)."""
         self.tap_and_wait("search-field", lambda s: any(b["id"] == f"key:{text[0]}" for b in s["buttons"]),
                           "the keyboard")
+        return self.type_search_more(text)
+
+    def type_search_more(self, text: str) -> dict:
+        """Type `text` on the open keyboard after what the search field holds, key by key, each
+        key checked in the field before the next."""
+        held = next(b["text"] for b in self.probe()["buttons"] if b["id"] == "search-field").removesuffix("|")
         snap: dict = {}
         for n, key in enumerate(text, start=1):
             snap = self.tap_and_wait(f"key:{key}", lambda s, n=n: any(
-                b["id"] == "search-field" and b["text"] == text[:n] + "|" for b in s["buttons"]),
-                f"the search field to show {text[:n]!r}")
+                b["id"] == "search-field" and b["text"] == held + text[:n] + "|" for b in s["buttons"]),
+                f"the search field to show {held + text[:n]!r}")
         return snap
 
     def tap_and_wait(self, probe_id: str, condition, what: str, timeout: float = 10.0) -> dict:
