@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from contract.delta import DeltaMismatch, apply_delta
 from contract.guides import Guide, LibraryInvalid, LibrarySettings
 from contract.images import ImageRefused, header_size
+from contract.protocol import DELTA_PROTOCOL
 from contract.validation import library_from_documents
 from kiosk.sync.manifest import (
     ContentRejected,
@@ -40,6 +42,9 @@ IMAGE_FLUSH_BYTES = 32_000_000  # verified images held in memory before one writ
 # Set once this kiosk read a manifest for its "library" settings. Until then the stored ETag (of a
 # release that ignored them) is not sent: an unchanged 304 would keep the settings from arriving.
 SETTINGS_READ = "manifest_settings_read"
+# The signed manifest of the installed content, as verified when it was installed: the base a delta
+# from the server is applied to (contract/delta.py).
+INSTALLED_MANIFEST = "installed_manifest"
 
 
 class _StoredImages(Mapping):
@@ -101,7 +106,7 @@ class PullMixin:
         if (installed_version is not None and self.store.get_state("manifest_version") == installed_version
                 and self.store.get_state(SETTINGS_READ)):
             etag = self.store.get_state("manifest_etag")
-        reply = self.transport.fetch_manifest(etag)
+        reply = self._fetch_manifest(etag, installed_version)
         rnd.report("manifest", 1, 1)
         if reply.status in (304, 404):
             return UNCHANGED
@@ -145,6 +150,44 @@ class PullMixin:
                 log.exception("on_content_changed callback failed")
         return OK
 
+    def _fetch_manifest(self, etag: str | None, installed_version: str | None) -> ManifestReply:
+        """The manifest meant for this kiosk: assembled from a delta against the installed one when
+        the server speaks protocol 4 and the delta checks out, else sent whole. A delta whose
+        signature, base, digest or result's signature does not match is refused (logged) and the
+        full manifest asked for: a delta can save bytes, never decide what is installed."""
+        base = self._delta_base(installed_version)
+        if base is not None:
+            reply = self.transport.fetch_delta(base["content_version"], manifest_epoch(base), etag)
+            if reply.status == 304 or (reply.status == 200 and reply.delta is None):
+                return reply  # unchanged, or the server sent the full manifest itself
+            if reply.delta is not None:
+                try:
+                    return ManifestReply(200, self._applied(base, reply), reply.signature, reply.etag)
+                except (ContentRejected, DeltaMismatch) as exc:
+                    log.warning("the delta from content version %s was refused (%s); fetching the full "
+                                "manifest", base["content_version"], exc)
+        return self.transport.fetch_manifest(etag)
+
+    def _delta_base(self, installed_version: str | None) -> dict[str, Any] | None:
+        """The installed manifest, when a delta may be asked for against it."""
+        if not hasattr(self.transport, "fetch_delta") or installed_version is None:
+            return None
+        announced = self.transport.server_protocol or self.store.get_state("server_protocol")
+        if (announced or 1) < DELTA_PROTOCOL or not self.store.get_state(SETTINGS_READ):
+            return None
+        base = self.store.get_state(INSTALLED_MANIFEST)
+        if not isinstance(base, dict) or str(base.get("content_version")) != installed_version:
+            return None
+        return base
+
+    def _applied(self, base: dict[str, Any], reply: ManifestReply) -> dict[str, Any]:
+        """The full manifest the delta in `reply` leads to, with every signature checked."""
+        key = self._pinned_key()
+        verify_manifest(reply.delta or {}, reply.delta_signature, key)
+        manifest = apply_delta(base, reply.delta or {})
+        verify_manifest(manifest, reply.signature, key)
+        return manifest
+
     def _images_needed(self, manifest: dict[str, Any], plan: Plan) -> dict[str, int | None]:
         """Images the new library's guides name and the store lacks (sha256 -> size). Taken from
         the guides themselves rather than the manifest's list alone, so an image nobody names is
@@ -170,6 +213,7 @@ class PullMixin:
             self.store.set_state("content_epoch", manifest_epoch(manifest))
         if manifest_group(manifest) != self.store.get_state("content_group"):
             self.store.set_state("content_group", manifest_group(manifest))
+        self.store.set_state(INSTALLED_MANIFEST, manifest)
         if reply.etag:
             self.store.set_state("manifest_etag", reply.etag)
             self.store.set_state("manifest_version", version)
