@@ -144,6 +144,14 @@ class Store(Outbox):
         if lock is not None:
             lock.close()
 
+    def release_connection(self) -> None:
+        """Close the calling thread's connection (a worker thread that is about to end), keeping
+        the store open for every other thread."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 

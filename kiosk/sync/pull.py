@@ -51,9 +51,9 @@ class _StoredImages(Mapping):
     """The store's images as the mapping library_from_documents checks names against, without
     reading hundreds of megabytes into memory to do it."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, arriving: set[str] = frozenset()):
         self._store = store
-        self._hashes = store.image_hashes()
+        self._hashes = store.image_hashes() | arriving  # `arriving`: being downloaded this round
 
     def __contains__(self, digest: object) -> bool:
         return digest in self._hashes
@@ -127,8 +127,16 @@ class PullMixin:
         plan.images = self._images_needed(manifest, plan)
         if hasattr(self.transport, "clean_partials"):
             self.transport.clean_partials(set(plan.images))
-        self._download_images(plan, rnd)
-        changed, settings = self._validated_library(manifest, plan)
+        # The images download on their own pool while this thread checks the new library, which
+        # needs only their names: the validation's CPU time overlaps the network's (a large pull
+        # used to do one after the other). A failed download fails the round before the switch,
+        # and install_content refuses a guide whose images are not stored.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-images") as side:
+            images = side.submit(self._download_images, plan, rnd)
+            try:
+                changed, settings = self._validated_library(manifest, plan, arriving=set(plan.images))
+            finally:
+                images.result()
         if self.may_switch is not None and not self.may_switch():
             rnd.pending = plan.content_version
             log.info("content version %s is ready; switching once no session is in progress",
@@ -262,29 +270,40 @@ class PullMixin:
                 self._stop.wait(backoff_delay(attempt, self.backoff_base / 2, 2.0, self.rng))
 
     def _download_images(self, plan: Plan, rnd: _Round) -> None:
-        # Stored a few at a time, not one by one: each commit can trigger a WAL checkpoint with
-        # its fsyncs, and those, not the network, were the slow part of a large pull.
+        # Stored a batch at a time, not one by one: each commit can trigger a WAL checkpoint with
+        # its fsyncs. The batches are written on a writer thread of their own while the downloads
+        # go on (a large pull spent a third of its time with the network idle, waiting for
+        # SQLite); at most one batch is being written while the next fills, so memory stays
+        # within two batches.
         pending: dict[str, bytes] = {}
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
+        writing: list[Future] = []
+
+        def store(batch: dict[str, bytes]) -> None:
+            self.store.put_images(batch)
+            if hasattr(self.transport, "discard_partial"):
+                for digest in batch:
+                    self.transport.discard_partial(digest)
 
         def flush() -> None:
-            if not pending:
-                return
-            self.store.put_images(pending)
-            if hasattr(self.transport, "discard_partial"):
-                for digest in pending:
-                    self.transport.discard_partial(digest)
-            pending.clear()
+            while writing:
+                writing.pop().result()  # the previous batch is in (or its error is raised here)
+            if pending:
+                writing.append(writer.submit(store, dict(pending)))
+                pending.clear()
 
         def fetch(job: tuple[str, int | None]) -> bytes:
-            return self.transport.fetch_image(*job)
-
-        def done(job: tuple[str, int | None], data: bytes) -> None:
+            data = self.transport.fetch_image(*job)
             # The server decoded every image when it was published; here the header is enough
             # (a pull stays fast) to keep a decoded image within MAX_IMAGE_SIDE on this kiosk.
+            # Checked on the download's thread, so the next downloads never wait for it.
             try:
                 header_size(data)
             except ImageRefused as exc:
                 raise ContentRejected(f"image {job[0][:12]}\u2026 {exc}") from exc
+            return data
+
+        def done(job: tuple[str, int | None], data: bytes) -> None:
             pending[job[0]] = data
             rnd.images += 1
             rnd.bytes += len(data)
@@ -294,7 +313,12 @@ class PullMixin:
         try:
             self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
         finally:
-            flush()  # what arrived is kept for the retry
+            try:
+                flush()  # what arrived is kept for the retry
+                flush()
+            finally:
+                writer.submit(self.store.release_connection).result()
+                writer.shutdown()
 
     def _download_guides(self, plan: Plan, rnd: _Round) -> None:
         batch: list[tuple[str, int, str, bytes]] = []
@@ -315,10 +339,11 @@ class PullMixin:
         finally:
             self.tables.stage_guides(batch)  # what arrived is kept for the retry
 
-    def _validated_library(self, manifest: dict[str, Any],
-                           plan: Plan) -> tuple[list[tuple[Guide, int]], LibrarySettings]:
+    def _validated_library(self, manifest: dict[str, Any], plan: Plan,
+                           arriving: set[str] = frozenset()) -> tuple[list[tuple[Guide, int]], LibrarySettings]:
         """The new library as a whole, validated again on the kiosk: the changed guides with
-        their versions, and the library's settings (the manifest's "library"), ready to install."""
+        their versions, and the library's settings (the manifest's "library"), ready to install.
+        `arriving`: images being downloaded meanwhile, counted as present."""
         staged = self.tables.staged()
         docs, changed_ids = [], {}
         for gid, version, sha in plan.changed:
@@ -337,7 +362,7 @@ class PullMixin:
                 raise ContentRejected(f"guide {gid} vanished from the store during sync")
             docs.append(installed[0].to_dict())
         try:
-            library = library_from_documents(docs, _StoredImages(self.store), plan.settings)
+            library = library_from_documents(docs, _StoredImages(self.store, arriving), plan.settings)
         except LibraryInvalid as exc:
             first = "; ".join(str(p) for p in exc.problems[:3])
             raise ContentRejected(f"the new library does not validate on the kiosk "
