@@ -135,6 +135,7 @@ class PullMixin:
             images = side.submit(self._download_images, plan, rnd)
             try:
                 changed, settings = self._validated_library(manifest, plan, arriving=set(plan.images))
+                prepared = {guide.id: self.store.guide_rows(guide, version) for guide, version in changed}
             finally:
                 images.result()
         if self.may_switch is not None and not self.may_switch():
@@ -144,7 +145,8 @@ class PullMixin:
             return OK if (rnd.guides or rnd.images) else UNCHANGED
 
         with tables.transaction():
-            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings)
+            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings,
+                                       prepared=prepared)
             self._remember_manifest(reply, plan.content_version, manifest)
             tables.clear_staging()
         removed = self.store.remove_unused_images()
