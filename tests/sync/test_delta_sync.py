@@ -58,7 +58,7 @@ def _on(kiosk: Kiosk, lib) -> bool:
         store.close()
 
 
-def test_a_kiosk_versions_behind_gets_a_delta_and_a_bad_delta_the_full_manifest(tmp_path, server: ServerProc):
+def test_kiosks_behind_get_deltas_and_a_bad_delta_or_another_group_the_full_manifest(tmp_path, server: ServerProc):
     publish = Publisher(server)
     lib = write_library(tmp_path / "lib", guides=30, images=3)
     publish(lib)
@@ -108,39 +108,28 @@ def test_a_kiosk_versions_behind_gets_a_delta_and_a_bad_delta_the_full_manifest(
         assert proxy.deltas == deltas, "the full manifest came back on the delta route"
         assert _on(kiosk, lib)
 
-    # A version the server never had (a database restored from an older backup): the full manifest.
-    reply = requests.get(f"{server.url}/api/v1/content/delta/999", params={"epoch": 0}, timeout=10,
-                         headers={"Authorization": f"Bearer {kiosk.token}", "X-Kiosk-Protocol": "4"})
-    assert reply.status_code == 200 and reply.json()["manifest"]["content_version"] == 7
-
-
-def test_a_kiosk_moved_to_another_group_ends_on_that_groups_content(tmp_path, server: ServerProc):
-    publish = Publisher(server)
-    lib = write_library(tmp_path / "lib", guides=12, images=2)
-    publish(lib)
-    server.cli("group", "add", "pilot")
-    pilot_lib = write_library(tmp_path / "pilot-lib", guides=12, images=3, seed=2,
-                              revision={"guide-0004": 1, "guide-0009": 2})
-    publish(pilot_lib, to="pilot")  # version 2, the pilot group's only
-    write_library(lib, guides=12, images=2, revision={"guide-0005": 1})
-    publish(lib)  # version 3, every group: the default group's content
-    publish(pilot_lib, to="pilot")  # version 4, the pilot group's again
-    with TamperProxy(server.url) as proxy:
-        kiosk = Kiosk(tmp_path / "kiosk", server, "gate-1", url=proxy.url)
-        assert _sync(kiosk, proxy)[0]["content_version"] == "3" and _on(kiosk, lib)
-
-        server.cli("group", "move", "gate-1", "pilot")
+        # Moved to another group (a new epoch): the server sends that group's full manifest on the
+        # delta route, and the kiosk ends on exactly its content; within the group, deltas again.
+        server.cli("group", "add", "pilot")
+        pilot_lib = write_library(tmp_path / "pilot-lib", guides=12, images=3, seed=2,
+                                  revision={"guide-0004": 1, "guide-0009": 2})
+        assert publish(pilot_lib, to="pilot") == 8
+        server.cli("group", "move", "kiosk-1", "pilot")
+        deltas = proxy.deltas
         moved, asked = _sync(kiosk, proxy)
-        assert (moved["result"], moved["content_version"]) == ("ok", "4") and asked == [DELTA + "3"]
-        assert proxy.deltas == 0, "another group (a new epoch): the full manifest, not a delta"
+        assert (moved["result"], moved["content_version"]) == ("ok", "8") and asked == [DELTA + "7"]
+        assert proxy.deltas == deltas, "another group: the full manifest, not a delta"
         assert _on(kiosk, pilot_lib)
         store = kiosk.store()
         assert (store.get_state("content_group"), store.get_state("content_epoch")) == ("pilot", 1)
         store.close()
-
-        # Within its new group, the next version comes as a delta again.
         write_library(pilot_lib, guides=12, images=3, seed=2, revision={"guide-0004": 2, "guide-0009": 2})
         publish(pilot_lib, to="pilot")
         again, asked = _sync(kiosk, proxy)
-        assert again["content_version"] == "5" and asked == [DELTA + "4"] and proxy.deltas == 1
+        assert again["content_version"] == "9" and asked == [DELTA + "8"] and proxy.deltas == deltas + 1
         assert _on(kiosk, pilot_lib)
+
+    # A version the server never had (a database restored from an older backup): the full manifest.
+    reply = requests.get(f"{server.url}/api/v1/content/delta/999", params={"epoch": 1}, timeout=10,
+                         headers={"Authorization": f"Bearer {kiosk.token}", "X-Kiosk-Protocol": "4"})
+    assert reply.status_code == 200 and reply.json()["manifest"]["content_version"] == 9
