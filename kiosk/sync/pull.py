@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,6 @@ from offline_cache.store import Store
 
 if TYPE_CHECKING:
     import random
-    import threading
 
     from kiosk.sync.service import Transport
     from offline_cache.sync_tables import SyncTables
@@ -131,13 +131,18 @@ class PullMixin:
         # needs only their names: the validation's CPU time overlaps the network's (a large pull
         # used to do one after the other). A failed download fails the round before the switch,
         # and install_content refuses a guide whose images are not stored.
+        cancel = threading.Event()  # a library that does not validate stops the downloads
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-images") as side:
-            images = side.submit(self._download_images, plan, rnd)
+            images = side.submit(self._download_images, plan, rnd, cancel)
             try:
                 changed, settings = self._validated_library(manifest, plan, arriving=set(plan.images))
                 prepared = {guide.id: self.store.guide_rows(guide, version) for guide, version in changed}
-            finally:
-                images.result()
+            except BaseException:
+                cancel.set()
+                if images.exception() is not None:  # the refusal is the reason given; this goes to the log
+                    log.info("image downloads stopped: %s", images.exception())
+                raise
+            images.result()
         if self.may_switch is not None and not self.may_switch():
             rnd.pending = plan.content_version
             log.info("content version %s is ready; switching once no session is in progress",
@@ -231,9 +236,10 @@ class PullMixin:
                 self.store.set_state(SETTINGS_READ, True)
 
     def _parallel(self, jobs: list[Any], fetch: Callable[[Any], bytes], done: Callable[[Any, bytes], None],
-                  stage: str, rnd: _Round) -> None:
+                  stage: str, rnd: _Round, cancel: threading.Event | None = None) -> None:
         """Run `fetch` on a small pool, at most `workers` at a time; call `done` on this thread
-        as each arrives. The first failure cancels what has not started and is raised."""
+        as each arrives. The first failure cancels what has not started and is raised; so does
+        `cancel` once set (what is under way still arrives and is kept)."""
         total = len(jobs)
         rnd.report(stage, 0, total)
         if not jobs:
@@ -244,6 +250,8 @@ class PullMixin:
             queue = list(reversed(jobs))
             try:
                 while queue or pending:
+                    if cancel is not None and cancel.is_set():
+                        queue.clear()
                     while queue and len(pending) < self.workers * 2:
                         job = queue.pop()
                         pending[pool.submit(self._with_retries, fetch, job)] = job
@@ -271,7 +279,7 @@ class PullMixin:
                     raise
                 self._stop.wait(backoff_delay(attempt, self.backoff_base / 2, 2.0, self.rng))
 
-    def _download_images(self, plan: Plan, rnd: _Round) -> None:
+    def _download_images(self, plan: Plan, rnd: _Round, cancel: threading.Event | None = None) -> None:
         # Stored a batch at a time, not one by one: each commit can trigger a WAL checkpoint with
         # its fsyncs. The batches are written on a writer thread of their own while the downloads
         # go on (a large pull spent a third of its time with the network idle, waiting for
@@ -313,7 +321,7 @@ class PullMixin:
                 flush()
 
         try:
-            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
+            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd, cancel)
         finally:
             try:
                 flush()  # what arrived is kept for the retry
