@@ -5,7 +5,8 @@ A kiosk many versions behind asks for what changed since its version and ends on
 published content (the one digest, contract/digest.py); an unchanged library stays one 304; a delta
 whose signature or contents do not match is refused and the full manifest is used; a version the
 server does not have, or whose stored manifest is damaged, gets the full manifest; a kiosk moved to
-another group gets that group's full manifest and ends on its content exactly.
+another group gets that group's full manifest and ends on its content exactly. One server and one
+kiosk for all of it: each `kiosk sync` and `kiosk-server` command is a process start.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def test_kiosks_behind_get_deltas_and_a_bad_delta_or_another_group_the_full_mani
         assert _on(kiosk, lib)
 
         # Moved to another group (a new epoch): the server sends that group's full manifest on the
-        # delta route, and the kiosk ends on exactly its content; within the group, deltas again.
+        # delta route, and the kiosk ends on exactly its content.
         server.cli("group", "add", "pilot")
         pilot_lib = write_library(tmp_path / "pilot-lib", guides=12, images=3, seed=2,
                                   revision={"guide-0004": 1, "guide-0009": 2})
@@ -123,13 +124,8 @@ def test_kiosks_behind_get_deltas_and_a_bad_delta_or_another_group_the_full_mani
         store = kiosk.store()
         assert (store.get_state("content_group"), store.get_state("content_epoch")) == ("pilot", 1)
         store.close()
-        write_library(pilot_lib, guides=12, images=3, seed=2, revision={"guide-0004": 2, "guide-0009": 2})
-        publish(pilot_lib, to="pilot")
-        again, asked = _sync(kiosk, proxy)
-        assert again["content_version"] == "9" and asked == [DELTA + "8"] and proxy.deltas == deltas + 1
-        assert _on(kiosk, pilot_lib)
 
     # A version the server never had (a database restored from an older backup): the full manifest.
     reply = requests.get(f"{server.url}/api/v1/content/delta/999", params={"epoch": 1}, timeout=10,
                          headers={"Authorization": f"Bearer {kiosk.token}", "X-Kiosk-Protocol": "4"})
-    assert reply.status_code == 200 and reply.json()["manifest"]["content_version"] == 9
+    assert reply.status_code == 200 and reply.json()["manifest"]["content_version"] == 8
