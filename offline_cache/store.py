@@ -278,12 +278,14 @@ class Store(Outbox):
         self.db.execute("DELETE FROM guides WHERE id = ?", [gid])
 
     @staticmethod
-    def guide_rows(guide: Guide, version: int) -> GuideRows:
+    def guide_rows(guide: Guide, version: int, sha256: str | None = None) -> GuideRows:
         """The rows `guide` is stored as: pure work, no database, so a sync can make them while
-        its downloads run and the switch's transaction only writes them."""
+        its downloads run and the switch's transaction only writes them. `sha256`: the guide's,
+        when the caller has already checked it (hashing the canonical form again is most of the
+        cost of a small guide)."""
         doc = guide.to_dict()
         return GuideRows(
-            (guide.id, version, guide.sha256, guide.language, json.dumps(guide.title, ensure_ascii=False),
+            (guide.id, version, sha256 or guide.sha256, guide.language, json.dumps(guide.title, ensure_ascii=False),
              json.dumps(guide.category, ensure_ascii=False), category_id(guide),
              json.dumps(guide.languages), guide.start, json.dumps(doc, ensure_ascii=False)),
             [(guide.id, sid, json.dumps(sdoc, ensure_ascii=False)) for sid, sdoc in doc["steps"].items()],

@@ -136,7 +136,9 @@ class PullMixin:
             images = side.submit(self._download_images, plan, rnd, cancel)
             try:
                 changed, settings = self._validated_library(manifest, plan, arriving=set(plan.images))
-                prepared = {guide.id: self.store.guide_rows(guide, version) for guide, version in changed}
+                shas = {gid: sha for gid, _, sha in plan.changed}  # each checked by _validated_library
+                prepared = {guide.id: self.store.guide_rows(guide, version, shas[guide.id])
+                            for guide, version in changed}
             except BaseException:
                 cancel.set()
                 if images.exception() is not None:  # the refusal is the reason given; this goes to the log
