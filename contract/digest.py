@@ -26,3 +26,13 @@ def content_digest(guide_sha256s: Mapping[str, str], image_sha256s: Iterable[str
 def library_digest(library: Library) -> str:
     return content_digest({gid: g.sha256 for gid, g in library.guides.items()}, library.images,
                           library.settings.sha256)
+
+
+def manifest_digest(manifest: Mapping) -> str:
+    """The digest of the content a signed manifest names: its guides' sha256s, its images and the
+    sha256 of its `library` settings (the canonical form the manifest carries), so a kiosk can
+    check a manifest it assembled from a delta against the digest the delta promised."""
+    settings = manifest.get("library")
+    return content_digest({gid: info["sha256"] for gid, info in (manifest.get("guides") or {}).items()},
+                          manifest.get("images") or {},
+                          hashlib.sha256(canonical_json(settings)).hexdigest() if settings else None)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from contract.params import BadValue, whole_number
 
 PROTOCOL_HEADER = "X-Kiosk-Protocol"
-PROTOCOL_VERSION = 3  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
+PROTOCOL_VERSION = 4  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
 # 3: QR links may carry their signed issue time (t=), which the previous server cannot verify
+# 4: GET /api/v1/content/delta/{since}: the signed delta from the content version a kiosk has
 LINK_TIME_PROTOCOL = 3  # a kiosk stamps its QR links with a time only once its server speaks this
+DELTA_PROTOCOL = 4  # a kiosk asks for deltas only once its server speaks this
 OLDEST_SUPPORTED = 1
 
 

@@ -69,12 +69,16 @@ class ProtocolError(TransportError):
 
 @dataclass
 class ManifestReply:
-    """`manifest` is None when the server said 304 (unchanged) or 404 (nothing published yet)."""
+    """`manifest` is None when the server said 304 (unchanged) or 404 (nothing published yet), and
+    when it sent a delta (contract/delta.py): then `delta` and `delta_signature` hold it and
+    `signature` is the signature of the full manifest the delta leads to."""
 
     status: int
     manifest: dict[str, Any] | None = None
     signature: str | None = None
     etag: str | None = None
+    delta: dict[str, Any] | None = None
+    delta_signature: str | None = None
 
 
 @dataclass
@@ -241,6 +245,26 @@ class HttpTransport:
         doc = self._json(resp, "manifest")
         if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("manifest"), dict):
             raise ProtocolError(f"manifest: unexpected reply HTTP {resp.status_code}", resp.status_code)
+        return ManifestReply(200, doc["manifest"], doc.get("signature"), resp.headers.get("ETag"))
+
+    def fetch_delta(self, since: int, epoch: int, etag: str | None = None) -> ManifestReply:
+        """What changed since content version `since` (protocol 4): a delta, the full manifest
+        when the server cannot make one, 304 unchanged, or 404 (nothing published, or a server
+        without the route: the caller asks for the full manifest then)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        resp = self._request("GET", f"{API}/content/delta/{since}", params={"epoch": epoch}, headers=headers)
+        if resp.status_code == 304:
+            resp.close()
+            return ManifestReply(304, etag=etag)
+        if resp.status_code == 404:
+            resp.close()
+            return ManifestReply(404)
+        doc = self._json(resp, "delta")
+        if resp.status_code == 200 and isinstance(doc, dict) and isinstance(doc.get("delta"), dict):
+            return ManifestReply(200, None, doc.get("manifest_signature"), resp.headers.get("ETag"),
+                                 doc["delta"], doc.get("signature"))
+        if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("manifest"), dict):
+            raise ProtocolError(f"delta: unexpected reply HTTP {resp.status_code}", resp.status_code)
         return ManifestReply(200, doc["manifest"], doc.get("signature"), resp.headers.get("ETag"))
 
     def fetch_guide(self, guide_id: str, version: int, sha256: str) -> bytes:

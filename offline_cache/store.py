@@ -50,6 +50,16 @@ class Category:
     guide_count: int
 
 
+@dataclass(frozen=True)
+class GuideRows:
+    """One guide as the store's tables hold it (Store.guide_rows)."""
+
+    guide: tuple
+    steps: list[tuple]
+    images: list[tuple]
+    index: list[tuple]
+
+
 def category_id(guide: Guide) -> str:
     """A stable key for a category: its text in the guide's default language, slugged."""
     name = pick(guide.category, "en", guide.language).casefold()
@@ -144,6 +154,14 @@ class Store(Outbox):
         if lock is not None:
             lock.close()
 
+    def release_connection(self) -> None:
+        """Close the calling thread's connection (a worker thread that is about to end), keeping
+        the store open for every other thread."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
@@ -212,11 +230,13 @@ class Store(Outbox):
         return counts
 
     def install_content(self, content_version: str, changed: Iterable[tuple[Guide, int]],
-                        keep_ids: set[str], settings: LibrarySettings | None = None) -> None:
+                        keep_ids: set[str], settings: LibrarySettings | None = None,
+                        prepared: dict[str, GuideRows] | None = None) -> None:
         """The one switch from one content version to the next, in one transaction: the guides in
         `changed` are written, guides not in `keep_ids` are removed, the search index follows.
         `settings` (the library's _library.yaml) replace the installed ones; None keeps them.
-        Images must already be stored (put_images)."""
+        Images must already be stored (put_images). `prepared`: guide_rows made beforehand, by
+        guide id (rows of another version are made again)."""
         db = self.db
         changed = list(changed)
         have_images = self.image_hashes()
@@ -230,7 +250,8 @@ class Store(Outbox):
                 self._delete_guide(gid)
             for guide, version in changed:
                 self._delete_guide(guide.id)
-                self._insert_guide(guide, version)
+                rows = (prepared or {}).get(guide.id)
+                self._insert_guide(guide, version, rows if rows and rows.guide[1] == version else None)
             missing = keep_ids - {r[0] for r in db.execute("SELECT id FROM guides")}
             if missing:
                 raise ValueError(f"the new content names guides it does not contain: {sorted(missing)}")
@@ -256,22 +277,31 @@ class Store(Outbox):
             self.db.execute(f"DELETE FROM {table} WHERE guide_id = ?", [gid])
         self.db.execute("DELETE FROM guides WHERE id = ?", [gid])
 
-    def _insert_guide(self, guide: Guide, version: int) -> None:
-        db = self.db
+    @staticmethod
+    def guide_rows(guide: Guide, version: int, sha256: str | None = None) -> GuideRows:
+        """The rows `guide` is stored as: pure work, no database, so a sync can make them while
+        its downloads run and the switch's transaction only writes them. `sha256`: the guide's,
+        when the caller has already checked it (hashing the canonical form again is most of the
+        cost of a small guide)."""
         doc = guide.to_dict()
+        return GuideRows(
+            (guide.id, version, sha256 or guide.sha256, guide.language, json.dumps(guide.title, ensure_ascii=False),
+             json.dumps(guide.category, ensure_ascii=False), category_id(guide),
+             json.dumps(guide.languages), guide.start, json.dumps(doc, ensure_ascii=False)),
+            [(guide.id, sid, json.dumps(sdoc, ensure_ascii=False)) for sid, sdoc in doc["steps"].items()],
+            [(guide.id, rel, digest) for rel, digest in guide.images.items()],
+            index_rows(guide))
+
+    def _insert_guide(self, guide: Guide, version: int, rows: GuideRows | None = None) -> None:
+        db = self.db
+        rows = rows or self.guide_rows(guide, version)
         db.execute(
             "INSERT INTO guides(id, version, sha256, language, title, category, category_id, "
-            "languages, start, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [guide.id, version, guide.sha256, guide.language, json.dumps(guide.title, ensure_ascii=False),
-             json.dumps(guide.category, ensure_ascii=False), category_id(guide),
-             json.dumps(guide.languages), guide.start, json.dumps(doc, ensure_ascii=False)])
-        db.conn.executemany(
-            "INSERT INTO steps(guide_id, step_id, doc) VALUES (?, ?, ?)",
-            [(guide.id, sid, json.dumps(sdoc, ensure_ascii=False)) for sid, sdoc in doc["steps"].items()])
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO guide_images(guide_id, path, sha256) VALUES (?, ?, ?)",
-            [(guide.id, rel, digest) for rel, digest in guide.images.items()])
-        db.conn.executemany(INSERT_ROWS, index_rows(guide))
+            "languages, start, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(rows.guide))
+        db.conn.executemany("INSERT INTO steps(guide_id, step_id, doc) VALUES (?, ?, ?)", rows.steps)
+        db.conn.executemany("INSERT OR IGNORE INTO guide_images(guide_id, path, sha256) VALUES (?, ?, ?)",
+                            rows.images)
+        db.conn.executemany(INSERT_ROWS, rows.index)
 
     def _rebuild_categories(self) -> None:
         db = self.db

@@ -1,5 +1,6 @@
-"""Serving published content: the signed manifest (with ETag), guide documents and images
-(immutable, content-addressed, with byte ranges so a cut download resumes)."""
+"""Serving published content: the signed manifest (with ETag), the delta from a version a kiosk
+has (contract/delta.py), guide documents and images (immutable, content-addressed, with byte
+ranges so a cut download resumes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
 from contract.canonical import canonical_json
+from contract.delta import make_delta
 from server import db
 from server.auth import Device
 from server.signing import sign
@@ -35,9 +37,11 @@ class ManifestCache:
     was rolled back gets the same bytes, ETag and signature as before groups existed."""
 
     LIMIT = 4096  # distinct (version, group, epoch) bodies kept
+    DELTA_LIMIT = 1024  # distinct (since, target ETag) deltas kept
 
     def __init__(self) -> None:
         self._bodies: dict[tuple[int, str, int], tuple[bytes, str]] = {}
+        self._deltas: dict[tuple[int, str], bytes | None] = {}
         self._lock = Lock()
 
     def get(self, engine: Engine, key, group: str = db.DEFAULT_GROUP, epoch: int = 0) -> tuple[bytes, str] | None:
@@ -70,6 +74,56 @@ class ManifestCache:
         return body, etag
 
 
+    def delta(self, engine: Engine, key, since: int, target_body: bytes, etag: str,
+              group: str = db.DEFAULT_GROUP, epoch: int = 0) -> bytes | None:
+        """The signed delta body from content version `since` to the manifest `target_body` (whose
+        ETag is `etag`), or None when the full manifest is what to send: `since` is not a version
+        this server has, its stored manifest does not read as one, or the delta would not be
+        much smaller than the whole. A fleet on the same version shares one computed body."""
+        wanted = (since, etag)
+        if wanted in self._deltas:
+            return self._deltas[wanted]
+        with db.read(engine) as conn:
+            base_json = conn.execute(sa.select(db.content_versions.c.manifest_json)
+                                     .where(db.content_versions.c.version == since)).scalar()
+        body = None
+        base = _manifest_of(base_json, since)
+        if base is not None:
+            # The base as the kiosk accepted it: with the group and epoch it has now (a kiosk whose
+            # epoch differs is sent the full manifest before it gets here).
+            if group != db.DEFAULT_GROUP:
+                base["group"] = group
+            if epoch:
+                base["epoch"] = epoch
+            signed = json.loads(target_body)
+            delta = make_delta(base, signed["manifest"])
+            canonical = canonical_json(delta)
+            if len(canonical) * 2 < len(target_body):
+                body = json.dumps({"delta": delta, "signature": sign(key, canonical),
+                                   "manifest_signature": signed["signature"]},
+                                  ensure_ascii=False, separators=(",", ":")).encode()
+        with self._lock:
+            if len(self._deltas) >= self.DELTA_LIMIT:
+                self._deltas.clear()
+            self._deltas[wanted] = body
+        return body
+
+
+def _manifest_of(manifest_json: str | None, version: int) -> dict | None:
+    """A stored manifest as a delta's base; None when there is none or it does not read as the
+    manifest of `version` (damaged rows mean the full manifest, never a wrong delta)."""
+    if manifest_json is None:
+        return None
+    try:
+        manifest = json.loads(manifest_json)
+    except ValueError:
+        return None
+    if (not isinstance(manifest, dict) or manifest.get("content_version") != version
+            or not isinstance(manifest.get("guides"), dict) or not isinstance(manifest.get("images"), dict)):
+        return None
+    return manifest
+
+
 def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -79,7 +133,12 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return etag in tags
 
 
-def manifest_response(request: Request, device: Device) -> Response:
+def manifest_response(request: Request, device: Device, since: int | None = None,
+                      epoch: int | None = None) -> Response:
+    """The device's signed manifest, or (`since`: the content version the kiosk has, `epoch`: the
+    one it accepted) the signed delta from it; the full manifest whenever no delta fits: `since`
+    unknown or damaged, or another epoch (the device moved group or its group was rolled back).
+    Both carry the full manifest's ETag, so an unchanged library is one 304 either way."""
     ctx = request.app.state.ctx
     found = ctx.manifests.get(ctx.engine, ctx.signing_key, device.group, device.epoch)
     if found is None:
@@ -88,6 +147,12 @@ def manifest_response(request: Request, device: Device) -> Response:
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if since is not None and epoch == device.epoch:
+        delta = ctx.manifests.delta(ctx.engine, ctx.signing_key, since, body, etag, device.group, device.epoch)
+        if delta is not None:
+            body = delta
+            if len(body) < 1400:  # one packet either way: gzip would add its header for nothing
+                return Response(body, media_type="application/json", headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
         # A manifest lists every guide and image hash: ~120 bytes a guide, mostly hex. Sent
         # compressed, one changed guide in a 1,000-guide library costs a fraction of the full

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from contract.delta import DeltaMismatch, apply_delta
 from contract.guides import Guide, LibraryInvalid, LibrarySettings
 from contract.images import ImageRefused, header_size
+from contract.protocol import DELTA_PROTOCOL
 from contract.validation import library_from_documents
 from kiosk.sync.manifest import (
     ContentRejected,
@@ -29,7 +32,6 @@ from offline_cache.store import Store
 
 if TYPE_CHECKING:
     import random
-    import threading
 
     from kiosk.sync.service import Transport
     from offline_cache.sync_tables import SyncTables
@@ -40,15 +42,18 @@ IMAGE_FLUSH_BYTES = 32_000_000  # verified images held in memory before one writ
 # Set once this kiosk read a manifest for its "library" settings. Until then the stored ETag (of a
 # release that ignored them) is not sent: an unchanged 304 would keep the settings from arriving.
 SETTINGS_READ = "manifest_settings_read"
+# The signed manifest of the installed content, as verified when it was installed: the base a delta
+# from the server is applied to (contract/delta.py).
+INSTALLED_MANIFEST = "installed_manifest"
 
 
 class _StoredImages(Mapping):
     """The store's images as the mapping library_from_documents checks names against, without
     reading hundreds of megabytes into memory to do it."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, arriving: set[str] = frozenset()):
         self._store = store
-        self._hashes = store.image_hashes()
+        self._hashes = store.image_hashes() | arriving  # `arriving`: being downloaded this round
 
     def __contains__(self, digest: object) -> bool:
         return digest in self._hashes
@@ -101,7 +106,7 @@ class PullMixin:
         if (installed_version is not None and self.store.get_state("manifest_version") == installed_version
                 and self.store.get_state(SETTINGS_READ)):
             etag = self.store.get_state("manifest_etag")
-        reply = self.transport.fetch_manifest(etag)
+        reply = self._fetch_manifest(etag, installed_version)
         rnd.report("manifest", 1, 1)
         if reply.status in (304, 404):
             return UNCHANGED
@@ -122,8 +127,24 @@ class PullMixin:
         plan.images = self._images_needed(manifest, plan)
         if hasattr(self.transport, "clean_partials"):
             self.transport.clean_partials(set(plan.images))
-        self._download_images(plan, rnd)
-        changed, settings = self._validated_library(manifest, plan)
+        # The images download on their own pool while this thread checks the new library, which
+        # needs only their names: the validation's CPU time overlaps the network's (a large pull
+        # used to do one after the other). A failed download fails the round before the switch,
+        # and install_content refuses a guide whose images are not stored.
+        cancel = threading.Event()  # a library that does not validate stops the downloads
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-images") as side:
+            images = side.submit(self._download_images, plan, rnd, cancel)
+            try:
+                changed, settings = self._validated_library(manifest, plan, arriving=set(plan.images))
+                shas = {gid: sha for gid, _, sha in plan.changed}  # each checked by _validated_library
+                prepared = {guide.id: self.store.guide_rows(guide, version, shas[guide.id])
+                            for guide, version in changed}
+            except BaseException:
+                cancel.set()
+                if images.exception() is not None:  # the refusal is the reason given; this goes to the log
+                    log.info("image downloads stopped: %s", images.exception())
+                raise
+            images.result()
         if self.may_switch is not None and not self.may_switch():
             rnd.pending = plan.content_version
             log.info("content version %s is ready; switching once no session is in progress",
@@ -131,7 +152,8 @@ class PullMixin:
             return OK if (rnd.guides or rnd.images) else UNCHANGED
 
         with tables.transaction():
-            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings)
+            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings,
+                                       prepared=prepared)
             self._remember_manifest(reply, plan.content_version, manifest)
             tables.clear_staging()
         removed = self.store.remove_unused_images()
@@ -144,6 +166,44 @@ class PullMixin:
             except Exception:
                 log.exception("on_content_changed callback failed")
         return OK
+
+    def _fetch_manifest(self, etag: str | None, installed_version: str | None) -> ManifestReply:
+        """The manifest meant for this kiosk: assembled from a delta against the installed one when
+        the server speaks protocol 4 and the delta checks out, else sent whole. A delta whose
+        signature, base, digest or result's signature does not match is refused (logged) and the
+        full manifest asked for: a delta can save bytes, never decide what is installed."""
+        base = self._delta_base(installed_version)
+        if base is not None:
+            reply = self.transport.fetch_delta(base["content_version"], manifest_epoch(base), etag)
+            if reply.status == 304 or (reply.status == 200 and reply.delta is None):
+                return reply  # unchanged, or the server sent the full manifest itself
+            if reply.delta is not None:
+                try:
+                    return ManifestReply(200, self._applied(base, reply), reply.signature, reply.etag)
+                except (ContentRejected, DeltaMismatch) as exc:
+                    log.warning("the delta from content version %s was refused (%s); fetching the full "
+                                "manifest", base["content_version"], exc)
+        return self.transport.fetch_manifest(etag)
+
+    def _delta_base(self, installed_version: str | None) -> dict[str, Any] | None:
+        """The installed manifest, when a delta may be asked for against it."""
+        if not hasattr(self.transport, "fetch_delta") or installed_version is None:
+            return None
+        announced = self.transport.server_protocol or self.store.get_state("server_protocol")
+        if (announced or 1) < DELTA_PROTOCOL or not self.store.get_state(SETTINGS_READ):
+            return None
+        base = self.store.get_state(INSTALLED_MANIFEST)
+        if not isinstance(base, dict) or str(base.get("content_version")) != installed_version:
+            return None
+        return base
+
+    def _applied(self, base: dict[str, Any], reply: ManifestReply) -> dict[str, Any]:
+        """The full manifest the delta in `reply` leads to, with every signature checked."""
+        key = self._pinned_key()
+        verify_manifest(reply.delta or {}, reply.delta_signature, key)
+        manifest = apply_delta(base, reply.delta or {})
+        verify_manifest(manifest, reply.signature, key)
+        return manifest
 
     def _images_needed(self, manifest: dict[str, Any], plan: Plan) -> dict[str, int | None]:
         """Images the new library's guides name and the store lacks (sha256 -> size). Taken from
@@ -170,6 +230,7 @@ class PullMixin:
             self.store.set_state("content_epoch", manifest_epoch(manifest))
         if manifest_group(manifest) != self.store.get_state("content_group"):
             self.store.set_state("content_group", manifest_group(manifest))
+        self.store.set_state(INSTALLED_MANIFEST, manifest)
         if reply.etag:
             self.store.set_state("manifest_etag", reply.etag)
             self.store.set_state("manifest_version", version)
@@ -177,9 +238,10 @@ class PullMixin:
                 self.store.set_state(SETTINGS_READ, True)
 
     def _parallel(self, jobs: list[Any], fetch: Callable[[Any], bytes], done: Callable[[Any, bytes], None],
-                  stage: str, rnd: _Round) -> None:
+                  stage: str, rnd: _Round, cancel: threading.Event | None = None) -> None:
         """Run `fetch` on a small pool, at most `workers` at a time; call `done` on this thread
-        as each arrives. The first failure cancels what has not started and is raised."""
+        as each arrives. The first failure cancels what has not started and is raised; so does
+        `cancel` once set (what is under way still arrives and is kept)."""
         total = len(jobs)
         rnd.report(stage, 0, total)
         if not jobs:
@@ -190,6 +252,8 @@ class PullMixin:
             queue = list(reversed(jobs))
             try:
                 while queue or pending:
+                    if cancel is not None and cancel.is_set():
+                        queue.clear()
                     while queue and len(pending) < self.workers * 2:
                         job = queue.pop()
                         pending[pool.submit(self._with_retries, fetch, job)] = job
@@ -217,30 +281,41 @@ class PullMixin:
                     raise
                 self._stop.wait(backoff_delay(attempt, self.backoff_base / 2, 2.0, self.rng))
 
-    def _download_images(self, plan: Plan, rnd: _Round) -> None:
-        # Stored a few at a time, not one by one: each commit can trigger a WAL checkpoint with
-        # its fsyncs, and those, not the network, were the slow part of a large pull.
+    def _download_images(self, plan: Plan, rnd: _Round, cancel: threading.Event | None = None) -> None:
+        # Stored a batch at a time, not one by one: each commit can trigger a WAL checkpoint with
+        # its fsyncs. The batches are written on a writer thread of their own while the downloads
+        # go on (a large pull spent a third of its time with the network idle, waiting for
+        # SQLite); at most one batch is being written while the next fills, so memory stays
+        # within two batches.
         pending: dict[str, bytes] = {}
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
+        writing: list[Future] = []
+
+        def store(batch: dict[str, bytes]) -> None:
+            self.store.put_images(batch)
+            if hasattr(self.transport, "discard_partial"):
+                for digest in batch:
+                    self.transport.discard_partial(digest)
 
         def flush() -> None:
-            if not pending:
-                return
-            self.store.put_images(pending)
-            if hasattr(self.transport, "discard_partial"):
-                for digest in pending:
-                    self.transport.discard_partial(digest)
-            pending.clear()
+            while writing:
+                writing.pop().result()  # the previous batch is in (or its error is raised here)
+            if pending:
+                writing.append(writer.submit(store, dict(pending)))
+                pending.clear()
 
         def fetch(job: tuple[str, int | None]) -> bytes:
-            return self.transport.fetch_image(*job)
-
-        def done(job: tuple[str, int | None], data: bytes) -> None:
+            data = self.transport.fetch_image(*job)
             # The server decoded every image when it was published; here the header is enough
             # (a pull stays fast) to keep a decoded image within MAX_IMAGE_SIDE on this kiosk.
+            # Checked on the download's thread, so the next downloads never wait for it.
             try:
                 header_size(data)
             except ImageRefused as exc:
                 raise ContentRejected(f"image {job[0][:12]}\u2026 {exc}") from exc
+            return data
+
+        def done(job: tuple[str, int | None], data: bytes) -> None:
             pending[job[0]] = data
             rnd.images += 1
             rnd.bytes += len(data)
@@ -248,9 +323,14 @@ class PullMixin:
                 flush()
 
         try:
-            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd)
+            self._parallel(sorted(plan.images.items()), fetch, done, "images", rnd, cancel)
         finally:
-            flush()  # what arrived is kept for the retry
+            try:
+                flush()  # what arrived is kept for the retry
+                flush()
+            finally:
+                writer.submit(self.store.release_connection).result()
+                writer.shutdown()
 
     def _download_guides(self, plan: Plan, rnd: _Round) -> None:
         batch: list[tuple[str, int, str, bytes]] = []
@@ -271,10 +351,11 @@ class PullMixin:
         finally:
             self.tables.stage_guides(batch)  # what arrived is kept for the retry
 
-    def _validated_library(self, manifest: dict[str, Any],
-                           plan: Plan) -> tuple[list[tuple[Guide, int]], LibrarySettings]:
+    def _validated_library(self, manifest: dict[str, Any], plan: Plan,
+                           arriving: set[str] = frozenset()) -> tuple[list[tuple[Guide, int]], LibrarySettings]:
         """The new library as a whole, validated again on the kiosk: the changed guides with
-        their versions, and the library's settings (the manifest's "library"), ready to install."""
+        their versions, and the library's settings (the manifest's "library"), ready to install.
+        `arriving`: images being downloaded meanwhile, counted as present."""
         staged = self.tables.staged()
         docs, changed_ids = [], {}
         for gid, version, sha in plan.changed:
@@ -293,7 +374,7 @@ class PullMixin:
                 raise ContentRejected(f"guide {gid} vanished from the store during sync")
             docs.append(installed[0].to_dict())
         try:
-            library = library_from_documents(docs, _StoredImages(self.store), plan.settings)
+            library = library_from_documents(docs, _StoredImages(self.store, arriving), plan.settings)
         except LibraryInvalid as exc:
             first = "; ".join(str(p) for p in exc.problems[:3])
             raise ContentRejected(f"the new library does not validate on the kiosk "

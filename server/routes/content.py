@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -35,6 +35,18 @@ def server_key(ctx: ContextDep) -> ServerKey:
                        404: {"description": "nothing published yet"}})
 def manifest(request: Request, device: DeviceDep) -> Response:
     return manifest_response(request, device)
+
+
+@router.get("/content/delta/{since}",
+            responses={200: {"description": "the signed delta from `since`, or the full signed manifest "
+                                            "when no delta from it can be made"},
+                       304: {"description": "unchanged"}, 404: {"description": "nothing published yet"}})
+def delta(request: Request, device: DeviceDep,
+          since: Annotated[int, PathParam(ge=1, le=MAX_INT), whole(1, MAX_INT, "the content version")],
+          epoch: Annotated[int, Query(ge=0, le=MAX_INT), whole(0, MAX_INT, "the epoch")] = 0) -> Response:
+    """Protocol 4 (docs/api.md): what changed since content version `since`, which the kiosk has
+    with epoch `epoch`."""
+    return manifest_response(request, device, since, epoch)
 
 
 @router.get("/content/guides/{guide_id}/{version}",

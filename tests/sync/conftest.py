@@ -41,6 +41,7 @@ class ServerProc:
         self.process = ServerProcess(data_dir, port=self.port, env=self.env, log=data_dir / "serve.log",
                                      program=None if release is None else self.command, cwd=self.cwd)
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._key: str | None = None
 
     def cli(self, *args: str) -> str:
         out = subprocess.run([*self.command, *args], env=self.env, cwd=self.cwd, capture_output=True,
@@ -64,7 +65,9 @@ class ServerProc:
         return tokens[-1]
 
     def key(self) -> str:
-        return re.findall(r"[A-Za-z0-9+/]{43}=", self.cli("key"))[-1]
+        if self._key is None:  # the key never changes: one `kiosk-server key` per server
+            self._key = re.findall(r"[A-Za-z0-9+/]{43}=", self.cli("key"))[-1]
+        return self._key
 
     def publish(self, path: Path) -> str:
         return self.cli("publish", str(path))

@@ -8,6 +8,7 @@ real server on loopback instead.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 from typing import Any
@@ -30,6 +31,7 @@ class FakeServer:
         self.current: dict[str, tuple[int, str]] = {}
         self.images: dict[str, bytes] = {}
         self.manifest: dict[str, Any] | None = None
+        self.history: dict[int, dict[str, Any]] = {}  # content version -> its manifest, for deltas
         self.events: dict[str, dict] = {}
         self.heartbeats: list[dict] = []
         self.down = False
@@ -61,6 +63,7 @@ class FakeServer:
         }
         if library.settings:  # as server/publish.py: only when the library has settings
             self.manifest["library"] = library.settings.to_dict()
+        self.history[self.version] = copy.deepcopy(self.manifest)
         return self.version
 
     def etag(self) -> str:

@@ -1,6 +1,9 @@
 """An HTTP proxy in front of the real server that lies in one chosen way, for the rejection tests:
 
-  resign          the manifest is signed with another (attacker's) key
+  resign          the manifest is signed with another (attacker's) key, and so is a delta
+  delta_resign    only a delta (GET /content/delta/N) is signed with another key; the full
+                  manifest passes untouched
+  delta_contents  a delta's contents are changed (a guide's entry), its signature kept
   guide_bytes     a guide's body is changed after the server sent it (its hash no longer matches)
   truncate_image  an image arrives complete by HTTP's account but with only half its bytes
   none            forwards everything untouched
@@ -21,8 +24,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract.canonical import canonical_json
 
-PASS_HEADERS = ("Authorization", "If-None-Match", "Range", "Content-Type")
-KEEP_HEADERS = ("Content-Type", "ETag", "X-Server-Time", "Retry-After", "Content-Range", "Cache-Control")
+PASS_HEADERS = ("Authorization", "If-None-Match", "Range", "Content-Type", "X-Kiosk-Protocol")
+KEEP_HEADERS = ("Content-Type", "ETag", "X-Server-Time", "Retry-After", "Content-Range", "Cache-Control",
+                "X-Kiosk-Protocol")
+DELTA = "/api/v1/content/delta/"
 
 
 class TamperProxy:
@@ -31,6 +36,8 @@ class TamperProxy:
         self.mode = mode
         self.attacker = Ed25519PrivateKey.generate()
         self.tampered = 0
+        self.paths: list[str] = []  # every request's path, in order
+        self.deltas = 0  # replies of the delta route that carried a delta (not the full manifest)
         proxy = self
         session = requests.Session()
 
@@ -43,6 +50,7 @@ class TamperProxy:
             def _forward(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                proxy.paths.append(self.path)
                 headers = {h: self.headers[h] for h in PASS_HEADERS if self.headers.get(h)}
                 resp = session.request(method, proxy.upstream + self.path, data=body, headers=headers,
                                        timeout=30)
@@ -67,11 +75,28 @@ class TamperProxy:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _tamper(self, path: str, status: int, data: bytes) -> bytes:
+        if status == 200 and path.startswith(DELTA) and b'"delta":' in data[:20]:
+            self.deltas += 1
         if status != 200 or self.mode == "none":
             return data
-        if self.mode == "resign" and path.startswith("/api/v1/content/manifest"):
+        if self.mode == "resign" and path.startswith(("/api/v1/content/manifest", DELTA)):
             doc = json.loads(data)
-            doc["signature"] = base64.b64encode(self.attacker.sign(canonical_json(doc["manifest"]))).decode()
+            if "delta" in doc:
+                doc["signature"] = self._sign(doc["delta"])
+                doc["manifest_signature"] = self._sign({"the": "attacker's"})
+            else:
+                doc["signature"] = self._sign(doc["manifest"])
+            self.tampered += 1
+            return json.dumps(doc).encode()
+        if self.mode in ("delta_resign", "delta_contents") and path.startswith(DELTA):
+            doc = json.loads(data)
+            if "delta" not in doc:
+                return data
+            if self.mode == "delta_resign":
+                doc["signature"] = self._sign(doc["delta"])
+            else:
+                entry = next(iter(doc["delta"]["guides"].values()))
+                entry["version"] += 1
             self.tampered += 1
             return json.dumps(doc).encode()
         if self.mode == "guide_bytes" and path.startswith("/api/v1/content/guides/"):
@@ -81,6 +106,9 @@ class TamperProxy:
             self.tampered += 1
             return data[: len(data) // 2]
         return data
+
+    def _sign(self, doc: dict) -> str:
+        return base64.b64encode(self.attacker.sign(canonical_json(doc))).decode()
 
     def __enter__(self) -> Self:
         self._thread.start()
