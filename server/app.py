@@ -18,6 +18,7 @@ from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
 from server.guard import ServerGuard
+from server.retry_slots import RetrySlots
 from server.routes import content, devices, events, health, publish, staff
 from server.signing import load_or_create_key
 
@@ -34,7 +35,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                   mobile_secret=db.shared_secret(engine, "mobile_link_key"),
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
                   manifests=ManifestCache(),
-                  ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
+                  ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)),
+                  retry_slots=RetrySlots(config.retry_rate))
     app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=_lifespan,
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
@@ -60,18 +62,22 @@ def create_app(config: Config | None = None) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """The rollout guard's periodic run (every guard_interval minutes) and the alerts' rounds (every
-    alert_interval seconds), each in one process at a time, live as long as the server does."""
-    from server import rollout_guard
+    """The rollout guard's periodic run (every guard_interval minutes), the alerts' rounds (every
+    alert_interval seconds), each in one process at a time, and the events' partition maintenance
+    live as long as the server does."""
+    from server import partitions, rollout_guard
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
     stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
+    # months of events made ahead and raw events past raw_event_days removed, hourly
+    stop_partitions = partitions.start_periodic(ctx.engine, ctx.config.raw_event_days)
     alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
     alert_loop.start()
     try:
         yield
     finally:
         alert_loop.stop()
+        stop_partitions.set()
         if stop is not None:
             stop.set()

@@ -58,6 +58,8 @@ SERVER_ENV = {
     "stale_after": ("30", 30.0),
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),
+    "retry_rate": ("12.5", 12.5),
+    "raw_event_days": ("365", 365),
     "max_upload": ("1048576", 1048576),
     "header_timeout": ("5", 5.0),
     "body_timeout": ("7.5", 7.5),

@@ -21,6 +21,7 @@ from server.db.schema import (
     _v11_rollout_groups,
     alerts,
     comparison_summary,
+    device_traffic,
     devices,
     draft_comments,
     draft_guides,
@@ -179,6 +180,17 @@ def _migration_15(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE rollout_groups ADD COLUMN opening_hours {text}"))
 
 
+def _migration_19(conn: Connection) -> None:
+    """A year of events (issue 16). PostgreSQL: events partitioned by month of received_at, every
+    row and index carried over, (device, uuid) uniqueness in event_ids (server/partitions.py).
+    SQLite keeps its table as it is. Both: bytes per device per day for the Fleet page."""
+    from server import partitions
+
+    if conn.dialect.name == "postgresql":
+        partitions.convert(conn)
+    device_traffic.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -197,6 +209,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (13, "staff roles; studio drafts, their guides, revisions and comments", _migration_13),
     (14, "summaries per (day, guide, version, group, step); rollout guard settings and decisions", _migration_14),
     (15, "alerts, feedback_triage and rollout_groups.opening_hours", _migration_15),
+    (19, "events partitioned by month on PostgreSQL, with event_ids; device_traffic", _migration_19),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -427,3 +427,28 @@ feedback_triage = sa.Table(
 # Version 15: a group's opening hours (server/opening_hours.py), in the site's time zone; null or
 # empty: always open. A kiosk is stale, or its touch panel dead, only by the hours it is open.
 rollout_groups.append_column(sa.Column("opening_hours", sa.Text, nullable=True))
+
+
+# Version 19: a year of events (issue 16). On PostgreSQL `events` is partitioned by month of
+# received_at (server/partitions.py makes the months ahead and drops the ones past raw_event_days),
+# and a partitioned table cannot hold a unique constraint that leaves out its partition key, so
+# "each (device, uuid) once" lives here instead, one narrow row per event, pruned with the raw
+# events; ingest inserts here first and stores only the events this table took. SQLite keeps its
+# unpartitioned events table and its unique constraint, and never uses this table.
+event_ids = sa.Table(
+    "event_ids", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("uuid", sa.String(32), primary_key=True),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Index("ix_event_ids_received", "received_at"),
+)
+# Version 19: request and response bytes per device per UTC day (server/traffic.py), for the Fleet
+# page: kiosks on metered 4G links are paid for by the byte.
+device_traffic = sa.Table(
+    "device_traffic", metadata,
+    sa.Column("device_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("bytes_in", sa.BigInteger, nullable=False, server_default="0"),  # request bytes
+    sa.Column("bytes_out", sa.BigInteger, nullable=False, server_default="0"),  # response bytes
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+)
