@@ -11,9 +11,11 @@ from __future__ import annotations
 from contract.params import BadValue, whole_number
 
 PROTOCOL_HEADER = "X-Kiosk-Protocol"
-PROTOCOL_VERSION = 3  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
+PROTOCOL_VERSION = 4  # 2: the header itself, GET /api/v1/device, rejected_events in the heartbeat
 # 3: QR links may carry their signed issue time (t=), which the previous server cannot verify
 LINK_TIME_PROTOCOL = 3  # a kiosk stamps its QR links with a time only once its server speaks this
+# 4: event batches and heartbeats may be sent with Content-Encoding: gzip
+GZIP_PROTOCOL = 4  # a kiosk compresses its batches only once its server's replies announce this
 OLDEST_SUPPORTED = 1
 
 
