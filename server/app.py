@@ -13,7 +13,7 @@ import threading
 
 from fastapi import FastAPI
 
-from server import db
+from server import db, traffic
 from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
@@ -41,6 +41,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
     app.state.ctx = ctx
+    app.state.traffic = traffic.Tally()  # bytes per device per day, written every 30 s (server/traffic.py)
     app.add_middleware(ServerGuard, config=config)
 
     from server.mobile import router as mobile_router
@@ -72,6 +73,7 @@ async def _lifespan(app: FastAPI):
     stop = rollout_guard.start_periodic(ctx.engine, ctx.config)
     # months of events made ahead and raw events past raw_event_days removed, hourly
     stop_partitions = partitions.start_periodic(ctx.engine, ctx.config.raw_event_days)
+    stop_traffic = app.state.traffic.start_periodic(ctx.engine, ctx.config.traffic_flush)
     alert_loop = AlertLoop(ctx.engine, ctx.config)  # alerts: one process of all evaluates (server/alerts/)
     alert_loop.start()
     try:
@@ -79,5 +81,7 @@ async def _lifespan(app: FastAPI):
     finally:
         alert_loop.stop()
         stop_partitions.set()
+        stop_traffic.set()
+        app.state.traffic.flush_logged(ctx.engine)  # what was counted since the last round
         if stop is not None:
             stop.set()

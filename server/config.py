@@ -70,6 +70,7 @@ class Config(BaseSettings):
     # Days raw events are kept (server/partitions.py); summaries and feedback are kept for ever.
     # Never fewer than a kiosk may be offline (MAX_OFFLINE_DAYS): its outbox may repeat that old a uuid.
     raw_event_days: int = 90
+    traffic_flush: float = 30.0  # seconds between writes of each process's byte counts per device (server/traffic.py)
 
     # The largest request body the server takes, in bytes: a library upload with photos. nginx's
     # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).

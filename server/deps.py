@@ -54,6 +54,7 @@ def require_device(request: Request,
     if device is None:
         raise HTTPException(401, "a valid device token is needed (Authorization: Bearer ...)",
                             headers={"WWW-Authenticate": "Bearer"})
+    request.state.device_id = device.id  # the request's bytes count as this device's (server/traffic.py)
     return device
 
 

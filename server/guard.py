@@ -22,7 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, parse_version
-from server import db
+from server import db, traffic
 from server.auth import COOKIE_NAME
 from server.config import Config
 from server.routes import API
@@ -116,6 +116,13 @@ class ServerGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        meter = traffic.Meter(scope)  # the bytes as they cross the wire, for a device's daily count
+        try:
+            await self._guard(scope, meter.counting_receive(receive), meter.counting_send(send))
+        finally:
+            meter.record()
+
+    async def _guard(self, scope, receive, send):
         limit = body_limit(self.config, scope["path"])
         started = False
 

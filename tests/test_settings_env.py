@@ -60,6 +60,7 @@ SERVER_ENV = {
     "ingest_wait": ("0.25", 0.25),
     "retry_rate": ("12.5", 12.5),
     "raw_event_days": ("365", 365),
+    "traffic_flush": ("5", 5.0),
     "max_upload": ("1048576", 1048576),
     "header_timeout": ("5", 5.0),
     "body_timeout": ("7.5", 7.5),
