@@ -272,6 +272,9 @@ async def reconnect(base: str, tokens: dict[str, str], bodies: dict, within: flo
                 await asyncio.sleep(float(r.headers.get("Retry-After", "1")) + random.uniform(0, RETRY_JITTER))
                 returns[int(time.time())] += 1
                 continue
+            if r.status_code >= 500:  # as kiosk/transport.py: a network error, retried after a backoff
+                await asyncio.sleep(random.uniform(0.5, 1.5))
+                continue
             return r
 
     async def kiosk(name, token):
@@ -340,7 +343,8 @@ def bench_reconnect(url: str, data_dir: Path, args) -> int:
                        env=env, log=data_dir / "reconnect.log") as server:
         proxy = None
         if nginx_binary() and not args.no_nginx:
-            proxy = NginxProcess(data_dir / "nginx", [server.port], connections=args.fleet + 256).start()
+            # each kiosk holds one connection to nginx and nginx one to the server for it
+            proxy = NginxProcess(data_dir / "nginx", [server.port], connections=2 * args.fleet + 256).start()
         base = proxy.url if proxy else server.url
         try:
             etags = manifest_etags(base, tokens)
@@ -349,6 +353,11 @@ def bench_reconnect(url: str, data_dir: Path, args) -> int:
             spread_bodies, _ = kiosk_batches(tokens, args.backlog, "spread")
             spread = asyncio.run(reconnect(base, tokens, spread_bodies, args.spread_window, etags))
             os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except Exception:
+            print(f"the server's log ends:\n{server.log_tail(8000)}")
+            if proxy:
+                print(f"nginx's error log ends:\n{(proxy.prefix / 'error.log').read_text()[-4000:]}")
+            raise
         finally:
             if proxy:
                 proxy.stop()
