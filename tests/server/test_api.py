@@ -89,7 +89,7 @@ def test_protocol_version_header_is_read_and_every_reply_carries_the_servers(ser
         unauthorized = c.get("/api/v1/content/manifest")
         health = c.get("/healthz")
     for reply in (old, new, garbage, unauthorized, health):
-        assert reply.headers["X-Kiosk-Protocol"] == "3", reply.request.url  # protocol 3: QR links with a time
+        assert reply.headers["X-Kiosk-Protocol"] == "4", reply.request.url  # protocol 4: gzip event batches
 
 
 def test_content_needs_a_valid_device_token(server):
