@@ -25,9 +25,10 @@ from server import db
 def server(server):
     """The module's shared server, for the tests that only read: each table holds as many rows at
     the end as at the start. A test that writes takes own_server."""
-    before = row_counts(server)
+    # a device's read still counts its bytes for the Fleet page (server/traffic.py): that table grows
+    before = {k: v for k, v in row_counts(server).items() if k != "device_traffic"}
     yield server
-    after = row_counts(server)
+    after = {k: v for k, v in row_counts(server).items() if k != "device_traffic"}
     assert after == before, {name: (before.get(name), n) for name, n in after.items() if before.get(name) != n}
 
 
