@@ -16,6 +16,8 @@ PROTOCOL_VERSION = 4  # 2: the header itself, GET /api/v1/device, rejected_event
 # 4: GET /api/v1/content/delta/{since}: the signed delta from the content version a kiosk has
 LINK_TIME_PROTOCOL = 3  # a kiosk stamps its QR links with a time only once its server speaks this
 DELTA_PROTOCOL = 4  # a kiosk asks for deltas only once its server speaks this
+# 4: event batches and heartbeats may be sent with Content-Encoding: gzip
+GZIP_PROTOCOL = 4  # a kiosk compresses its batches only once its server's replies announce this
 OLDEST_SUPPORTED = 1
 
 

@@ -16,6 +16,7 @@ Errors are sorted by what the caller should do about them:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -28,13 +29,14 @@ from typing import Any
 import requests
 
 from contract.heartbeat import Heartbeat
-from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, server_protocol
+from contract.protocol import GZIP_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION, server_protocol
 from kiosk import clock as kiosk_clock
 from kiosk.clock import ServerClock
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between bytes) seconds
 CHUNK = 64 * 1024  # what a cut keeps: progress is written chunk by chunk
+GZIP_MIN_BYTES = 1024  # smaller bodies (a heartbeat) gain less than gzip's 20-byte frame costs to make
 
 
 class TransportError(Exception):
@@ -356,10 +358,19 @@ class HttpTransport:
             raise NetworkError(f"{what}: the download was cut ({received} of {expected} bytes); "
                                "it resumes from there next time")
 
+    def _compressed(self, body: bytes) -> tuple[bytes, dict[str, str]]:
+        """The body to send and its headers: gzip once the server said it takes it (protocol 4;
+        a metered 4G link pays for every byte, and a batch of events shrinks ~5 to 10 times)."""
+        headers = {"Content-Type": "application/json"}
+        if (self.server_protocol or 0) >= GZIP_PROTOCOL and len(body) >= GZIP_MIN_BYTES:
+            headers["Content-Encoding"] = "gzip"
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        return body, headers
+
     def post_events(self, events: list[dict[str, Any]]) -> EventsReply:
-        body = json.dumps({"events": events}, ensure_ascii=False, separators=(",", ":")).encode()
-        resp = self._request("POST", f"{API}/events", data=body,
-                             headers={"Content-Type": "application/json"})
+        body, headers = self._compressed(
+            json.dumps({"events": events}, ensure_ascii=False, separators=(",", ":")).encode())
+        resp = self._request("POST", f"{API}/events", data=body, headers=headers)
         if resp.status_code == 413:
             resp.close()
             raise ProtocolError("events: the batch is too large (HTTP 413)", 413)
@@ -386,9 +397,8 @@ class HttpTransport:
         return DeviceInfo(name, location if isinstance(location, str) else None)
 
     def post_heartbeat(self, beat: Heartbeat) -> dict[str, Any]:
-        body = beat.wire_bytes()
-        resp = self._request("POST", f"{API}/heartbeat", data=body,
-                             headers={"Content-Type": "application/json"})
+        body, headers = self._compressed(beat.wire_bytes())
+        resp = self._request("POST", f"{API}/heartbeat", data=body, headers=headers)
         doc = self._json(resp, "heartbeat")
         if resp.status_code != 200:
             raise ProtocolError(f"heartbeat: unexpected reply HTTP {resp.status_code}", resp.status_code)

@@ -13,11 +13,12 @@ import threading
 
 from fastapi import FastAPI
 
-from server import db, summary
+from server import db, summary, traffic
 from server.config import Config
 from server.content import ManifestCache
 from server.deps import Context
 from server.guard import ServerGuard
+from server.retry_slots import RetrySlots
 from server.routes import content, devices, events, health, publish, staff
 from server.signing import load_or_create_key
 
@@ -35,12 +36,14 @@ def create_app(config: Config | None = None) -> FastAPI:
                   mobile_secret=db.shared_secret(engine, "mobile_link_key"),
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
                   manifests=ManifestCache(),
-                  ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)))
+                  ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)),
+                  retry_slots=RetrySlots(config.retry_rate))
     app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=_lifespan,
                   docs_url=None, redoc_url=None,  # /docs from vendored files: server/api_docs.py
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "
                               "and the mobile continue pages.")
     app.state.ctx = ctx
+    app.state.traffic = traffic.Tally(config.zone)  # bytes per device per site day, written every 30 s (server/traffic.py)
     app.add_middleware(ServerGuard, config=config)
 
     from server.mobile import router as mobile_router
@@ -66,12 +69,15 @@ def create_app(config: Config | None = None) -> FastAPI:
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
     """The alerts' rounds (every alert_interval seconds) and the rollout guard's runs (every
-    guard_interval minutes), in one process of all at a time (the evaluator's lease), live as long
-    as the server does."""
-    from server import drafts
+    guard_interval minutes), in one process of all at a time (the evaluator's lease), and the events'
+    partition maintenance and the per-device byte counts live as long as the server does."""
+    from server import drafts, partitions
     from server.alerts.evaluator import AlertLoop
 
     ctx = app.state.ctx
+    # months of events made ahead and raw events past raw_event_days removed, hourly
+    stop_partitions = partitions.start_periodic(ctx.engine, ctx.config.raw_event_days)
+    stop_traffic = app.state.traffic.start_periodic(ctx.engine, ctx.config.traffic_flush)
     # the studio's scheduled drafts go live on the leader's rounds too
     loop = AlertLoop(ctx.engine, ctx.config, hooks=(drafts.publish_due,))
     loop.start()
@@ -79,3 +85,6 @@ async def _lifespan(app: FastAPI):
         yield
     finally:
         loop.stop()
+        stop_partitions.set()
+        stop_traffic.set()
+        app.state.traffic.flush_logged(ctx.engine)  # what was counted since the last round

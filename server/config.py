@@ -25,6 +25,7 @@ from server.db import DEFAULT_DATA_DIR, default_url
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "server.toml"
+MAX_OFFLINE_DAYS = 90  # the longest a kiosk may be offline (shared/DESIGN.md); ingest dates no event older
 
 
 class ConfigError(ValueError):
@@ -61,6 +62,15 @@ class Config(BaseSettings):
     stale_after: float = 15.0  # minutes without contact before the fleet view calls a device stale
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
+    # Retries the server schedules per second per process when it answers 429 (server/retry_slots.py):
+    # each refused kiosk is told the next free second, so a fleet reconnecting at once comes back
+    # spread over as many seconds as the server needs. Set it near what one process stores per
+    # second (docs/deployment.md measures it); too low only makes kiosks wait longer.
+    retry_rate: float = 20.0
+    # Days raw events are kept (server/partitions.py); summaries and feedback are kept for ever.
+    # Never fewer than a kiosk may be offline (MAX_OFFLINE_DAYS): its outbox may repeat that old a uuid.
+    raw_event_days: int = 90
+    traffic_flush: float = 30.0  # seconds between writes of each process's byte counts per device (server/traffic.py)
 
     # The largest request body the server takes, in bytes: a library upload with photos. nginx's
     # client_max_body_size in deploy/nginx-fleet.conf is the same (tests/server/test_body_limit.py).
@@ -152,6 +162,14 @@ class Config(BaseSettings):
     @property
     def stale_after_minutes(self) -> float:
         return self.stale_after
+
+    @field_validator("raw_event_days")
+    @classmethod
+    def _kept_while_offline(cls, value: int) -> int:
+        if value < MAX_OFFLINE_DAYS:
+            raise ValueError(f"raw events must be kept at least {MAX_OFFLINE_DAYS} days, the longest a kiosk "
+                             "may be offline")
+        return value
 
     @field_validator("phone_legacy_links_until")
     @classmethod

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from server import auth, csrf
 from server.config import Config
 from server.content import ManifestCache
+from server.retry_slots import RetrySlots
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Context:
     cookie_secret: bytes
     manifests: ManifestCache
     ingest_slots: threading.BoundedSemaphore
+    retry_slots: RetrySlots  # when each refused batch is told to come back
 
 
 bearer = HTTPBearer(auto_error=False, scheme_name="device", description="Device token from `kiosk-server device add`")
@@ -52,6 +54,7 @@ def require_device(request: Request,
     if device is None:
         raise HTTPException(401, "a valid device token is needed (Authorization: Bearer ...)",
                             headers={"WWW-Authenticate": "Bearer"})
+    request.state.device_id = device.id  # the request's bytes count as this device's (server/traffic.py)
     return device
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import zlib
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
@@ -21,7 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, parse_version
-from server import db
+from server import db, traffic
 from server.auth import COOKIE_NAME
 from server.config import Config
 from server.routes import API
@@ -49,6 +50,11 @@ BODY_LIMITS: list[tuple[re.Pattern[str], int]] = [
 # The studio's picture upload: one image as large as a library may hold, and only with staff
 # credentials (checked before the body is read, as for a publish).
 STUDIO_UPLOAD = re.compile(UPLOAD_PATH_PATTERN)
+# Bodies a kiosk may send gzip-compressed (Content-Encoding: gzip, once the server's protocol says
+# it may: contract/protocol.py). The kind's limit holds for the compressed bytes as they arrive and
+# again for the decompressed ones, which are inflated at most one byte past the limit: a gzip bomb
+# costs the limit in memory and is refused with a sentence, whatever it would have grown to.
+GZIP_PATHS = re.compile(rf"^{API}/(events|heartbeat)$")
 DISK_FULL_RETRY_AFTER = 60  # seconds: a full disk is an operator's job, not a moment's
 
 
@@ -67,9 +73,43 @@ def _without_credentials(headers: dict[bytes, bytes]) -> bool:
     return not basic and COOKIE_NAME.encode() not in headers.get(b"cookie", b"")
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int):
-        super().__init__(413, f"the request body is larger than {limit:,} bytes")
+class BodyRefused(HTTPException):
+    """A body refused while it arrives, before any route reads it."""
+
+
+class BodyTooLarge(BodyRefused):
+    def __init__(self, limit: int, decompressed: bool = False):
+        super().__init__(413, f"the request body is larger than {limit:,} bytes" + (
+            " once decompressed (gzip)" if decompressed else ""))
+
+
+def _gunzipping(receive, limit: int):
+    """`receive` whose request body is the gzip body `receive` gives, decompressed, as one message."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer, one member
+    body = bytearray()
+    done = False
+
+    async def receive_gunzipped():
+        nonlocal done
+        if done:
+            return await receive()  # after the body: a disconnect, if anything
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            try:
+                body.extend(inflater.decompress(message.get("body", b""), limit + 1 - len(body)))
+            except zlib.error:
+                raise BodyRefused(400, "the request body is not valid gzip (Content-Encoding: gzip)") from None
+            if len(body) > limit:
+                raise BodyTooLarge(limit, decompressed=True)
+            if not message.get("more_body", False):
+                if not inflater.eof or inflater.unused_data:
+                    raise BodyRefused(400, "the request body is not one complete gzip stream")
+                done = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return receive_gunzipped
 
 
 class ServerGuard:
@@ -82,6 +122,13 @@ class ServerGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        meter = traffic.Meter(scope)  # the bytes as they cross the wire, for a device's daily count
+        try:
+            await self._guard(scope, meter.counting_receive(receive), meter.counting_send(send))
+        finally:
+            meter.record()
+
+    async def _guard(self, scope, receive, send):
         limit = body_limit(self.config, scope["path"])
         started = False
 
@@ -127,11 +174,23 @@ class ServerGuard:
                     raise BodyTooLarge(limit)
             return message
 
+        app_receive = receive_counted
+        encoding = request_headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding != b"identity":
+            if encoding != b"gzip" or not GZIP_PATHS.match(scope["path"]):
+                detail = (f"Content-Encoding {encoding.decode('latin-1')[:40]!r} is not accepted here; "
+                          "event batches and heartbeats may be gzip, nothing else is encoded")
+                return await JSONResponse({"detail": detail}, status_code=415)(scope, receive, send_stamped)
+            app_receive = _gunzipping(receive_counted, limit)
+            # the route sees the decompressed body, whose length no header states
+            scope["headers"] = [(k, v) for k, v in scope["headers"]
+                                if k.lower() not in (b"content-encoding", b"content-length")]
+
         try:
-            await self.app(scope, receive_counted, send_stamped)
-        except BodyTooLarge as exc:
+            await self.app(scope, app_receive, send_stamped)
+        except BodyRefused as exc:
             if not started:
-                await JSONResponse({"detail": exc.detail}, status_code=413)(scope, receive, send_stamped)
+                await JSONResponse({"detail": exc.detail}, status_code=exc.status_code)(scope, receive, send_stamped)
         except ClientDisconnect:
             return  # the client went away (or server.serving closed a slow one): nobody to answer
         except Exception as exc:

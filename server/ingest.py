@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from contract.events import EVENT_TYPES, scrub, scrub_query
 from contract.limits import MAX_ID_LENGTH
 from server import db, summary
+from server.config import MAX_OFFLINE_DAYS
 from server.params import MAX_INT
 
 UUID = re.compile(r"^[0-9a-f]{32}$")
@@ -35,7 +36,7 @@ FUTURE_SLACK = 300.0
 # ... nor longer ago than a kiosk may be offline (shared/DESIGN.md: 90 days): a clock reset to 1970,
 # or a wrong offset, would otherwise date the event anywhere in history. The kiosk's own reading
 # is kept as it was sent, in kiosk_time; server_time is clamped.
-MAX_EVENT_AGE = 90 * 86400.0
+MAX_EVENT_AGE = MAX_OFFLINE_DAYS * 86400.0
 
 
 @dataclass
@@ -166,14 +167,23 @@ def _insert_new(conn, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose (device, uuid) is new; return those uuids (a batch is one device's)."""
     if conn.dialect.name == "postgresql":
         # One statement over arrays (unnest): a 1,000-row VALUES list has 21,000 placeholders,
-        # which psycopg spends longer parsing than PostgreSQL spends inserting.
+        # which psycopg spends longer parsing than PostgreSQL spends inserting. The partitioned
+        # events table holds no unique constraint (server/partitions.py): event_ids takes each
+        # (device, uuid) once, and only the rows it took are stored. A concurrent re-send of the
+        # same uuid waits on the first transaction's event_ids row and then finds it taken.
         cols = [c for c in db.events.c if c.name != "id"]
         arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=conn.dialect)}[])" for c in cols)
         names = ", ".join(f'"{c.name}"' for c in cols)
-        stmt = sa.text(f"INSERT INTO events ({names}) SELECT * FROM unnest({arrays}) "
-                       "ON CONFLICT (device, uuid) DO NOTHING RETURNING uuid").bindparams(
+        stmt = sa.text(
+            "WITH new AS (INSERT INTO event_ids (device, uuid, received_at) "
+            "SELECT :one_device, u, :one_received FROM unnest(CAST(:uuid AS varchar[])) AS u "
+            "ON CONFLICT DO NOTHING RETURNING uuid) "
+            f"INSERT INTO events ({names}) SELECT * FROM unnest({arrays}) AS t({names}) "
+            "WHERE t.uuid IN (SELECT uuid FROM new) RETURNING uuid").bindparams(
             *[sa.bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in cols])
-        return set(conn.execute(stmt, {c.name: [r[c.name] for r in rows] for c in cols}).scalars().all())
+        params = {c.name: [r[c.name] for r in rows] for c in cols}
+        params.update(one_device=rows[0]["device"], one_received=rows[0]["received_at"])
+        return set(conn.execute(stmt, params).scalars().all())
     stmt = db.insert_ignore(conn, db.events, ["device", "uuid"]).returning(db.events.c.uuid)
     return set(conn.execute(stmt, rows).scalars().all())
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from offline_cache.sync_tables import SyncTables
 
 log = logging.getLogger("kiosk.sync")
+RETRY_JITTER = 1.0  # seconds a kiosk may add to the server's Retry-After
 
 
 def stamp_offset(event: dict[str, Any], offset: float | None) -> dict[str, Any]:
@@ -90,10 +91,13 @@ class PushMixin:
                                                     for e in batch])
             except RateLimited as exc:
                 attempt += 1
+                # Never before Retry-After, and up to a second after it: the server spreads a
+                # fleet's returns over seconds, this spreads one second's over its length.
+                wait = exc.retry_after + self.rng.uniform(0.0, RETRY_JITTER)
                 if exc.retry_after > self.max_retry_after or attempt > self.push_attempts * 2:
-                    self._not_before = time.monotonic() + exc.retry_after
+                    self._not_before = time.monotonic() + wait
                     raise
-                self._stop.wait(exc.retry_after)
+                self._stop.wait(wait)
                 continue
             except NetworkError:
                 attempt += 1

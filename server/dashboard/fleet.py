@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contract.heartbeat import LastSync, Recovered
-from server import charts, db, groups, publish, rebuilds, throttle
+from server import charts, db, groups, publish, rebuilds, throttle, traffic
 from server.dashboard.format import ago
 from server.dashboard.render import engine_of, render, snapshot, stale_after_of, zone_of
 from server.deps import PublisherDep, StaffDep
@@ -33,6 +33,8 @@ class FleetRow:
     deep_outbox: bool
     behind: bool
     recovered: Recovered | None = None  # the kiosk rebuilt a damaged database
+    bytes_today: float = 0  # request + response bytes today (UTC), server/traffic.py
+    bytes_per_day: float = 0  # the mean over the last 7 days it was counted
 
     @property
     def rebuilt_recently(self) -> bool:
@@ -100,6 +102,7 @@ def fleet_page(request: Request, user: StaffDep, moved: str | None = None) -> HT
         group_rows = groups.list_groups(conn)
         rebuilt = rebuilds.by_device(conn)
         limited = throttle.hits_today(conn, zone_of(request), now)
+        data = traffic.per_device(conn, zone_of(request), now)
     meant = {g.name: g.content_version for g in group_rows}  # what each group's kiosks should have
     rows = []
     for d in devices:
@@ -109,7 +112,8 @@ def fleet_page(request: Request, user: StaffDep, moved: str | None = None) -> HT
             low_disk=d.free_disk is not None and d.free_disk < LOW_DISK,
             deep_outbox=(d.outbox_depth or 0) > DEEP_OUTBOX,
             behind=str(d.content_version or "") != str(meant.get(d.rollout_group) or ""),
-            recovered=rebuilt.get(d.id)))
+            recovered=rebuilt.get(d.id), bytes_today=data.get(d.id, {}).get("today", 0),
+            bytes_per_day=data.get(d.id, {}).get("per_day", 0)))
     rows.sort(key=lambda r: (not r.trouble, r.row.location or "", r.row.name))
     trouble = sum(r.trouble for r in rows)
     chart = charts.bar_chart([("ok", len(rows) - trouble), ("stale", sum(r.stale for r in rows)),

@@ -21,6 +21,7 @@ from server.db.schema import (
     _v11_rollout_groups,
     alerts,
     comparison_summary,
+    device_traffic,
     devices,
     draft_comments,
     draft_guides,
@@ -200,6 +201,17 @@ def _migration_17(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE drafts ADD COLUMN {name} {kind.compile(dialect=conn.dialect)}"))
 
 
+def _migration_18(conn: Connection) -> None:
+    """A year of events (issue 16). PostgreSQL: events partitioned by month of received_at, every
+    row and index carried over, (device, uuid) uniqueness in event_ids (server/partitions.py).
+    SQLite keeps its table as it is. Both: bytes per device per day for the Fleet page."""
+    from server import partitions
+
+    if conn.dialect.name == "postgresql":
+        partitions.convert(conn)
+    device_traffic.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -221,6 +233,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (16, "the time zone of comparison_summary's days (UTC until the server follows time_zone)", _migration_16),
     (17, "drafts.publish_at, publish_note and library_settings: scheduled publishing and synonyms in the studio",
      _migration_17),
+    (18, "events partitioned by month on PostgreSQL, with event_ids; device_traffic", _migration_18),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

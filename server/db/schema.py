@@ -343,7 +343,7 @@ draft_comments = sa.Table(
 # those that reached an "ask a person" outcome there.
 comparison_summary = sa.Table(
     "comparison_summary", metadata,
-    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, in the site's time_zone
     sa.Column("guide", sa.String(80), primary_key=True),
     sa.Column("guide_version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("rollout_group", sa.String(80), primary_key=True),
@@ -434,3 +434,28 @@ rollout_groups.append_column(sa.Column("opening_hours", sa.Text, nullable=True))
 drafts.append_column(sa.Column("publish_at", sa.Double, nullable=True))
 drafts.append_column(sa.Column("publish_note", sa.Text, nullable=True))
 drafts.append_column(sa.Column("library_settings", sa.Text, nullable=True))
+
+
+# Version 18: a year of events (issue 16). On PostgreSQL `events` is partitioned by month of
+# received_at (server/partitions.py makes the months ahead and drops the ones past raw_event_days),
+# and a partitioned table cannot hold a unique constraint that leaves out its partition key, so
+# "each (device, uuid) once" lives here instead, one narrow row per event, pruned with the raw
+# events; ingest inserts here first and stores only the events this table took. SQLite keeps its
+# unpartitioned events table and its unique constraint, and never uses this table.
+event_ids = sa.Table(
+    "event_ids", metadata,
+    sa.Column("device", sa.String(80), primary_key=True),
+    sa.Column("uuid", sa.String(32), primary_key=True),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Index("ix_event_ids_received", "received_at"),
+)
+# Version 18: request and response bytes per device per day (the site's day) (server/traffic.py), for the Fleet
+# page: kiosks on metered 4G links are paid for by the byte.
+device_traffic = sa.Table(
+    "device_traffic", metadata,
+    sa.Column("device_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, in the site's time_zone
+    sa.Column("bytes_in", sa.BigInteger, nullable=False, server_default="0"),  # request bytes
+    sa.Column("bytes_out", sa.BigInteger, nullable=False, server_default="0"),  # response bytes
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+)

@@ -45,8 +45,9 @@ def ingest(ctx: ContextDep, batch: EventBatch, device: DeviceDep) -> Any:
     if len(batch.events) > MAX_BATCH:
         raise HTTPException(413, f"a batch holds at most {MAX_BATCH} events; this one has {len(batch.events)}")
     if not ctx.ingest_slots.acquire(timeout=ctx.config.ingest_wait):
+        # each refused batch gets its own second to come back in (server/retry_slots.py)
         raise HTTPException(429, "the server is busy storing other batches; retry later",
-                            headers={"Retry-After": "2"})
+                            headers={"Retry-After": str(ctx.retry_slots.retry_after())})
     try:
         result = store_events(ctx.engine, device.name, batch.events, touch_device_id=device.id)
     finally:

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from test_end_to_end import pg_database, server_cli
 
+from devtools.nginx import nginx_config
 from devtools.procs import ServerProcess, free_port, wait_for
 from kiosk.engine import SessionEngine
 from kiosk.settings import load_settings
@@ -31,29 +32,6 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def nginx_config(prefix: Path, listen: int, upstreams: list[int]) -> Path:
-    """deploy/nginx-fleet.conf as shipped, with this test's ports, inside a minimal nginx.conf."""
-    site = (REPO / "deploy" / "nginx-fleet.conf").read_text()
-    servers = re.findall(r"server 127\.0\.0\.1:(\d+)", site)
-    assert len(servers) >= 2, "the reference config balances over several server processes"
-    site = re.sub(r"\n\s*server 127\.0\.0\.1:\d+[^\n]*", "", site)
-    site = site.replace("least_conn;", "least_conn;\n" + "\n".join(
-        f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;" for port in upstreams))
-    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", site)
-    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (prefix / sub).mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
-        "events { worker_connections 256; }\n"
-        "http {\n"
-        f"  access_log {prefix}/access.log;\n"
-        f"  client_body_temp_path {prefix}/client_body; proxy_temp_path {prefix}/proxy;\n"
-        f"  fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;\n"
-        + site + "\n}\n")
-    return conf
 
 
 @pytest.fixture

@@ -8,13 +8,18 @@ import html
 import re
 
 import httpx
-from server_testkit import STAFF_PASSWORD, STAFF_USER
+import pytest
+import sqlalchemy as sa
+from server_testkit import STAFF_PASSWORD, STAFF_USER, copy_of, start, stop
 
 from contract.events import make_event
+from devtools.procs import wait_for
 from kiosk.sync import SyncService
 from kiosk.transport import HttpTransport
 from offline_cache.store import Store
 from offline_cache.sync_tables import SyncTables
+from server import db
+from server.dashboard.format import nbytes
 
 
 def _kiosk(server, name: str, tmp_path) -> SyncService:
@@ -113,3 +118,34 @@ def test_a_kiosk_whose_database_was_rebuilt_resyncs_and_says_so_on_the_fleet_pag
     assert row_class == "trouble", "a kiosk that lost events needs a look"
     assert re.search(rf"database rebuilt .*ago; {120 - lost} waiting events kept, {lost} lost", cells[-1]), cells[-1]
     assert not any(c.startswith("{") for c in cells), cells
+
+
+@pytest.fixture
+def counting_server(prepared, tmp_path):
+    """A server of its own that writes its byte counts every half second."""
+    with copy_of(prepared, tmp_path, "traffic") as srv:
+        start(srv, env={"KIOSK_SERVER_TRAFFIC_FLUSH": "0.5"})
+        yield srv
+        stop(srv)
+
+
+def test_the_fleet_page_shows_the_bytes_each_kiosk_used_today(counting_server, tmp_path):
+    kiosk = _kiosk(counting_server, "kiosk-1", tmp_path)
+    kiosk.store.append_events(_events("kiosk-1", 200))
+    assert kiosk.sync_once().result == "ok"
+    counted = kiosk.transport.counters  # what the kiosk itself sent and received: the bodies
+    bodies = counted.bytes_in + counted.bytes_out
+    engine = counting_server.engine()
+
+    def stored():
+        with engine.connect() as conn:
+            return conn.execute(sa.select(db.device_traffic).join(
+                db.devices, db.devices.c.id == db.device_traffic.c.device_id).where(db.devices.c.name == "kiosk-1")).first()
+
+    row = wait_for(lambda: (r := stored()) and r.bytes_in + r.bytes_out > bodies and r, 20, "the byte counts")
+    engine.dispose()
+    total = row.bytes_in + row.bytes_out
+    # the bodies, plus each request's and reply's head (a few hundred bytes), and nothing else
+    assert bodies < total < bodies + 1500 * row.requests, (bodies, total, row.requests)
+    _row_class, cells = _fleet_row(counting_server, "kiosk-1")
+    assert nbytes(total) in cells[8], cells  # the "Data today" cell (the next sync's bytes are not in yet)
