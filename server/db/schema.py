@@ -336,7 +336,7 @@ draft_comments = sa.Table(
 
 
 # Version 14: summaries for comparisons (shared/DESIGN.md), kept for ever, merged as events arrive
-# (server/summary.py). One row per (UTC day the session started, guide, guide version, rollout group
+# (server/summary.py). One row per (site day (time_zone) the session started, guide, guide version, rollout group
 # of the kiosk, step); step '' is the whole guide version. On a guide row `sessions` counts sessions
 # that showed a step of it and the outcome columns count those sessions; on a step row `views` counts
 # sessions that showed that step, `walked_away` those whose idle timeout fired there and `escalated`
