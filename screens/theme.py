@@ -15,6 +15,8 @@ from kivy.core.text import LabelBase
 from kivy.event import EventDispatcher
 from kivy.properties import AliasProperty, BooleanProperty, NumericProperty
 
+from contract.brand import branded
+from contract.theme import COLOUR_NAMES, PALETTES  # noqa: F401 - the palettes live in the contract; re-exported
 from kiosk.i18n import script_of
 
 log = logging.getLogger(__name__)
@@ -53,27 +55,6 @@ def _rgba(hex_colour: str) -> list[float]:
     return [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
 
 
-# Every pair that is drawn together keeps WCAG 2.2's ratios in both palettes (tests/test_theme.py
-# checks them): text on its background >= 4.5:1, a control's boundary (`outline`, drawn round
-# every button and key) against the screen's background >= 3:1. A selected control is never told
-# by its colour alone: it draws a check mark and a thicker frame (screens/widgets.kv).
-PALETTES = {
-    "normal": {
-        "bg": "#F4F6FA", "fg": "#1B2430", "muted": "#475467", "panel": "#FFFFFF",
-        "accent": "#0B5FFF", "accent_fg": "#FFFFFF", "button": "#DCE5F5", "button_fg": "#10223F",
-        "good": "#1E7D34", "warn": "#B54708", "banner_fg": "#FFFFFF", "overlay": "#000000",
-        "key": "#FFFFFF", "key_fg": "#000000", "outline": "#5A6675", "pressed": "#10223F",
-        "pressed_fg": "#FFFFFF",
-    },
-    "contrast": {
-        "bg": "#000000", "fg": "#FFFFFF", "muted": "#FFFF00", "panel": "#000000",
-        "accent": "#FFFF00", "accent_fg": "#000000", "button": "#000000", "button_fg": "#FFFFFF",
-        "good": "#00FF66", "warn": "#FFB000", "banner_fg": "#000000", "overlay": "#000000",
-        "key": "#FFFFFF", "key_fg": "#000000", "outline": "#FFFFFF", "pressed": "#FFFFFF",
-        "pressed_fg": "#000000",
-    },
-}
-COLOUR_NAMES = tuple(PALETTES["normal"])
 
 
 # Sizes in millimetres on the panel (EN 301 549 §8, ADA reach): a touch target is at least 15 mm
@@ -93,6 +74,7 @@ DEFAULT_DIAGONAL_IN = 23.8
 BORDER_MM = (0.6, 0.9)  # every control's frame: normal and large text, high contrast
 SELECTED_BORDER_MM = 1.6  # a selected control's frame
 STAFF_CORNER_MM = 25.0  # the staff gesture's square in the top-right corner (screens/idle.py)
+ICON_MM = (11.0, 13.0)  # a pictogram's square on a tile or a guide's button: normal, large text
 
 
 def px_per_mm(size: tuple[float, float], diagonal_in: float) -> float:
@@ -111,7 +93,11 @@ class Theme(EventDispatcher):
     rtl = BooleanProperty(False)  # the customer's language is written right to left: mirrored layouts
     panel_bottom_mm = NumericProperty(700.0)  # the panel's lower edge above the floor
 
-    def __init__(self, diagonal_in: float = DEFAULT_DIAGONAL_IN, panel_bottom_mm: float = 700.0, **kwargs):
+    def __init__(self, diagonal_in: float = DEFAULT_DIAGONAL_IN, panel_bottom_mm: float = 700.0,
+                 brand: dict[str, str] | None = None, **kwargs):
+        # the site's brand colours (contract/brand.py, kiosk.toml brand_primary / brand_accent) in
+        # the normal palette; high contrast keeps its own. Set before the properties are first read.
+        self._palettes = {"normal": branded(PALETTES["normal"], brand or {}), "contrast": PALETTES["contrast"]}
         super().__init__(**kwargs)
         self.diagonal_in = diagonal_in
         self.panel_bottom_mm = panel_bottom_mm
@@ -143,7 +129,7 @@ class Theme(EventDispatcher):
         return self.panel_bottom_mm + y_px / self.mm
 
     def _colour(self, name: str) -> list[float]:
-        return _rgba(PALETTES["contrast" if self.high_contrast else "normal"][name])
+        return _rgba(self._palettes["contrast" if self.high_contrast else "normal"][name])
 
     def _scale(self) -> float:
         return 1.35 if self.large_text else 1.0
@@ -194,6 +180,11 @@ class Theme(EventDispatcher):
     key_gap = AliasProperty(lambda self: KEY_GAP_MM * self.mm, bind=["mm"], cache=True)
     pad = AliasProperty(lambda self: PAD_MM * self.mm, bind=["mm"], cache=True)
     gap = AliasProperty(lambda self: GAP_MM * self.mm, bind=["mm"], cache=True)
+    # a pictogram (screens/widgets.py IconLabel): about twice a button's x-height, inside its 18 mm
+    icon_size = AliasProperty(lambda self: ICON_MM[1 if self.large_text else 0] * self.mm,
+                              bind=["large_text", "mm"], cache=True)
+    # the room the text of a button with an icon leaves for it: the icon and a 2 mm gap
+    icon_room = AliasProperty(lambda self: self.icon_size + 2 * self.mm, bind=["icon_size", "mm"], cache=True)
     # the room a heading row leaves for the staff gesture's corner (screens/idle.py,
     # STAFF_CORNER_MM from the window's corner): a square that never holds a control
     staff_corner = AliasProperty(lambda self: STAFF_CORNER_MM * self.mm, bind=["mm"], cache=True)

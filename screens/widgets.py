@@ -13,7 +13,14 @@ from kivy.core.image import Image as CoreImage
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    OptionProperty,
+    StringProperty,
+)
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -23,6 +30,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from contract.guides import image_kind
+from contract.icons import DIRECTIONAL, ICONS
 from contract.images import ImageRefused, header_size
 from kiosk.i18n import is_rtl_text, mark_font_runs, wrap_rtl
 from screens.theme import FONT_FOR_SCRIPT, font_for
@@ -82,14 +90,72 @@ class KLabel(ShapedText, Label):
     pass
 
 
+ICON_DIR = Path(__file__).with_name("icons")  # scripts/build-icons renders them from contract/icons.py
+_icon_textures: dict[str, Texture | None] = {}
+
+
+def icon_texture(name: str) -> Texture | None:
+    """The pictogram `name` as a texture (white on transparent, tinted where it is drawn), read
+    once; None for a name the kiosk does not ship (validation refuses those, so only a store
+    filled by an older validator can hold one: the button then shows its text alone)."""
+    if name not in _icon_textures:
+        path = ICON_DIR / f"{name}.png"
+        texture = None
+        if name in ICONS and path.is_file():
+            texture = CoreImage(str(path), mipmap=True).texture
+        else:
+            log.warning("no icon named %r is shipped; drawn without it", name)
+        _icon_textures[name] = texture
+    return _icon_textures[name]
+
+
+class IconLabel(Widget):
+    """A pictogram (contract/icons.py) in the colour of the text beside it, `icon_size` square (mm
+    from the theme), so it follows the modes as text does. It is never mirrored in a right-to-left
+    language unless it points a way (contract.icons.DIRECTIONAL)."""
+
+    name = StringProperty("")
+    color = ListProperty([0, 0, 0, 1])
+    texture = ObjectProperty(None, allownone=True)
+    directional = BooleanProperty(False)
+
+    def on_name(self, *_):
+        self.texture = icon_texture(self.name) if self.name else None
+        self.directional = self.name in DIRECTIONAL
+
+
 class KButton(ShapedText, Button):
-    """A large touch target."""
+    """A large touch target, with a pictogram at its reading side's start when `icon` names one."""
 
     primary = BooleanProperty(False)  # the strong target of its screen, drawn filled
     # a control that is chosen or not (a switch, the chosen language, a given star): True or False,
     # drawn as a shape (widgets.kv) and said as its state in audio mode ("selected"); None for a
     # plain button
     selected = ObjectProperty(None, allownone=True)
+    icon = StringProperty("")  # a name from contract/icons.py; "" for none
+    icon_widget = ObjectProperty(None, allownone=True)
+
+    def on_icon(self, *_):
+        if self.icon and self.icon_widget is None:
+            icon = IconLabel()
+            self.add_widget(icon)
+            # a Button does not lay out children: the icon follows the button, its text colour
+            # (normal, pressed, every mode) and the layout's direction
+            for name in ("pos", "size", "color"):
+                self.fbind(name, self._place_icon)
+            icon.fbind("size", self._place_icon)
+            App.get_running_app().theme.fbind("rtl", self._place_icon)
+            self.icon_widget = icon
+        if self.icon_widget is not None:
+            self.icon_widget.name = self.icon
+            self._place_icon()
+
+    def _place_icon(self, *_):
+        icon, theme = self.icon_widget, App.get_running_app().theme
+        inset = theme.mm * 3  # where the text area (text_size: width - 6 mm) starts
+        icon.color = self.color
+        icon.center_y = self.center_y
+        icon.x = self.right - inset - icon.width if theme.rtl else self.x + inset
 
 
 class MutedLabel(KLabel):
