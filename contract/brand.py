@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from contract.images import ImageRefused, check_image
 from contract.limits import MAX_IMAGE_BYTES
 from contract.theme import PALETTES
 
@@ -85,7 +84,10 @@ def brand_problems(brand: dict[str, str]) -> list[str]:
 
 def read_logo(path: Path) -> bytes:
     """A logo's bytes, read within MAX_IMAGE_BYTES and decoded in full by the bounded loader
-    (contract/images.py); ImageRefused ("<path> ...") saying why not."""
+    (contract/images.py); ImageRefused ("<path> ...") saying why not. Pillow is imported here, not
+    with the module: kiosk/settings.py reads BRAND_ROLES at every start."""
+    from contract.images import ImageRefused, check_image
+
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_IMAGE_BYTES + 1)

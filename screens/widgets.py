@@ -135,6 +135,11 @@ class KButton(ShapedText, Button):
     icon = StringProperty("")  # a name from contract/icons.py; "" for none
     icon_widget = ObjectProperty(None, allownone=True)
 
+    def __init__(self, **kwargs):
+        icon = kwargs.pop("icon", "")  # set once the widget has its canvas, which the icon joins
+        super().__init__(**kwargs)
+        self.icon = icon
+
     def on_icon(self, *_):
         if self.icon and self.icon_widget is None:
             icon = IconLabel()

@@ -14,7 +14,8 @@ on the configured panel (the default 23.8" panel whose lower edge is 700 mm abov
   said for it is exactly its drawn label (with "selected" when it is).
 
 The suite audits en and ar in normal mode at the three sizes, and in large text and high contrast
-at 1280x800; the rest of the matrix (zh, de, and the modes at the other sizes) is marked
+at 1280x800 on a branded kiosk (BRAND: a site's colours and logo, which high contrast overrides);
+the rest of the matrix (zh, de, and the modes at the other sizes) is marked
 `matrix`, which .ci/run runs as a step of its own.
 """
 
@@ -47,6 +48,9 @@ MODES = ("large", "contrast")
 # quickest to shoot); the matrix audits them at the other two sizes
 MODES_SIZE = "1280x800"
 REACH_MM = (380.0, 1220.0)
+# the modes' tour runs on a branded kiosk (contract/brand.py): the site's colours in the normal
+# palette (so in large text) and its logo on the attract screen; high contrast keeps its own colours
+BRAND = 'device = "audit-brand"\nbrand_primary = "#7A1F5C"\nbrand_accent = "#1F5C3A"\nbrand_logo = "logo.png"\n'
 # Keyboards keep their layout's own key order in every language (issue 13 owns the layouts); a
 # keyboard is not mirrored, so its keys are left out of the mirror rule.
 NOT_MIRRORED = ("key:",)
@@ -55,7 +59,7 @@ NOT_MIRRORED = ("key:",)
 SLOTS = ("category:", "guide:")
 
 
-def run_tour(size: str, langs: str, out: Path, modes: str = "normal") -> dict[str, dict]:
+def run_tour(size: str, langs: str, out: Path, modes: str = "normal", brand: str = "") -> dict[str, dict]:
     """`kiosk screenshots` on an Xvfb of exactly `size`; returns {shot name: probe snapshot} for
     the customer screens (CUSTOMER_SHOTS), named "<mode>/<lang>-NN-<screen>" in a mode but
     normal; each snapshot's "png" is its screenshot's path."""
@@ -66,6 +70,14 @@ def run_tour(size: str, langs: str, out: Path, modes: str = "normal") -> dict[st
     env.pop("DISPLAY", None)
     env.pop("KIOSK_WINDOW_SIZE", None)
     shots = out / "shots"
+    if brand:
+        from PIL import ImageDraw
+
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        (out / "data" / "kiosk.toml").write_text(brand)
+        logo = Image.new("RGBA", (480, 160), (0, 0, 0, 0))
+        ImageDraw.Draw(logo).rounded_rectangle((0, 0, 479, 159), radius=40, fill=(122, 31, 92, 255))
+        logo.save(out / "data" / "logo.png")
     proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24 +extension GLX",
                            str(KIOSK), "screenshots", str(shots), "--size", size, "--languages", langs,
                            "--modes", modes,
@@ -92,7 +104,7 @@ def tours(tmp_path_factory) -> dict[str, dict[str, dict]]:
 
     with ThreadPoolExecutor(len(SIZES) + 1) as pool:
         modes = pool.submit(run_tour, MODES_SIZE, "en,ar", tmp_path_factory.mktemp("audit-modes"),
-                            ",".join(MODES))
+                            ",".join(MODES), BRAND)
         found = dict(pool.map(one, SIZES))
     found[MODES_SIZE].update(modes.result())
     return found
