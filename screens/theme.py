@@ -183,8 +183,8 @@ class Theme(EventDispatcher):
     # a pictogram (screens/widgets.py IconLabel): about twice a button's x-height, inside its 18 mm
     icon_size = AliasProperty(lambda self: ICON_MM[1 if self.large_text else 0] * self.mm,
                               bind=["large_text", "mm"], cache=True)
-    # the room the text of a button with an icon leaves for it: the icon and a 2 mm gap
-    icon_room = AliasProperty(lambda self: self.icon_size + 2 * self.mm, bind=["icon_size", "mm"], cache=True)
+    # the room the text of a button with an icon leaves for it: the icon and a 3 mm gap
+    icon_room = AliasProperty(lambda self: self.icon_size + 3 * self.mm, bind=["icon_size", "mm"], cache=True)
     # the room a heading row leaves for the staff gesture's corner (screens/idle.py,
     # STAFF_CORNER_MM from the window's corner): a square that never holds a control
     staff_corner = AliasProperty(lambda self: STAFF_CORNER_MM * self.mm, bind=["mm"], cache=True)
