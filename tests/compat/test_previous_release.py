@@ -98,13 +98,20 @@ def _server_events(server: ServerProc) -> list[str]:
         return [r[0] for r in conn.execute("SELECT device FROM events")]
 
 
+def _older_sample(kiosk: Release, server: ServerProc) -> Path:
+    """The sample library of the older release of the two (today's when both are today's)."""
+    tree = server.cwd or (kiosk.tree if kiosk.tree != REPO else None)
+    return SAMPLE_LIBRARY if tree is None else Path(tree) / "assets" / "library"
+
+
 def _sync_and_check(kiosk: Release, server: ServerProc, tmp_path: Path) -> str:
     """Returns the device token."""
     device, recorded = kiosk.used_by_a_traveller()
     token = server.add_device(device)
-    # each server publishes its own release's sample library: the previous one refuses fields
-    # added since (a guide's icon), as it would from any operator
-    server.publish(SAMPLE_LIBRARY if server.cwd is None else server.cwd / "assets" / "library")
+    # the older side's own sample library: a previous-release server refuses fields added since (a
+    # guide's icon), and a previous-release kiosk refuses a guide with one by name (it rebuilds the
+    # canonical form without the field, so the sha256 differs); content without them syncs
+    server.publish(_older_sample(kiosk, server))
     # The previous release issued bare token_urlsafe tokens, one in 64 of which starts with "-":
     # "--token=" is how an operator passes such a token, and how this must, or it fails by chance.
     result = kiosk.kiosk("sync", "--server", server.url, f"--token={token}")
@@ -125,7 +132,7 @@ def test_previous_release_kiosk_syncs_with_todays_server(tmp_path, previous_rele
         # A manifest that carries _library.yaml settings (its optional "library" entry): that
         # kiosk knows nothing of them, still verifies the signature and installs the guides.
         library = tmp_path / "with-settings"
-        shutil.copytree(SAMPLE_LIBRARY, library)
+        shutil.copytree(_older_sample(kiosk, server), library)
         (library / "_library.yaml").write_text("synonyms:\n  en:\n    - [toilet, restroom, WC]\n")
         server.publish(library)
         result = kiosk.kiosk("sync", "--server", server.url, f"--token={token}")
