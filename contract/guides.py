@@ -23,7 +23,7 @@ GUIDE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 OUTCOMES = ("resolved", "escalate")
-GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps", "help"}
+GUIDE_FIELDS = {"id", "language", "title", "category", "keywords", "start", "steps", "help", "icon"}
 STEP_FIELDS = {"text", "image", "image_alt", "choices", "end"}
 CHOICE_FIELDS = {"label", "next", "guide"}
 DEFAULT_CATEGORY = {"en": "General"}
@@ -127,6 +127,9 @@ class Guide:
     # optional: where a person who can help with this guide's subject is found (per language);
     # left out of the canonical form when unset, so existing guides keep their digests
     help: Text = field(default_factory=dict)
+    # optional: a pictogram's name (contract/icons.py), drawn on its buttons and step heading;
+    # left out of the canonical form when unset, so existing guides keep their digests
+    icon: str | None = None
 
     @property
     def languages(self) -> list[str]:
@@ -165,6 +168,7 @@ class Guide:
             "steps": steps,
             "images": dict(self.images),
             **({"help": dict(self.help)} if self.help else {}),
+            **({"icon": self.icon} if self.icon else {}),
         }
 
     def canonical_json(self) -> bytes:
@@ -196,6 +200,7 @@ class Guide:
             steps=steps,
             images=dict(doc.get("images", {})),
             help=dict(doc.get("help") or {}),
+            icon=doc.get("icon") or None,
         )
 
 
@@ -214,15 +219,29 @@ class HelpPlace:
 
 
 @dataclass(frozen=True)
+class CategorySetting:
+    """A category as `_library.yaml` names it (`categories:`): its title per language and its
+    icon. It matches the guides whose category reads the same in the library's default language
+    (English, else the first language it has); contract/library_settings.py checks it."""
+
+    title: Text
+    icon: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": dict(self.title), **({"icon": self.icon} if self.icon else {})}
+
+
+@dataclass(frozen=True)
 class LibrarySettings:
     """A library's `_library.yaml` (read and checked by contract/library_settings.py): the site's
     search synonyms, {language: ((term, term, ...), ...)}, and where a person can be found."""
 
     synonyms: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     help: tuple[HelpPlace, ...] = ()
+    categories: tuple[CategorySetting, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.synonyms or self.help)
+        return bool(self.synonyms or self.help or self.categories)
 
     @property
     def synonym_groups(self) -> int:
@@ -237,13 +256,16 @@ class LibrarySettings:
                                for lang, groups in sorted(self.synonyms.items())}
         if self.help:
             out["help"] = [place.to_dict() for place in self.help]
+        if self.categories:
+            out["categories"] = [category.to_dict() for category in self.categories]
         return out
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any] | None) -> LibrarySettings:
         doc = doc or {}
         return cls({lang: tuple(tuple(g) for g in groups) for lang, groups in doc.get("synonyms", {}).items()},
-                   tuple(HelpPlace(dict(p["text"]), p.get("site"), p.get("guide")) for p in doc.get("help", [])))
+                   tuple(HelpPlace(dict(p["text"]), p.get("site"), p.get("guide")) for p in doc.get("help", [])),
+                   tuple(CategorySetting(dict(c["title"]), c.get("icon")) for c in doc.get("categories", [])))
 
     @property
     def sha256(self) -> str | None:
@@ -272,6 +294,13 @@ def pick(text: Text, lang: str, default: str) -> str:
     if default in text:
         return text[default]
     return next(iter(text.values()), "")
+
+
+def category_key(title: Text, language: str) -> str:
+    """A category's stable key: its text in English, else in `language`, slugged. The kiosk's
+    store groups guides by it, and a `_library.yaml` category names the guides' category by it."""
+    name = pick(title, "en", language).casefold()
+    return re.sub(r"[^\w]+", "-", name).strip("-") or "general"
 
 
 def image_kind(data: bytes) -> str | None:

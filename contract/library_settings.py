@@ -23,18 +23,39 @@ or every guide; the kiosk shows the most specific one (screens and rules: kiosk/
       - site: terminal-2
         guide: lost-baggage
         text: {en: The Baggage Service desk by belt 4}
+
+Categories: a title per language and a pictogram (contract/icons.py) for the home screen's tiles.
+An entry names the guides whose `category` reads as its title in English (else in the title's
+first language); a category no entry names keeps the guides' own text and no icon:
+
+    categories:
+      - title: {en: Baggage, de: Gepäck, ar: الأمتعة}
+        icon: baggage
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from contract.guides import GUIDE_ID, LANGUAGE, HelpPlace, LibrarySettings, Problem, Text, shown
+from contract.guides import (
+    GUIDE_ID,
+    LANGUAGE,
+    CategorySetting,
+    HelpPlace,
+    LibrarySettings,
+    Problem,
+    Text,
+    category_key,
+    shown,
+)
+from contract.icons import icon_problem
 from contract.limits import MAX_SYNONYM_CHARS, MAX_SYNONYM_GROUPS, MAX_SYNONYM_TERMS
 
 FILE_NAME = "_library.yaml"
-FIELDS = {"synonyms", "help"}
+FIELDS = {"synonyms", "help", "categories"}
 HELP_FIELDS = {"text", "site", "guide"}
+CATEGORY_FIELDS = {"title", "icon"}
+MAX_CATEGORIES = 500
 MAX_HELP_PLACES = 500
 MAX_HELP_CHARS = 500
 
@@ -52,21 +73,22 @@ def parse_settings(doc: Any, name: str, problems: list[Problem]) -> LibrarySetti
             problems.append(Problem(name, f"has an unknown setting '{shown(key)}'; "
                                     f"known: {', '.join(sorted(FIELDS))}"))
     return LibrarySettings(_synonyms(doc.get("synonyms"), name, problems),
-                           _help_places(doc.get("help"), name, problems))
+                           _help_places(doc.get("help"), name, problems),
+                           _categories(doc.get("categories"), name, problems))
 
 
-def _help_text(value: Any, where: str, name: str, problems: list[Problem]) -> Text | None:
+def _help_text(value: Any, where: str, name: str, problems: list[Problem], what: str = "text") -> Text | None:
     if isinstance(value, str):
         value = {"en": value}
     if not isinstance(value, dict) or not value:
-        problems.append(Problem(name, f"{where}: text must be text, or translations like {{en: ..., de: ...}}"))
+        problems.append(Problem(name, f"{where}: {what} must be text, or translations like {{en: ..., de: ...}}"))
         return None
     out: Text = {}
     for lang, words in value.items():
         if not isinstance(lang, str) or not LANGUAGE.match(lang):
             problems.append(Problem(name, f"{where}: '{shown(lang)}' is not a language code (en, es, zh, ...)"))
         elif not isinstance(words, str) or not words.strip() or len(words) > MAX_HELP_CHARS:
-            problems.append(Problem(name, f"{where}: the text in '{lang}' must be 1 to {MAX_HELP_CHARS} characters"))
+            problems.append(Problem(name, f"{where}: the {what} in '{lang}' must be 1 to {MAX_HELP_CHARS} characters"))
         else:
             out[lang] = words.strip()
     return out if len(out) == len(value) else None
@@ -100,6 +122,40 @@ def _help_places(raw: Any, name: str, problems: list[Problem]) -> tuple[HelpPlac
         text = _help_text(place["text"], where, name, problems)
         if text:
             out.append(HelpPlace(text, site.strip() if site else None, guide))
+    return tuple(out)
+
+
+def _categories(raw: Any, name: str, problems: list[Problem]) -> tuple[CategorySetting, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_CATEGORIES:
+        problems.append(Problem(name, f"categories must be a list of up to {MAX_CATEGORIES} categories, each "
+                                "with a title and optionally an icon"))
+        return ()
+    out, seen = [], {}
+    for n, entry in enumerate(raw, 1):
+        where = f"category {n}"
+        if not isinstance(entry, dict) or "title" not in entry:
+            problems.append(Problem(name, f"{where} must be a mapping with a title (and optionally an icon)"))
+            continue
+        unknown = sorted(set(map(shown, entry)) - CATEGORY_FIELDS)
+        if unknown:
+            problems.append(Problem(name, f"{where} has an unknown field '{unknown[0]}'; "
+                                    f"known: {', '.join(sorted(CATEGORY_FIELDS))}"))
+            continue
+        icon = entry.get("icon")
+        if icon is not None and (why := icon_problem(icon, f"{where}: icon")):
+            problems.append(Problem(name, why))
+            continue
+        title = _help_text(entry["title"], where, name, problems, "title")
+        if not title:
+            continue
+        key = category_key(title, next(iter(title)))
+        if key in seen:
+            problems.append(Problem(name, f"{where} names the same category as category {seen[key]}"))
+            continue
+        seen[key] = n
+        out.append(CategorySetting(title, icon))
     return tuple(out)
 
 

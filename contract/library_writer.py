@@ -144,6 +144,8 @@ def guide_yaml(doc: Mapping[str, Any]) -> str:
     out: dict[str, Any] = {"id": doc["id"], "language": language, "title": _text(doc["title"], language)}
     if doc.get("category"):
         out["category"] = _text(doc["category"], language)
+    if doc.get("icon"):
+        out["icon"] = doc["icon"]
     keywords = doc.get("keywords") or {}
     if keywords:
         if list(keywords) == [language]:
@@ -175,6 +177,9 @@ def settings_yaml(settings: Mapping[str, Any]) -> str:
     synonyms = settings.get("synonyms") or {}
     if synonyms:
         out["synonyms"] = {lang: [_Words(group) for group in synonyms[lang]] for lang in sorted(synonyms)}
+    if settings.get("categories"):
+        out["categories"] = [{"title": dict(c["title"]), **({"icon": c["icon"]} if c.get("icon") else {})}
+                             for c in settings["categories"]]
     return _dump(out)
 
 

@@ -3,13 +3,16 @@
 screens/theme.py turns these into Kivy properties for the real kiosk; the studio's preview
 (server/studio/preview.py) draws an approximate kiosk step in HTML from the same values, so the
 server reads the kiosk's look without importing Kivy, and the two never drift apart.
+
+`kiosk config check` (contract/brand.py) judges a site's brand colours against the very colours the
+kiosk draws them with, from here, without importing Kivy.
 """
 
 from __future__ import annotations
 
 import math
 
-# Every pair that is drawn together keeps WCAG 2.2's ratios in both palettes (tests/test_theme.py
+# Every pair that is drawn together (contract/brand.py TEXT_PAIRS, BOUNDARY_PAIRS) keeps WCAG 2.2's ratios in both palettes (tests/test_theme_contrast.py
 # checks them): text on its background >= 4.5:1, a control's boundary (`outline`, drawn round
 # every button and key) against the screen's background >= 3:1. A selected control is never told
 # by its colour alone: it draws a check mark and a thicker frame (screens/widgets.kv).

@@ -36,6 +36,7 @@ from contract.guides import (
     Text,
     shown,
 )
+from contract.icons import icon_problem
 from contract.images import ImageRefused, check_image
 from contract.library_settings import FILE_NAME as SETTINGS_FILE
 from contract.library_settings import parse_settings
@@ -259,6 +260,9 @@ class _GuideParser:
         category = self.text(doc["category"], "category") if "category" in doc else dict(DEFAULT_CATEGORY)
         keywords = self.keywords(doc.get("keywords"))
         help_text = (self.text(doc["help"], "help") or {}) if doc.get("help") is not None else {}
+        icon = doc.get("icon")
+        if icon is not None and (why := icon_problem(icon)):
+            self.problem(why)
         steps_doc = doc.get("steps")
         start = doc.get("start")
         if not isinstance(steps_doc, dict) or not steps_doc:
@@ -278,7 +282,7 @@ class _GuideParser:
         if len(self.problems) > before or not gid or not title:
             return None, graph
         return Guide(gid, self.language, title, category or dict(DEFAULT_CATEGORY), keywords, start, steps,
-                     images, self.name, help=help_text), graph
+                     images, self.name, help=help_text, icon=icon), graph
 
     def graph(self, gid: str | None, start: str | None, steps_doc: dict) -> _Graph:
         """The steps' links as written; a step whose way on is broken (reported above) is an end."""
@@ -572,6 +576,8 @@ def library_from_documents(docs: list[dict[str, Any]], images: dict[str, bytes],
         for ident, what in [(guide.id, "id"), *((sid, "step id") for sid in guide.steps)]:
             if not isinstance(ident, str) or len(ident) > MAX_ID_LENGTH:
                 problems.append(Problem(guide.source, _id_problem(ident, what) or f"{what} is not text"))
+        if guide.icon is not None and (why := icon_problem(guide.icon)):
+            problems.append(Problem(guide.source, why))
         for rel, digest in guide.images.items():
             if digest not in images:
                 problems.append(Problem(guide.source, f"image '{shown(rel, 80)}' has not been received"))

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from contract.brand import brand_problems, read_logo
 from contract.config_files import default, env_name, plain_http_beyond_loopback
 from contract.guides import LANGUAGE
+from contract.images import ImageRefused
 from kiosk.keymap import ACTIONS, map_problems, setting_name
 from kiosk.settings import Settings, load_with_problems, read_layers
 from offline_cache.errors import StoreError
@@ -119,6 +121,13 @@ def check_config(data_dir: str | Path | None = None) -> list[Finding]:
     if not 0 <= s.panel_bottom_mm <= 2000:
         err(f"panel_bottom_mm is {s.panel_bottom_mm:g}; give the height of the panel's lower edge above the "
             f"floor in millimetres, 0 to 2000 ({default(Settings, 'panel_bottom_mm'):g} is the default)")
+    for problem in brand_problems(s.brand()):
+        err(problem)
+    if s.logo_path is not None:
+        try:
+            read_logo(s.logo_path)
+        except ImageRefused as exc:
+            err(str(exc))
     if s.sync_interval <= 0:
         err("sync_interval must be more than 0 minutes")
     if s.outbox_limit < 1000:

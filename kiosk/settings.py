@@ -25,6 +25,7 @@ import tomli_w
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.brand import BRAND_ROLES
 from contract.config_files import Layer, Problem, env_layer, env_name, file_layer, write_private
 from contract.guides import LANGUAGE
 from contract.languages import CODES
@@ -116,6 +117,11 @@ class Settings(BaseSettings):
     # the panel's physical size and height, so the UI lays out in millimetres (screens/theme.py)
     panel_diagonal_in: float = 23.8  # the visible diagonal in inches
     panel_bottom_mm: float = 700.0  # height of the panel's lower edge above the floor
+    # the site's brand (contract/brand.py): colours as #RRGGBB that pass the contrast rules
+    # (`kiosk config check` refuses others), and a PNG logo for the attract screen; "" for none
+    brand_primary: str = Field("", examples=["#00529B"])  # the strong buttons' fill
+    brand_accent: str = Field("", examples=["#00529B"])  # every control's frame
+    brand_logo: str = Field("", examples=["/etc/guide-kiosk/logo.png"])  # a path, relative to the data dir or absolute
     # Audio mode (docs/accessibility.md): the keys of each action (kiosk/keymap.py) and the voice.
     keys_next: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["next"]), examples=[["tab", "down"]])
     keys_previous: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYS["previous"]),
@@ -139,6 +145,18 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir) if self.data_dir else default_data_dir()
+
+    def brand(self) -> dict[str, str]:
+        """The brand colours set ({setting: #RRGGBB}; contract/brand.py judges them)."""
+        return {name: getattr(self, name) for name in BRAND_ROLES if getattr(self, name)}
+
+    @property
+    def logo_path(self) -> Path | None:
+        """brand_logo as a path (relative ones are in the data dir), None when unset."""
+        if not self.brand_logo:
+            return None
+        path = Path(self.brand_logo).expanduser()
+        return path if path.is_absolute() else self.data_path / path
 
     @property
     def db_path(self) -> Path:

@@ -11,7 +11,6 @@ No Kivy and no network here: the session engine and the sync client call in.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,7 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from contract.digest import content_digest, library_digest
-from contract.guides import Guide, Library, LibrarySettings, pick
+from contract.guides import Guide, Library, LibrarySettings, category_key, pick
 from contract.search_index import INSERT_ROWS, Searcher, SearchHit, SearchResults, index_rows
 from contract.search_text import Synonyms
 from offline_cache.errors import StoreCorrupt, public_methods_raise_store_errors, store_error
@@ -48,6 +47,7 @@ class Category:
     id: str
     name: str
     guide_count: int
+    icon: str | None = None  # the pictogram `_library.yaml` gives it (contract/icons.py)
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,8 @@ class GuideRows:
 
 
 def category_id(guide: Guide) -> str:
-    """A stable key for a category: its text in the guide's default language, slugged."""
-    name = pick(guide.category, "en", guide.language).casefold()
-    return re.sub(r"[^\w]+", "-", name).strip("-") or "general"
+    """A stable key for a category: its text in English or the guide's default language, slugged."""
+    return category_key(guide.category, guide.language)
 
 
 @public_methods_raise_store_errors
@@ -262,6 +261,7 @@ class Store(Outbox):
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(content_version)])
         self._guide_cache.clear()
         self._search_cache = None  # synonyms may change without a new content version
+        self._icons_cache = None
         if self.prepare_search_after_install:
             self.prepare_search()
 
@@ -354,9 +354,28 @@ class Store(Outbox):
         return self.db.execute("SELECT COUNT(*) FROM guides").fetchone()[0]
 
     def categories(self, lang: str = "en") -> list[Category]:
-        rows = self.db.execute("SELECT id, name, guide_count FROM categories")
-        return sorted((Category(cid, pick(json.loads(name), lang, "en"), n) for cid, name, n in rows),
-                      key=lambda c: c.name.casefold())
+        """The categories, named in `lang` (the `_library.yaml` title when it has that language,
+        else the guides' own text) with the icon `_library.yaml` gives them."""
+        named = {category_key(c.title, next(iter(c.title))): c for c in self.library_settings().categories}
+        out = []
+        for cid, name, n in self.db.execute("SELECT id, name, guide_count FROM categories"):
+            setting = named.get(cid)
+            own = pick(json.loads(name), lang, "en")
+            if setting and (lang in setting.title or lang.split("-")[0] in setting.title):
+                own = pick(setting.title, lang, "en")
+            out.append(Category(cid, own, n, setting.icon if setting else None))
+        return sorted(out, key=lambda c: c.name.casefold())
+
+    def guide_icons(self) -> dict[str, str]:
+        """{guide id: icon} of the guides that name one; read once per content version (one
+        pass over the installed documents), so a list of thousands asks a dict, not SQLite."""
+        version = self.content_version
+        cached = getattr(self, "_icons_cache", None)
+        if cached is None or cached[0] != version:
+            rows = self.db.execute("SELECT id, json_extract(doc, '$.icon') FROM guides "
+                                   "WHERE json_extract(doc, '$.icon') IS NOT NULL")
+            cached = self._icons_cache = (version, dict(rows))
+        return cached[1]
 
     def languages(self) -> list[str]:
         """Every language some guide is fully written in, most common first."""

@@ -96,7 +96,8 @@ class KioskApp(App):
         # The sync engineer's hook: an object with sync_now(progress) -> str and optionally
         # reachable() -> bool; it calls content_changed() after installing new content.
         self.sync_service = sync_service
-        self.theme = Theme(settings.panel_diagonal_in, settings.panel_bottom_mm)
+        self.theme = Theme(settings.panel_diagonal_in, settings.panel_bottom_mm, brand=self._brand(settings))
+        self.logo = self._logo(settings)  # the site's PNG for the attract screen, or None
         self.fbind("lang", lambda *_: setattr(self.theme, "rtl", i18n.is_rtl(self.lang)))
         self.lang = engine.default_language
         self.theme.rtl = i18n.is_rtl(self.lang)
@@ -325,6 +326,35 @@ class KioskApp(App):
     # home's questions
     def categories(self):
         return self.store.categories(self.lang)
+
+    @staticmethod
+    def _brand(settings) -> dict[str, str]:
+        """The brand colours, unless they break a contrast rule: then the kiosk's own, and the log
+        says why (`kiosk config check` refuses them by name)."""
+        from contract.brand import brand_problems
+
+        brand = settings.brand()
+        problems = brand_problems(brand)
+        for problem in problems:
+            log.error("brand colours not used: %s", problem)
+        return {} if problems else brand
+
+    @staticmethod
+    def _logo(settings) -> bytes | None:
+        from contract.brand import read_logo
+        from contract.images import ImageRefused
+
+        if settings.logo_path is None:
+            return None
+        try:
+            return read_logo(settings.logo_path)
+        except ImageRefused as exc:
+            log.error("no logo shown: %s", exc)
+            return None
+
+    def guide_icon(self, guide_id: str) -> str:
+        """The pictogram a guide names (contract/icons.py), or ""."""
+        return self.store.guide_icons().get(guide_id, "")
 
     def popular_guides(self):
         if self.settings.untranslated == "hide":  # the six most used that this language has

@@ -26,6 +26,7 @@ class AttractScreen(KioskScreen):
         from screens.widgets import LanguageButton
 
         app = App.get_running_app()
+        self.ids.logo.show(app.logo)
         row = self.ids.langs
         row.clear_widgets()
         for code, name in zip(app.languages, app.native_names, strict=True):

@@ -93,7 +93,7 @@ class HomeScreen(KioskScreen):
         grid = self.ids.categories
         grid.clear_widgets()
         for cat in app.categories():
-            grid.add_widget(CategoryTile(raw=cat.name, probe_id=f"category:{cat.id}",
+            grid.add_widget(CategoryTile(raw=cat.name, probe_id=f"category:{cat.id}", icon=cat.icon or "",
                                          on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
 
     def _guide_button(self, app, guide_id: str, title: str, via: str) -> KButton:
@@ -101,7 +101,7 @@ class HomeScreen(KioskScreen):
         # name; ShapedText aligns and shapes the title for its own script, not the screen's.
         own = app.untranslated_language(guide_id)
         raw = f"{title} \u00b7 {NATIVE_NAMES.get(own, own)}" if own else title
-        return KButton(raw=raw, probe_id=f"guide:{guide_id}", base_halign="left",
+        return KButton(raw=raw, probe_id=f"guide:{guide_id}", base_halign="left", icon=app.guide_icon(guide_id),
                        on_release=lambda _b: self.open_guide(guide_id, via))
 
     def _fill_list(self, title: str, items: list[tuple[str, str]], via: str) -> None:
@@ -223,7 +223,7 @@ class HomeScreen(KioskScreen):
             box.clear_widgets()
             box.add_widget(MutedLabel(raw=app.t("Try another word, or pick a category:")))
             for cat in app.categories():
-                box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}",
+                box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}", icon=cat.icon or "",
                                        on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
             self._settle(box)
             self._record_trigger()

@@ -38,11 +38,13 @@ class ChoiceButton(KButton):
 class StepScreen(KioskScreen):
     view = ObjectProperty(None, allownone=True)  # kiosk.engine.StepView
     step_count = StringProperty("")
+    icon = StringProperty("")  # the guide's pictogram beside its title, "" for none
 
     def show(self, view) -> None:
         app = App.get_running_app()
         self.view = view
         self.heading = view.guide_title
+        self.icon = app.guide_icon(view.guide_id)
         self.step_count = app.t("Step {n}").format(n=view.depth)
         self.ids.progress.value = view.progress
         self.ids.text.raw = view.text

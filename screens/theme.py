@@ -15,6 +15,7 @@ from kivy.core.text import LabelBase
 from kivy.event import EventDispatcher
 from kivy.properties import AliasProperty, BooleanProperty, NumericProperty
 
+from contract.brand import branded
 from contract.theme import (  # noqa: F401 - the kiosk's values live in the contract; re-exported here
     BORDER_MM,
     COLOUR_NAMES,
@@ -69,6 +70,9 @@ def _rgba(hex_colour: str) -> list[float]:
     return [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
 
 
+ICON_MM = (11.0, 13.0)  # a pictogram's square on a tile or a guide's button: normal, large text
+
+
 class Theme(EventDispatcher):
     large_text = BooleanProperty(False)
     high_contrast = BooleanProperty(False)
@@ -80,7 +84,11 @@ class Theme(EventDispatcher):
     rtl = BooleanProperty(False)  # the customer's language is written right to left: mirrored layouts
     panel_bottom_mm = NumericProperty(700.0)  # the panel's lower edge above the floor
 
-    def __init__(self, diagonal_in: float = DEFAULT_DIAGONAL_IN, panel_bottom_mm: float = 700.0, **kwargs):
+    def __init__(self, diagonal_in: float = DEFAULT_DIAGONAL_IN, panel_bottom_mm: float = 700.0,
+                 brand: dict[str, str] | None = None, **kwargs):
+        # the site's brand colours (contract/brand.py, kiosk.toml brand_primary / brand_accent) in
+        # the normal palette; high contrast keeps its own. Set before the properties are first read.
+        self._palettes = {"normal": branded(PALETTES["normal"], brand or {}), "contrast": PALETTES["contrast"]}
         super().__init__(**kwargs)
         self.diagonal_in = diagonal_in
         self.panel_bottom_mm = panel_bottom_mm
@@ -112,7 +120,7 @@ class Theme(EventDispatcher):
         return self.panel_bottom_mm + y_px / self.mm
 
     def _colour(self, name: str) -> list[float]:
-        return _rgba(PALETTES["contrast" if self.high_contrast else "normal"][name])
+        return _rgba(self._palettes["contrast" if self.high_contrast else "normal"][name])
 
     def _scale(self) -> float:
         return 1.35 if self.large_text else 1.0
@@ -163,6 +171,11 @@ class Theme(EventDispatcher):
     key_gap = AliasProperty(lambda self: KEY_GAP_MM * self.mm, bind=["mm"], cache=True)
     pad = AliasProperty(lambda self: PAD_MM * self.mm, bind=["mm"], cache=True)
     gap = AliasProperty(lambda self: GAP_MM * self.mm, bind=["mm"], cache=True)
+    # a pictogram (screens/widgets.py IconLabel): about twice a button's x-height, inside its 18 mm
+    icon_size = AliasProperty(lambda self: ICON_MM[1 if self.large_text else 0] * self.mm,
+                              bind=["large_text", "mm"], cache=True)
+    # the room the text of a button with an icon leaves for it: the icon and a 3 mm gap
+    icon_room = AliasProperty(lambda self: self.icon_size + 3 * self.mm, bind=["icon_size", "mm"], cache=True)
     # the room a heading row leaves for the staff gesture's corner (screens/idle.py,
     # STAFF_CORNER_MM from the window's corner): a square that never holds a control
     staff_corner = AliasProperty(lambda self: STAFF_CORNER_MM * self.mm, bind=["mm"], cache=True)

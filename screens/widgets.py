@@ -10,9 +10,17 @@ from pathlib import Path
 from kivy.app import App
 from kivy.core.image import Image as CoreImage
 from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Color, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    OptionProperty,
+    StringProperty,
+)
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -22,6 +30,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from contract.guides import image_kind
+from contract.icons import DIRECTIONAL, ICONS
 from contract.images import ImageRefused, header_size
 from kiosk.i18n import font_runs, is_rtl_text, mark_font_runs, wrap_rtl
 from screens.theme import FONT_FOR_SCRIPT, font_for
@@ -89,14 +98,101 @@ class KLabel(ShapedText, Label):
     pass
 
 
+ICON_DIR = Path(__file__).with_name("icons")  # scripts/build-icons renders them from contract/icons.py
+_icon_textures: dict[str, Texture | None] = {}
+
+
+def icon_texture(name: str) -> Texture | None:
+    """The pictogram `name` as a texture (white on transparent, tinted where it is drawn), read
+    once; None for a name the kiosk does not ship (validation refuses those, so only a store
+    filled by an older validator can hold one: the button then shows its text alone)."""
+    if name not in _icon_textures:
+        path = ICON_DIR / f"{name}.png"
+        texture = None
+        if name in ICONS and path.is_file():
+            texture = CoreImage(str(path), mipmap=True).texture
+        else:
+            log.warning("no icon named %r is shipped; drawn without it", name)
+        _icon_textures[name] = texture
+    return _icon_textures[name]
+
+
+class IconLabel(Widget):
+    """A pictogram (contract/icons.py) in the colour of the text beside it, `icon_size` square (mm
+    from the theme), so it follows the modes as text does. It is never mirrored in a right-to-left
+    language unless it points a way (contract.icons.DIRECTIONAL; `mirrored` is set in widgets.kv)."""
+
+    name = StringProperty("")
+    color = ListProperty([0, 0, 0, 1])
+    texture = ObjectProperty(None, allownone=True)
+    directional = BooleanProperty(False)
+    mirrored = BooleanProperty(False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # drawn here, not in kv: a Rectangle given a texture takes the texture's corners (an
+        # image's are flipped upright), and only then may they be swapped for a mirrored one
+        with self.canvas:
+            self._tint = Color(0, 0, 0, 0)
+            self._rect = Rectangle()
+        for name in ("pos", "x", "y", "size", "color", "texture", "mirrored"):
+            self.fbind(name, self._redraw)
+        self._redraw()
+
+    def on_name(self, *_):
+        self.texture = icon_texture(self.name) if self.name else None
+        self.directional = self.name in DIRECTIONAL
+
+    def _redraw(self, *_):
+        texture = self.texture
+        self._tint.rgba = self.color if texture else (0, 0, 0, 0)
+        self._rect.pos, self._rect.size = self.pos, self.size
+        if texture is None:
+            self._rect.texture = None
+            return
+        self._rect.texture = texture
+        u0, v0, u1, v1, u2, v2, u3, v3 = texture.tex_coords  # bottom-left, -right, top-right, -left
+        self._rect.tex_coords = (u1, v1, u0, v0, u3, v3, u2, v2) if self.mirrored else texture.tex_coords
+
+
 class KButton(ShapedText, Button):
-    """A large touch target."""
+    """A large touch target, with a pictogram at its reading side's start when `icon` names one."""
 
     primary = BooleanProperty(False)  # the strong target of its screen, drawn filled
     # a control that is chosen or not (a switch, the chosen language, a given star): True or False,
     # drawn as a shape (widgets.kv) and said as its state in audio mode ("selected"); None for a
     # plain button
     selected = ObjectProperty(None, allownone=True)
+    icon = StringProperty("")  # a name from contract/icons.py; "" for none
+    icon_widget = ObjectProperty(None, allownone=True)
+    # where the icon's left edge goes: the reading side's start, 3 mm in (widgets.kv; a kv rule,
+    # so the language's direction is followed without the theme holding on to every button)
+    icon_x = NumericProperty(0)
+
+    def __init__(self, **kwargs):
+        icon = kwargs.pop("icon", "")  # set once the widget has its canvas, which the icon joins
+        super().__init__(**kwargs)
+        self.icon = icon
+
+    def on_icon(self, *_):
+        if self.icon and self.icon_widget is None:
+            icon = IconLabel()
+            self.add_widget(icon)
+            # a Button does not lay out children: the icon follows the button (x, not pos: a
+            # mirrored layout moves its children by x, which pos observers do not hear), its text
+            # colour (normal, pressed, every mode) and the side the kv rule computes (icon_x)
+            for name in ("x", "y", "width", "height", "color", "icon_x"):
+                self.fbind(name, self._place_icon)
+            icon.fbind("size", self._place_icon)
+            self.icon_widget = icon
+        if self.icon_widget is not None:
+            self.icon_widget.name = self.icon
+            self._place_icon()
+
+    def _place_icon(self, *_):
+        icon = self.icon_widget
+        icon.color = self.color
+        icon.pos = self.icon_x, self.center_y - icon.height / 2
 
 
 class MutedLabel(KLabel):

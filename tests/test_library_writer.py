@@ -108,7 +108,7 @@ def test_a_folder_that_is_not_empty_is_refused_and_force_keeps_what_is_not_the_l
     with pytest.raises(ExportError, match=r"is not empty .*--force"):
         write_library(out, docs, library.images)
     assert (out / "old-guide.yaml").exists(), "nothing is touched when refused"
-    write_library(out, docs, library.images, force=True)
+    write_library(out, docs, library.images, library.settings.to_dict(), force=True)
     assert (out / ".git" / "HEAD").exists() and (out / "README.md").read_text() == "our guides\n"
     assert not (out / "old-guide.yaml").exists() and not (out / "old").exists()
     assert library_digest(load_library(out)) == library_digest(library)

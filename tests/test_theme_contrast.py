@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+from contract.brand import BOUNDARY, BOUNDARY_PAIRS, TEXT, TEXT_PAIRS, branded, ratio
 from screens.theme import PALETTES, Theme
 
-TEXT, BOUNDARY = 4.5, 3.0
+# a site's brand that config check accepts (tests/test_brand.py); the UI audit runs on it too
+BRANDED = branded(PALETTES["normal"], {"brand_primary": "#7A1F5C", "brand_accent": "#1F5C3A"})
 
 
-def luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def ratio(a: str, b: str) -> float:
-    light, dark = sorted([luminance(a), luminance(b)], reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-# (text, background) as the .kv files draw them
-TEXT_PAIRS = [("fg", "bg"), ("muted", "bg"), ("fg", "panel"), ("muted", "panel"), ("button_fg", "button"),
-              ("accent_fg", "accent"), ("banner_fg", "good"), ("banner_fg", "warn"), ("key_fg", "key"),
-              ("pressed_fg", "pressed"), ("accent", "bg")]
-# a control's frame (every button and key draws one in `outline`) against what lies around it
-BOUNDARY_PAIRS = [("outline", "bg"), ("outline", "panel")]
-
-
-@pytest.mark.parametrize("palette", sorted(PALETTES))
+@pytest.mark.parametrize("palette", [*sorted(PALETTES), "branded"])
 def test_text_and_boundaries_keep_their_ratios(palette):
-    colours = PALETTES[palette]
+    colours = BRANDED if palette == "branded" else PALETTES[palette]
     low = [f"{t} on {b}: {ratio(colours[t], colours[b]):.2f}:1" for t, b in TEXT_PAIRS
            if ratio(colours[t], colours[b]) < TEXT]
     low += [f"{c} against {b}: {ratio(colours[c], colours[b]):.2f}:1" for c, b in BOUNDARY_PAIRS

@@ -16,7 +16,8 @@ default 23.8" panel whose lower edge is 700 mm above the floor):
   said for it is exactly its drawn label (with "selected" when it is).
 
 The suite audits the portrait panel, 1080x1920 (the reach rule, the narrowest lines), in en and ar,
-in normal mode, large text and high contrast: the pictures the suite takes once (the
+in normal mode, large text and high contrast (the modes on a branded kiosk, tests/ui/tours.py BRAND:
+a site's colours and logo, which high contrast overrides): the pictures the suite takes once (the
 `portrait_tour` fixture, shared with test_screenshots). The landscape sizes (1920x1080, 1280x800)
 in every mode, and zh and de at every size, are marked `matrix`, which .ci/run runs as a step of
 its own.

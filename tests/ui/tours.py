@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[2]
 KIOSK = Path(sys.executable).with_name("kiosk")
@@ -26,12 +27,16 @@ PORTRAIT = "1080x1920"
 MODES = ("large", "contrast")
 # the customer's screens: attract to the idle overlay, where a person is, the accessibility panel
 CUSTOMER_SHOTS = set(range(1, 12)) | {27, 28}
+# the modes' tour runs on a branded kiosk (contract/brand.py): the site's colours in the normal
+# palette (so in large text) and its logo on the attract screen; high contrast keeps its own colours
+BRAND = 'device = "audit-brand"\nbrand_primary = "#7A1F5C"\nbrand_accent = "#1F5C3A"\nbrand_logo = "logo.png"\n'
 
 
 def run_tour(size: str, langs: str, out: Path, modes: str = "normal", *, customer_only: bool = True,
-             keyboards: str = "") -> Path:
+             keyboards: str = "", brand: str = "") -> Path:
     """`kiosk screenshots` on an Xvfb of exactly `size`, as an unregistered kiosk (the tour still
-    shows every screen, handoff included); returns the folder of PNGs and probe snapshots."""
+    shows every screen, handoff included), with `brand` as its kiosk.toml (and a logo) when given;
+    returns the folder of PNGs and probe snapshots."""
     width, height = size.split("x")
     env = dict(os.environ, KIOSK_TOUR_PROBES="1", KIOSK_TOUR_SETTLE="0.3", KIOSK_TOUR_KEYBOARDS=keyboards,
                KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(out / "kivy-home"), PYTHONPATH=str(REPO))
@@ -41,6 +46,12 @@ def run_tour(size: str, langs: str, out: Path, modes: str = "normal", *, custome
     if customer_only:
         env["KIOSK_TOUR_CUSTOMER_ONLY"] = "1"
     shots = out / "shots"
+    if brand:
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        (out / "data" / "kiosk.toml").write_text(brand)
+        logo = Image.new("RGBA", (480, 160), (0, 0, 0, 0))
+        ImageDraw.Draw(logo).rounded_rectangle((0, 0, 479, 159), radius=40, fill=(122, 31, 92, 255))
+        logo.save(out / "data" / "logo.png")
     proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {width}x{height}x24 +extension GLX",
                            str(KIOSK), "screenshots", str(shots), "--size", size, "--languages", langs,
                            "--modes", modes, "--data-dir", str(out / "data")],
@@ -71,7 +82,8 @@ def tours_at(size: str, tmp_path_factory, *, full: bool = False, langs: str = "e
     Returns the normal tour's folder and every customer snapshot."""
     normal_dir = tmp_path_factory.mktemp(f"tour-{size}")
     with ThreadPoolExecutor(2) as pool:
-        modes = pool.submit(run_tour, size, langs, tmp_path_factory.mktemp(f"tour-{size}-modes"), ",".join(MODES))
+        modes = pool.submit(run_tour, size, langs, tmp_path_factory.mktemp(f"tour-{size}-modes"), ",".join(MODES),
+                            brand=BRAND)
         normal = run_tour(size, langs, normal_dir, customer_only=not full, keyboards="en,ar" if full else "")
         found = customer_snapshots(normal, "normal")
         found.update(customer_snapshots(modes.result(), ",".join(MODES)))

@@ -67,15 +67,32 @@ class _Capture(BaseHTTPRequestHandler):
             self._reply(200, {"server_time": time.time()})
 
 
+def _previous_release_library(tmp: Path) -> Path:
+    """The sample library as the previous release shipped it: today's, without the optional
+    fields added since (a guide's `icon`, `_library.yaml`). Content without them must give the
+    same bytes as before (shared/DESIGN.md, "Mixed fleets"); content with them is new content."""
+    import re
+    import shutil
+
+    from kiosk.paths import SAMPLE_LIBRARY
+
+    folder = tmp / "previous-library"
+    if not folder.exists():
+        shutil.copytree(SAMPLE_LIBRARY, folder)
+        (folder / "_library.yaml").unlink(missing_ok=True)
+        for file in folder.glob("*.yaml"):
+            file.write_text(re.sub(r"(?m)^icon: .*\n", "", file.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
 def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
     from contract.bundle import open_library
     from contract.digest import library_digest
-    from kiosk.paths import SAMPLE_LIBRARY
     from server import db
     from server.content import ManifestCache
     from server.publish import publish_library
 
-    library = open_library(SAMPLE_LIBRARY)
+    library = open_library(_previous_release_library(tmp))
     out: dict[str, bytes] = {}
     docs = {gid: {"sha256": g.sha256, "document": g.canonical_json().decode()}
             for gid, g in sorted(library.guides.items())}
@@ -95,13 +112,12 @@ def _guides_and_manifest(tmp: Path) -> dict[str, bytes]:
 def _events_and_heartbeat(tmp: Path) -> dict[str, bytes]:
     from contract.bundle import open_library
     from kiosk.engine import SessionEngine
-    from kiosk.paths import SAMPLE_LIBRARY
     from kiosk.sync import SyncService
     from kiosk.transport import HttpTransport
     from offline_cache.store import Store
 
     store = Store(tmp / "kiosk.db")
-    store.import_library(open_library(SAMPLE_LIBRARY), content_version="7")
+    store.import_library(open_library(_previous_release_library(tmp)), content_version="7")
     ticks = itertools.count()
     engine = SessionEngine(store, "kiosk-wire", clock=lambda: 1_767_225_600.0 + next(ticks),
                            monotonic=lambda: 100.0 + next(ticks))
