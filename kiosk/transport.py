@@ -238,15 +238,24 @@ class HttpTransport:
     def fetch_manifest(self, etag: str | None = None) -> ManifestReply:
         headers = {"If-None-Match": etag} if etag else {}
         resp = self._request("GET", f"{API}/content/manifest", headers=headers)
+        return self._manifest_reply(resp, "manifest", etag)
+
+    def _manifest_reply(self, resp, what: str, etag: str | None,
+                        take_delta: bool = False) -> ManifestReply:
+        """A manifest route's reply: 304 unchanged, 404 nothing published, or 200 with the full
+        manifest (or, where `take_delta`, a delta) and its signature; anything else refused."""
         if resp.status_code == 304:
             resp.close()
             return ManifestReply(304, etag=etag)
         if resp.status_code == 404:
             resp.close()
             return ManifestReply(404)
-        doc = self._json(resp, "manifest")
+        doc = self._json(resp, what)
+        if take_delta and resp.status_code == 200 and isinstance(doc, dict) and isinstance(doc.get("delta"), dict):
+            return ManifestReply(200, None, doc.get("manifest_signature"), resp.headers.get("ETag"),
+                                 doc["delta"], doc.get("signature"))
         if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("manifest"), dict):
-            raise ProtocolError(f"manifest: unexpected reply HTTP {resp.status_code}", resp.status_code)
+            raise ProtocolError(f"{what}: unexpected reply HTTP {resp.status_code}", resp.status_code)
         return ManifestReply(200, doc["manifest"], doc.get("signature"), resp.headers.get("ETag"))
 
     def fetch_delta(self, since: int, epoch: int, etag: str | None = None) -> ManifestReply:
@@ -255,19 +264,7 @@ class HttpTransport:
         without the route: the caller asks for the full manifest then)."""
         headers = {"If-None-Match": etag} if etag else {}
         resp = self._request("GET", f"{API}/content/delta/{since}", params={"epoch": epoch}, headers=headers)
-        if resp.status_code == 304:
-            resp.close()
-            return ManifestReply(304, etag=etag)
-        if resp.status_code == 404:
-            resp.close()
-            return ManifestReply(404)
-        doc = self._json(resp, "delta")
-        if resp.status_code == 200 and isinstance(doc, dict) and isinstance(doc.get("delta"), dict):
-            return ManifestReply(200, None, doc.get("manifest_signature"), resp.headers.get("ETag"),
-                                 doc["delta"], doc.get("signature"))
-        if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("manifest"), dict):
-            raise ProtocolError(f"delta: unexpected reply HTTP {resp.status_code}", resp.status_code)
-        return ManifestReply(200, doc["manifest"], doc.get("signature"), resp.headers.get("ETag"))
+        return self._manifest_reply(resp, "delta", etag, take_delta=True)
 
     def fetch_guide(self, guide_id: str, version: int, sha256: str) -> bytes:
         """The guide's canonical JSON bytes, verified against the manifest's sha256."""
