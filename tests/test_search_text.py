@@ -128,9 +128,9 @@ def test_the_corrector():
 def test_settings_problems_are_named():
     problems = []
     parse_settings({"synonyms": {"en": [["toilet"], "wc", [1, "x"], ["a" * 81, "b"]], "EN!": [],
-                                 "de": "Klo"}, "categories": {}}, "_library.yaml", problems)
+                                 "de": "Klo"}, "colours": {}}, "_library.yaml", problems)
     text = "\n".join(p.message for p in problems)
-    assert "unknown setting 'categories'" in text
+    assert "unknown setting 'colours'" in text
     assert "synonyms.en group 1 must be a list of 2 to" in text
     assert "synonyms.en group 2 must be a list" in text
     assert "synonyms.en group 3: 1 is not a word" in text

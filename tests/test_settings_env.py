@@ -50,6 +50,9 @@ KIOSK_ENV = {
     "keys_pause": ("f3", ["f3"]),
     "speech_volume": ("5", 5),
     "speech_rate": ("140", 140),
+    "brand_primary": ("#00529B", "#00529B"),
+    "brand_accent": ("#1A1A1A", "#1A1A1A"),
+    "brand_logo": ("/etc/guide-kiosk/logo.png", "/etc/guide-kiosk/logo.png"),
 }
 
 SERVER_ENV = {
