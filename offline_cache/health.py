@@ -43,16 +43,24 @@ def check_database(path: Path) -> str | None:
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        try:
-            found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
-        finally:
-            conn.close()
+        found = quick_check(path)
     except sqlite3.DatabaseError as exc:
         return str(exc)
     except sqlite3.Error as exc:
         raise StoreError(f"the kiosk's database {path} cannot be read ({exc})", path) from exc
     return None if found == ["ok"] else "; ".join(found)[:300]
+
+
+def quick_check(path: Path) -> list[str]:
+    """PRAGMA quick_check's findings (["ok"] for sound pages) on a read-only connection; raises
+    sqlite3 errors. Read-only because a connection that may write, when it closes as the last one
+    on a damaged file, checkpoints it and deletes its -wal: the last commits, which recovery.py
+    salvages events from."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    finally:
+        conn.close()
 
 
 def lock_path(path: Path) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from contract.events import make_event
@@ -26,13 +27,16 @@ def add_events(db: Path, n: int, device: str = "gate-b12") -> list[str]:
 
 
 def page_size(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    # closing(): a connection left for the garbage collector closes whenever it runs, and closing
+    # the last connection of a WAL database checkpoints it and deletes the -wal that a test has
+    # just filled with garbage (the recovery test then found the -wal gone or empty, by chance).
+    with closing(sqlite3.connect(db)) as conn:
         return conn.execute("PRAGMA page_size").fetchone()[0]
 
 
 def outbox_leaf_pages(db: Path) -> list[tuple[int, int]]:
     """(page number, rows on it) of each leaf page of the outbox table, in page order."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return conn.execute("SELECT pageno, ncell FROM dbstat WHERE name = 'outbox' AND pagetype = 'leaf' "
                             "ORDER BY pageno").fetchall()
 

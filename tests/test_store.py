@@ -86,6 +86,41 @@ def test_reimport_keeps_versions_and_a_change_bumps_only_that_guide(store, tmp_p
     assert store.content_version != first_version
 
 
+def search_triggers(store: Store) -> int:
+    return len(rows(store, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'search_docs'"))
+
+
+def test_bulk_and_row_by_row_switches_find_the_same_and_a_failed_one_changes_nothing(store, tmp_path):
+    # A whole import rebuilds the full-text index at once; a one-guide update goes through the
+    # triggers. Either way search must find the new words and not the old ones.
+    guides = base_guides()
+    store.import_library(load_library(write_library(tmp_path / "v1", guides)))  # 4 of 4: bulk
+    assert search_triggers(store) == 3
+    assert "airport-wifi" not in ids(store.search("saxophone"))
+    guides["airport-wifi.yaml"]["steps"]["done"]["text"]["en"] = "Saxophone music plays at gate 4."
+    store.import_library(load_library(write_library(tmp_path / "v2", guides)))  # 1 of 4: triggers
+    assert ids(store.search("saxophone")) == ["airport-wifi"]
+    for name, step in (("airport-wifi.yaml", "done"), ("lost-baggage.yaml", "report")):  # 2 of 3 kept: bulk
+        guides[name]["steps"][step]["text"]["en"] = "Trombone lessons on the mezzanine."
+    del guides["lost-passport.yaml"]
+    store.import_library(load_library(write_library(tmp_path / "v3", guides)))
+    assert ids(store.search("saxophone")) == []
+    assert sorted(ids(store.search("trombone"))) == ["airport-wifi", "lost-baggage"]
+    assert "lost-passport" not in ids(store.search("passport"))
+    store.db.execute("INSERT INTO search_docs_fts(search_docs_fts) VALUES ('integrity-check')")
+    assert search_triggers(store) == 3
+
+    library = load_library(write_library(tmp_path / "v4", guides))
+    with pytest.raises(ValueError, match="does not contain"):  # fails after the rebuild: all rolled back
+        store.install_content("v4", [(g, 9) for g in library.guides.values()], set(library.guides) | {"ghost"})
+    assert search_triggers(store) == 3
+    assert sorted(ids(store.search("trombone"))) == ["airport-wifi", "lost-baggage"]
+    guides["airport-wifi.yaml"]["steps"]["done"]["text"]["en"] = "Harp recitals nightly."
+    store.import_library(load_library(write_library(tmp_path / "v5", guides)))  # the triggers still work
+    assert ids(store.search("harp")) == ["airport-wifi"]
+    assert ids(store.search("trombone")) == ["lost-baggage"]
+
+
 def test_removed_guides_disappear_everywhere(store, tmp_path):
     guides = base_guides()
     store.import_library(load_library(write_library(tmp_path / "v1", guides)))
