@@ -86,9 +86,8 @@ def shape(text: str, base_dir: str | None = None) -> str:
     if not is_rtl_text(text):
         return text
     import arabic_reshaper
-    from bidi import get_display
 
-    return "\n".join(_mirror(get_display(arabic_reshaper.reshape(line), base_dir=base_dir or paragraph_dir(line)))
+    return "\n".join(_reorder(arabic_reshaper.reshape(line), base_dir or paragraph_dir(line))
                      for line in text.split("\n"))
 
 
@@ -102,19 +101,55 @@ def paragraph_dir(text: str) -> str:
 
 
 _MIRRORED = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
+_OPENING = {"(": ")", "[": "]", "{": "}"}
+# Bracket pairs of Unicode's BidiBrackets.txt that the guides do not use: each pair of the text is
+# drawn through the reordering as one of these, so its place in the result tells which bracket went
+# where (the algorithm treats every paired bracket alike, rule N0).
+_TAGS = ("\u2045\u2046", "\u207d\u207e", "\u208d\u208e", "\u2308\u2309", "\u230a\u230b",
+         "\u2768\u2769", "\u276a\u276b", "\u276c\u276d", "\u276e\u276f", "\u2770\u2771",
+         "\u2772\u2773", "\u2774\u2775", "\u27e6\u27e7", "\u27e8\u27e9", "\u27ea\u27eb",
+         "\u2983\u2984", "\u2985\u2986", "\u2987\u2988", "\u2989\u298a", "\u298b\u298c")
 
 
-def _mirror(visual: str) -> str:
-    """Turn brackets round in right-to-left text (python-bidi reorders but does not mirror).
-    A bracket between two Latin letters or digits, as in f(x), belongs to left-to-right text."""
-    chars = list(visual)
+def _reorder(line: str, base_dir: str) -> str:
+    """One line in drawing order, its brackets mirrored where the reordering put them in a
+    right-to-left run (python-bidi reorders but does not mirror). Each pair of brackets in the
+    text goes through the reordering tagged (_TAGS): a pair that comes out close-then-open was
+    turned round with its run and is mirrored; one left in a left-to-right run ("Terminal 2
+    (Gate B12)" in an Arabic line) is kept. A bracket without a partner, and «» ‹› <> (which
+    the algorithm places one by one), are mirrored unless they stand between two Latin letters
+    or digits, as in f(x)."""
+    from bidi import get_display
+
+    chars = list(line)
+    stack: list[int] = []
+    pairs: list[tuple[int, int]] = []
     for i, ch in enumerate(chars):
-        if ch in "()[]{}<>«»‹›":
-            before = chars[i - 1] if i else " "
-            after = chars[i + 1] if i + 1 < len(chars) else " "
+        if ch in _OPENING:
+            stack.append(i)
+        elif ch in _OPENING.values():
+            while stack and _OPENING[chars[stack[-1]]] != ch:
+                stack.pop()  # an opening bracket of another kind never closed
+            if stack:
+                pairs.append((stack.pop(), i))
+    pairs = pairs[:len(_TAGS)]
+    original: dict[str, str] = {}
+    for (start, end), tag in zip(pairs, _TAGS):
+        original[tag[0]], original[tag[1]] = chars[start], chars[end]
+        chars[start], chars[end] = tag
+    visual = list(get_display("".join(chars), base_dir=base_dir))
+    where = {ch: i for i, ch in enumerate(visual) if ch in original}
+    for tag in _TAGS[:len(pairs)]:
+        turned = where[tag[1]] < where[tag[0]]
+        for ch in tag:
+            visual[where[ch]] = original[ch].translate(_MIRRORED) if turned else original[ch]
+    for i, ch in enumerate(visual):
+        if ch in "()[]{}<>«»‹›" and i not in set(where.values()):
+            before = visual[i - 1] if i else " "
+            after = visual[i + 1] if i + 1 < len(visual) else " "
             if not (before.isascii() and before.isalnum() and after.isascii() and after.isalnum()):
-                chars[i] = ch.translate(_MIRRORED)
-    return "".join(chars)
+                visual[i] = ch.translate(_MIRRORED)
+    return "".join(visual)
 
 
 _ASCII_RUN = re.compile(r"[\x21-\x7e]+(?: +[\x21-\x7e]+)*")

@@ -60,6 +60,15 @@ class HomeScreen(KioskScreen):
         self.keyboard_open = False
         self.category_name = ""
         self._recorded.clear()
+        # The last customer's results go too, now, not at the next rebuild: the screenshot tour,
+        # which starts a session and types within one frame, showed German results under the
+        # next customer's Arabic query until that query's own search came back.
+        self._searches.cancel()
+        self.hits = []
+        self.suggestion = None
+        if "results" in self.ids:
+            self.ids.list_title.raw = ""
+            self.ids.results.clear_widgets()
         if "keyboard" in self.ids:
             self.ids.keyboard.reset()
 

@@ -51,3 +51,17 @@ def test_a_line_that_starts_with_a_latin_word_still_runs_right_to_left():
     lines = wrap_rtl(text, len(shape("اذهب الآن إلى")), measure).split("\n")
     assert lines[0] == shape("اذهب الآن إلى")
     assert lines[1].startswith(shape("ثم")) and lines[1].endswith("Gate B12"), lines
+
+
+def test_brackets_read_the_right_way_round_in_arabic_lines():
+    # Drawn left to right (the label's order): a pair inside Arabic text is mirrored with its run;
+    # Latin text with brackets keeps them as typed, even at the end of an Arabic line
+    # ("(Gate B12)" came out as ")Gate B12(" there), and two Latin pairs side by side stay pairs.
+    site = shape("الموقع: Terminal 2 (Gate B12)")
+    assert "Terminal 2 (Gate B12)" in site and ")Gate" not in site
+    assert "(Gate B12)" in shape("اذهب (Gate B12) ثم (البوابة)")
+    assert shape("اذهب (Gate B12) ثم (البوابة)").startswith("(" + shape("البوابة") + ")")
+    assert "(Desk) (Gate)" in shape("اذهب إلى (Gate) (Desk) الآن")
+    assert shape("قرب (البوابة) الآن") == shape("الآن") + " (" + shape("البوابة") + ") " + shape("قرب")
+    assert "«" + shape("مرحبا") + "»" in shape("«مرحبا» بكم")
+    assert "f(x)" in shape("f(x) = قيمة")
