@@ -135,6 +135,21 @@ def fresh_pg_database(label: str):
     return pg_databases.fresh(label)
 
 
+@contextlib.contextmanager
+def migrated_engine(kind: str, tmp: Path, label: str) -> Iterator[sa.Engine]:
+    """A migrated server database of `kind` ("sqlite" in tmp, or "postgres": a fresh database of
+    its own) and an engine on it, disposed of afterwards."""
+    from server import db
+
+    with pg_databases.fresh(label) if kind == "postgres" else contextlib.nullcontext(str(tmp / "server.db")) as url:
+        engine = db.make_engine(url, pool_size=2)
+        try:
+            db.migrate(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
 # --- the server --------------------------------------------------------------------------------
 
 

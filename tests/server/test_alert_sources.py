@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pg_databases
 import pytest
 import sqlalchemy as sa
+from server_testkit import migrated_engine
 
 from contract.heartbeat import LastSync
 from server import auth, compare, db, groups, opening_hours, summary, triage
@@ -30,17 +31,8 @@ H = 3600.0
 @pytest.fixture
 def engine(request, tmp_path):
     """SQLite; PostgreSQL too for the tests marked with BOTH (the sources' SQL on either database)."""
-    if getattr(request, "param", "sqlite") == "postgres":
-        with pg_databases.fresh("alert_sources") as url:
-            engine = db.make_engine(url, pool_size=2)
-            db.migrate(engine)
-            yield engine
-            engine.dispose()
-        return
-    engine = db.make_engine(str(tmp_path / "server.db"), pool_size=2)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
+    with migrated_engine(getattr(request, "param", "sqlite"), tmp_path, "alert_sources") as engine:
+        yield engine
 
 
 BOTH = pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)

@@ -15,10 +15,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pg_databases
 import pytest
 import sqlalchemy as sa
-from server_testkit import copy_of, prepare, start, stop
+from server_testkit import copy_of, migrated_engine, prepare, start, stop
 
 from contract.events import make_event
 from server import compare, db, summary, throttle
@@ -134,17 +133,8 @@ def _store(conn, at: float, end: str) -> str:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request, tmp_path):
-    if request.param == "postgres":
-        with pg_databases.fresh("time_zone") as url:
-            engine = db.make_engine(url, pool_size=2)
-            db.migrate(engine)
-            yield engine
-            engine.dispose()
-        return
-    engine = db.make_engine(str(tmp_path / "server.db"), pool_size=2)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
+    with migrated_engine(request.param, tmp_path, "time_zone") as engine:
+        yield engine
 
 
 def _days(engine) -> dict[str, int]:
