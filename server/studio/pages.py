@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from contract.guides import LANGUAGE
+from contract.icons import ICONS
 from contract.images import ImageRefused
 from contract.library_settings import parse_settings
 from contract.limits import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
@@ -212,7 +213,8 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
                   role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "",
                   library_images=library_images, jumps_here=leading,
                   image_sha=found.images.get(steps[selected].get("image") or "") if selected else None,
-                  step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000)
+                  step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000,
+                  icons=sorted(ICONS))
 
 
 STATS_DAYS = 30
@@ -327,7 +329,8 @@ def op_from_form(form: FormData) -> dict[str, Any]:
                 "image_alt": _texts_from(form, "alt-")}
     if op == "set_guide":
         return {"op": op, "title": _texts_from(form, "title-"), "category": _texts_from(form, "category-"),
-                "help": _texts_from(form, "help-"), "start": str(form.get("start") or "")}
+                "help": _texts_from(form, "help-"), "start": str(form.get("start") or ""),
+                **({"icon": str(form.get("icon") or "")} if "icon" in form else {})}
     if op in ("add_step", "delete_step"):
         return {"op": op, "step": step}
     if op == "move_step":
@@ -375,6 +378,15 @@ async def upload_image(request: Request, user: EditorDep, draft_id: DraftId, gui
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}?{urlencode({'step': step})}#step",
                             status_code=303)
+
+
+@router.get("/icons/{name}.png")
+def icon(user: StaffDep, name: Annotated[str, Path(max_length=40)]) -> Response:
+    """The kiosk's own pictogram for an icon name, for the studio's icon picker."""
+    found = studio_images.icon_file(name)
+    if found is None:
+        raise HTTPException(404, f"There is no icon '{name[:40]}'.")
+    return FileResponse(found, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/images/{sha256}")
@@ -552,8 +564,8 @@ async def save_synonyms(request: Request, user: EditorDep, draft_id: DraftId) ->
         with db.read(engine) as conn:
             current = drafts.settings_of(conn, drafts.get(conn, draft_id))
         problems: list = []
-        settings = parse_settings({"synonyms": synonyms, **({"help": current.to_dict()["help"]} if current.help else {})},
-                                  drafts.SETTINGS, problems)
+        # the settings' other parts (categories, help places) stay as they are
+        settings = parse_settings({**current.to_dict(), "synonyms": synonyms}, drafts.SETTINGS, problems)
         if problems:
             raise HTTPException(422, "The synonyms were not saved: " + "; ".join(str(p) for p in problems[:10]))
         groups = sum(len(g) for g in synonyms.values())

@@ -24,11 +24,13 @@ from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
 from contract import theme
 from contract.events import make_event
+from contract.icons import ICONS
 from contract.translations import library_coverage
 from contract.validation import load_library
 from server import auth, db, drafts, publish
 from server.alerts.evaluator import AlertLoop, Lease
 from server.config import load as load_config
+from server.studio import library_edits
 
 PASSWORD = "a long enough password"
 
@@ -400,7 +402,7 @@ def state(client, draft, guide):
 
 
 def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
-    _, c = studio
+    server, c = studio
     draft = new_draft(c["ed"])
     picture = png(64, 40, (200, 60, 30))
     sha = hashlib.sha256(picture).hexdigest()
@@ -424,9 +426,15 @@ def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
     doc = state(c["ed"], draft, "wifi")["document"]
     assert doc["steps"]["network"]["image_alt"] == {"en": "The information desk, a red counter"}
     assert doc["help"] == {"en": "Ask at the information desk by gate 4"}
-    # The whole draft publishes: submit runs the full check, the image's bytes included.
-    r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
-    assert r.status_code == 303, r.text
+    # Not public while only the draft has it: the phone pages' image route does not serve it.
+    with server.anonymous() as phone:
+        assert phone.get(f"/m/img/{sha}").status_code == 404
+        # The whole draft publishes: submit runs the full check, the image's bytes included.
+        r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
+        assert r.status_code == 303, r.text
+        assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "a picture"}).status_code == 303
+        shown = phone.get(f"/m/img/{sha}")
+        assert shown.status_code == 200 and shown.content == picture
 
 
 @pytest.mark.parametrize("name, data, said", [
@@ -537,6 +545,58 @@ def test_rename_a_guide_and_its_jumps_follow_or_delete_it_pointing_them_elsewher
     # (a jump from lost-bag to itself is the start again: the contract's rule, not the studio's)
     arrived = state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]
     assert arrived["choices"][2]["guide"] == "lost-bag"
+
+
+def test_a_rename_that_fails_half_way_leaves_the_guide_and_its_jumps_as_they_were(studio, monkeypatch):
+    """The renamed guide, the answers that follow it and the old id's removal are one transaction."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    stored, calls = drafts._store, []
+
+    def fails_on_the_jump(conn, draft_id, guide_id, *args):
+        calls.append(guide_id)
+        if guide_id == "lost-bag":  # after the renamed guide was stored, before its old id went
+            raise RuntimeError("the disk is full")
+        return stored(conn, draft_id, guide_id, *args)
+
+    monkeypatch.setattr(drafts, "_store", fails_on_the_jump)
+    engine = server.engine()
+    try:
+        with pytest.raises(RuntimeError):
+            library_edits.rename_guide(engine, draft, "wifi", "airport-wifi", "ed", 0)
+    finally:
+        engine.dispose()
+    assert calls == ["airport-wifi", "lost-bag"]
+    now = c["ed"].get(f"/studio/api/drafts/{draft}").json()
+    assert now["revision"] == 0 and "wifi" in now["guides"] and "airport-wifi" not in now["guides"]
+    assert state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]["choices"][2]["guide"] == "wifi"
+
+
+def test_a_guides_icon_is_picked_by_keyboard_or_form_and_checked_like_a_files(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi").text
+    picker = html.unescape(page.split('id="guide-icon"')[1].split("</details>")[0])
+    assert "<legend>Icon on the guide's button and step heading</legend>" in picker
+    assert '<input type="radio" name="icon" value="" checked> none' in picker
+    assert picker.count('type="radio"') == len(ICONS) + 1 and '<img src="/studio/icons/wifi.png" alt=""' in picker
+    drawn = c["vera"].get("/studio/icons/wifi.png")
+    assert drawn.status_code == 200 and drawn.content.startswith(b"\x89PNG")
+    assert c["vera"].get("/studio/icons/nothing.png").status_code == 404
+    # The form without JavaScript, then the API as the script sends it: a misspelt name is a live problem.
+    doc = state(c["ed"], draft, "wifi")["document"]
+    form = {"csrf": c["ed"].headers["X-CSRF-Token"], "revision": "0", "op": "set_guide", "start": doc["start"],
+            "icon": "wifi", **{f"title-{k}": v for k, v in doc["title"].items()},
+            **{f"category-{k}": v for k, v in doc["category"].items()}}
+    assert c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/edit", data=form).status_code == 303
+    assert state(c["ed"], draft, "wifi")["document"]["icon"] == "wifi"
+    r = edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": "wify"}, 1)
+    assert [p["message"] for p in r.json()["problems"]] == ["icon 'wify' is not a shipped icon; did you mean wifi?"]
+    r = edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": "charging"}, 2)
+    assert r.status_code == 200 and r.json()["problems"] == []
+    assert "icon now charging (was none)" in c["vera"].get(f"/studio/drafts/{draft}").text
+    assert "icon" not in edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": ""}, 3).json().get("document", {})
+    assert "icon" not in state(c["ed"], draft, "wifi")["document"]
 
 
 def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft(studio):
