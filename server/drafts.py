@@ -511,6 +511,26 @@ def guide_diff(before: dict | None, after: dict | None) -> dict[str, Any]:
     return {"state": state, "guide": lines, "steps": steps}
 
 
+def _settings_list_diff(what: str, before: list[dict], after: list[dict], text: str) -> list[str]:
+    """A `_library.yaml` list (categories, help places), entry by entry, in words."""
+    out = []
+    for n in range(max(len(before), len(after))):
+        old, new = (before[n] if n < len(before) else None), (after[n] if n < len(after) else None)
+        if old == new:
+            continue
+        if new is None:
+            out.append(f"{what} {n + 1} removed")
+            continue
+        shown = f"{what} {n + 1} ({_quote(pick(new[text], 'en', next(iter(new[text]))))})"
+        if old is None:
+            out.append(f"{shown} added" + "".join(f", {k} {new[k]}" for k in ("icon", "site", "guide") if new.get(k)))
+            continue
+        out += [f"{shown}: {line}" for line in _texts(text, old.get(text), new.get(text))]
+        out += [f"{shown}: {k} now {new.get(k) or 'none'} (was {old.get(k) or 'none'})"
+                for k in ("icon", "site", "guide") if old.get(k) != new.get(k)]
+    return out
+
+
 def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
     """Every guide the draft changes, against the latest published version (what kiosks would
     stop showing), guide id -> guide_diff."""
@@ -529,6 +549,9 @@ def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
                  f"{len(before.get('synonyms', {}).get(lang, []))}"
                  for lang in sorted(set(before.get("synonyms", {})) | set(after.get("synonyms", {})))
                  if before.get("synonyms", {}).get(lang) != after.get("synonyms", {}).get(lang)]
+        lines += _settings_list_diff("category", before.get("categories") or [], after.get("categories") or [],
+                                     "title")
+        lines += _settings_list_diff("help place", before.get("help") or [], after.get("help") or [], "text")
         if lines:
             out[SETTINGS] = {"state": "changed", "guide": lines, "steps": {}}
     return out

@@ -692,6 +692,45 @@ def test_the_librarys_synonyms_are_edited_in_a_draft_checked_and_published(studi
     assert manifest["library"]["synonyms"]["en"] == [["toilet", "restroom", "WC"], ["bag", "luggage", "suitcase"]]
 
 
+def test_categories_with_icons_and_help_places_are_edited_checked_and_kept_by_other_settings(studio):
+    server, c = studio
+    draft = new_draft(c["ed"])
+    page = html.unescape(c["ed"].get(f"/studio/drafts/{draft}/settings").text)
+    assert 'id="cat0-text-en"' in page and "<legend>Icon of the new category</legend>" in page
+    assert '<option value="wifi">wifi</option>' in page.split('id="place0-guide"')[1]
+    form = {"revision": "0", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-text-es": "Equipaje",
+            "cat0-icon": "baggage"}
+    assert c["ed"].post(f"/studio/drafts/{draft}/categories", data=form).status_code == 303
+    twice = c["ed"].post(f"/studio/drafts/{draft}/categories", data={
+        **form, "revision": "1", "cat-rows": "2", "cat1-text-en": "baggage"})
+    assert twice.status_code == 422 and "category 2 names the same category as category 1" in html.unescape(twice.text)
+    r = c["ed"].post(f"/studio/drafts/{draft}/help-places", data={
+        "revision": "1", "place-rows": "2", "place0-text-en": "The information desk", "place1-text-en": "Belt 4",
+        "place1-site": "terminal-2", "place1-guide": "lost-bag"})
+    assert r.status_code == 303, r.text
+    # Saving the synonyms keeps the categories and the places (it once dropped them).
+    assert c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={"revision": "2", "syn-en": "bag, luggage"}
+                        ).status_code == 303
+    engine = server.engine()
+    try:
+        with db.read(engine) as conn:
+            settings = drafts.settings_of(conn, drafts.get(conn, draft))
+    finally:
+        engine.dispose()
+    assert settings.to_dict() == {
+        "synonyms": {"en": [["bag", "luggage"]]},
+        "categories": [{"title": {"en": "Baggage", "es": "Equipaje"}, "icon": "baggage"}],
+        "help": [{"text": {"en": "The information desk"}},
+                 {"guide": "lost-bag", "site": "terminal-2", "text": {"en": "Belt 4"}}]}
+    review = html.unescape(c["vera"].get(f"/studio/drafts/{draft}").text)
+    assert "category 1 (“Baggage”) added, icon baggage" in review
+    assert "help place 2 (“Belt 4”) added, site terminal-2, guide lost-bag" in review
+    # The category deleted: the page lists none but the empty row for a new one.
+    assert c["ed"].post(f"/studio/drafts/{draft}/categories", data={
+        "revision": "3", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-delete": "1"}).status_code == 303
+    assert 'id="cat1-text-en"' not in c["ed"].get(f"/studio/drafts/{draft}/settings").text
+
+
 def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
     """The periodic hook (the studio's scheduled publishing) rides on the alert loop's rounds and
     its lease: one process of all runs it."""
