@@ -23,8 +23,9 @@ from contract.images import ImageRefused, check_image
 from contract.limits import MAX_IMAGE_BYTES
 from server import db, drafts
 
-UPLOAD_PATH_PATTERN = r"^/studio/drafts/[^/]+/guides/[^/]+/image$"
-# The upload's whole body: the picture and a form's few fields around it.
+# A step's picture, and a translated PO file (a large library's is megabytes).
+UPLOAD_PATH_PATTERN = r"^/studio/drafts/[^/]+/(guides/[^/]+/image|translations)$"
+# The upload's whole body: the picture (or PO file) and a form's few fields around it.
 UPLOAD_BODY = MAX_IMAGE_BYTES + 64 * 1024
 _SUFFIX = {"png": "png", "jpeg": "jpg"}
 

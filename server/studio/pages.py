@@ -27,9 +27,10 @@ from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits, history, library_edits, merge, preview
+from server.studio import edits, history, library_edits, merge, preview, translations
 from server.studio import images as studio_images
 from server.studio.api import save_edit
+from server.translation_files import TranslationFileError
 
 router = APIRouter(prefix="/studio", include_in_schema=False)
 DraftId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -149,6 +150,7 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
                 "scheduled": "Approved: it goes live at the time shown, published by the server (no one needs to be here).",
                 "synonyms": "The library's search synonyms are saved in this draft.",
                 "categories": "The library's categories are saved in this draft.",
+                "translated": "The translations are imported into this draft: 'What changes for kiosks' lists them.",
                 "help-places": "Where a person can help is saved in this draft.",
                 "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
@@ -428,6 +430,37 @@ def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision:
     except (drafts.DraftError, edits.EditRefused) as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/translations")
+def translations_file(request: Request, user: StaffDep, draft_id: DraftId,
+                      lang: Annotated[str, Query(max_length=16, pattern=LANGUAGE.pattern)]) -> Response:
+    """One language of the draft's library as a gettext PO file for translators."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            data = translations.export_language(conn, drafts.get(conn, draft_id), lang)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    except TranslationFileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Response(data, media_type="text/x-gettext-translation; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="draft-{draft_id}-{lang}.po"'})
+
+
+@router.post("/drafts/{draft_id}/translations")
+async def import_translations(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                              po: Annotated[UploadFile, File()]) -> Response:
+    """A translated PO file back into the draft: all of it, or nothing when a message does not fit."""
+    data = await po.read(studio_images.UPLOAD_BODY)
+
+    def work() -> None:
+        try:
+            translations.import_language(engine_of(request), draft_id, data, (po.filename or "the file")[:80], user,
+                                         revision)
+        except TranslationFileError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    return _by_form(request, user, draft_id, "", work, f"/studio/drafts/{draft_id}?done=translated")
 
 
 @router.get("/drafts/{draft_id}/guides/{guide_id}/history", response_class=HTMLResponse)

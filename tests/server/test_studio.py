@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import hashlib
 import html
+import io
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from babel.messages.pofile import read_po, write_po
 from hostile_inputs import FAKE_PNG, png_bomb
 from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
@@ -729,6 +731,42 @@ def test_categories_with_icons_and_help_places_are_edited_checked_and_kept_by_ot
     assert c["ed"].post(f"/studio/drafts/{draft}/categories", data={
         "revision": "3", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-delete": "1"}).status_code == 303
     assert 'id="cat1-text-en"' not in c["ed"].get(f"/studio/drafts/{draft}/settings").text
+
+
+def test_a_language_goes_to_translators_as_a_po_file_and_comes_back_into_the_draft(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    r = c["vera"].get(f"/studio/drafts/{draft}/translations", params={"lang": "de"})
+    assert r.status_code == 200 and 'filename="draft-' in r.headers["content-disposition"]
+    catalog = read_po(io.BytesIO(r.content))
+    assert catalog.get("Free Wi-Fi", context="wifi/title").string == ""
+    assert catalog.get("Did your bag come out on the baggage belt?", context="lost-bag/arrived/text")
+    catalog.get("Free Wi-Fi", context="wifi/title").string = "Kostenloses WLAN"
+    catalog.get("Yes", context="wifi/network/choice 1").string = "Ja"
+    fuzzy = catalog.get("No", context="wifi/network/choice 2")
+    fuzzy.string, fuzzy.flags = "Nein", {"fuzzy"}
+
+    def sent(cat, revision):
+        out = io.BytesIO()
+        write_po(out, cat)
+        return c["ed"].post(f"/studio/drafts/{draft}/translations", data={"revision": str(revision)},
+                            files={"po": ("de.po", out.getvalue(), "text/x-gettext-translation")})
+
+    # A file translating a text that has changed since its export: nothing of it is imported.
+    stale = read_po(io.BytesIO(r.content))
+    stale.get("Free Wi-Fi", context="wifi/title").string = "Kostenloses WLAN"
+    stale.add("Old words", "Alte Worte", context="wifi/done/text")
+    refused = sent(stale, 0)
+    assert refused.status_code == 422 and "the en text changed since the export" in html.unescape(refused.text)
+    assert state(c["ed"], draft, "wifi")["revision"] == 0
+    assert sent(catalog, 0).status_code == 303
+    doc = state(c["ed"], draft, "wifi")["document"]
+    assert doc["title"] == {"en": "Free Wi-Fi", "de": "Kostenloses WLAN"}
+    assert [ch["label"] for ch in doc["steps"]["network"]["choices"]] == [{"en": "Yes", "de": "Ja"}, {"en": "No"}]
+    review = html.unescape(c["vera"].get(f"/studio/drafts/{draft}").text)
+    assert "title (de) added: “Kostenloses WLAN”" in review
+    assert 'class="diff-guide" data-guide="lost-bag"' not in review, "a guide the file did not translate is not changed"
+    assert 'class="diff-guide" data-guide="wifi"' in review
 
 
 def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
