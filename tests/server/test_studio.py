@@ -428,15 +428,18 @@ def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
     doc = state(c["ed"], draft, "wifi")["document"]
     assert doc["steps"]["network"]["image_alt"] == {"en": "The information desk, a red counter"}
     assert doc["help"] == {"en": "Ask at the information desk by gate 4"}
-    # Not public while only the draft has it: the phone pages' image route does not serve it.
-    with server.anonymous() as phone:
+    # Not public while only the draft has it: neither the phone pages' image route nor a kiosk's serves it.
+    with server.anonymous() as phone, server.device("kiosk-2") as kiosk:
         assert phone.get(f"/m/img/{sha}").status_code == 404
+        assert kiosk.get(f"/api/v1/content/images/{sha}").status_code == 404
         # The whole draft publishes: submit runs the full check, the image's bytes included.
         r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
         assert r.status_code == 303, r.text
         assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "a picture"}).status_code == 303
         shown = phone.get(f"/m/img/{sha}")
         assert shown.status_code == 200 and shown.content == picture
+        assert kiosk.get(f"/api/v1/content/images/{sha}").content == picture
+        assert phone.get(f"/m/img/{sha}", headers={"If-None-Match": f'"{sha}"'}).status_code == 304
 
 
 @pytest.mark.parametrize("name, data, said", [
