@@ -702,6 +702,8 @@ def test_categories_with_icons_and_help_places_are_edited_checked_and_kept_by_ot
     draft = new_draft(c["ed"])
     page = html.unescape(c["ed"].get(f"/studio/drafts/{draft}/settings").text)
     assert 'id="cat0-text-en"' in page and "<legend>Icon of the new category</legend>" in page
+    assert "Save the categories in the draft" in page and "Save the places in the draft" in page
+    assert "Save the categories" not in c["vera"].get(f"/studio/drafts/{draft}/settings").text, "a viewer reads only"
     assert '<option value="wifi">wifi</option>' in page.split('id="place0-guide"')[1]
     form = {"revision": "0", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-text-es": "Equipaje",
             "cat0-icon": "baggage"}
