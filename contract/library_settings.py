@@ -35,6 +35,7 @@ first language); a category no entry names keeps the guides' own text and no ico
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from contract.guides import (
@@ -94,24 +95,51 @@ def _help_text(value: Any, where: str, name: str, problems: list[Problem], what:
     return out if len(out) == len(value) else None
 
 
-def _help_places(raw: Any, name: str, problems: list[Problem]) -> tuple[HelpPlace, ...]:
+@dataclass(frozen=True)
+class _ListSetting:
+    """A setting that is a list of mappings (help places, categories), in the words its problems use."""
+
+    key: str  # the setting's name in the file
+    item: str  # one entry, as a problem names it ("help place 2")
+    limit: int
+    fields: frozenset[str]
+    required: str
+    each: str  # "each with ...", after "a list of up to N ..."
+    mapping: str  # "a mapping with ...", for an entry that is not one
+
+
+HELP = _ListSetting("help", "help place", MAX_HELP_PLACES, frozenset(HELP_FIELDS), "text",
+                    "places, each with text and optionally site and guide", "text (and optionally site, guide)")
+CATEGORIES = _ListSetting("categories", "category", MAX_CATEGORIES, frozenset(CATEGORY_FIELDS), "title",
+                          "categories, each with a title and optionally an icon", "a title (and optionally an icon)")
+
+
+def _entries(setting: _ListSetting, raw: Any, name: str, problems: list[Problem]) -> list[tuple[int, str, dict]]:
+    """(number, how a problem names it, the mapping) of each sound entry of a list setting; every
+    entry that is not a mapping with the required field and known fields only is a problem."""
     if raw is None:
-        return ()
-    if not isinstance(raw, list) or len(raw) > MAX_HELP_PLACES:
-        problems.append(Problem(name, f"help must be a list of up to {MAX_HELP_PLACES} places, each with "
-                                "text and optionally site and guide"))
-        return ()
+        return []
+    if not isinstance(raw, list) or len(raw) > setting.limit:
+        problems.append(Problem(name, f"{setting.key} must be a list of up to {setting.limit} {setting.each}"))
+        return []
     out = []
-    for n, place in enumerate(raw, 1):
-        where = f"help place {n}"
-        if not isinstance(place, dict) or "text" not in place:
-            problems.append(Problem(name, f"{where} must be a mapping with text (and optionally site, guide)"))
+    for n, entry in enumerate(raw, 1):
+        where = f"{setting.item} {n}"
+        if not isinstance(entry, dict) or setting.required not in entry:
+            problems.append(Problem(name, f"{where} must be a mapping with {setting.mapping}"))
             continue
-        unknown = sorted(set(map(shown, place)) - HELP_FIELDS)
+        unknown = sorted(set(map(shown, entry)) - setting.fields)
         if unknown:
             problems.append(Problem(name, f"{where} has an unknown field '{unknown[0]}'; "
-                                    f"known: {', '.join(sorted(HELP_FIELDS))}"))
+                                    f"known: {', '.join(sorted(setting.fields))}"))
             continue
+        out.append((n, where, entry))
+    return out
+
+
+def _help_places(raw: Any, name: str, problems: list[Problem]) -> tuple[HelpPlace, ...]:
+    out = []
+    for _, where, place in _entries(HELP, raw, name, problems):
         site, guide = place.get("site"), place.get("guide")
         if site is not None and (not isinstance(site, str) or not site.strip() or len(site) > 100):
             problems.append(Problem(name, f"{where}: site must be a site's name as kiosk.toml gives it"))
@@ -126,23 +154,8 @@ def _help_places(raw: Any, name: str, problems: list[Problem]) -> tuple[HelpPlac
 
 
 def _categories(raw: Any, name: str, problems: list[Problem]) -> tuple[CategorySetting, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or len(raw) > MAX_CATEGORIES:
-        problems.append(Problem(name, f"categories must be a list of up to {MAX_CATEGORIES} categories, each "
-                                "with a title and optionally an icon"))
-        return ()
     out, seen = [], {}
-    for n, entry in enumerate(raw, 1):
-        where = f"category {n}"
-        if not isinstance(entry, dict) or "title" not in entry:
-            problems.append(Problem(name, f"{where} must be a mapping with a title (and optionally an icon)"))
-            continue
-        unknown = sorted(set(map(shown, entry)) - CATEGORY_FIELDS)
-        if unknown:
-            problems.append(Problem(name, f"{where} has an unknown field '{unknown[0]}'; "
-                                    f"known: {', '.join(sorted(CATEGORY_FIELDS))}"))
-            continue
+    for n, where, entry in _entries(CATEGORIES, raw, name, problems):
         icon = entry.get("icon")
         if icon is not None and (why := icon_problem(icon, f"{where}: icon")):
             problems.append(Problem(name, why))

@@ -17,7 +17,8 @@ or would land on another guide's different image at the same path goes into a fo
 (`<id>/<id>.yaml`), so every path stays as written and the content is unchanged.
 
 Canonical YAML: the same content always gives the same bytes. Keys in the documented order (id,
-language, title, category, keywords, start, steps; text, image, choices, end; label, next/guide),
+language, title, category, icon, help, keywords, start, steps; text, image, image_alt, choices,
+end; label, next/guide; in `_library.yaml` synonyms, categories, help),
 steps in the order a customer meets them (from `start`, breadth first), the guide's language first
 in every text, block style with lists of words inline, one line per text, written by libyaml's
 emitter (which writes characters beyond the Basic Multilingual Plane, such as emoji, as "\U0001F6BB"
@@ -43,9 +44,12 @@ import yaml
 
 from contract.library_settings import FILE_NAME as SETTINGS_FILE
 
-GUIDE_ORDER = ("id", "language", "title", "category", "keywords", "start", "steps")
-STEP_ORDER = ("text", "image", "choices", "end")
+GUIDE_ORDER = ("id", "language", "title", "category", "icon", "help", "keywords", "start", "steps")
+STEP_ORDER = ("text", "image", "image_alt", "choices", "end")
 CHOICE_ORDER = ("label", "next", "guide")
+SETTINGS_ORDER = ("synonyms", "categories", "help")  # _library.yaml
+CATEGORY_ORDER = ("title", "icon")
+HELP_PLACE_ORDER = ("site", "guide", "text")
 # What `force` clears from a folder before writing: what a library reader would read, or what a
 # library holds. Anything else (README.md, .git, ...) is left as it is.
 LIBRARY_SUFFIXES = (".yaml", ".yml", ".png", ".jpg", ".jpeg")
@@ -138,48 +142,57 @@ def _step_order(doc: Mapping[str, Any]) -> list[str]:
 step_order = _step_order  # public: the studio lists a published guide's steps in this order too
 
 
+def _keywords(keywords: Mapping[str, list[str]], language: str) -> _Words | dict[str, _Words]:
+    if list(keywords) == [language]:
+        return _Words(keywords[language])
+    return {lang: _Words(keywords[lang]) for lang in _languages_first(keywords, language)}
+
+
+def _choices(choices: list[Mapping[str, Any]], language: str) -> list[dict[str, Any]]:
+    return [{key: (_text(choice[key], language) if key == "label" else choice[key])
+             for key in CHOICE_ORDER if choice.get(key) is not None} for choice in choices]
+
+
+def _as_is(value: Any, language: str) -> Any:
+    return value
+
+
+# How each field of a guide file and of a step is written; the fields are written in GUIDE_ORDER
+# and STEP_ORDER, each left out when unset. tests/test_library_round_trip.py fails when the
+# validator knows a field these do not write.
+_GUIDE_VALUES = {"title": _text, "category": _text, "help": _text, "keywords": _keywords}
+_STEP_VALUES = {"text": _text, "image_alt": _text, "choices": _choices}
+_REQUIRED = {"id", "language", "title", "start", "steps", "text"}
+
+
+def _fields(doc: Mapping[str, Any], order: tuple[str, ...], how: Mapping[str, Any], language: str) -> dict[str, Any]:
+    return {key: how.get(key, _as_is)(doc[key], language) for key in order
+            if key in doc and (doc[key] or key in _REQUIRED)}
+
+
 def guide_yaml(doc: Mapping[str, Any]) -> str:
     """The canonical YAML file of one canonical guide document (see the module docstring)."""
     language = doc.get("language", "en")
-    out: dict[str, Any] = {"id": doc["id"], "language": language, "title": _text(doc["title"], language)}
-    if doc.get("category"):
-        out["category"] = _text(doc["category"], language)
-    if doc.get("icon"):
-        out["icon"] = doc["icon"]
-    keywords = doc.get("keywords") or {}
-    if keywords:
-        if list(keywords) == [language]:
-            out["keywords"] = _Words(keywords[language])
-        else:
-            out["keywords"] = {lang: _Words(keywords[lang]) for lang in _languages_first(keywords, language)}
-    out["start"] = doc["start"]
-    steps: dict[str, Any] = {}
-    for sid in _step_order(doc):
-        sdoc = doc["steps"][sid]
-        step: dict[str, Any] = {"text": _text(sdoc["text"], language)}
-        if sdoc.get("image"):
-            step["image"] = sdoc["image"]
-        if sdoc.get("choices"):
-            step["choices"] = [
-                {key: (_text(choice[key], language) if key == "label" else choice[key])
-                 for key in CHOICE_ORDER if choice.get(key) is not None}
-                for choice in sdoc["choices"]]
-        if sdoc.get("end"):
-            step["end"] = sdoc["end"]
-        steps[sid] = step
+    steps = {sid: _fields(doc["steps"][sid], STEP_ORDER, _STEP_VALUES, language) for sid in _step_order(doc)}
+    out = _fields({**doc, "language": language, "steps": {}}, GUIDE_ORDER, _GUIDE_VALUES, language)
     out["steps"] = steps
     return _dump(out)
 
 
 def settings_yaml(settings: Mapping[str, Any]) -> str:
-    """The canonical `_library.yaml` of a canonical settings document."""
+    """The canonical `_library.yaml` of a canonical settings document (SETTINGS_ORDER)."""
     out: dict[str, Any] = {}
     synonyms = settings.get("synonyms") or {}
     if synonyms:
         out["synonyms"] = {lang: [_Words(group) for group in synonyms[lang]] for lang in sorted(synonyms)}
     if settings.get("categories"):
-        out["categories"] = [{"title": dict(c["title"]), **({"icon": c["icon"]} if c.get("icon") else {})}
+        out["categories"] = [{key: dict(c[key]) if key == "title" else c[key] for key in CATEGORY_ORDER if c.get(key)}
                              for c in settings["categories"]]
+    if settings.get("help"):
+        # text always as a mapping: a plain string in _library.yaml reads as English, whatever
+        # language the guides are in
+        out["help"] = [{key: dict(place[key]) if key == "text" else place[key]
+                        for key in HELP_PLACE_ORDER if place.get(key)} for place in settings["help"]]
     return _dump(out)
 
 

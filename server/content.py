@@ -168,15 +168,23 @@ def _gzipped(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=6, mtime=0)
 
 
-def image_response(request: Request, sha256: str) -> Response:
+def image_response(request: Request, sha256: str, published_only: bool = False) -> Response:
+    """An image of the server's store by its sha256 (ETag, ranges); `published_only`: only one that
+    is in a published content version (the public phone pages), not one only in a studio draft."""
     if not SHA256.match(sha256):
         return JSONResponse({"detail": "an image is named by the sha256 of its bytes (64 hex digits)"},
                             status_code=404)
     etag = f'"{sha256}"'
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    where = [db.images.c.sha256 == sha256, *([db.images.c.published_at.is_not(None)] if published_only else [])]
+    fresh = etag_matches(request.headers.get("if-none-match"), etag)
+    if fresh and not published_only:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     with db.read(request.app.state.ctx.engine) as conn:
-        row = conn.execute(sa.select(db.images.c.kind, db.images.c.data).where(db.images.c.sha256 == sha256)).first()
+        # a cached copy still needs the image to be published: only whether it is, not its bytes
+        row = conn.execute(sa.select(*([db.images.c.sha256] if fresh else [db.images.c.kind, db.images.c.data]))
+                           .where(*where)).first()
+    if row is not None and fresh:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     if row is None:
         return JSONResponse({"detail": "no such image"}, status_code=404)
     data = bytes(row.data)

@@ -240,22 +240,49 @@ def save_guide(engine: Engine, draft_id: int, guide_id: str, document: dict[str,
                states: tuple[str, ...] = EDITABLE) -> int:
     """Set the guide's document in the draft (None: delete it); returns the new revision.
     `states`: the draft states it may be written in (a submitted draft only by its merge)."""
+    return save_guides(engine, draft_id, [GuideChange(guide_id, document, summary, images)], by, if_match, states)
+
+
+@dataclass(frozen=True)
+class GuideChange:
+    """One guide's new document in a draft (None: deleted), what changed in words, and its image
+    map (None: the one it has)."""
+
+    guide_id: str
+    document: dict[str, Any] | None
+    summary: str
+    images: dict[str, str] | None = None
+
+
+def save_guides(engine: Engine, draft_id: int, changes: list[GuideChange], by: str, if_match: int,
+                states: tuple[str, ...] = EDITABLE) -> int:
+    """Several guides' changes in one transaction, a revision each (Undo takes them back one at a
+    time): all are saved or, when any fails, none. Returns the last revision."""
+    revision = if_match
     with db.write(engine) as conn:
         db.lock(conn, f"draft-{draft_id}")
         draft = get(conn, draft_id)
-        before = conn.execute(sa.select(db.draft_guides.c.document).where(
-            db.draft_guides.c.draft_id == draft_id, db.draft_guides.c.guide_id == guide_id)).first()
-        revision = _next_revision(conn, draft, if_match, states)
-        if images is None:
-            known = entry(conn, draft, guide_id)
-            images = known.images if known else {}
-        stored = None if document is None else {"guide": document, "images": images}
-        _store(conn, draft_id, guide_id, stored, False, by)
-        kind = "base" if before is None else "deleted" if before.document is None else "document"
-        conn.execute(db.draft_revisions.insert().values(
-            draft_id=draft_id, revision=revision, guide_id=guide_id, summary=summary[:500], before_kind=kind,
-            before=before.document if before is not None else None, by=by, at=time.time()))
-        return revision
+        for change in changes:
+            revision = _save_in(conn, draft, change, by, revision, states)
+    return revision
+
+
+def _save_in(conn: Connection, draft: Draft, change: GuideChange, by: str, if_match: int,
+             states: tuple[str, ...]) -> int:
+    before = conn.execute(sa.select(db.draft_guides.c.document).where(
+        db.draft_guides.c.draft_id == draft.id, db.draft_guides.c.guide_id == change.guide_id)).first()
+    revision = _next_revision(conn, draft, if_match, states)
+    images = change.images
+    if images is None:
+        known = entry(conn, draft, change.guide_id)
+        images = known.images if known else {}
+    stored = None if change.document is None else {"guide": change.document, "images": images}
+    _store(conn, draft.id, change.guide_id, stored, False, by)
+    kind = "base" if before is None else "deleted" if before.document is None else "document"
+    conn.execute(db.draft_revisions.insert().values(
+        draft_id=draft.id, revision=revision, guide_id=change.guide_id, summary=change.summary[:500],
+        before_kind=kind, before=before.document if before is not None else None, by=by, at=time.time()))
+    return revision
 
 
 def undo(engine: Engine, draft_id: int, by: str, if_match: int) -> tuple[int, str] | None:
@@ -437,6 +464,7 @@ def step_diff(before: dict | None, after: dict | None) -> list[str]:
     out = _texts("text", before.get("text"), after.get("text"))
     if before.get("image") != after.get("image"):
         out.append(f"image now {after.get('image') or 'none'} (was {before.get('image') or 'none'})")
+    out += _texts("what the image shows", before.get("image_alt"), after.get("image_alt"))
     if before.get("end") != after.get("end"):
         out.append(f"outcome now {after.get('end') or 'none: it asks a question'} (was {before.get('end') or 'none'})")
     old, new = before.get("choices") or [], after.get("choices") or []
@@ -468,6 +496,9 @@ def guide_diff(before: dict | None, after: dict | None) -> dict[str, Any]:
         return {"state": "deleted", "guide": ["deleted: kiosks will no longer offer it"], "steps": {}}
     lines = _texts("title", before.get("title"), after.get("title"))
     lines += _texts("category", before.get("category"), after.get("category"))
+    lines += _texts("where a person can help", before.get("help"), after.get("help"))
+    if before.get("icon") != after.get("icon"):
+        lines.append(f"icon now {after.get('icon') or 'none'} (was {before.get('icon') or 'none'})")
     if before.get("start") != after.get("start"):
         lines.append(f"starts now at step '{after.get('start')}' (was '{before.get('start')}')")
     old, new = before.get("steps") or {}, after.get("steps") or {}
@@ -478,6 +509,26 @@ def guide_diff(before: dict | None, after: dict | None) -> dict[str, Any]:
             steps[sid] = said
     state = "changed" if lines or steps or before != after else "same"
     return {"state": state, "guide": lines, "steps": steps}
+
+
+def _settings_list_diff(what: str, before: list[dict], after: list[dict], text: str) -> list[str]:
+    """A `_library.yaml` list (categories, help places), entry by entry, in words."""
+    out = []
+    for n in range(max(len(before), len(after))):
+        old, new = (before[n] if n < len(before) else None), (after[n] if n < len(after) else None)
+        if old == new:
+            continue
+        if new is None:
+            out.append(f"{what} {n + 1} removed")
+            continue
+        shown = f"{what} {n + 1} ({_quote(pick(new[text], 'en', next(iter(new[text]))))})"
+        if old is None:
+            out.append(f"{shown} added" + "".join(f", {k} {new[k]}" for k in ("icon", "site", "guide") if new.get(k)))
+            continue
+        out += [f"{shown}: {line}" for line in _texts(text, old.get(text), new.get(text))]
+        out += [f"{shown}: {k} now {new.get(k) or 'none'} (was {old.get(k) or 'none'})"
+                for k in ("icon", "site", "guide") if old.get(k) != new.get(k)]
+    return out
 
 
 def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
@@ -498,6 +549,9 @@ def draft_diff(conn: Connection, draft: Draft) -> dict[str, dict[str, Any]]:
                  f"{len(before.get('synonyms', {}).get(lang, []))}"
                  for lang in sorted(set(before.get("synonyms", {})) | set(after.get("synonyms", {})))
                  if before.get("synonyms", {}).get(lang) != after.get("synonyms", {}).get(lang)]
+        lines += _settings_list_diff("category", before.get("categories") or [], after.get("categories") or [],
+                                     "title")
+        lines += _settings_list_diff("help place", before.get("help") or [], after.get("help") or [], "text")
         if lines:
             out[SETTINGS] = {"state": "changed", "guide": lines, "steps": {}}
     return out

@@ -325,4 +325,6 @@ def mobile_feedback(request: Request, device: str, guide: str, version: str, ste
 
 @router.get("/m/img/{sha256}", summary="A guide image for the mobile page (public, immutable)")
 def mobile_image(request: Request, sha256: str) -> Response:
-    return image_response(request, sha256)
+    """Only an image of a published content version: one uploaded to a studio draft is not public
+    (the studio's preview reads it from /studio/images/, behind the staff login)."""
+    return image_response(request, sha256, published_only=True)

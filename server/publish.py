@@ -174,6 +174,7 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
         for digest, info in manifest_images.items():
             conn.execute(db.insert_ignore(conn, db.images, ["sha256"]).values(
                 sha256=digest, kind=info["type"], size=info["size"], data=library.images[digest], created_at=now))
+        mark_published(conn, list(manifest_images), now)
         result.removed = sorted(set(before) - set(library.guides))
         manifest = {"content_version": version, "published_at": _iso(now), "guides": manifest_guides,
                     "images": manifest_images}
@@ -202,6 +203,13 @@ def publish_path(engine: Engine, path: str | Path, by: str, note: str | None = N
                  to: str | None = None) -> PublishResult:
     """Validate then publish; an invalid library raises LibraryInvalid and publishes nothing."""
     return publish_library(engine, validate(path), by, note, to=to)
+
+
+def mark_published(conn, digests: list[str], now: float) -> None:
+    """The images are in a published content version from now on (the phone pages may serve them)."""
+    for start in range(0, len(digests), 500):  # bounded IN lists
+        conn.execute(db.images.update().where(db.images.c.sha256.in_(digests[start:start + 500]),
+                                              db.images.c.published_at.is_(None)).values(published_at=now))
 
 
 def library_of_version(engine: Engine, content_version: int) -> Library:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
@@ -89,6 +90,8 @@ def catalog_of(library: Library, lang: str) -> Catalog:
         if guide.language == lang:  # its texts in this language are the source, not translations
             continue
         for ref in guide_texts(guide):
+            if guide.language not in ref.text:  # nothing to translate from yet (a studio draft's blank text)
+                continue
             catalog.add(ref.text[guide.language], string=ref.text.get(lang, ""), context=ref.key,
                         auto_comments=_comments(guide, ref), locations=[(guide.source, None)])
     return catalog
@@ -96,9 +99,7 @@ def catalog_of(library: Library, lang: str) -> Catalog:
 
 def export_po(library: Library, lang: str, out: str | Path) -> Catalog:
     catalog = catalog_of(library, lang)
-    buffer = io.BytesIO()
-    write_po(buffer, catalog, width=0, sort_output=False)
-    Path(out).write_bytes(buffer.getvalue())
+    Path(out).write_bytes(po_bytes(catalog))
     return catalog
 
 
@@ -126,9 +127,22 @@ class ImportResult:
 def _read(po_file: str | Path) -> Catalog:
     try:
         with open(po_file, "rb") as fh:
-            return read_po(fh, abort_invalid=True)
-    except (OSError, PoFileError, ValueError, UnicodeDecodeError) as exc:
+            return read_catalog(fh, str(po_file))
+    except OSError as exc:
         raise TranslationFileError(f"{po_file} cannot be read as a PO file: {exc}") from None
+
+
+def read_catalog(fh: BinaryIO, name: str) -> Catalog:
+    try:
+        return read_po(fh, abort_invalid=True)
+    except (PoFileError, ValueError, UnicodeDecodeError) as exc:
+        raise TranslationFileError(f"{name} cannot be read as a PO file: {exc}") from None
+
+
+def po_bytes(catalog: Catalog) -> bytes:
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=0, sort_output=False)
+    return buffer.getvalue()
 
 
 def _with_text(guide: Guide, ref: TextRef, lang: str, value: str) -> Guide:
@@ -153,13 +167,26 @@ def import_po(folder: str | Path, po_file: str | Path) -> ImportResult:
     Raises TranslationFileError or LibraryInvalid, having changed nothing."""
     folder = Path(folder)
     catalog = _read(po_file)
+    library = load_library(folder)
+    result, found = match_catalog(library, catalog, str(po_file), f"the library in {folder}")
+    guides = dict(library.guides)
+    for gid, ref, value in found:
+        guides[gid] = _with_text(guides[gid], ref, result.lang, value)
+    if result.changed:
+        _write_checked(folder, {g.source: g for gid, g in guides.items() if g.source in result.changed})
+    return result
+
+
+def match_catalog(library: Library, catalog: Catalog, name: str,
+                  what: str) -> tuple[ImportResult, list[tuple[str, TextRef, str]]]:
+    """(what the import does, (guide id, text, its new translation) of each text it changes) for a
+    PO catalog against a library (a folder's, or a studio draft's). Raises TranslationFileError,
+    every message that does not fit listed, when any does not: the import is all or nothing."""
     lang = _lang_of(catalog)
     if not lang:
-        raise TranslationFileError(f"{po_file} has no Language header: it does not say which language it holds")
-    library = load_library(folder)
+        raise TranslationFileError(f"{name} has no Language header: it does not say which language it holds")
     refs = {ref.key: (gid, ref) for gid, g in library.guides.items() for ref in guide_texts(g)}
-    result, refused = ImportResult(lang), []
-    guides = dict(library.guides)
+    result, refused, found = ImportResult(lang), [], []
     for message in catalog:
         if not message.id:  # the header
             continue
@@ -175,9 +202,9 @@ def import_po(folder: str | Path, po_file: str | Path) -> ImportResult:
         if guide.language == lang:
             refused.append(f"{key}: guide '{gid}' is written in {lang}; its {lang} texts are the source")
             continue
-        if ref.text[guide.language] != source:
+        if ref.text.get(guide.language) != source:
             refused.append(f"{key}: the {guide.language} text changed since the export (now "
-                           f"{ref.text[guide.language]!r}, the file translates {source!r})")
+                           f"{ref.text.get(guide.language, '')!r}, the file translates {source!r})")
             continue
         if message.fuzzy:
             result.fuzzy.append(key)
@@ -186,14 +213,12 @@ def import_po(folder: str | Path, po_file: str | Path) -> ImportResult:
         elif ref.text.get(lang) == value:
             result.unchanged += 1
         else:
-            guides[gid] = _with_text(guides[gid], ref, lang, value)
+            found.append((gid, ref, value))
             result.changed.setdefault(guide.source, []).append(key)
     if refused:
-        raise TranslationFileError(f"Nothing was imported: {len(refused)} message(s) of {po_file} do not fit "
-                                   f"the library in {folder}. Export again and translate what changed:", refused)
-    if result.changed:
-        _write_checked(folder, {g.source: g for gid, g in guides.items() if g.source in result.changed})
-    return result
+        raise TranslationFileError(f"Nothing was imported: {len(refused)} message(s) of {name} do not fit "
+                                   f"{what}. Export again and translate what changed:", refused)
+    return result, found
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -1,5 +1,7 @@
 """The library round-trips (issue 14, "Decided"): the sample library and its edits (an image added,
-a jump to another guide, a deleted step, a second language, `_library.yaml` synonyms, a rollback)
+a jump to another guide, a deleted step, a second language, `_library.yaml` synonyms, then every
+optional field the studio edits: a guide's icon and help, a step's image_alt, the settings'
+categories, synonyms and help places; a rollback)
 published as versions; each version exported with `kiosk-server export`, the folder published into
 a fresh server and loaded with `kiosk import` gives the same content digest (contract/digest.py)
 at every stage. The files and the server never diverge.
@@ -117,7 +119,30 @@ def _add_synonyms(lib: Path) -> None:
     (lib / "_library.yaml").write_text(SYNONYMS)
 
 
-EDITS = [_add_guide_with_an_image, _add_a_jump, _delete_a_step, _add_a_second_language, _add_synonyms]
+HELP_PLACES = """\
+help:
+  - text: {en: The information desk in the main hall, es: El mostrador de información}
+  - site: terminal-2
+    guide: phone-charging
+    text: {en: The phone shop by gate B2}
+"""
+
+
+def _set_every_optional_field(lib: Path) -> None:
+    """What the studio edits beyond texts: the guide's icon and help, a step's image_alt, the
+    settings' categories (with icons, as the sample has them), synonyms and help places."""
+    _edit(lib / "phone-charging.yaml", "category: {en: Airport services",
+          "icon: charging\nhelp: {en: The phone shop by gate B2, es: La tienda junto a B2}\n"
+          "category: {en: Airport services")
+    _edit(lib / "phone-charging.yaml", "    image: images/charging.png\n",
+          "    image: images/charging.png\n    image_alt: {en: A plug under a seat, es: Un enchufe bajo un asiento}\n")
+    (lib / "_library.yaml").write_text((SAMPLE_LIBRARY / "_library.yaml").read_text(encoding="utf-8") + SYNONYMS
+                                       + HELP_PLACES, encoding="utf-8")
+
+
+EDITS = [_add_guide_with_an_image, _add_a_jump, _delete_a_step, _add_a_second_language, _add_synonyms,
+         _set_every_optional_field]
+EVERY = len(EDITS) + 1  # the content version with every edit (then one more: the rollback to 1)
 
 
 def _engine(path: Path):
@@ -128,8 +153,8 @@ def _engine(path: Path):
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> tuple[Path, dict[int, str]]:
-    """A server database holding the sample library and every edit as content versions 1-6, then
-    version 7, a rollback to version 1; with each version's digest as its library had it."""
+    """A server database holding the sample library and every edit as content versions 1-7, then
+    version 8, a rollback to version 1; with each version's digest as its library had it."""
     tmp = tmp_path_factory.mktemp("round-trip")
     work = tmp / "library"
     shutil.copytree(SAMPLE_LIBRARY, work)
@@ -154,9 +179,10 @@ def test_every_published_version_exports_and_comes_back_as_the_same_content(publ
         exported = export_version(engine, folder, version)
         assert exported.digest == digest == library_digest(library_of_version(engine, version))
         # the sample library's categories (with their icons) in every version but 6, which replaced
-        # them with synonyms: settings travel, and only where they are
+        # them with synonyms, and 7 has all three settings: settings travel, and only where they are
         settings = (folder / "_library.yaml").read_text(encoding="utf-8")
-        assert ("synonyms" in settings, "icon: baggage" in settings) == (version == 6, version != 6)
+        assert ("synonyms" in settings, "icon: baggage" in settings, "help:" in settings) == \
+               (version in (6, EVERY), version != 6, version == EVERY)
 
         fresh = _engine(tmp_path / f"fresh-{version}.db")
         again = publish_path(fresh, folder, by="test")
@@ -168,7 +194,9 @@ def test_every_published_version_exports_and_comes_back_as_the_same_content(publ
         assert store.content_digest() == digest, f"version {version} imported from its export is other content"
         store.close()
 
-        if version == 6:  # every edit at once
+        if version == EVERY:  # every edit at once
+            guide = (folder / "phone-charging.yaml").read_text(encoding="utf-8")
+            assert "icon: charging" in guide and "help:" in guide and "image_alt:" in guide
             twice = tmp_path / f"v{version}-again"
             export_version(fresh, twice, again.content_version)
             assert _files(twice) == _files(folder), "exporting the same content writes the same bytes"
@@ -194,21 +222,21 @@ def test_export_publish_and_kiosk_import_on_the_command_line(published, tmp_path
     shutil.copy(server_db, source / "server.db")
     folder = tmp_path / "exported"
 
-    out = _run("kiosk-server", "export", "--version", "6", str(folder), "--data-dir", str(source), env=env)
-    assert f"content digest {digests[6][:16]}" in out and "_library.yaml" in out
+    out = _run("kiosk-server", "export", "--version", str(EVERY), str(folder), "--data-dir", str(source), env=env)
+    assert f"content digest {digests[EVERY][:16]}" in out and "_library.yaml" in out
     assert "# Sample guide" not in (folder / "airport-wifi.yaml").read_text(), "comments are not kept (docs say so)"
     refused = subprocess.run([str(BIN / "kiosk-server"), "export", str(folder), "--data-dir", str(source)],
                              env=env, capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode == 1 and "is not empty" in refused.stderr and "--force" in refused.stderr
 
     published_again = _run("kiosk-server", "publish", str(folder), "--data-dir", str(tmp_path / "fresh"), env=env)
-    assert f"content digest {digests[6][:16]}" in published_again
+    assert f"content digest {digests[EVERY][:16]}" in published_again
 
     _run("kiosk", "import", str(folder), "--data-dir", str(tmp_path / "kiosk"), env=env)
     status = json.loads(_run("kiosk", "status", "--json", "--data-dir", str(tmp_path / "kiosk"), env=env))
-    assert status["content_digest"] == digests[6]
+    assert status["content_digest"] == digests[EVERY]
 
-    # Without a version: the one the default group's kiosks receive (7, the rollback to 1).
+    # Without a version: the one the default group's kiosks receive (the rollback to 1).
     engine = _engine(source / "server.db")
     assert export_version(engine, folder, force=True).digest == digests[1]
     assert "synonyms" not in (folder / "_library.yaml").read_text(encoding="utf-8")

@@ -4,7 +4,10 @@ writes over a folder staff did not give it."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from contract import library_settings as settings_module
 from contract.digest import library_digest
-from contract.guides import Choice, Guide, Library, LibrarySettings, Step
+from contract.guides import (
+    CHOICE_FIELDS,
+    GUIDE_FIELDS,
+    STEP_FIELDS,
+    CategorySetting,
+    Choice,
+    Guide,
+    HelpPlace,
+    Library,
+    LibrarySettings,
+    Step,
+)
 from contract.library_writer import ExportError, guide_yaml, write_library
 from contract.validation import load_library
 
@@ -141,3 +156,67 @@ def test_a_folder_link_in_the_target_does_not_carry_files_out_of_it(tmp_path, sa
     with pytest.raises(ExportError, match="outside"):
         write_library(out, [g.to_dict() for g in library.guides.values()], library.images, force=True)
     assert not any(elsewhere.iterdir()) and not list(out.glob("*.yaml")), "refused before writing anything"
+
+
+def _every_field_library() -> Library:
+    """Two guides and settings with every optional field the library format has set."""
+    image = _png((10, 20, 30))
+    sha = hashlib.sha256(image).hexdigest()
+    steps = {
+        "ask": Step("ask", {"de": "Frage", "en": "Question"}, image="images/sign.png",
+                    image_alt={"de": "Ein Schild", "en": "A sign"},
+                    choices=(Choice({"de": "Ja", "en": "Yes"}, next="done"),
+                             Choice({"de": "Andere", "en": "Other"}, guide="other"))),
+        "done": Step("done", {"de": "Fertig", "en": "Done"}, end="escalate"),
+    }
+    guide = Guide("every", "de", {"de": "Alles", "en": "Everything"}, {"de": "Gepäck", "en": "Baggage"},
+                  {"de": ("koffer",), "en": ("bag", "suitcase")}, "ask", steps, {"images/sign.png": sha},
+                  help={"de": "Schalter 4", "en": "Desk 4"}, icon="baggage")
+    other = Guide("other", "en", {"en": "Other"}, {"en": "Baggage"}, {}, "s",
+                  {"s": Step("s", {"en": "Bye"}, end="resolved")})
+    settings_ = LibrarySettings({"en": (("bag", "luggage"),)},
+                                (HelpPlace({"en": "Main hall"}), HelpPlace({"en": "Belt 4", "de": "Band 4"},
+                                                                           site="terminal-2", guide="every")),
+                                (CategorySetting({"en": "Baggage", "de": "Gepäck"}, "baggage"),))
+    return Library({"every": guide, "other": other}, {sha: image}, settings=settings_)
+
+
+def _set_fields(value: object) -> set[str]:
+    """The dataclass fields of `value` not left at their defaults (a field without one is set)."""
+    def default(f: dataclasses.Field) -> object:
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        return f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING
+    return {f.name for f in dataclasses.fields(value) if getattr(value, f.name) != default(f)}
+
+
+def test_every_field_the_validator_reads_is_written_and_reads_back():
+    """Fails by itself when a field is added to the library format (the validator's known fields,
+    the dataclasses' canonical forms) but not to the writer: the library here must set every one
+    (else the first asserts fail: add the new field to it), and what is written must read back as
+    the same canonical documents (else the writer forgot it)."""
+    library = _every_field_library()
+    guide, settings_ = library.guides["every"], library.settings
+    doc = guide.to_dict()
+    steps, choices = doc["steps"].values(), [c for s in doc["steps"].values() for c in s.get("choices", [])]
+    assert GUIDE_FIELDS <= set(doc) and set(doc) - GUIDE_FIELDS == {"images"}
+    assert STEP_FIELDS == {k for s in steps for k in s} and CHOICE_FIELDS == {k for c in choices for k in c}
+    assert settings_module.FIELDS == set(settings_.to_dict())
+    assert settings_module.HELP_FIELDS == {k for p in settings_.to_dict()["help"] for k in p}
+    assert settings_module.CATEGORY_FIELDS == {k for c in settings_.to_dict()["categories"] for k in c}
+    assert _set_fields(guide) == {f.name for f in dataclasses.fields(Guide)} - {"source"}
+    assert _set_fields(guide.steps["ask"]) == {f.name for f in dataclasses.fields(Step)} - {"end"}
+    assert _set_fields(settings_) == {f.name for f in dataclasses.fields(LibrarySettings)}
+    assert _set_fields(settings_.help[1]) == {f.name for f in dataclasses.fields(HelpPlace)}
+    assert _set_fields(settings_.categories[0]) == {f.name for f in dataclasses.fields(CategorySetting)}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        again = _round_trip(library, Path(tmp) / "out")
+        assert {gid: g.to_dict() for gid, g in again.guides.items()} == \
+               {gid: g.to_dict() for gid, g in library.guides.items()}
+        assert again.settings.to_dict() == settings_.to_dict()
+        assert library_digest(again) == library_digest(library)
+        text = (Path(tmp) / "out" / "every.yaml").read_text(encoding="utf-8")
+    # the guide's language first, a text in it alone as a plain string
+    assert "icon: baggage\nhelp:\n  de: Schalter 4\n  en: Desk 4\n" in text
+    assert "    image_alt:\n      de: Ein Schild\n      en: A sign\n" in text

@@ -5,6 +5,7 @@ appends a migration (ALTER TABLE ...) and changes the table definitions in serve
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from server.db.schema import (
     _v11_rollout_groups,
     alerts,
     comparison_summary,
+    content_versions,
     device_traffic,
     devices,
     draft_comments,
@@ -29,6 +31,7 @@ from server.db.schema import (
     drafts,
     feedback_triage,
     guard_decisions,
+    images,
     schema_version,
     session_guides,
     session_rollout,
@@ -212,6 +215,26 @@ def _migration_18(conn: Connection) -> None:
     device_traffic.create(conn, checkfirst=True)
 
 
+def _migration_19(conn: Connection) -> None:
+    """images.published_at: set for every image a content version's manifest lists (all were
+    published); images only in studio drafts stay NULL, so the public phone route no longer
+    serves them."""
+    double = sa.Double().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE images ADD COLUMN published_at {double}"))
+    first: dict[str, float] = {}
+    for row in conn.execute(sa.select(content_versions.c.manifest_json, content_versions.c.published_at)
+                            .order_by(content_versions.c.version)):
+        for digest in json.loads(row.manifest_json).get("images") or {}:
+            first.setdefault(digest, row.published_at)
+    by_time: dict[float, list[str]] = {}
+    for digest, at in first.items():
+        by_time.setdefault(at, []).append(digest)
+    for at, digests in by_time.items():
+        for start in range(0, len(digests), 500):  # bounded IN lists
+            conn.execute(images.update().where(images.c.sha256.in_(digests[start:start + 500]))
+                         .values(published_at=at))
+
+
 # (version, description, function). Append only; never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: content, devices, staff, events", _migration_1),
@@ -234,6 +257,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (17, "drafts.publish_at, publish_note and library_settings: scheduled publishing and synonyms in the studio",
      _migration_17),
     (18, "events partitioned by month on PostgreSQL, with event_ids; device_traffic", _migration_18),
+    (19, "images.published_at: the phone pages serve only published images", _migration_19),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

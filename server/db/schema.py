@@ -459,3 +459,7 @@ device_traffic = sa.Table(
     sa.Column("bytes_out", sa.BigInteger, nullable=False, server_default="0"),  # response bytes
     sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
 )
+# Version 19: when an image was first in a published content version (any group's). The phone
+# pages' public image route serves only those: a picture uploaded to a studio draft stays with
+# staff until the draft is published.
+images.append_column(sa.Column("published_at", sa.Double, nullable=True))

@@ -63,4 +63,6 @@ def guide(ctx: ContextDep, device: DeviceDep,
 @router.get("/content/images/{sha256}",
             responses={200: {"description": "the image bytes"}, 206: {"description": "a byte range"}})
 def image(request: Request, device: DeviceDep, sha256: Annotated[str, PathParam(max_length=64)]) -> Response:
-    return image_response(request, sha256)
+    """An image of a published content version (a kiosk fetches those its manifest names); one only
+    in a studio draft is not served."""
+    return image_response(request, sha256, published_only=True)

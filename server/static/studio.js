@@ -39,8 +39,10 @@
   function opOf(form) {
     var op = form.querySelector("[name=op]").value;
     if (op === "set_guide") {
+      var icon = form.querySelector("[name=icon]:checked");
       return {op: op, title: texts(form, "title-"), category: texts(form, "category-"),
-              help: texts(form, "help-"), start: form.querySelector("[name=start]").value};
+              help: texts(form, "help-"), start: form.querySelector("[name=start]").value,
+              icon: icon ? icon.value : ""};
     }
     var choices = [];
     var count = parseInt(form.querySelector("[name=choices]").value, 10);
@@ -153,6 +155,10 @@
     var timer = null;
     form.addEventListener("input", function (e) {
       if (e.target.tagName === "SELECT" || e.target.type === "checkbox") return;
+      // an icon picked: its summary names it (the picker stays open for the arrow keys)
+      var shown = e.target.type === "radio" && e.target.closest("details") &&
+        e.target.closest("details").querySelector(".icon-shown");
+      if (shown) shown.textContent = e.target.value || "none";
       markMissing(e.target);
       clearTimeout(timer);
       timer = setTimeout(function () { save(form, false); }, 400);

@@ -137,9 +137,16 @@ def move_step(doc: dict[str, Any], step_id: str, by: int) -> str:
 
 
 def set_guide(doc: dict[str, Any], title: Any = None, category: Any = None, start: Any = None,
-              language: Any = None, help: Any = None) -> str:
+              language: Any = None, help: Any = None, icon: Any = None) -> str:
     """The guide's own fields: title, category and help (where a person who can help is found)
-    per language, the start step, the default language."""
+    per language, the start step, the default language, the icon (a name of contract/icons.py;
+    "" removes it; the live check names one it does not know)."""
+    if icon is not None:
+        if not isinstance(icon, str):
+            raise EditRefused("An icon is given by its name, like baggage.")
+        doc.pop("icon", None)
+        if icon.strip():
+            doc["icon"] = icon.strip()
     if title is not None:
         doc["title"] = _texts(title)
     if help is not None:
@@ -154,7 +161,7 @@ def set_guide(doc: dict[str, Any], title: Any = None, category: Any = None, star
         if not LANGUAGE.match(str(language)):
             raise EditRefused("The default language is a code like en or es.")
         doc["language"] = str(language)
-    return "the guide's title, category, help and start"
+    return "the guide's title, category, help, icon and start"
 
 
 OPERATIONS = {"set_step": set_step, "set_image": set_image, "add_step": add_step, "delete_step": delete_step, "move_step": move_step,

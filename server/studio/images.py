@@ -12,16 +12,20 @@ of the exported library, and two different pictures never share a path.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import time
+from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
+from contract.icons import ICONS
 from contract.images import ImageRefused, check_image
 from contract.limits import MAX_IMAGE_BYTES
 from server import db, drafts
 
-UPLOAD_PATH_PATTERN = r"^/studio/drafts/[^/]+/guides/[^/]+/image$"
-# The upload's whole body: the picture and a form's few fields around it.
+# A step's picture, and a translated PO file (a large library's is megabytes).
+UPLOAD_PATH_PATTERN = r"^/studio/drafts/[^/]+/(guides/[^/]+/image|translations)$"
+# The upload's whole body: the picture (or PO file) and a form's few fields around it.
 UPLOAD_BODY = MAX_IMAGE_BYTES + 64 * 1024
 _SUFFIX = {"png": "png", "jpeg": "jpg"}
 
@@ -83,3 +87,17 @@ def image_map(conn: Connection, draft: drafts.Draft, doc: dict, known: dict[str,
     library = library_images(conn, draft) if any(p not in known for p in named) else {}
     return {p: known.get(p) or library[p] for p in named if p in known or p in library}
 
+
+
+def icon_file(name: str) -> Path | None:
+    """The PNG the kiosk draws for icon `name` (screens/icons/, built from contract/icons.py by
+    scripts/build-icons), or None. Found by the package's location without importing it: the
+    server never imports screens/ (it imports Kivy)."""
+    if name not in ICONS:
+        return None
+    spec = importlib.util.find_spec("screens")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "icons" / f"{name}.png"
+        if path.is_file():
+            return path
+    return None

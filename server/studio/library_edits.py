@@ -2,7 +2,8 @@
 that lead to a guide, renaming a guide (its jumps follow it), deleting one with its jumps pointed
 elsewhere, and find and replace in every text (a desk moving from belt 4 to belt 6).
 
-Each changed guide is saved as one revision of the draft (server.drafts.save_guide), so the live
+Each edit is one transaction (server.drafts.save_guides): a rename and the jumps that follow it
+are saved together or not at all. Each changed guide is one revision of the draft, so the live
 check judges every one of them and Undo takes them back one at a time.
 """
 
@@ -96,13 +97,11 @@ def rename_guide(engine: Engine, draft_id: int, old: str, new: str, by: str, if_
     if new in docs:
         raise EditRefused(f"The library already has a guide '{new}'.")
     doc, images = docs[old]
-    renamed = {**_repointed(doc, old, new), "id": new}
-    revision = drafts.save_guide(engine, draft_id, new, renamed, by, if_match, f"{new}: renamed from {old}",
-                                 images=images)
-    for jump_guide in sorted({j.guide for j in jumps_to(docs, old)}):
-        revision = drafts.save_guide(engine, draft_id, jump_guide, _repointed(docs[jump_guide][0], old, new), by,
-                                     revision, f"{jump_guide}: its jumps to {old} now lead to {new}")
-    return drafts.save_guide(engine, draft_id, old, None, by, revision, f"{old}: renamed to {new}")
+    changes = [drafts.GuideChange(new, {**_repointed(doc, old, new), "id": new}, f"{new}: renamed from {old}", images)]
+    changes += [drafts.GuideChange(g, _repointed(docs[g][0], old, new), f"{g}: its jumps to {old} now lead to {new}")
+                for g in sorted({j.guide for j in jumps_to(docs, old)})]
+    changes.append(drafts.GuideChange(old, None, f"{old}: renamed to {new}"))
+    return drafts.save_guides(engine, draft_id, changes, by, if_match)
 
 
 def delete_guide(engine: Engine, draft_id: int, guide_id: str, by: str, if_match: int,
@@ -112,15 +111,15 @@ def delete_guide(engine: Engine, draft_id: int, guide_id: str, by: str, if_match
     with db.read(engine) as conn:
         draft = drafts.get(conn, draft_id)
         docs = documents(conn, draft) if repoint_to else {}
-    revision = if_match
+    changes = []
     if repoint_to:
         if repoint_to == guide_id or repoint_to not in docs:
             raise EditRefused(f"There is no other guide '{repoint_to}' for its jumps to lead to.")
-        for jump_guide in sorted({j.guide for j in jumps_to(docs, guide_id)}):
-            revision = drafts.save_guide(engine, draft_id, jump_guide,
-                                         _repointed(docs[jump_guide][0], guide_id, repoint_to), by, revision,
-                                         f"{jump_guide}: its jumps to {guide_id} now lead to {repoint_to}")
-    return drafts.save_guide(engine, draft_id, guide_id, None, by, revision, f"{guide_id}: deleted the guide")
+        changes = [drafts.GuideChange(g, _repointed(docs[g][0], guide_id, repoint_to),
+                                      f"{g}: its jumps to {guide_id} now lead to {repoint_to}")
+                   for g in sorted({j.guide for j in jumps_to(docs, guide_id)})]
+    changes.append(drafts.GuideChange(guide_id, None, f"{guide_id}: deleted the guide"))
+    return drafts.save_guides(engine, draft_id, changes, by, if_match)
 
 
 # --- find and replace ---------------------------------------------------------------------------
@@ -179,9 +178,8 @@ def replace_everywhere(engine: Engine, draft_id: int, find: str, replace: str, l
     changed, matches = find_replace(docs, find, replace, lang)
     if not changed:
         raise EditRefused(f"No text {'in ' + lang + ' ' if lang else ''}contains “{find}”.")
-    revision = if_match
-    for gid, doc in changed.items():
-        n = sum(1 for m in matches if m.guide == gid)
-        revision = drafts.save_guide(engine, draft_id, gid, doc, by, revision,
-                                     f"{gid}: replaced “{find}” by “{replace}” ({n} text(s))")
+    said = {gid: sum(1 for m in matches if m.guide == gid) for gid in changed}
+    revision = drafts.save_guides(engine, draft_id, [
+        drafts.GuideChange(gid, doc, f"{gid}: replaced “{find}” by “{replace}” ({said[gid]} text(s))")
+        for gid, doc in changed.items()], by, if_match)
     return revision, matches

@@ -138,13 +138,12 @@ def resolve(engine: Engine, draft_id: int, by: str, if_match: int, answers: dict
                if answers.get(gm.guide_id, {}).get(c.key) not in ("mine", "theirs")]
     if missing:
         raise EditRefused(f"Choose mine or theirs for every conflict first ({'; '.join(missing[:5])}).")
-    revision = if_match
+    changes = []
     for gm in merges:
         doc = merged(gm, answers.get(gm.guide_id, {}))
         named = {s.get("image") for s in ((doc or {}).get("steps") or {}).values() if isinstance(s, dict)}
-        revision = drafts.save_guide(engine, draft_id, gm.guide_id, doc, by, revision,
-                                     f"{gm.guide_id}: merged with content version {latest}",
-                                     images={p: d for p, d in gm.images.items() if p in named},
-                                     states=(drafts.OPEN, drafts.SUBMITTED))
+        changes.append(drafts.GuideChange(gm.guide_id, doc, f"{gm.guide_id}: merged with content version {latest}",
+                                          {p: d for p, d in gm.images.items() if p in named}))
+    revision = drafts.save_guides(engine, draft_id, changes, by, if_match, states=(drafts.OPEN, drafts.SUBMITTED))
     drafts.rebase(engine, draft_id, by, latest, f"Resolved against content version {latest}: now based on it.")
     return revision

@@ -6,6 +6,7 @@ as you type through the JSON API (server.studio.api) and shows the live check's 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from contract.guides import LANGUAGE
+from contract.icons import ICONS
 from contract.images import ImageRefused
 from contract.library_settings import parse_settings
 from contract.limits import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
@@ -25,9 +27,10 @@ from server.dashboard import usage
 from server.dashboard.render import SERVER_DIR, engine_of, render, zone_of
 from server.deps import EditorDep, PublisherDep, StaffDep
 from server.params import MAX_INT
-from server.studio import edits, history, library_edits, merge, preview
+from server.studio import edits, history, library_edits, merge, preview, translations
 from server.studio import images as studio_images
 from server.studio.api import save_edit
+from server.translation_files import TranslationFileError
 
 router = APIRouter(prefix="/studio", include_in_schema=False)
 DraftId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -41,6 +44,21 @@ def _refused(exc: drafts.DraftError | edits.EditRefused) -> HTTPException:
 
 def _role(request: Request, user: str) -> str:
     return auth.staff_role(engine_of(request), user) or "viewer"
+
+
+def _by_form(request: Request, user: str, draft_id: int, guide_id: str, work: Callable[[], Any],
+             then: str) -> Response:
+    """A form's change of a draft: `work` done, then `then` (303); a stale revision answers with the
+    page saying who changed what (412), a refusal with the page saying why."""
+    try:
+        work()
+    except drafts.StaleDraft as exc:
+        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id=guide_id, exc=exc)
+        resp.status_code = 412
+        return resp
+    except (drafts.DraftError, edits.EditRefused) as exc:
+        raise _refused(exc) from None
+    return RedirectResponse(then, status_code=303)
 
 
 async def refused_page(request: Request, exc) -> Response:
@@ -131,6 +149,9 @@ def draft_page(request: Request, user: StaffDep, draft_id: DraftId, done: str | 
                 "updated": "Brought up to date with the latest content version.",
                 "scheduled": "Approved: it goes live at the time shown, published by the server (no one needs to be here).",
                 "synonyms": "The library's search synonyms are saved in this draft.",
+                "categories": "The library's categories are saved in this draft.",
+                "translated": "The translations are imported into this draft: 'What changes for kiosks' lists them.",
+                "help-places": "Where a person can help is saved in this draft.",
                 "replaced": "Replaced in every guide listed under 'What changes for kiosks'; Undo takes it back a guide at a time.", "undone": "Undone.", "nothing": "Nothing of yours to undo.",
                 "published": f"Approved and published as content version {draft.published_version}; kiosks "
                              "receive it at their next sync."}
@@ -212,7 +233,8 @@ def guide_page(request: Request, user: StaffDep, draft_id: DraftId, guide_id: Gu
                   role=_role(request, user), missing=drafts.missing_translations(doc), lang_param=lang or "",
                   library_images=library_images, jumps_here=leading,
                   image_sha=found.images.get(steps[selected].get("image") or "") if selected else None,
-                  step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000)
+                  step_stats=walked, max_side=MAX_IMAGE_SIDE, max_mb=MAX_IMAGE_BYTES // 1_000_000,
+                  icons=sorted(ICONS))
 
 
 STATS_DAYS = 30
@@ -327,7 +349,8 @@ def op_from_form(form: FormData) -> dict[str, Any]:
                 "image_alt": _texts_from(form, "alt-")}
     if op == "set_guide":
         return {"op": op, "title": _texts_from(form, "title-"), "category": _texts_from(form, "category-"),
-                "help": _texts_from(form, "help-"), "start": str(form.get("start") or "")}
+                "help": _texts_from(form, "help-"), "start": str(form.get("start") or ""),
+                **({"icon": str(form.get("icon") or "")} if "icon" in form else {})}
     if op in ("add_step", "delete_step"):
         return {"op": op, "step": step}
     if op == "move_step":
@@ -341,17 +364,13 @@ async def edit_guide(request: Request, user: EditorDep, draft_id: DraftId, guide
     form = await request.form()
     try:
         op = op_from_form(form)
-        save_edit(request, user, draft_id, guide_id, op, int(str(form.get("revision") or "-1")))
-    except drafts.StaleDraft as exc:
-        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id=guide_id, exc=exc)
-        resp.status_code = 412
-        return resp
-    except (drafts.DraftError, edits.EditRefused) as exc:
+    except edits.EditRefused as exc:
         raise _refused(exc) from None
     step = op.get("step") if op["op"] not in ("delete_step",) else None
-    query = urlencode({"step": step}) if step else ""
-    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}?{query}#step" if query else
-                            f"/studio/drafts/{draft_id}/guides/{guide_id}", status_code=303)
+    base = f"/studio/drafts/{draft_id}/guides/{guide_id}"
+    return _by_form(request, user, draft_id, guide_id,
+                    lambda: save_edit(request, user, draft_id, guide_id, op, int(str(form.get("revision") or "-1"))),
+                    f"{base}?{urlencode({'step': step})}#step" if step else base)
 
 
 @router.post("/drafts/{draft_id}/guides/{guide_id}/image")
@@ -361,20 +380,26 @@ async def upload_image(request: Request, user: EditorDep, draft_id: DraftId, gui
     """A PNG or JPEG for one step: checked as a library's images are (server.studio.images), stored
     by its bytes, and named by the step, as one edit of the draft. A refusal names the file and why."""
     data = await image.read(MAX_IMAGE_BYTES + 1)
-    try:
-        path, sha = studio_images.store_upload(engine_of(request), image.filename or "", data)
+
+    def work() -> None:
+        try:
+            path, sha = studio_images.store_upload(engine_of(request), image.filename or "", data)
+        except ImageRefused as exc:
+            raise HTTPException(422, f"The picture was not used: {exc}.") from None
         save_edit(request, user, draft_id, guide_id, {"op": "set_image", "step": step, "image": path}, revision,
                   uploaded={path: sha})
-    except ImageRefused as exc:
-        raise HTTPException(422, f"The picture was not used: {exc}.") from None
-    except drafts.StaleDraft as exc:
-        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id=guide_id, exc=exc)
-        resp.status_code = 412
-        return resp
-    except (drafts.DraftError, edits.EditRefused) as exc:
-        raise _refused(exc) from None
-    return RedirectResponse(f"/studio/drafts/{draft_id}/guides/{guide_id}?{urlencode({'step': step})}#step",
-                            status_code=303)
+
+    return _by_form(request, user, draft_id, guide_id, work,
+                    f"/studio/drafts/{draft_id}/guides/{guide_id}?{urlencode({'step': step})}#step")
+
+
+@router.get("/icons/{name}.png")
+def icon(user: StaffDep, name: Annotated[str, Path(max_length=40)]) -> Response:
+    """The kiosk's own pictogram for an icon name, for the studio's icon picker."""
+    found = studio_images.icon_file(name)
+    if found is None:
+        raise HTTPException(404, f"There is no icon '{name[:40]}'.")
+    return FileResponse(found, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/images/{sha256}")
@@ -405,6 +430,37 @@ def delete_guide(request: Request, user: EditorDep, draft_id: DraftId, revision:
     except (drafts.DraftError, edits.EditRefused) as exc:
         raise _refused(exc) from None
     return RedirectResponse(f"/studio/drafts/{draft_id}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}/translations")
+def translations_file(request: Request, user: StaffDep, draft_id: DraftId,
+                      lang: Annotated[str, Query(max_length=16, pattern=LANGUAGE.pattern)]) -> Response:
+    """One language of the draft's library as a gettext PO file for translators."""
+    try:
+        with db.read(engine_of(request)) as conn:
+            data = translations.export_language(conn, drafts.get(conn, draft_id), lang)
+    except drafts.DraftError as exc:
+        raise _refused(exc) from None
+    except TranslationFileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Response(data, media_type="text/x-gettext-translation; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="draft-{draft_id}-{lang}.po"'})
+
+
+@router.post("/drafts/{draft_id}/translations")
+async def import_translations(request: Request, user: EditorDep, draft_id: DraftId, revision: Annotated[int, Form()],
+                              po: Annotated[UploadFile, File()]) -> Response:
+    """A translated PO file back into the draft: all of it, or nothing when a message does not fit."""
+    data = await po.read(studio_images.UPLOAD_BODY)
+
+    def work() -> None:
+        try:
+            translations.import_language(engine_of(request), draft_id, data, (po.filename or "the file")[:80], user,
+                                         revision)
+        except TranslationFileError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    return _by_form(request, user, draft_id, "", work, f"/studio/drafts/{draft_id}?done=translated")
 
 
 @router.get("/drafts/{draft_id}/guides/{guide_id}/history", response_class=HTMLResponse)
@@ -524,16 +580,73 @@ def approve(request: Request, user: PublisherDep, draft_id: DraftId,
 @router.get("/drafts/{draft_id}/synonyms", response_class=HTMLResponse)
 def synonyms_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
     """The library's search synonyms (`_library.yaml`) the draft publishes, one group a line."""
+    draft, settings, languages, _ = _settings_of(request, draft_id)
+    languages = sorted({*settings.synonyms, *languages})
+    texts = {lang: "\n".join(", ".join(group) for group in settings.synonyms.get(lang, ())) for lang in languages}
+    return render(request, "studio_synonyms.html", user, draft=draft, texts=texts, role=_role(request, user))
+
+
+def _settings_of(request: Request, draft_id: int):
+    """(draft, the `_library.yaml` settings it publishes, the library's languages, its guide ids)."""
     try:
         with db.read(engine_of(request)) as conn:
             draft = drafts.get(conn, draft_id)
             settings = drafts.settings_of(conn, draft)
-            languages = sorted({*settings.synonyms, *(lang for lang in drafts.library_missing(
-                {gid: doc for gid, (doc, _) in drafts.published_documents(conn, draft.base_version).items()}))})
+            published = drafts.published_documents(conn, draft.base_version)
+            ids = drafts.guide_ids(conn, draft)
     except drafts.DraftError as exc:
         raise _refused(exc) from None
-    texts = {lang: "\n".join(", ".join(group) for group in settings.synonyms.get(lang, ())) for lang in languages}
-    return render(request, "studio_synonyms.html", user, draft=draft, texts=texts, role=_role(request, user))
+    languages = sorted(drafts.library_missing({gid: doc for gid, (doc, _) in published.items()}))
+    return draft, settings, languages, ids
+
+
+@router.get("/drafts/{draft_id}/settings", response_class=HTMLResponse)
+def settings_page(request: Request, user: StaffDep, draft_id: DraftId) -> HTMLResponse:
+    """The library's categories (a title per language and an icon, for the home screen's tiles) and
+    where a person can help (per site, per guide), from `_library.yaml`, as the draft publishes them."""
+    draft, settings, languages, ids = _settings_of(request, draft_id)
+    langs = {*languages, *(lang for c in settings.categories for lang in c.title),
+             *(lang for p in settings.help for lang in p.text)}
+    languages = sorted(langs, key=lambda lang: (lang != "en", lang))
+    return render(request, "studio_settings.html", user, draft=draft, categories=settings.categories,
+                  places=settings.help, languages=languages, guides=ids, icons=sorted(ICONS),
+                  role=_role(request, user))
+
+
+def _rows(form: FormData, prefix: str) -> list[tuple[int, dict[str, str]]]:
+    """(row number, its texts per language) of a settings form's rows not deleted or left empty."""
+    out = []
+    for n in range(min(int(str(form.get(f"{prefix}-rows") or "0")), 1000)):
+        texts = {lang: text.strip() for lang, text in _texts_from(form, f"{prefix}{n}-text-").items() if text.strip()}
+        if texts and not form.get(f"{prefix}{n}-delete"):
+            out.append((n, texts))
+    return out
+
+
+# A settings form's list -> (its fields' prefix, the _library.yaml setting, the entry's text field,
+# its other fields, in words for the revision)
+_SETTING_LISTS = {"categories": ("cat", "categories", "title", ("icon",), "categories"),
+                  "help-places": ("place", "help", "text", ("site", "guide"), "where a person can help")}
+
+
+async def _save_list(request: Request, user: str, draft_id: int, which: str) -> Response:
+    prefix, part, text_field, others, words = _SETTING_LISTS[which]
+    form = await request.form()
+    entries = [{text_field: text, **{key: value for key in others
+                                     if (value := str(form.get(f"{prefix}{n}-{key}") or "").strip())}}
+               for n, text in _rows(form, prefix)]
+    return _save_setting(request, user, draft_id, form, part, entries,
+                         f"_library.yaml: {words}, {len(entries)}", which)
+
+
+@router.post("/drafts/{draft_id}/categories")
+async def save_categories(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    return await _save_list(request, user, draft_id, "categories")
+
+
+@router.post("/drafts/{draft_id}/help-places")
+async def save_help_places(request: Request, user: EditorDep, draft_id: DraftId) -> Response:
+    return await _save_list(request, user, draft_id, "help-places")
 
 
 @router.post("/drafts/{draft_id}/synonyms")
@@ -547,25 +660,27 @@ async def save_synonyms(request: Request, user: EditorDep, draft_id: DraftId) ->
             groups = [[t.strip() for t in line.split(",") if t.strip()] for line in str(value).splitlines()]
             if groups := [g for g in groups if g]:
                 synonyms[lang] = groups
+    groups = sum(len(g) for g in synonyms.values())
+    return _save_setting(request, user, draft_id, form, "synonyms", synonyms,
+                         f"_library.yaml: synonyms, {groups} group(s)", "synonyms")
+
+
+def _save_setting(request: Request, user: str, draft_id: int, form: FormData, part: str, value: Any, said: str,
+                  done: str) -> Response:
+    """One part of the draft's `_library.yaml` replaced, checked by the contract's own reader (as
+    `kiosk import` and publish check it); the settings' other parts stay as they are."""
     engine = engine_of(request)
-    try:
+
+    def work() -> None:
         with db.read(engine) as conn:
             current = drafts.settings_of(conn, drafts.get(conn, draft_id))
         problems: list = []
-        settings = parse_settings({"synonyms": synonyms, **({"help": current.to_dict()["help"]} if current.help else {})},
-                                  drafts.SETTINGS, problems)
+        settings = parse_settings({**current.to_dict(), part: value}, drafts.SETTINGS, problems)
         if problems:
-            raise HTTPException(422, "The synonyms were not saved: " + "; ".join(str(p) for p in problems[:10]))
-        groups = sum(len(g) for g in synonyms.values())
-        drafts.save_settings(engine, draft_id, settings, user, int(str(form.get("revision") or "-1")),
-                             f"_library.yaml: synonyms, {groups} group(s)")
-    except drafts.StaleDraft as exc:
-        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
-        resp.status_code = 412
-        return resp
-    except drafts.DraftError as exc:
-        raise _refused(exc) from None
-    return RedirectResponse(f"/studio/drafts/{draft_id}?done=synonyms", status_code=303)
+            raise HTTPException(422, f"The {part} were not saved: " + "; ".join(str(p) for p in problems[:10]))
+        drafts.save_settings(engine, draft_id, settings, user, int(str(form.get("revision") or "-1")), said)
+
+    return _by_form(request, user, draft_id, "", work, f"/studio/drafts/{draft_id}?done={done}")
 
 
 @router.get("/drafts/{draft_id}/resolve", response_class=HTMLResponse)
@@ -589,15 +704,9 @@ async def resolve(request: Request, user: EditorDep, draft_id: DraftId) -> Respo
         if name.startswith("r|") and name.count("|") == 2:
             _, gid, key = name.split("|")
             answers.setdefault(gid, {})[key] = str(value)
-    try:
-        merge.resolve(engine_of(request), draft_id, user, int(str(form.get("revision") or "-1")), answers)
-    except drafts.StaleDraft as exc:
-        resp = render(request, "studio_stale.html", user, draft_id=draft_id, guide_id="", exc=exc)
-        resp.status_code = 412
-        return resp
-    except (drafts.DraftError, edits.EditRefused) as exc:
-        raise _refused(exc) from None
-    return RedirectResponse(f"/studio/drafts/{draft_id}?done=updated", status_code=303)
+    return _by_form(request, user, draft_id, "",
+                    lambda: merge.resolve(engine_of(request), draft_id, user, int(str(form.get("revision") or "-1")),
+                                          answers), f"/studio/drafts/{draft_id}?done=updated")
 
 
 @router.post("/drafts/{draft_id}/update")

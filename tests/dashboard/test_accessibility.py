@@ -89,6 +89,8 @@ EXAMPLES: dict[str, Callable[[Site], list[str]]] = {
         f"{s.base}/studio/drafts/{s.draft}/guides/{GUIDE}/history?step=belt"],
     # the library's search synonyms in a draft
     "/studio/drafts/{draft_id}/synonyms": lambda s: [f"{s.base}/studio/drafts/{s.draft}/synonyms"],
+    # its categories (each with an icon picker) and help places
+    "/studio/drafts/{draft_id}/settings": lambda s: [f"{s.base}/studio/drafts/{s.draft}/settings"],
     # the three-way merge of a draft (the in-review one)
     "/studio/drafts/{draft_id}/resolve": lambda s: [f"{s.base}/studio/drafts/{s.in_review}/resolve"],
     # find and replace with the texts it would change listed
@@ -259,6 +261,11 @@ def test_every_page_has_no_wcag_22_aa_violations(template, shared_server, site, 
     # Deleting a guide that other guides' answers lead to: the page listing them (nothing deleted yet).
     audit(staff, f"{site.base}/studio/drafts/{site.draft}", problems, after=lambda page: (
         page.get_by_role("button", name=f"Delete guide {GUIDE} in this draft").click(), page.wait_for_selector("#jumps")))
+    # The icon pickers open (a group of radio buttons, each a pictogram and its name).
+    audit(staff, f"{site.base}/studio/drafts/{site.draft}/guides/{GUIDE}", problems, after=lambda page: (
+        page.locator("#guide-icon summary").click(), page.wait_for_selector("#guide-icon input[value=baggage]")))
+    audit(staff, f"{site.base}/studio/drafts/{site.draft}/settings", problems, after=lambda page: (
+        page.locator("#cat0-icons summary").click(), page.wait_for_selector("#cat0-icons input[value=baggage]")))
     phone = audited_page(chromium, **PHONE)
     for url in phone_pages:
         audit(phone, url, problems)

@@ -161,6 +161,17 @@ def test_an_editor_writes_a_guide_a_publisher_approves_and_a_kiosk_receives_it(s
         expect(editor.locator("label[for=text-en] .missing-tag")).to_have_count(0)
         expect(editor.locator("#guide-problems")).to_contain_text("No problems: this guide can be published")
         expect(problem).to_have_count(0)
+        # The guide's icon by keyboard alone: Enter opens the picker, an arrow key picks the next
+        # pictogram, and it is saved as chosen (the picker's summary names it).
+        editor.locator("#guide-icon summary").focus()
+        editor.keyboard.press("Enter")
+        editor.locator("#guide-icon input[value='']").focus()
+        with editor.expect_response(lambda r: "/studio/api/" in r.url and r.request.method == "POST") as reply:
+            editor.keyboard.press("ArrowDown")
+        assert reply.value.status == 200 and reply.value.json()["problems"] == []
+        expect(editor.locator("#guide-icon-shown")).to_have_text("accessible")
+        assert editor.request.get(f"{base}/studio/api/drafts/{draft_url.rsplit('/', 1)[1]}/guides/trolleys"
+                                  ).json()["document"]["icon"] == "accessible"
         shot(editor, "studio-guide")
 
         editor.goto(draft_url)

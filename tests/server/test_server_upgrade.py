@@ -78,3 +78,30 @@ def test_oldest_schema_migrates_forward_with_its_events(db_url):
     assert ingest.store_events(engine, "elsewhere", [{**some, "device": "elsewhere"}]).accepted == [some["uuid"]]
     assert ingest.store_events(engine, some["device"], [some]).duplicates == [some["uuid"]]
     engine.dispose()
+
+
+def test_migration_19_marks_the_images_published_versions_name_and_not_a_drafts_upload(tmp_path):
+    """The phone pages serve only published images: after the upgrade, every image a content
+    version's manifest lists is published, one uploaded to a studio draft only is not."""
+    engine = db.make_engine(str(tmp_path / "server.db"), pool_size=1)
+    v1 = sa.MetaData()
+    db.schema._v1_tables(v1)
+    with db.write(engine) as conn:
+        for version, description, apply in db.MIGRATIONS:
+            if version == 19:
+                break
+            apply(conn)
+            conn.execute(db.schema_version.insert().values(version=version, description=description,
+                                                           applied_at=time.time()))
+        for sha in ("a" * 64, "b" * 64):
+            conn.execute(v1.tables["images"].insert().values(sha256=sha, kind="png", size=1, data=b"x",
+                                                             created_at=1.0))
+        conn.execute(db.content_versions.insert().values(
+            version=1, published_at=1000.0, published_by="admin", manifest_json='{"images": {"' + "a" * 64 + '": {}}}'))
+    engine.dispose()
+    engine = db.make_engine(str(tmp_path / "server.db"), pool_size=1)
+    assert db.migrate(engine) == db.SCHEMA_VERSION
+    with engine.connect() as conn:
+        published = dict(conn.execute(sa.select(db.images.c.sha256, db.images.c.published_at)).all())
+    engine.dispose()
+    assert published == {"a" * 64: 1000.0, "b" * 64: None}

@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import hashlib
 import html
+import io
 import re
 import threading
 import time
@@ -19,16 +20,19 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from babel.messages.pofile import read_po, write_po
 from hostile_inputs import FAKE_PNG, png_bomb
 from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
 from contract import theme
 from contract.events import make_event
+from contract.icons import ICONS
 from contract.translations import library_coverage
 from contract.validation import load_library
 from server import auth, db, drafts, publish
 from server.alerts.evaluator import AlertLoop, Lease
 from server.config import load as load_config
+from server.studio import library_edits
 
 PASSWORD = "a long enough password"
 
@@ -400,7 +404,7 @@ def state(client, draft, guide):
 
 
 def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
-    _, c = studio
+    server, c = studio
     draft = new_draft(c["ed"])
     picture = png(64, 40, (200, 60, 30))
     sha = hashlib.sha256(picture).hexdigest()
@@ -424,9 +428,18 @@ def test_an_upload_is_checked_stored_by_its_bytes_and_shown_on_its_step(studio):
     doc = state(c["ed"], draft, "wifi")["document"]
     assert doc["steps"]["network"]["image_alt"] == {"en": "The information desk, a red counter"}
     assert doc["help"] == {"en": "Ask at the information desk by gate 4"}
-    # The whole draft publishes: submit runs the full check, the image's bytes included.
-    r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
-    assert r.status_code == 303, r.text
+    # Not public while only the draft has it: neither the phone pages' image route nor a kiosk's serves it.
+    with server.anonymous() as phone, server.device("kiosk-2") as kiosk:
+        assert phone.get(f"/m/img/{sha}").status_code == 404
+        assert kiosk.get(f"/api/v1/content/images/{sha}").status_code == 404
+        # The whole draft publishes: submit runs the full check, the image's bytes included.
+        r = c["ed"].post(f"/studio/drafts/{draft}/submit", data={"note": "a picture"})
+        assert r.status_code == 303, r.text
+        assert c["pia"].post(f"/studio/drafts/{draft}/approve", data={"note": "a picture"}).status_code == 303
+        shown = phone.get(f"/m/img/{sha}")
+        assert shown.status_code == 200 and shown.content == picture
+        assert kiosk.get(f"/api/v1/content/images/{sha}").content == picture
+        assert phone.get(f"/m/img/{sha}", headers={"If-None-Match": f'"{sha}"'}).status_code == 304
 
 
 @pytest.mark.parametrize("name, data, said", [
@@ -539,6 +552,58 @@ def test_rename_a_guide_and_its_jumps_follow_or_delete_it_pointing_them_elsewher
     assert arrived["choices"][2]["guide"] == "lost-bag"
 
 
+def test_a_rename_that_fails_half_way_leaves_the_guide_and_its_jumps_as_they_were(studio, monkeypatch):
+    """The renamed guide, the answers that follow it and the old id's removal are one transaction."""
+    server, c = studio
+    draft = new_draft(c["ed"])
+    stored, calls = drafts._store, []
+
+    def fails_on_the_jump(conn, draft_id, guide_id, *args):
+        calls.append(guide_id)
+        if guide_id == "lost-bag":  # after the renamed guide was stored, before its old id went
+            raise RuntimeError("the disk is full")
+        return stored(conn, draft_id, guide_id, *args)
+
+    monkeypatch.setattr(drafts, "_store", fails_on_the_jump)
+    engine = server.engine()
+    try:
+        with pytest.raises(RuntimeError):
+            library_edits.rename_guide(engine, draft, "wifi", "airport-wifi", "ed", 0)
+    finally:
+        engine.dispose()
+    assert calls == ["airport-wifi", "lost-bag"]
+    now = c["ed"].get(f"/studio/api/drafts/{draft}").json()
+    assert now["revision"] == 0 and "wifi" in now["guides"] and "airport-wifi" not in now["guides"]
+    assert state(c["ed"], draft, "lost-bag")["document"]["steps"]["arrived"]["choices"][2]["guide"] == "wifi"
+
+
+def test_a_guides_icon_is_picked_by_keyboard_or_form_and_checked_like_a_files(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    page = c["ed"].get(f"/studio/drafts/{draft}/guides/wifi").text
+    picker = html.unescape(page.split('id="guide-icon"')[1].split("</details>")[0])
+    assert "<legend>Icon on the guide's button and step heading</legend>" in picker
+    assert '<input type="radio" name="icon" value="" checked> none' in picker
+    assert picker.count('type="radio"') == len(ICONS) + 1 and '<img src="/studio/icons/wifi.png" alt=""' in picker
+    drawn = c["vera"].get("/studio/icons/wifi.png")
+    assert drawn.status_code == 200 and drawn.content.startswith(b"\x89PNG")
+    assert c["vera"].get("/studio/icons/nothing.png").status_code == 404
+    # The form without JavaScript, then the API as the script sends it: a misspelt name is a live problem.
+    doc = state(c["ed"], draft, "wifi")["document"]
+    form = {"csrf": c["ed"].headers["X-CSRF-Token"], "revision": "0", "op": "set_guide", "start": doc["start"],
+            "icon": "wifi", **{f"title-{k}": v for k, v in doc["title"].items()},
+            **{f"category-{k}": v for k, v in doc["category"].items()}}
+    assert c["ed"].post(f"/studio/drafts/{draft}/guides/wifi/edit", data=form).status_code == 303
+    assert state(c["ed"], draft, "wifi")["document"]["icon"] == "wifi"
+    r = edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": "wify"}, 1)
+    assert [p["message"] for p in r.json()["problems"]] == ["icon 'wify' is not a shipped icon; did you mean wifi?"]
+    r = edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": "charging"}, 2)
+    assert r.status_code == 200 and r.json()["problems"] == []
+    assert "icon now charging (was none)" in c["vera"].get(f"/studio/drafts/{draft}").text
+    assert "icon" not in edit(c["ed"], draft, "wifi", {"op": "set_guide", "icon": ""}, 3).json().get("document", {})
+    assert "icon" not in state(c["ed"], draft, "wifi")["document"]
+
+
 def test_find_and_replace_across_guides_shows_then_changes_every_text_in_a_draft(studio):
     _, c = studio
     draft = new_draft(c["ed"])
@@ -630,6 +695,83 @@ def test_the_librarys_synonyms_are_edited_in_a_draft_checked_and_published(studi
     with server.device("kiosk-2") as k:
         manifest = k.get("/api/v1/content/manifest").json()["manifest"]
     assert manifest["library"]["synonyms"]["en"] == [["toilet", "restroom", "WC"], ["bag", "luggage", "suitcase"]]
+
+
+def test_categories_with_icons_and_help_places_are_edited_checked_and_kept_by_other_settings(studio):
+    server, c = studio
+    draft = new_draft(c["ed"])
+    page = html.unescape(c["ed"].get(f"/studio/drafts/{draft}/settings").text)
+    assert 'id="cat0-text-en"' in page and "<legend>Icon of the new category</legend>" in page
+    assert "Save the categories in the draft" in page and "Save the places in the draft" in page
+    assert "Save the categories" not in c["vera"].get(f"/studio/drafts/{draft}/settings").text, "a viewer reads only"
+    assert '<option value="wifi">wifi</option>' in page.split('id="place0-guide"')[1]
+    form = {"revision": "0", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-text-es": "Equipaje",
+            "cat0-icon": "baggage"}
+    assert c["ed"].post(f"/studio/drafts/{draft}/categories", data=form).status_code == 303
+    twice = c["ed"].post(f"/studio/drafts/{draft}/categories", data={
+        **form, "revision": "1", "cat-rows": "2", "cat1-text-en": "baggage"})
+    assert twice.status_code == 422 and "category 2 names the same category as category 1" in html.unescape(twice.text)
+    r = c["ed"].post(f"/studio/drafts/{draft}/help-places", data={
+        "revision": "1", "place-rows": "2", "place0-text-en": "The information desk", "place1-text-en": "Belt 4",
+        "place1-site": "terminal-2", "place1-guide": "lost-bag"})
+    assert r.status_code == 303, r.text
+    # Saving the synonyms keeps the categories and the places (it once dropped them).
+    assert c["ed"].post(f"/studio/drafts/{draft}/synonyms", data={"revision": "2", "syn-en": "bag, luggage"}
+                        ).status_code == 303
+    engine = server.engine()
+    try:
+        with db.read(engine) as conn:
+            settings = drafts.settings_of(conn, drafts.get(conn, draft))
+    finally:
+        engine.dispose()
+    assert settings.to_dict() == {
+        "synonyms": {"en": [["bag", "luggage"]]},
+        "categories": [{"title": {"en": "Baggage", "es": "Equipaje"}, "icon": "baggage"}],
+        "help": [{"text": {"en": "The information desk"}},
+                 {"guide": "lost-bag", "site": "terminal-2", "text": {"en": "Belt 4"}}]}
+    review = html.unescape(c["vera"].get(f"/studio/drafts/{draft}").text)
+    assert "category 1 (“Baggage”) added, icon baggage" in review
+    assert "help place 2 (“Belt 4”) added, site terminal-2, guide lost-bag" in review
+    # The category deleted: the page lists none but the empty row for a new one.
+    assert c["ed"].post(f"/studio/drafts/{draft}/categories", data={
+        "revision": "3", "cat-rows": "1", "cat0-text-en": "Baggage", "cat0-delete": "1"}).status_code == 303
+    assert 'id="cat1-text-en"' not in c["ed"].get(f"/studio/drafts/{draft}/settings").text
+
+
+def test_a_language_goes_to_translators_as_a_po_file_and_comes_back_into_the_draft(studio):
+    _, c = studio
+    draft = new_draft(c["ed"])
+    r = c["vera"].get(f"/studio/drafts/{draft}/translations", params={"lang": "de"})
+    assert r.status_code == 200 and 'filename="draft-' in r.headers["content-disposition"]
+    catalog = read_po(io.BytesIO(r.content))
+    assert catalog.get("Free Wi-Fi", context="wifi/title").string == ""
+    assert catalog.get("Did your bag come out on the baggage belt?", context="lost-bag/arrived/text")
+    catalog.get("Free Wi-Fi", context="wifi/title").string = "Kostenloses WLAN"
+    catalog.get("Yes", context="wifi/network/choice 1").string = "Ja"
+    fuzzy = catalog.get("No", context="wifi/network/choice 2")
+    fuzzy.string, fuzzy.flags = "Nein", {"fuzzy"}
+
+    def sent(cat, revision):
+        out = io.BytesIO()
+        write_po(out, cat)
+        return c["ed"].post(f"/studio/drafts/{draft}/translations", data={"revision": str(revision)},
+                            files={"po": ("de.po", out.getvalue(), "text/x-gettext-translation")})
+
+    # A file translating a text that has changed since its export: nothing of it is imported.
+    stale = read_po(io.BytesIO(r.content))
+    stale.get("Free Wi-Fi", context="wifi/title").string = "Kostenloses WLAN"
+    stale.add("Old words", "Alte Worte", context="wifi/done/text")
+    refused = sent(stale, 0)
+    assert refused.status_code == 422 and "the en text changed since the export" in html.unescape(refused.text)
+    assert state(c["ed"], draft, "wifi")["revision"] == 0
+    assert sent(catalog, 0).status_code == 303
+    doc = state(c["ed"], draft, "wifi")["document"]
+    assert doc["title"] == {"en": "Free Wi-Fi", "de": "Kostenloses WLAN"}
+    assert [ch["label"] for ch in doc["steps"]["network"]["choices"]] == [{"en": "Yes", "de": "Ja"}, {"en": "No"}]
+    review = html.unescape(c["vera"].get(f"/studio/drafts/{draft}").text)
+    assert "title (de) added: “Kostenloses WLAN”" in review
+    assert 'class="diff-guide" data-guide="lost-bag"' not in review, "a guide the file did not translate is not changed"
+    assert 'class="diff-guide" data-guide="wifi"' in review
 
 
 def test_the_alert_loop_runs_its_hooks_only_in_the_process_holding_the_lease(tmp_path):
