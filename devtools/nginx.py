@@ -33,8 +33,27 @@ def nginx_config(prefix: Path, listen: int, upstreams: Sequence[int], *, connect
         f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;" for port in upstreams))
     site = re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", site)
     site = site.replace("/var/cache/nginx/", f"{prefix}/cache/")  # the site cache, if the config has one
+    return _minimal_conf(prefix, site, connections, extra_http)
+
+
+def site_cache_config(prefix: Path, listen: int, upstream: str, *, connections: int = 256) -> Path:
+    """deploy/nginx-site-cache.conf as shipped, in front of `upstream` (a URL), listening on
+    `listen`; its access log (wan.log) has, per request, the URI, the cache's status, the bytes
+    sent to the kiosk and the bytes received over the "WAN" from the server."""
+    site = (REPO / "deploy" / "nginx-site-cache.conf").read_text()
+    site = site.replace("https://kiosk.example.org", upstream.rstrip("/"))
+    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", site)
+    site = site.replace("/var/cache/nginx/", f"{prefix}/cache/")
+    wan_log = (f"  log_format wan '$uri $upstream_cache_status $bytes_sent $upstream_bytes_received';\n"
+               f"  access_log {prefix}/wan.log wan;\n")
+    return _minimal_conf(prefix, site, connections, wan_log)
+
+
+def _minimal_conf(prefix: Path, site: str, connections: int, extra_http: str) -> Path:
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
+        # run as root, nginx's workers are `nobody`: they write the cache and the temp files here
+        (prefix / sub).chmod(0o777)
     conf = prefix / "nginx.conf"
     conf.write_text(
         f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
@@ -51,14 +70,20 @@ def nginx_config(prefix: Path, listen: int, upstreams: Sequence[int], *, connect
 class NginxProcess:
     """nginx in the foreground on a free loopback port in front of `upstreams`."""
 
-    def __init__(self, prefix: Path, upstreams: Sequence[int], *, connections: int = 256):
+    def __init__(self, prefix: Path, upstreams: Sequence[int] = (), *, connections: int = 256,
+                 site_cache_for: str | None = None):
+        """In front of the server processes on `upstreams` (deploy/nginx-fleet.conf), or with
+        `site_cache_for` a server's URL: a site cache in front of it (deploy/nginx-site-cache.conf)."""
         self.binary = nginx_binary()
         if self.binary is None:
             raise FileNotFoundError("nginx is not installed (scripts/setup --test installs it)")
         self.prefix = Path(prefix)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.conf = nginx_config(self.prefix, self.port, upstreams, connections=connections)
+        if site_cache_for:
+            self.conf = site_cache_config(self.prefix, self.port, site_cache_for, connections=connections)
+        else:
+            self.conf = nginx_config(self.prefix, self.port, upstreams, connections=connections)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Self:
