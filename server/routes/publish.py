@@ -13,9 +13,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from contract.guides import LibraryInvalid
+from contract.guides import Library, LibraryInvalid, Problem
 from server import db, drafts, publish
-from server.deps import ContextDep, PublisherDep, StaffDep
+from server.deps import Context, ContextDep, PublisherDep, StaffDep
 from server.ingest import MAX_INT
 from server.routes import API, clean_text
 from server.studio import uploads
@@ -62,17 +62,20 @@ def publish_upload(ctx: ContextDep, staff: PublisherDep,
         result = publish.publish_library(ctx.engine, checked, by=staff, note=note, to=to)
     except publish.RolloutError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+    except drafts.DraftError as exc:  # its group was removed while the draft was being made
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
     log.info("staff %s published content version %s", staff, result.content_version)
     return result.as_dict()
 
 
-def _invalid(problems: list, said: str) -> JSONResponse:
+def _invalid(problems: list[Problem], said: str) -> JSONResponse:
     listed = [{**p.as_dict(), "text": str(p)} for p in problems]
     return JSONResponse({"detail": f"the library has {len(listed)} problem(s); {said}", "problems": listed},
                         status_code=422)
 
 
-def _for_review(ctx, staff: str, checked, name: str, note: str | None, to: str | None) -> JSONResponse:
+def _for_review(ctx: Context, staff: str, checked: Library, name: str, note: str | None,
+                to: str | None) -> JSONResponse:
     made = uploads.draft_from_library(ctx.engine, checked, staff, name, note, to)
     if made.draft_id is None:
         return JSONResponse({"detail": f"The upload is identical to content version {made.base_version}: "

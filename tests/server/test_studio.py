@@ -251,11 +251,15 @@ def test_with_review_on_an_uploaded_library_waits_for_a_second_publisher(own_ser
         before = kiosk.get("/api/v1/content/manifest")
         same = uploader.post("/api/v1/publish", files={"library": ("same.zip", zip_bytes(own_server.library))})
         assert same.status_code == 200 and same.json()["draft"] is None and "identical" in same.json()["detail"]
+        nowhere = uploader.post("/api/v1/publish", files={"library": ("spring.zip", zip_bytes(lib))},
+                                data={"to": "nowhere"})
+        assert nowhere.status_code == 404 and "no group 'nowhere'" in nowhere.json()["detail"]
         r = uploader.post("/api/v1/publish", files={"library": ("spring.zip", zip_bytes(lib))},
                           data={"note": "spring: taxis, no Wi-Fi guide"})
         assert r.status_code == 202, r.text
         made = r.json()
         draft = made["draft"]
+        assert draft == 1, "neither the identical upload nor the one to no group made a draft"
         assert made["review"] == f"/studio/drafts/{draft}" and "second publisher must approve" in made["detail"]
         assert (made["changed"], made["removed"], made["library_settings"]) == (["lost-bag", "taxi"], ["wifi"], True)
         # Nothing reached a kiosk: the same manifest, the new picture not served.
