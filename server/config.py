@@ -101,7 +101,8 @@ class Config(BaseSettings):
     trusted_proxies: str = "127.0.0.1"  # comma-separated addresses whose X-Forwarded-For is believed
 
     # The studio's review (docs/studio.md): a draft is published only when a publisher who wrote
-    # none of it approves it. false: an author who is a publisher may approve their own draft.
+    # none of it approves it, and a library uploaded to POST /api/v1/publish becomes such a draft.
+    # false: an author who is a publisher may approve their own draft, and an upload publishes.
     review_two_people: bool = True
     # Did it help? (server/compare.py): the smallest change a comparison should be able to see, for
     # "not enough sessions yet" and how many more are needed (80% power at 95% confidence):

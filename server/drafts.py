@@ -378,10 +378,15 @@ def check_draft(conn: Connection, draft: Draft) -> tuple[Library | None, list[Pr
 def base_settings(conn: Connection, draft: Draft) -> LibrarySettings:
     """The `_library.yaml` settings of the draft's base version: a draft changes guides only, so
     what it publishes keeps the library's synonyms as they were."""
-    if draft.base_version is None:
+    return version_settings(conn, draft.base_version)
+
+
+def version_settings(conn: Connection, version: int | None) -> LibrarySettings:
+    """The `_library.yaml` settings content version `version` was published with."""
+    if version is None:
         return LibrarySettings()
     stored = conn.execute(sa.select(db.content_versions.c.library_settings)
-                          .where(db.content_versions.c.version == draft.base_version)).scalar()
+                          .where(db.content_versions.c.version == version)).scalar()
     return LibrarySettings.from_dict(json.loads(stored)) if stored else LibrarySettings()
 
 

@@ -96,6 +96,14 @@ def group_version(conn: Connection, group: str) -> tuple[bool, int | None]:
     return (row is not None, row.content_version if row else None)
 
 
+def require_group(conn: Connection, group: str) -> int | None:
+    """The content version meant for the group's kiosks; RolloutError when there is no such group."""
+    exists, version = group_version(conn, group)
+    if not exists:
+        raise RolloutError(f"there is no group '{group}' (add it with `kiosk-server group add {group}`)")
+    return version
+
+
 def lineage(conn: Connection, version: int) -> list[int]:
     """The versions `version` was built on, nearest first (its base, its base's base, ...)."""
     cv = db.content_versions
@@ -134,9 +142,7 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
         previous = latest_content_version(conn)
         base = None
         if to is not None:
-            exists, base = group_version(conn, to)
-            if not exists:
-                raise RolloutError(f"there is no group '{to}' (add it with `kiosk-server group add {to}`)")
+            base = require_group(conn, to)
         compared = base if to is not None else previous
         before: dict[str, int] = {}
         if compared is not None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
+from contract.guides import image_kind
 from contract.icons import ICONS
 from contract.images import ImageRefused, check_image
 from contract.limits import MAX_IMAGE_BYTES
@@ -44,9 +46,18 @@ def store_upload(engine: Engine, name: str, data: bytes) -> tuple[str, str]:
         raise ImageRefused(f"image '{shown}' {exc}") from None
     sha = hashlib.sha256(data).hexdigest()
     with db.write(engine) as conn:
-        conn.execute(db.insert_ignore(conn, db.images, ["sha256"]).values(
-            sha256=sha, kind=kind, size=len(data), data=data, created_at=time.time()))
+        store_checked(conn, {sha: data})
     return f"images/{sha[:16]}.{_SUFFIX[kind]}", sha
+
+
+def store_checked(conn: Connection, images: Mapping[str, bytes]) -> None:
+    """Images already checked (an upload above, or a validated library's: sha256 -> bytes) stored
+    once each, by their bytes, as unpublished images: the phone pages and the kiosks' image route
+    serve none of them until a content version with it is published (server.publish.mark_published)."""
+    now = time.time()
+    for sha, data in images.items():
+        conn.execute(db.insert_ignore(conn, db.images, ["sha256"]).values(
+            sha256=sha, kind=image_kind(data), size=len(data), data=data, created_at=now))
 
 
 # A published content version never changes: its images are read once per process.

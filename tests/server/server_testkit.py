@@ -218,11 +218,18 @@ def copy_of(template: Server, tmp: Path, label: str) -> Iterator[Server]:
     yield replace(template, url="", db_url=str(tmp / "server.db"), data_dir=data_dir, tokens=dict(template.tokens))
 
 
+# For a server that tests something else than review: an upload to POST /api/v1/publish
+# publishes at once, as with `kiosk-server publish`. With review_two_people on (the default) it
+# becomes a studio draft waiting for a second publisher (tests/server/test_studio.py).
+ONE_STEP_PUBLISH = {"KIOSK_SERVER_REVIEW_TWO_PEOPLE": "false"}
+
+
 @contextlib.contextmanager
-def serving_copy(prepared: Server, tmp: Path, label: str) -> Iterator[Server]:
-    """The real server on a copy of the prepared state; afterwards its log must hold no traceback."""
+def serving_copy(prepared: Server, tmp: Path, label: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """The real server on a copy of the prepared state (with these KIOSK_SERVER_* settings);
+    afterwards its log must hold no traceback."""
     with copy_of(prepared, tmp, label) as srv:
-        start(srv, "--stale-after", "60")
+        start(srv, "--stale-after", "60", env=env)
         try:
             yield srv
         finally:

@@ -14,7 +14,15 @@ import time
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from server_testkit import STAFF_PASSWORD, STAFF_USER, make_library, row_counts, serving_copy, zip_bytes
+from server_testkit import (
+    ONE_STEP_PUBLISH,
+    STAFF_PASSWORD,
+    STAFF_USER,
+    make_library,
+    row_counts,
+    serving_copy,
+    zip_bytes,
+)
 
 from contract.canonical import canonical_json
 from contract.events import make_event
@@ -423,17 +431,25 @@ def _targz(folder) -> bytes:
     return buf.getvalue()
 
 
-def test_publish_over_http(own_server, tmp_path):
-    before = manifest_of(own_server)
+@pytest.fixture
+def one_step_server(prepared, tmp_path):
+    """A server of its own where an upload publishes at once (review_two_people off); with review
+    on it becomes a draft for a second publisher (test_studio.py)."""
+    with serving_copy(prepared, tmp_path, "one_step", env=ONE_STEP_PUBLISH) as srv:
+        yield srv
+
+
+def test_publish_over_http(one_step_server, tmp_path):
+    before = manifest_of(one_step_server)
     broken = make_library(tmp_path / "broken")
     (broken / "wifi.yaml").write_text((broken / "wifi.yaml").read_text().replace("next: staff", "next: nowhere"))
     (broken / "images" / "belt.png").write_bytes(b"GIF89a not a png")
-    with own_server.staff() as c:
+    with one_step_server.staff() as c:
         r = c.post("/api/v1/publish", files={"library": ("lib.zip", zip_bytes(broken), "application/zip")})
         assert r.status_code == 422
         messages = " ".join(p["message"] for p in r.json()["problems"])
         assert "nowhere" in messages and "not a PNG" in messages
-        assert manifest_of(own_server).headers["ETag"] == before.headers["ETag"]  # nothing was published
+        assert manifest_of(one_step_server).headers["ETag"] == before.headers["ETag"]  # nothing was published
 
         changed = make_library(tmp_path / "changed", wifi_text="Is AIRPORT-FREE in your Wi-Fi list?")
         r = c.post("/api/v1/publish", files={"library": ("lib.tar.gz", _targz(changed), "application/gzip")},
@@ -443,13 +459,13 @@ def test_publish_over_http(own_server, tmp_path):
         assert result["changed"] == ["wifi"] and result["guides"] == {"lost-bag": 1, "wifi": 2}
         versions = c.get("/api/v1/content/versions").json()["versions"]
         assert versions[0]["note"] == "reworded wifi" and versions[0]["published_by"] == STAFF_USER
-    after = manifest_of(own_server)
+    after = manifest_of(one_step_server)
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.json()["manifest"]["guides"]["wifi"]["version"] == 2
-    with own_server.device() as c:
+    with one_step_server.device() as c:
         old = c.get("/api/v1/content/guides/wifi/1")
         assert old.status_code == 200 and "AIRPORT-FREE?" in old.json()["steps"]["network"]["text"]["en"]
-    with own_server.anonymous() as c:
+    with one_step_server.anonymous() as c:
         anon = c.post("/api/v1/publish", files={"library": ("lib.zip", zip_bytes(changed), "application/zip")})
         assert anon.status_code == 401
 

@@ -79,11 +79,12 @@ def configured(prepared, tmp_path, label: str, *args: str, **settings: object):
 
 @pytest.fixture(scope="module")
 def limited(prepared, tmp_path_factory):
-    """Shared by this module's tests: small phone and staff limits, and an end to links without an
-    issue time."""
+    """Shared by this module's tests: small phone and staff limits, an end to links without an
+    issue time, and an upload that publishes at once (review_two_people off; review: test_studio)."""
     with configured(prepared, tmp_path_factory.mktemp("limited"), "limited", phone_link_limit=5,
                     phone_session_limit=12, phone_legacy_links_until="2020-01-01", staff_pair_limit=3,
-                    staff_user_limit=6, staff_address_limit=8) as srv:
+                    staff_user_limit=6, staff_address_limit=8,
+                    review_two_people=False) as srv:
         yield srv
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from server_testkit import prepare, start, stop, zip_bytes
+from server_testkit import ONE_STEP_PUBLISH, prepare, start, stop, zip_bytes
 
 from server.config import Config
 
@@ -32,7 +32,7 @@ def test_nginx_lets_through_exactly_the_servers_upload_limit():
 
 def test_the_server_takes_uploads_up_to_its_setting_and_no_more(tmp_path):
     limit = 64 * 1024
-    server = start(prepare(tmp_path, str(tmp_path / "server.db")), env={"KIOSK_SERVER_MAX_UPLOAD": str(limit)})
+    server = start(prepare(tmp_path, str(tmp_path / "server.db")), env={"KIOSK_SERVER_MAX_UPLOAD": str(limit), **ONE_STEP_PUBLISH})
     try:
         library = zip_bytes(server.library)
         assert len(library) < limit

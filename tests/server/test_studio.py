@@ -25,6 +25,7 @@ from hostile_inputs import FAKE_PNG, png_bomb
 from server_testkit import fresh_pg_database, make_library, png, zip_bytes
 
 from contract import theme
+from contract.digest import library_digest, manifest_digest
 from contract.events import make_event
 from contract.icons import ICONS
 from contract.translations import library_coverage
@@ -209,6 +210,74 @@ def test_review_two_people_approval_publishes_and_a_newer_base_waits(studio):
     assert c["pia"].post(f"/studio/drafts/{apart}/approve", data={}).status_code == 303
     manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
     assert (manifest["guides"]["wifi"]["version"], manifest["guides"]["lost-bag"]["version"]) == (2, 2)
+
+
+TAXI = """\
+id: taxi
+title: Taxi
+category: Getting around
+start: rank
+steps:
+  rank:
+    text: The taxi rank is outside door 3.
+    image: images/rank.png
+    end: resolved
+"""
+
+
+def test_with_review_on_an_uploaded_library_waits_for_a_second_publisher(own_server, tmp_path):
+    """review_two_people (the default): POST /api/v1/publish makes a submitted draft of exactly what
+    the upload changes; kiosks see nothing until another publisher approves it, and then get the
+    upload's very content (the same digest as a direct publish of it)."""
+    engine = own_server.engine()
+    try:
+        for name in ("pia", "pat"):
+            auth.set_staff_password(engine, name, PASSWORD, role="publisher")
+    finally:
+        engine.dispose()
+    lib = make_library(tmp_path / "upload", wifi_text="Is AIRPORT-FREE-6 in your Wi-Fi list?")  # changed
+    (lib / "lost-bag.yaml").write_text((lib / "lost-bag.yaml").read_text().replace(
+        "- {label: {en: \"Wi-Fi help instead\", es: \"Ayuda con el Wi-Fi\", ar: \"مساعدة الواي فاي\"}, guide: wifi}",
+        "- {label: {en: \"A taxi instead\", es: \"Un taxi\", ar: \"سيارة أجرة\"}, guide: taxi}"))
+    (lib / "wifi.yaml").unlink()  # removed
+    (lib / "taxi.yaml").write_text(TAXI, encoding="utf-8")  # added, with a picture no version has
+    picture = png(30, 20, (250, 200, 0))
+    (lib / "images" / "rank.png").write_bytes(picture)
+    (lib / "_library.yaml").write_text("synonyms:\n  en:\n    - [taxi, cab]\n", encoding="utf-8")
+    sha = hashlib.sha256(picture).hexdigest()
+    uploader = httpx.Client(base_url=own_server.url, auth=("pia", PASSWORD), timeout=60)
+    with contextlib.closing(uploader), own_server.device() as kiosk, \
+            contextlib.closing(login(own_server, "pia")) as pia, contextlib.closing(login(own_server, "pat")) as pat:
+        before = kiosk.get("/api/v1/content/manifest")
+        same = uploader.post("/api/v1/publish", files={"library": ("same.zip", zip_bytes(own_server.library))})
+        assert same.status_code == 200 and same.json()["draft"] is None and "identical" in same.json()["detail"]
+        nowhere = uploader.post("/api/v1/publish", files={"library": ("spring.zip", zip_bytes(lib))},
+                                data={"to": "nowhere"})
+        assert nowhere.status_code == 404 and "no group 'nowhere'" in nowhere.json()["detail"]
+        r = uploader.post("/api/v1/publish", files={"library": ("spring.zip", zip_bytes(lib))},
+                          data={"note": "spring: taxis, no Wi-Fi guide"})
+        assert r.status_code == 202, r.text
+        made = r.json()
+        draft = made["draft"]
+        assert draft == 1, "neither the identical upload nor the one to no group made a draft"
+        assert made["review"] == f"/studio/drafts/{draft}" and "second publisher must approve" in made["detail"]
+        assert (made["changed"], made["removed"], made["library_settings"]) == (["lost-bag", "taxi"], ["wifi"], True)
+        # Nothing reached a kiosk: the same manifest, the new picture not served.
+        assert kiosk.get("/api/v1/content/manifest").headers["ETag"] == before.headers["ETag"]
+        assert kiosk.get(f"/api/v1/content/images/{sha}").status_code == 404
+        assert len(pat.get("/api/v1/content/versions").json()["versions"]) == 1
+        review = html.unescape(pat.get(made["review"]).text)
+        assert "spring: taxis, no Wi-Fi guide" in review and "deleted: kiosks will no longer offer it" in review
+        got = pat.get(f"/studio/api/drafts/{draft}").json()
+        assert (got["owner"], got["state"], got["base_version"]) == ("pia", "submitted", 1)
+        # The uploader cannot approve their own upload; another publisher can.
+        own = pia.post(f"/studio/drafts/{draft}/approve", data={"note": "mine"})
+        assert own.status_code == 403 and "Two people" in own.text
+        assert pat.post(f"/studio/drafts/{draft}/approve", data={"note": "looks right"}).status_code == 303
+        manifest = kiosk.get("/api/v1/content/manifest").json()["manifest"]
+        assert manifest_digest(manifest) == made["digest"] == library_digest(load_library(lib))
+        assert sorted(manifest["guides"]) == ["lost-bag", "taxi"]
+        assert kiosk.get(f"/api/v1/content/images/{sha}").content == picture
 
 
 # --- roles (issue 14): viewer, editor, publisher ---------------------------------------------------

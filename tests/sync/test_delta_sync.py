@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 import requests
 
 from contract.digest import library_digest
@@ -24,6 +25,17 @@ from tests.sync.libgen import write_library
 from tests.sync.tamper import DELTA, TamperProxy
 
 MANIFEST = "/api/v1/content/manifest"
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The sync tests' server, where an upload publishes at once (review_two_people off: these
+    tests publish many versions; an upload waiting for review is tests/server/test_studio.py's)."""
+    srv = ServerProc(tmp_path / "server")
+    (srv.data_dir / "server.toml").write_text("review_two_people = false\n", encoding="utf-8")
+    srv.start()
+    yield srv
+    srv.stop()
 
 
 class Publisher:
