@@ -3,7 +3,7 @@
 After an outage a whole site reconnects in the same few seconds. Telling every refused kiosk the
 same "Retry-After: 2" only moves the stampede two seconds on; handing out the next free place in a
 queue at `retry_rate` a second is no better for a burst smaller than the rate (every refusal hears
-"1", so the returns keep the burst's shape: 19.7% of them in one second in bench_ingest.py).
+"1", so the returns keep the burst's shape: bench_ingest.py once saw 19.7% of them in one second).
 
 So this process keeps a count of the returns it has promised for each whole second ahead (on its
 own clock: the second a reply's X-Server-Time falls in) and gives each refusal the earliest of the
@@ -13,8 +13,8 @@ counts fall on the same seconds), and grows with what is promised and not yet du
 `promised / retry_rate` seconds, so a backlog comes back at the pace the server stores it; it never
 passes `retry_max_wait` (no kiosk is told to wait longer; past it the seconds hold more than
 retry_rate). A lone refusal in a quiet minute still hears "1": the earliest empty second is the
-next one. The counts of any two seconds in the window differ by at most one, whatever order the
-refusals come in.
+next one. Each refusal going to a least-promised second, the window fills level by level, whatever
+order the refusals come in: no second gets a second return before every second of the window has one.
 
 The kiosk waits Retry-After and then a random part of what is left of that second on the server's
 clock (kiosk/sync/push.py retry_wait, from the 429's X-Server-Time), so its jitter spreads a

@@ -66,9 +66,9 @@ def test_a_reconnecting_fleet_returns_with_no_second_over_2_percent():
         assert longest <= 600
 
 
-def test_the_old_queue_kept_a_small_burst_together():
-    """What the old slots did (the next free place at retry_rate a second) is why 19.7% of a burst
-    came back in one second: fewer refusals than the rate all heard "1"."""
+def test_a_burst_smaller_than_the_rate_comes_back_one_a_second():
+    """The old slots (the next free place at retry_rate a second) told each of these "1": fewer
+    refusals than the rate came back in the same second (19.7% of a burst in one)."""
     slots = RetrySlots(20.0, clock=Clock())
     assert [slots.retry_after() for _ in range(20)] == list(range(1, 21))  # now each its own second
 
