@@ -15,6 +15,8 @@ passes `retry_max_wait` (no kiosk is told to wait longer; past it the seconds ho
 retry_rate). A lone refusal in a quiet minute still hears "1": the earliest empty second is the
 next one. Each refusal going to a least-promised second, the window fills level by level, whatever
 order the refusals come in: no second gets a second return before every second of the window has one.
+Past the first level the least-promised second is picked at random, so that two processes (which
+share nothing) do not both top up the same earliest seconds.
 
 The kiosk waits Retry-After and then a random part of what is left of that second on the server's
 clock (kiosk/sync/push.py retry_wait, from the 429's X-Server-Time), so its jitter spreads a
@@ -26,6 +28,7 @@ retry_rate returns a second); nothing is shared, so a refusal costs no database 
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -33,11 +36,12 @@ from collections.abc import Callable
 
 class RetrySlots:
     def __init__(self, rate: float, window: float = 75.0, max_wait: float = 600.0,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None):
         self.rate = max(rate, 0.01)
         self.window = max(1, math.ceil(window))
         self.max_wait = max(self.window, math.ceil(max_wait))
         self.clock = clock
+        self.rng = rng or random.Random()
         self._promised: dict[int, int] = {}  # whole second -> returns promised in it
         self._total = 0  # sum of _promised
         self._start: int | None = None  # no second before this one is in _promised
@@ -49,13 +53,19 @@ class RetrySlots:
             this = math.floor(self.clock())
             self._forget_before(this + 1)
             width = min(self.max_wait, max(self.window, math.ceil((self._total + 1) / self.rate)))
-            best, least = 1, math.inf
+            least, ties = math.inf, []
             for ahead in range(1, width + 1):
                 n = self._promised.get(this + ahead, 0)
+                if n == 0:  # the earliest empty second: a lone refusal hears "1"
+                    ties = [ahead]
+                    break
                 if n < least:
-                    best, least = ahead, n
-                    if n == 0:
-                        break
+                    least, ties = n, [ahead]
+                elif n == least:
+                    ties.append(ahead)
+            # Past the first level, any of the least-promised seconds: several processes, which
+            # do not share their counts, then top up different seconds rather than the same first ones.
+            best = ties[0] if len(ties) == 1 else self.rng.choice(ties)
             self._promised[this + best] = self._promised.get(this + best, 0) + 1
             self._total += 1
         return best
