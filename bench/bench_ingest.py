@@ -58,7 +58,7 @@ from contract.heartbeat import Heartbeat, LastSync
 from contract.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 from devtools.nginx import NginxProcess, nginx_binary
 from devtools.procs import ServerProcess
-from kiosk.sync.push import RETRY_JITTER
+from kiosk.sync.push import retry_wait
 from server import auth, db
 from server.ingest import check_event, store_events
 
@@ -255,6 +255,11 @@ async def reconnect(base: str, tokens: dict[str, str], bodies: dict, within: flo
     counts = collections.Counter()
     acked: set[str] = set()
     returns: collections.Counter = collections.Counter()  # second -> 429 returns arriving in it
+    told_seconds: collections.Counter = collections.Counter()  # second -> returns the server told to come in it
+    longest = [0.0]  # the longest Retry-After heard
+    meant_seconds: collections.Counter = collections.Counter()  # second -> returns meant to arrive in it
+    late: list[float] = []
+    rng = random.Random()
     done_at: list[float] = []
     beat = heartbeat_body(len(next(iter(bodies.values()))[1]))
 
@@ -269,9 +274,18 @@ async def reconnect(base: str, tokens: dict[str, str], bodies: dict, within: flo
                 continue
             latencies.append(time.perf_counter() - started)
             counts[f"HTTP {r.status_code}"] += 1
-            if r.status_code == 429:  # as kiosk/sync/push.py: Retry-After, then up to a second of jitter
-                await asyncio.sleep(float(r.headers.get("Retry-After", "1")) + random.uniform(0, RETRY_JITTER))
+            if r.status_code == 429:  # as kiosk/sync/push.py: Retry-After, then jitter within the second told
+                after = float(r.headers.get("Retry-After", "1"))
+                server_time = r.headers.get("X-Server-Time")
+                told = float(server_time) if server_time else None
+                wait = retry_wait(after, told, rng)
+                meant = time.time() + wait
+                await asyncio.sleep(wait)
                 returns[int(time.time())] += 1
+                meant_seconds[int(meant)] += 1  # when a kiosk with a CPU of its own would be back
+                late.append(time.time() - meant)  # this one process, simulating the fleet, wakes late
+                told_seconds[int(told or time.time()) + int(after)] += 1
+                longest[0] = max(longest[0], after)
                 continue
             if r.status_code >= 500:  # as kiosk/transport.py: a network error, retried after a backoff
                 await asyncio.sleep(random.uniform(0.5, 1.5))
@@ -302,6 +316,7 @@ async def reconnect(base: str, tokens: dict[str, str], bodies: dict, within: flo
     return {"elapsed": time.perf_counter() - started, "stored_in": max(done_at) - started,
             "cpu": time.process_time() - cpu, "p50": statistics.median(latencies),
             "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "acked": acked, "returns": returns,
+            "told": told_seconds, "longest": longest[0], "meant": meant_seconds, "late": sorted(late),
             "counts": counts}
 
 
@@ -339,7 +354,8 @@ def bench_reconnect(url: str, data_dir: Path, args) -> int:
         conn.execute(sa.text("TRUNCATE events"))
         conn.commit()
     total = args.fleet * args.backlog
-    env = {**os.environ, "KIOSK_SERVER_RETRY_RATE": str(args.retry_rate)}
+    env = {**os.environ, "KIOSK_SERVER_RETRY_RATE": str(args.retry_rate),
+           "KIOSK_SERVER_RETRY_WINDOW": str(args.retry_window), "KIOSK_SERVER_RETRY_MAX_WAIT": str(args.retry_max_wait)}
     with ServerProcess(data_dir, db_url=url, args=["--workers", str(args.workers), "--log-level", "warning"],
                        env=env, log=data_dir / "reconnect.log") as server:
         proxy = None
@@ -388,6 +404,15 @@ def bench_reconnect(url: str, data_dir: Path, args) -> int:
         failures += share > LIMIT_RETRY_SHARE
         print(f"    429 returns {sum(returns.values()):,} over {len(returns)} s; busiest second {busiest} "
               f"({share:.2%})  [{mark(share <= LIMIT_RETRY_SHARE)} limit {LIMIT_RETRY_SHARE:.0%}]")
+        told = result["told"]
+        print(f"      as the server told them (X-Server-Time + Retry-After): busiest second "
+              f"{max(told.values()) / sum(told.values()):.2%}; longest Retry-After {result['longest']:.0f} s "
+              f"(retry_window {args.retry_window:g} s, retry_max_wait {args.retry_max_wait:g} s)")
+        meant, late = result["meant"], result["late"]
+        print(f"      as the kiosks meant to return (their waits, had each its own CPU): busiest second "
+              f"{max(meant.values()) / sum(meant.values()):.2%}; the generator woke them late by p50 "
+              f"{statistics.median(late) * 1000:,.0f} ms, p99 {late[int(len(late) * 0.99) - 1] * 1000:,.0f} ms, "
+              f"max {late[-1] * 1000:,.0f} ms")
     else:
         print("    no 429 at all: the server took every batch as it came (no spread to measure)")
     print(f"    request latency during the reconnect: p50 {result['p50'] * 1000:,.0f} ms, p99 {result['p99'] * 1000:,.0f} ms")
@@ -417,6 +442,8 @@ def main() -> int:
     parser.add_argument("--within", type=float, default=10.0, help="seconds the fleet reconnects within")
     parser.add_argument("--spread-window", type=float, default=300.0, help="seconds the spread run takes")
     parser.add_argument("--retry-rate", type=float, default=20.0, help="the server's retry_rate setting")
+    parser.add_argument("--retry-window", type=float, default=75.0, help="the server's retry_window setting")
+    parser.add_argument("--retry-max-wait", type=float, default=600.0, help="the server's retry_max_wait setting")
     parser.add_argument("--generator-core", type=int, default=0, help="the core the load generator runs on")
     parser.add_argument("--no-nginx", action="store_true", help="measure without nginx even if it is installed")
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")

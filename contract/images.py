@@ -17,6 +17,7 @@ from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from contract.guides import image_kind
 from contract.limits import MAX_IMAGE_SIDE
+from contract.theme import PANEL_IMAGE_SIDE
 
 # Pillow's own guard, for any caller in this process (Kivy's image loader too): it warns above this
 # many pixels and raises at twice as many. The checks below refuse before either.
@@ -66,3 +67,39 @@ def check_image(data: bytes) -> str:
         except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as exc:
             raise _undecodable(exc) from exc
     return image_kind(data) or ""
+
+
+def fit_for_panel(data: bytes, side: int = PANEL_IMAGE_SIDE) -> bytes:
+    """The image re-encoded with its longest side `side` pixels when it is longer (same format:
+    a PNG stays a PNG, a JPEG a JPEG), else `data` itself, byte for byte: so a published library
+    exported and published again keeps its digest. Only for an image check_image passed (at most
+    MAX_IMAGE_SIDE a side): a JPEG is decoded at the smallest of 1/2, 1/4 or 1/8 of its size that
+    is still larger than `side` (libjpeg scales while decoding: a 4000x3000 photo costs 9 MB, not
+    36), a PNG in full (at most 64 MB). EXIF is left out (a camera's GPS position has no place on
+    a kiosk), the colour profile kept. The result is kept only when it is smaller."""
+    with _opened(data) as im:
+        width, height = im.size
+        if max(width, height) <= side:
+            return data
+        kind = image_kind(data)
+        scale = side / max(width, height)
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        icc = im.info.get("icc_profile")
+        if kind == "jpeg":
+            im.draft(im.mode if im.mode in ("RGB", "L") else "RGB", target)
+        try:
+            im.load()
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+            raise _undecodable(exc) from exc
+        if im.mode not in ("RGB", "RGBA", "L", "LA"):
+            keeps_alpha = (im.mode == "P" and "transparency" in im.info) or "A" in im.mode
+            im = im.convert("RGBA" if keeps_alpha else "RGB")
+        out = io.BytesIO()
+        with im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0) as small:
+            extra = {"icc_profile": icc} if icc else {}
+            if kind == "jpeg":
+                small.save(out, "JPEG", quality=85, optimize=True, **extra)
+            else:
+                small.save(out, "PNG", optimize=True, **extra)
+    fitted = out.getvalue()
+    return fitted if len(fitted) < len(data) else data

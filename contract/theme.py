@@ -56,6 +56,12 @@ STAFF_CORNER_MM = 25.0  # the staff gesture's square in the top-right corner (sc
 # image is 130 mm high in portrait, 70 mm in landscape; the text takes 55 % of a landscape row.
 CHOICE_PORTRAIT_SCALE = 1.35
 STEP_IMAGE_MM = {"portrait": 130.0, "landscape": 70.0}
+# The longest side a library's image needs, in pixels: the step's image is drawn at most 130 mm
+# high and the panel's width wide (portrait), about 1040 x 470 px on a full-HD 23.8" panel, and a
+# full-HD panel is 1920 px on its longest side, so 1920 covers any panel the kiosk is set up on
+# (4K at 32": about 2090 px wide, near enough). Publish re-encodes a larger image to it
+# (contract/images.py fit_for_panel), for kiosks on metered 4G.
+PANEL_IMAGE_SIDE = 1920
 STEP_TEXT_SHARE_LANDSCAPE = 0.55
 
 

@@ -52,9 +52,10 @@ class NetworkError(TransportError):
 
 
 class RateLimited(TransportError):
-    def __init__(self, message: str, retry_after: float):
+    def __init__(self, message: str, retry_after: float, server_time: float | None = None):
         super().__init__(message, 429)
         self.retry_after = retry_after
+        self.server_time = server_time  # the 429's X-Server-Time: which second Retry-After counts from
 
 
 class AuthError(TransportError):
@@ -112,6 +113,13 @@ def _retry_after(resp: requests.Response) -> float:
         return max(0.0, float(resp.headers.get("Retry-After", "1")))
     except ValueError:
         return 1.0
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 class HttpTransport:
@@ -186,7 +194,8 @@ class HttpTransport:
                             f"(HTTP {resp.status_code})", resp.status_code)
         if resp.status_code == 429:
             resp.close()
-            raise RateLimited(f"{method} {path}: the server is busy (HTTP 429)", _retry_after(resp))
+            raise RateLimited(f"{method} {path}: the server is busy (HTTP 429)", _retry_after(resp),
+                              _float_or_none(server_time))
         if resp.status_code >= 500:
             resp.close()
             raise NetworkError(f"{method} {path}: server error HTTP {resp.status_code}", resp.status_code)

@@ -37,7 +37,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                   cookie_secret=db.shared_secret(engine, "staff_cookie_key"),
                   manifests=ManifestCache(),
                   ingest_slots=threading.BoundedSemaphore(max(1, config.ingest_concurrency)),
-                  retry_slots=RetrySlots(config.retry_rate))
+                  retry_slots=RetrySlots(config.retry_rate, config.retry_window, config.retry_max_wait))
     app = FastAPI(title="Guide kiosk server", version="1.0.0", lifespan=_lifespan,
                   docs_url=None, redoc_url=None,  # /docs from vendored files: server/api_docs.py
                   description="Sync API for guide kiosks (docs/api.md), staff publishing and fleet state, "

@@ -62,11 +62,15 @@ class Config(BaseSettings):
     stale_after: float = 15.0  # minutes without contact before the fleet view calls a device stale
     ingest_concurrency: int = 4  # event batches stored at once per process; more wait, then get 429
     ingest_wait: float = 2.0  # seconds a batch may wait for a slot before 429
-    # Retries the server schedules per second per process when it answers 429 (server/retry_slots.py):
-    # each refused kiosk is told the next free second, so a fleet reconnecting at once comes back
-    # spread over as many seconds as the server needs. Set it near what one process stores per
-    # second (docs/deployment.md measures it); too low only makes kiosks wait longer.
+    # When the server answers 429 it tells each kiosk a second to come back in (server/retry_slots.py):
+    # a burst's returns are spread evenly over at least retry_window seconds (75: no second gets
+    # more than 1/75 of them), over more when more are waiting than retry_rate a second per process
+    # can take back in that time, and never over more than retry_max_wait seconds. Set retry_rate
+    # near what one process stores per second (docs/deployment.md measures it); too low only makes
+    # kiosks wait longer.
     retry_rate: float = 20.0
+    retry_window: float = 75.0
+    retry_max_wait: float = 600.0
     # Days raw events are kept (server/partitions.py); summaries and feedback are kept for ever.
     # Never fewer than a kiosk may be offline (MAX_OFFLINE_DAYS): its outbox may repeat that old a uuid.
     raw_event_days: int = 90
@@ -268,6 +272,10 @@ def check(data_dir: Path) -> list[tuple[str, str]]:
         out.append(("error", "stale_after must be more than 0 minutes"))
     if cfg.ingest_concurrency < 1:
         out.append(("error", "ingest_concurrency must be at least 1"))
+    if cfg.retry_rate <= 0:
+        out.append(("error", "retry_rate must be more than 0 returns a second"))
+    if cfg.retry_window < 1 or cfg.retry_max_wait < cfg.retry_window:
+        out.append(("error", "retry_window must be at least 1 second and retry_max_wait at least retry_window"))
     if warning := plain_http_warning(cfg.host):
         out.append(("warning", warning))
     if cfg.header_timeout <= 0 or cfg.body_timeout <= 0:

@@ -9,6 +9,7 @@ settings are kept with the version and carried in its signed manifest (its "libr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -24,6 +25,7 @@ from contract.bundle import open_library
 from contract.canonical import canonical_json
 from contract.digest import library_digest
 from contract.guides import Guide, Library, LibraryInvalid, Problem, image_kind
+from contract.images import fit_for_panel
 from contract.validation import library_from_documents
 from server import db
 
@@ -43,6 +45,7 @@ class PublishResult:
     base_version: int | None = None  # for a staged version: the version its group had
     superseded: dict[str, int] = field(default_factory=dict)  # group -> staged version it replaced
     digest: str = ""  # the content digest (contract/digest.py), as export and `kiosk status` show it
+    resized: tuple[int, int, int] = (0, 0, 0)  # images made smaller for the panel, their bytes before and after
     synonym_groups: int = 0  # of its _library.yaml, carried to the kiosks in the manifest
 
     def summary(self) -> str:
@@ -53,6 +56,10 @@ class PublishResult:
             text += f"; removed: {', '.join(self.removed)}"
         if self.synonym_groups:
             text += f"; _library.yaml: {self.synonym_groups} synonym group(s)"
+        if self.resized[0]:
+            count, before, after = self.resized
+            text += (f"; {count} image(s) larger than the panel needs made smaller "
+                     f"({before / 1e6:.1f} MB -> {after / 1e6:.1f} MB)")
         if self.digest:
             text += f"; content digest {self.digest[:16]}"
         if self.to is not None:
@@ -129,13 +136,38 @@ def open_stages(conn: Connection) -> dict[str, int]:
             if v in staged and any(v not in chains.get(other, ()) for other in groups.values())}
 
 
+def fit_images(library: Library) -> tuple[Library, tuple[int, int, int]]:
+    """The library with every image longer than the panel needs (contract.theme.PANEL_IMAGE_SIDE)
+    re-encoded to it, and the guides naming it pointed at the new bytes; (count, bytes before,
+    after). Images within it stay byte for byte, so publishing an export again changes nothing.
+    One image is decoded at a time; each is at most MAX_IMAGE_SIDE a side (checked on the way in)."""
+    replaced: dict[str, str] = {}
+    images: dict[str, bytes] = {}
+    before = after = 0
+    for digest, data in library.images.items():
+        fitted = fit_for_panel(data)
+        if fitted is data:
+            images[digest] = data
+            continue
+        new = hashlib.sha256(fitted).hexdigest()
+        replaced[digest], images[new] = new, fitted
+        before, after = before + len(data), after + len(fitted)
+    if not replaced:
+        return library, (0, 0, 0)
+    guides = {gid: dataclasses.replace(g, images={p: replaced.get(d, d) for p, d in g.images.items()})
+              if any(d in replaced for d in g.images.values()) else g for gid, g in library.guides.items()}
+    return dataclasses.replace(library, guides=guides, images=images), (len(replaced), before, after)
+
+
 def publish_library(engine: Engine, library: Library, by: str, note: str | None = None,
                     rollback_of: int | None = None, to: str | None = None) -> PublishResult:
-    """Store `library` (already validated) as a new content version, in one transaction.
+    """Store `library` (already validated) as a new content version, in one transaction; its
+    images larger than the panel needs are made smaller first (fit_images), for metered links.
 
     `to`: only that group's kiosks receive it (a stage, based on the group's version); without it
     every group does, which supersedes any open stage (the staged version, no longer any group's
     base, can then not be promoted)."""
+    library, resized = fit_images(library)  # before the publish lock: a big photo takes ~0.1 s
     now = time.time()
     with db.write(engine) as conn:
         db.lock(conn, "publish")
@@ -151,7 +183,7 @@ def publish_library(engine: Engine, library: Library, by: str, note: str | None 
                 .where(db.content_guides.c.content_version == compared)).all())
         version = (previous or 0) + 1
         result = PublishResult(version, {}, to=to, base_version=base, digest=library_digest(library),
-                               synonym_groups=library.settings.synonym_groups)
+                               synonym_groups=library.settings.synonym_groups, resized=resized)
         manifest_guides: dict[str, Any] = {}
         manifest_images: dict[str, Any] = {}
         for gid in sorted(library.guides):

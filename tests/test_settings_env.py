@@ -62,6 +62,8 @@ SERVER_ENV = {
     "ingest_concurrency": ("8", 8),
     "ingest_wait": ("0.25", 0.25),
     "retry_rate": ("12.5", 12.5),
+    "retry_window": ("90", 90.0),
+    "retry_max_wait": ("300", 300.0),
     "raw_event_days": ("365", 365),
     "traffic_flush": ("5", 5.0),
     "max_upload": ("1048576", 1048576),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,6 @@ from kiosk.transport import EventsReply, NetworkError, ProtocolError, RateLimite
 from offline_cache.store import OutboxEvent
 
 if TYPE_CHECKING:
-    import random
     import threading
 
     from kiosk.sync.service import Transport
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kiosk.sync")
 RETRY_JITTER = 1.0  # seconds a kiosk may add to the server's Retry-After
+
+
+def retry_wait(retry_after: float, server_time: float | None, rng: random.Random) -> float:
+    """How long to wait after a 429: Retry-After, then a random part of what is left of the
+    server's second (server_time, the reply's X-Server-Time). The server gives each refusal its
+    own whole second (server/retry_slots.py); this spreads one second's returns over that second
+    and never into the next one, where a full second's jitter would pile them onto its own
+    returns. 10% of the rest is left for the request's way back. Without the server's time, up
+    to RETRY_JITTER."""
+    if server_time is None:
+        return retry_after + rng.uniform(0.0, RETRY_JITTER)
+    return retry_after + rng.uniform(0.0, 0.9 * (1.0 - server_time % 1.0))
 
 
 def stamp_offset(event: dict[str, Any], offset: float | None) -> dict[str, Any]:
@@ -91,9 +103,9 @@ class PushMixin:
                                                     for e in batch])
             except RateLimited as exc:
                 attempt += 1
-                # Never before Retry-After, and up to a second after it: the server spreads a
+                # Never before Retry-After, and within the second it names: the server spreads a
                 # fleet's returns over seconds, this spreads one second's over its length.
-                wait = exc.retry_after + self.rng.uniform(0.0, RETRY_JITTER)
+                wait = retry_wait(exc.retry_after, getattr(exc, "server_time", None), self.rng)
                 if exc.retry_after > self.max_retry_after or attempt > self.push_attempts * 2:
                     self._not_before = time.monotonic() + wait
                     raise

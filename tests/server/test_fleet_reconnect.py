@@ -6,9 +6,11 @@ heartbeat, the gzip and the handling of 429 are what a kiosk in the field sends 
 
 The server is set to store two batches at a time per process, waiting at most 1 s for its turn (as a server far
 busier than this one would), so most kiosks are refused. What must hold: nothing lost, nothing
-stored twice, every refusal told when to come back, the returns spread at the pace the server
-schedules (retry_rate per second per process), and no kiosk back before its Retry-After.
-bench/bench_ingest.py runs the same at 5,000 kiosks x 200 events (and checks the 2% share).
+stored twice, every refusal told when to come back, the returns spread evenly over the server's
+retry window (20 s here, to keep the suite fast; the default 75 s is what keeps any second under
+2%: tests/server/test_retry_spread.py), each kiosk back within the second it was told and never
+before its Retry-After. bench/bench_ingest.py runs the same at 5,000 kiosks x 200 events with the
+default window (and checks the 2% share).
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from server_testkit import fresh_pg_database, prepare, start, stop
 from contract.events import make_event
 from devtools.procs import wait_for
 from kiosk.sync import SyncService
-from kiosk.sync.push import RETRY_JITTER
 from kiosk.transport import HttpTransport, RateLimited
 from offline_cache.store import Store
 from server import auth, db
 
 KIOSKS, EVENTS = 200, 50
-WORKERS, RETRY_RATE = 2, 10.0  # the server's schedule: 20 returns a second over both processes
+WORKERS, RETRY_RATE, RETRY_WINDOW = 2, 10.0, 20  # the server's schedule: over 20 s, or 20 returns a second
 
 
 class ObservedTransport(HttpTransport):
@@ -41,6 +42,7 @@ class ObservedTransport(HttpTransport):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.posts: list[tuple[float, float | None]] = []  # (sent at, Retry-After if refused)
+        self.told: list[float] = []  # each refusal's X-Server-Time
 
     def post_events(self, events):
         sent = time.time()
@@ -48,6 +50,7 @@ class ObservedTransport(HttpTransport):
             reply = super().post_events(events)
         except RateLimited as exc:
             self.posts.append((sent, exc.retry_after))
+            self.told.append(exc.server_time)
             raise
         self.posts.append((sent, None))
         return reply
@@ -66,7 +69,8 @@ def fleet_server(tmp_path):
         server_key = out.strip().splitlines()[-1]
         start(srv, "--workers", str(WORKERS), env={"KIOSK_SERVER_INGEST_CONCURRENCY": "2",
                                                    "KIOSK_SERVER_INGEST_WAIT": "1",
-                                                   "KIOSK_SERVER_RETRY_RATE": str(RETRY_RATE)})
+                                                   "KIOSK_SERVER_RETRY_RATE": str(RETRY_RATE),
+                                                   "KIOSK_SERVER_RETRY_WINDOW": str(RETRY_WINDOW)})
         try:
             yield srv, server_key
         finally:
@@ -119,23 +123,30 @@ def test_200_kiosks_reconnecting_at_once_lose_nothing_and_come_back_spread(fleet
     assert manifests == KIOSKS  # every kiosk checked the manifest and reports a content version
 
     refusals = [(t, after) for k in kiosks for t, after in k.transport.posts if after is not None]
-    returns = collections.Counter()
+    returns, in_second = collections.Counter(), 0
     for k in kiosks:
-        posts = k.transport.posts
-        for (refused_at, after), (back_at, _) in itertools.pairwise(posts):
+        told = iter(k.transport.told)
+        for (refused_at, after), (back_at, _) in itertools.pairwise(k.transport.posts):
             if after is not None:
+                server_time = next(told)
                 # the real kiosk waits the whole Retry-After, and at most its jitter more (scheduling aside)
                 assert back_at >= refused_at + after - 0.05, (k.device, refused_at, after, back_at)
                 returns[int(back_at)] += 1
+                in_second += int(back_at) == int(server_time) + after
+    total = sum(returns.values())
     assert len(refusals) >= KIOSKS // 2, f"only {len(refusals)} refusals: the test did not overload the server"
-    per_second = WORKERS * RETRY_RATE
     busiest = max(returns.values())
-    # Each process promises retry_rate returns a second; the kiosk's jitter can push one second's
-    # into the next, so a second may see up to twice the rate, never the whole fleet at once.
-    assert busiest <= 2 * per_second + RETRY_JITTER, (busiest, sorted(returns.items()))
-    assert len(returns) >= 0.8 * sum(returns.values()) / per_second - 1, sorted(returns.items())
+    # Each process levels its own promises over the window (or at retry_rate a second when more
+    # wait than that): a second holds about total / window, one more per process for the
+    # unevenness of integers, and a few for returns the machine's load pushed into the next second.
+    even = total / RETRY_WINDOW
+    assert busiest <= 1.5 * even + WORKERS + 2, (busiest, even, sorted(returns.items()))
+    # How many came back within the second they were told is printed, not asserted: the kiosk aims
+    # inside it (test_retry_spread.py checks that), but 200 kiosk threads sharing a loaded machine
+    # reach their post late.
     print(f"\n{KIOSKS} kiosks x {EVENTS} events drained in {drained:.1f} s; {len(refusals)} refusals, "
-          f"returns over {len(returns)} s, busiest second {busiest} ({busiest / sum(returns.values()):.1%})")
+          f"returns over {len(returns)} s (window {RETRY_WINDOW} s), busiest second {busiest} ({busiest / total:.1%}), "
+          f"{in_second / total:.0%} back in the second they were told")
 
 
 def _heartbeats(engine) -> int:
