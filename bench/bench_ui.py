@@ -32,6 +32,8 @@ KIOSK = Path(sys.executable).with_name("kiosk")
 FRAME_MS = 1000 / 60
 INSTANT_MS = 100
 STEPS = 500
+LONG_LIST = 2500  # guides in one category (issue 16: opening it <= 100 ms of UI thread, <= 20 MB)
+LIST_MS, LIST_MB = 100, 20
 WINDOW_SIZE = "1280x720"  # --size; portrait: --size 1080x1920 under an Xvfb that size
 
 
@@ -117,6 +119,47 @@ class App:
             self.proc.wait()
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_long_list(opens: int, count: int = LONG_LIST) -> list[tuple[float, float]]:
+    """Open a category of `count` guides `opens` times (All categories between two opens): for each,
+    the UI thread's ms from the touch reaching the app to the last frame that changed (the list
+    drawn whole, probe timestamps) and the RSS growth in MB since just before the first tap."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from library_factory import write_one_category_library
+
+    with tempfile.TemporaryDirectory(prefix="bench-list-") as tmp:
+        tmp = Path(tmp)
+        write_one_category_library(tmp / "library", count, "Everything")
+        subprocess.run([str(KIOSK), "import", "--data-dir", str(tmp / "data"), str(tmp / "library")], check=True,
+                       stdout=subprocess.DEVNULL)
+        app = App(tmp / "data")
+        figures = []
+        try:
+            app.wait(lambda s: s["screen"] == "attract", 60)
+            app.input_ready()
+            app.click(300, 30)
+            app.wait(lambda s: s["screen"] == "home" and any(b["id"] == "category:everything" for b in s["buttons"]))
+            start_mb = rss_mb(app.proc.pid)
+            for _ in range(opens):
+                before = app.probe()["frame"]
+                app.tap("category:everything")
+                snap = app.wait(lambda s, f=before: s["frame"] > f and "Everything" in s["labels"]
+                                and any(b["id"].startswith("guide:") for b in s["buttons"]), 300)
+                figures.append(((snap["drawn_t"] - snap["input_t"]) * 1000, rss_mb(app.proc.pid) - start_mb))
+                before = snap["frame"]
+                app.tap("browse")
+                app.wait(lambda s, f=before: s["frame"] > f and "Popular guides" in s["labels"], 300)
+        finally:
+            app.stop()
+        return figures
+
+
 def bench_taps(taps: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         tmp = Path(tmp)
@@ -189,6 +232,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--taps", type=int, default=60)
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--list-opens", type=int, default=3, help="opens of a 2,500-guide category (0: none)")
     parser.add_argument("--size", default="1280x720", help="window size, e.g. 1080x1920 (portrait)")
     args = parser.parse_args()
     global WINDOW_SIZE
@@ -197,6 +241,15 @@ def main() -> int:
         print("No DISPLAY: run under xvfb-run.", file=sys.stderr)
         return 2
 
+    if args.list_opens:
+        figures = bench_long_list(args.list_opens)
+        print(f"Opening a category of {LONG_LIST} guides, {len(figures)} times (All categories between):")
+        for n, (ms, mb) in enumerate(figures, start=1):
+            print(f"  open {n}: UI thread {ms:8.1f} ms (limit {LIST_MS} ms: {'within' if ms <= LIST_MS else 'OVER'})"
+                  f"   RSS +{mb:7.1f} MB since before the first (limit {LIST_MB} MB: "
+                  f"{'within' if mb <= LIST_MB else 'OVER'})")
+    if args.taps < 1:
+        return 0
     in_app, end_to_end, cpu, settled = bench_taps(args.taps)
     print(f"Tap -> next step drawn, {len(in_app)} taps on a {STEPS}-step guide "
           f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")

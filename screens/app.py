@@ -361,8 +361,11 @@ class KioskApp(App):
             return [g for g in self.store.popular_guides(self.lang, limit=10_000) if self._listed(g.id)][:6]
         return self.store.popular_guides(self.lang, limit=6)
 
-    def guides_in(self, category_id: str):
-        return [g for g in self.store.list_guides(self.lang, category_id) if self._listed(g.id)]
+    def guides_in(self, category_id: str, lang: str | None = None):
+        """A category's guides in `lang` (the session's by default); safe off the UI thread (home
+        reads a long category on its list worker): it reads only the store."""
+        lang = lang or self.lang
+        return [g for g in self.store.list_guides(lang, category_id) if self._listed(g.id, lang)]
 
     def search(self, text: str):
         return self.engine.search(text)
@@ -376,10 +379,11 @@ class KioskApp(App):
             results = dataclasses.replace(results, hits=[h for h in results.hits if self._listed(h.guide_id, lang)])
         return results
 
-    def untranslated_language(self, guide_id: str) -> str | None:
-        """The language a guide is shown in when it is not written in the customer's: its own
-        (kiosk.toml `untranslated = "mark"` tags it with that language's name); None when it is."""
-        return untranslated.own_language(self._guide_languages().get(guide_id, ()), self.lang)
+    def untranslated_language(self, guide_id: str, lang: str | None = None) -> str | None:
+        """The language a guide is shown in when it is not written in `lang` (the customer's by
+        default): its own (kiosk.toml `untranslated = "mark"` tags it with that language's name);
+        None when it is."""
+        return untranslated.own_language(self._guide_languages().get(guide_id, ()), lang or self.lang)
 
     def _listed(self, guide_id: str, lang: str | None = None) -> bool:
         return untranslated.listed(self._guide_languages().get(guide_id, ()), lang or self.lang,
