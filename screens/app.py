@@ -35,6 +35,7 @@ from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, Strin
 
 from contract.guides import pick
 from kiosk import i18n, untranslated, watchdog
+from kiosk.collector import Collector
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
 from kiosk.keymap import KeyMap
@@ -42,6 +43,7 @@ from kiosk.settings import Settings
 from kiosk.speech import Speaker, Utterance, language_of
 from offline_cache.lexicon import PinyinLexicon
 from offline_cache.store import Store
+from screens.background import run_in_background
 from screens.focus import Navigator, key_name
 from screens.idle import IdleWatch
 from screens.staff import StaffController
@@ -121,6 +123,9 @@ class KioskApp(App):
                                      content_changed=self.content_changed)
         self._exiting = False
         self._content_pending = False
+        # full garbage collections between two sessions, never under a finger (kiosk/collector.py);
+        # KIOSK_GC_TUNING=0 leaves CPython's own (bench/bench_ui.py compares the two)
+        self.collector = Collector(tune=os.environ.get("KIOSK_GC_TUNING", "1") != "0")
         # "Did this help?" answered and not yet recorded: the one feedback event of this outcome
         # is written when the traveller is done with it (shared/DESIGN.md), stars and comment
         # included if they asked to tell us more
@@ -160,6 +165,8 @@ class KioskApp(App):
         def after_first_frame(*_):
             Window.unbind(on_flip=after_first_frame)
             Clock.schedule_once(lambda *_: self.build_screens(), 0)
+            # then, with every screen and the content's caches made, what lives for ever is frozen
+            Clock.schedule_once(lambda *_: self.collector.settled(), 1.0)
 
         Window.bind(on_flip=after_first_frame)
         Clock.schedule_once(lambda *_: self.screens["attract"].on_activate(), 0)
@@ -272,10 +279,21 @@ class KioskApp(App):
         self.screens["outcome"].view = None
         self.screens["feedback"].reset(True)
         self.screens["handoff"].url = ""
+        reloaded = self._content_pending
         if self._content_pending:
             self._content_pending = False
             self._reload_content()
         self._show("attract")
+        self._between_sessions(reloaded)
+
+    def _between_sessions(self, reloaded: bool) -> None:
+        """The moment between two customers: content a sync staged during the session is switched
+        in now (off the UI thread; content_changed() then reloads the screens), and the full garbage
+        collection runs once the attract loop is drawn."""
+        service = self.sync_service
+        if service is not None and getattr(service, "has_staged", False):
+            run_in_background(service.switch_staged, lambda _switched: None, name="content-switch")
+        Clock.schedule_once(lambda *_: self.collector.between_sessions(reloaded), 0.1)
 
     # --- the hook for the sync service -----------------------------------------------------------
 
@@ -285,6 +303,7 @@ class KioskApp(App):
         customer's finger: mid-session the refresh waits for the session to end."""
         if self.sm.current in ("attract",) + STAFF_SCREENS:
             self._reload_content()
+            Clock.schedule_once(lambda *_: self.collector.between_sessions(True), 0.1)
         else:
             self._content_pending = True
 

@@ -19,6 +19,7 @@ past the last one asks `step_from(row, +1)` for the next row, which scrolls it i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from kivy.app import App
 from kivy.lang import Builder
@@ -41,7 +42,7 @@ class _SelfSizing(RecycleDataViewBehavior):
 
     index = NumericProperty(-1)
     recycled_row = True  # focus.py: the same widget may show another row after a scroll
-    _defaults: dict = {}
+    _defaults: ClassVar[dict] = {}
 
     def refresh_view_attrs(self, rv, index, data):
         self.index = index
@@ -68,7 +69,7 @@ class ListRow(_SelfSizing, KButton):
     """A row that is a button: `action()` on release."""
 
     action = ObjectProperty(None, allownone=True)
-    _defaults = _BUTTON_DEFAULTS
+    _defaults: ClassVar[dict] = _BUTTON_DEFAULTS
 
     def _default_font_size(self) -> float:
         return App.get_running_app().theme.font_button
@@ -85,7 +86,7 @@ class ListRow(_SelfSizing, KButton):
 class ListNote(_SelfSizing, MutedLabel):
     """A row that is a line of muted text ("Try another word, or pick a category:")."""
 
-    _defaults = _NOTE_DEFAULTS
+    _defaults: ClassVar[dict] = _NOTE_DEFAULTS
 
     def wanted_height(self) -> float:
         return max(self.texture_size[1], App.get_running_app().theme.mm * 2)

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from library_factory import write_one_category_library
+
 from tests.ui.conftest import KIOSK
 from tests.ui.test_audio_mode import Listener
 
