@@ -165,8 +165,9 @@ class KioskApp(App):
         def after_first_frame(*_):
             Window.unbind(on_flip=after_first_frame)
             Clock.schedule_once(lambda *_: self.build_screens(), 0)
-            # then, with every screen and the content's caches made, what lives for ever is frozen
-            Clock.schedule_once(lambda *_: self.collector.settled(), 1.0)
+            # then, with every screen made, what lives for ever is frozen (kiosk/collector.py): in
+            # the frame after, while the kiosk is still busy starting anyway
+            Clock.schedule_once(lambda *_: self.collector.settled(), 0)
 
         Window.bind(on_flip=after_first_frame)
         Clock.schedule_once(lambda *_: self.screens["attract"].on_activate(), 0)

@@ -97,6 +97,16 @@ class Probe:
             json.dump(self._pending, fh, ensure_ascii=False)
         os.replace(tmp, self.path)
 
+    @staticmethod
+    def _gc(app) -> dict:
+        """The longest garbage-collection pauses so far (kiosk/collector.py), in ms: automatic ones
+        (any generation, and full ones) and those asked for between sessions."""
+        collector = getattr(app, "collector", None)
+        if collector is None:
+            return {}
+        return {"auto_max_ms": round(collector.worst(), 1), "auto_full_max_ms": round(collector.worst(2), 1),
+                "between_max_ms": round(collector.worst(explicit=True), 1)}
+
     def snapshot(self, window) -> dict:
         from kivy.uix.button import Button
         from kivy.uix.label import Label
@@ -186,6 +196,7 @@ class Probe:
                 "audio": bool(getattr(app, "audio_mode", False)),
                 "volume": app.speaker.volume if getattr(app, "speaker", None) is not None else None,
                 "labels": labels, "buttons": buttons, "label_boxes": label_boxes, "lists": lists,
+                "gc": self._gc(app),
                 # the panel, for the layout audit: window pixels, pixels per mm, the panel's height
                 "window": [round(window.width), round(window.height)], "mm": app.theme.mm,
                 "panel_bottom_mm": app.theme.panel_bottom_mm, "rtl": app.theme.rtl,
