@@ -190,6 +190,7 @@ def bench_soak(sessions: int, gc_tuning: bool, count: int = LONG_LIST) -> tuple[
         os.environ["KIOSK_GC_TUNING"] = "1" if gc_tuning else "0"
         app = App(tmp / "data")
         taps: list[float] = []
+        kinds: dict[str, list[float]] = {}
 
         def tap(probe_id: str, cond) -> dict:
             before = app.wait(lambda s: any(b["id"] == probe_id for b in s["buttons"]))["frame"]
@@ -201,6 +202,7 @@ def bench_soak(sessions: int, gc_tuning: bool, count: int = LONG_LIST) -> tuple[
                 raise TimeoutError(f"session {len(taps) // 5 + 1}: the tap on {probe_id} was not answered; the "
                                    f"screen shows {last['screen']}: {[b['id'] for b in last['buttons']]}") from None
             taps.append((snap["drawn_cpu"] - snap["input_cpu"]) * 1000)
+            kinds.setdefault(probe_id.split(":")[0], []).append(taps[-1])
             return snap
 
         try:
@@ -211,11 +213,15 @@ def bench_soak(sessions: int, gc_tuning: bool, count: int = LONG_LIST) -> tuple[
                 app.wait(lambda s: s["screen"] == "home" and s["lang"] == "en"
                          and any(b["id"] == "category:everything" for b in s["buttons"]))
                 gid = rows[n % 5][0]
-                tap("category:everything", lambda s, g=gid: any(b["id"] == f"guide:{g}" for b in s["buttons"]))
+                # the category's rows, not the popular guides' (which hold the guides opened before)
+                tap("category:everything", lambda s, g=gid: "Everything" in s["labels"]
+                    and any(lst["rows"] == count for lst in s.get("lists", []))
+                    and any(b["id"] == f"guide:{g}" for b in s["buttons"]))
                 tap(f"guide:{gid}", lambda s: s["screen"] == "step")
                 tap("choice:0", lambda s: s["screen"] == "outcome")
                 tap("helped:yes", lambda s: s["screen"] == "thanks")
                 snap = tap("thanks:done", lambda s: s["screen"] == "attract")
+            print("  by tap: " + ", ".join(f"{k} p99 {pct(v, 99):.0f} ms" for k, v in kinds.items()))
             return taps, snap.get("gc", {})
         finally:
             os.environ.pop("KIOSK_GC_TUNING", None)
@@ -296,6 +302,7 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--soak", type=int, default=0, help="sessions of a soak, once without and once with "
                         "the kiosk's GC tuning (0: none)")
+    parser.add_argument("--soak-modes", choices=("both", "tuned", "untuned"), default="both")
     parser.add_argument("--list-opens", type=int, default=3, help="opens of a 2,500-guide category (0: none)")
     parser.add_argument("--size", default="1280x720", help="window size, e.g. 1080x1920 (portrait)")
     args = parser.parse_args()
@@ -314,7 +321,7 @@ def main() -> int:
                   f"   RSS +{mb:7.1f} MB since before the first (limit {LIST_MB} MB: "
                   f"{'within' if mb <= LIST_MB else 'OVER'})")
     if args.soak:
-        for tuning in (False, True):
+        for tuning in {"both": (False, True), "tuned": (True,), "untuned": (False,)}[args.soak_modes]:
             taps, gc_pauses = bench_soak(args.soak, tuning)
             print(f"Soak of {args.soak} sessions ({len(taps)} taps), garbage collection "
                   f"{'tuned (kiosk/collector.py)' if tuning else 'as CPython sets it (KIOSK_GC_TUNING=0)'}:")
@@ -322,7 +329,7 @@ def main() -> int:
             print(f"  tap, UI thread CPU (touch-up -> last changed frame): median {statistics.median(taps):6.1f} ms"
                   f"  p99 {p99:6.1f} ms  max {max(taps):6.1f} ms -> p99 {'within' if p99 <= FRAME_MS else 'OVER'}"
                   f" one {FRAME_MS:.1f} ms frame; taps over a frame: {sum(t > FRAME_MS for t in taps)}")
-            print(f"  longest GC pause during taps/frames: {gc_pauses.get('auto_max_ms', 0):.1f} ms (full: "
+            print(f"  longest GC pause (UI thread CPU) during taps/frames: {gc_pauses.get('auto_max_ms', 0):.1f} ms (full: "
                   f"{gc_pauses.get('auto_full_max_ms', 0):.1f} ms); between sessions, asked for: "
                   f"{gc_pauses.get('between_max_ms', 0):.1f} ms")
     if args.taps < 1:
