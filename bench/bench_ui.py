@@ -32,6 +32,8 @@ KIOSK = Path(sys.executable).with_name("kiosk")
 FRAME_MS = 1000 / 60
 INSTANT_MS = 100
 STEPS = 500
+LONG_LIST = 2500  # guides in one category (issue 16: opening it <= 100 ms of UI thread, <= 20 MB)
+LIST_MS, LIST_MB = 100, 20
 WINDOW_SIZE = "1280x720"  # --size; portrait: --size 1080x1920 under an Xvfb that size
 
 
@@ -90,9 +92,21 @@ class App:
     def click(self, x: int, y: int) -> None:
         subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True)
 
-    def tap(self, probe_id: str) -> float:
+    def tap(self, probe_id: str, *, pointer_first: bool = False) -> float:
+        """Tap a button once the probe shows it. With `pointer_first`, the pointer is moved there and
+        seen by the app before the click (an xdotool move to a point straight above the pointer was
+        seen to be dropped now and then, and its click to land where the pointer was)."""
         snap = self.wait(lambda s: any(b["id"] == probe_id for b in s["buttons"]))
         b = next(b for b in snap["buttons"] if b["id"] == probe_id)
+        if pointer_first:
+            for nudge in range(10):
+                x = b["x"] + nudge % 3
+                subprocess.run(["xdotool", "mousemove", str(x), str(b["y"])], check=True)
+                try:
+                    self.wait(lambda s, x=x: s.get("mouse", [0])[0] == x, 0.5)
+                    break
+                except TimeoutError:
+                    continue
         sent = time.time()
         self.click(b["x"], b["y"])
         return sent
@@ -115,6 +129,103 @@ class App:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_long_list(opens: int, count: int = LONG_LIST) -> list[tuple[float, float, float]]:
+    """Open a category of `count` guides `opens` times (All categories between two opens): for each,
+    the UI thread's CPU ms and the wall-clock ms from the touch reaching the app to the last frame
+    that changed (the list drawn whole; probe figures), and the RSS growth in MB since just before
+    the first tap."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from library_factory import write_one_category_library
+
+    with tempfile.TemporaryDirectory(prefix="bench-list-") as tmp:
+        tmp = Path(tmp)
+        write_one_category_library(tmp / "library", count, "Everything")
+        subprocess.run([str(KIOSK), "import", "--data-dir", str(tmp / "data"), str(tmp / "library")], check=True,
+                       stdout=subprocess.DEVNULL)
+        app = App(tmp / "data")
+        figures = []
+        try:
+            app.wait(lambda s: s["screen"] == "attract", 60)
+            app.input_ready()
+            app.tap("lang:en")
+            app.wait(lambda s: s["screen"] == "home" and any(b["id"] == "category:everything" for b in s["buttons"]))
+            start_mb = rss_mb(app.proc.pid)
+            for _ in range(opens):
+                before = app.probe()["frame"]
+                app.tap("category:everything")
+                snap = app.wait(lambda s, f=before: s["frame"] > f and "Everything" in s["labels"]
+                                and any(b["id"].startswith("guide:") for b in s["buttons"]), 300)
+                figures.append(((snap["drawn_cpu"] - snap["input_cpu"]) * 1000, (snap["drawn_t"] - snap["input_t"]) * 1000,
+                                rss_mb(app.proc.pid) - start_mb))
+                before = snap["frame"]
+                app.tap("browse")
+                app.wait(lambda s, f=before: s["frame"] > f and "Popular guides" in s["labels"], 300)
+        finally:
+            app.stop()
+        return figures
+
+
+def bench_soak(sessions: int, gc_tuning: bool, count: int = LONG_LIST) -> tuple[list[float], dict]:
+    """`sessions` customers one after the other on a kiosk with a category of `count` guides: each
+    opens the category, a guide, answers, says it helped and is done (6 taps). Returns the UI
+    thread's CPU ms of each tap (touch-up -> the last frame that changed) and the probe's longest
+    garbage-collection pauses; KIOSK_GC_TUNING=0 for the kiosk without kiosk/collector.py's tuning."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from library_factory import write_one_category_library
+
+    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
+        tmp = Path(tmp)
+        rows = write_one_category_library(tmp / "library", count, "Everything")
+        subprocess.run([str(KIOSK), "import", "--data-dir", str(tmp / "data"), str(tmp / "library")], check=True,
+                       stdout=subprocess.DEVNULL)
+        os.environ["KIOSK_GC_TUNING"] = "1" if gc_tuning else "0"
+        app = App(tmp / "data")
+        taps: list[float] = []
+        kinds: dict[str, list[float]] = {}
+
+        def tap(probe_id: str, cond) -> dict:
+            before = app.wait(lambda s: any(b["id"] == probe_id for b in s["buttons"]))["frame"]
+            app.tap(probe_id, pointer_first=True)
+            try:
+                snap = app.wait(lambda s: s["frame"] > before and cond(s))
+            except TimeoutError:
+                last = app.probe()
+                raise TimeoutError(f"session {len(taps) // 5 + 1}: the tap on {probe_id} was not answered; the "
+                                   f"screen shows {last['screen']}: {[b['id'] for b in last['buttons']]}") from None
+            taps.append((snap["drawn_cpu"] - snap["input_cpu"]) * 1000)
+            kinds.setdefault(probe_id.split(":")[0], []).append(taps[-1])
+            return snap
+
+        try:
+            app.wait(lambda s: s["screen"] == "attract", 60)
+            app.input_ready()
+            for n in range(sessions):
+                app.tap("lang:en", pointer_first=True)  # in English: the rows are in the English titles' order
+                app.wait(lambda s: s["screen"] == "home" and s["lang"] == "en"
+                         and any(b["id"] == "category:everything" for b in s["buttons"]))
+                gid = rows[n % 5][0]
+                # the category's rows, not the popular guides' (which hold the guides opened before)
+                tap("category:everything", lambda s, g=gid: "Everything" in s["labels"]
+                    and any(lst["rows"] == count for lst in s.get("lists", []))
+                    and any(b["id"] == f"guide:{g}" for b in s["buttons"]))
+                tap(f"guide:{gid}", lambda s: s["screen"] == "step")
+                tap("choice:0", lambda s: s["screen"] == "outcome")
+                tap("helped:yes", lambda s: s["screen"] == "thanks")
+                snap = tap("thanks:done", lambda s: s["screen"] == "attract")
+            print("  by tap: " + ", ".join(f"{k} p99 {pct(v, 99):.0f} ms" for k, v in kinds.items()))
+            return taps, snap.get("gc", {})
+        finally:
+            os.environ.pop("KIOSK_GC_TUNING", None)
+            app.stop()
 
 
 def bench_taps(taps: int) -> tuple[list[float], list[float]]:
@@ -189,6 +300,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--taps", type=int, default=60)
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--soak", type=int, default=0, help="sessions of a soak, once without and once with "
+                        "the kiosk's GC tuning (0: none)")
+    parser.add_argument("--soak-modes", choices=("both", "tuned", "untuned"), default="both")
+    parser.add_argument("--list-opens", type=int, default=3, help="opens of a 2,500-guide category (0: none)")
     parser.add_argument("--size", default="1280x720", help="window size, e.g. 1080x1920 (portrait)")
     args = parser.parse_args()
     global WINDOW_SIZE
@@ -197,6 +312,28 @@ def main() -> int:
         print("No DISPLAY: run under xvfb-run.", file=sys.stderr)
         return 2
 
+    if args.list_opens:
+        figures = bench_long_list(args.list_opens)
+        print(f"Opening a category of {LONG_LIST} guides, {len(figures)} times (All categories between):")
+        for n, (ms, wall, mb) in enumerate(figures, start=1):
+            print(f"  open {n}: UI thread {ms:8.1f} ms CPU (limit {LIST_MS} ms: {'within' if ms <= LIST_MS else 'OVER'};"
+                  f" {wall:.0f} ms wall clock)"
+                  f"   RSS +{mb:7.1f} MB since before the first (limit {LIST_MB} MB: "
+                  f"{'within' if mb <= LIST_MB else 'OVER'})")
+    if args.soak:
+        for tuning in {"both": (False, True), "tuned": (True,), "untuned": (False,)}[args.soak_modes]:
+            taps, gc_pauses = bench_soak(args.soak, tuning)
+            print(f"Soak of {args.soak} sessions ({len(taps)} taps), garbage collection "
+                  f"{'tuned (kiosk/collector.py)' if tuning else 'as CPython sets it (KIOSK_GC_TUNING=0)'}:")
+            p99 = pct(taps, 99)
+            print(f"  tap, UI thread CPU (touch-up -> last changed frame): median {statistics.median(taps):6.1f} ms"
+                  f"  p99 {p99:6.1f} ms  max {max(taps):6.1f} ms -> p99 {'within' if p99 <= FRAME_MS else 'OVER'}"
+                  f" one {FRAME_MS:.1f} ms frame; taps over a frame: {sum(t > FRAME_MS for t in taps)}")
+            print(f"  longest GC pause (UI thread CPU) during taps/frames: {gc_pauses.get('auto_max_ms', 0):.1f} ms (full: "
+                  f"{gc_pauses.get('auto_full_max_ms', 0):.1f} ms); between sessions, asked for: "
+                  f"{gc_pauses.get('between_max_ms', 0):.1f} ms")
+    if args.taps < 1:
+        return 0
     in_app, end_to_end, cpu, settled = bench_taps(args.taps)
     print(f"Tap -> next step drawn, {len(in_app)} taps on a {STEPS}-step guide "
           f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")

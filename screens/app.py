@@ -35,6 +35,7 @@ from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, Strin
 
 from contract.guides import pick
 from kiosk import i18n, untranslated, watchdog
+from kiosk.collector import Collector
 from kiosk.engine import EngineError, SessionEngine, StepView
 from kiosk.handoff import HandoffLinks
 from kiosk.keymap import KeyMap
@@ -42,6 +43,7 @@ from kiosk.settings import Settings
 from kiosk.speech import Speaker, Utterance, language_of
 from offline_cache.lexicon import PinyinLexicon
 from offline_cache.store import Store
+from screens.background import run_in_background
 from screens.focus import Navigator, key_name
 from screens.idle import IdleWatch
 from screens.staff import StaffController
@@ -121,6 +123,9 @@ class KioskApp(App):
                                      content_changed=self.content_changed)
         self._exiting = False
         self._content_pending = False
+        # full garbage collections between two sessions, never under a finger (kiosk/collector.py);
+        # KIOSK_GC_TUNING=0 leaves CPython's own (bench/bench_ui.py compares the two)
+        self.collector = Collector(tune=os.environ.get("KIOSK_GC_TUNING", "1") != "0")
         # "Did this help?" answered and not yet recorded: the one feedback event of this outcome
         # is written when the traveller is done with it (shared/DESIGN.md), stars and comment
         # included if they asked to tell us more
@@ -160,6 +165,9 @@ class KioskApp(App):
         def after_first_frame(*_):
             Window.unbind(on_flip=after_first_frame)
             Clock.schedule_once(lambda *_: self.build_screens(), 0)
+            # then, with every screen made, what lives for ever is frozen (kiosk/collector.py): in
+            # the frame after, while the kiosk is still busy starting anyway
+            Clock.schedule_once(lambda *_: self.collector.settled(), 0)
 
         Window.bind(on_flip=after_first_frame)
         Clock.schedule_once(lambda *_: self.screens["attract"].on_activate(), 0)
@@ -272,10 +280,21 @@ class KioskApp(App):
         self.screens["outcome"].view = None
         self.screens["feedback"].reset(True)
         self.screens["handoff"].url = ""
+        reloaded = self._content_pending
         if self._content_pending:
             self._content_pending = False
             self._reload_content()
         self._show("attract")
+        self._between_sessions(reloaded)
+
+    def _between_sessions(self, reloaded: bool) -> None:
+        """The moment between two customers: content a sync staged during the session is switched
+        in now (off the UI thread; content_changed() then reloads the screens), and the full garbage
+        collection runs once the attract loop is drawn."""
+        service = self.sync_service
+        if service is not None and getattr(service, "has_staged", False):
+            run_in_background(service.switch_staged, lambda _switched: None, name="content-switch")
+        Clock.schedule_once(lambda *_: self.collector.between_sessions(reloaded), 0.1)
 
     # --- the hook for the sync service -----------------------------------------------------------
 
@@ -285,6 +304,7 @@ class KioskApp(App):
         customer's finger: mid-session the refresh waits for the session to end."""
         if self.sm.current in ("attract",) + STAFF_SCREENS:
             self._reload_content()
+            Clock.schedule_once(lambda *_: self.collector.between_sessions(True), 0.1)
         else:
             self._content_pending = True
 
@@ -361,8 +381,11 @@ class KioskApp(App):
             return [g for g in self.store.popular_guides(self.lang, limit=10_000) if self._listed(g.id)][:6]
         return self.store.popular_guides(self.lang, limit=6)
 
-    def guides_in(self, category_id: str):
-        return [g for g in self.store.list_guides(self.lang, category_id) if self._listed(g.id)]
+    def guides_in(self, category_id: str, lang: str | None = None):
+        """A category's guides in `lang` (the session's by default); safe off the UI thread (home
+        reads a long category on its list worker): it reads only the store."""
+        lang = lang or self.lang
+        return [g for g in self.store.list_guides(lang, category_id) if self._listed(g.id, lang)]
 
     def search(self, text: str):
         return self.engine.search(text)
@@ -376,10 +399,11 @@ class KioskApp(App):
             results = dataclasses.replace(results, hits=[h for h in results.hits if self._listed(h.guide_id, lang)])
         return results
 
-    def untranslated_language(self, guide_id: str) -> str | None:
-        """The language a guide is shown in when it is not written in the customer's: its own
-        (kiosk.toml `untranslated = "mark"` tags it with that language's name); None when it is."""
-        return untranslated.own_language(self._guide_languages().get(guide_id, ()), self.lang)
+    def untranslated_language(self, guide_id: str, lang: str | None = None) -> str | None:
+        """The language a guide is shown in when it is not written in `lang` (the customer's by
+        default): its own (kiosk.toml `untranslated = "mark"` tags it with that language's name);
+        None when it is."""
+        return untranslated.own_language(self._guide_languages().get(guide_id, ()), lang or self.lang)
 
     def _listed(self, guide_id: str, lang: str | None = None) -> bool:
         return untranslated.listed(self._guide_languages().get(guide_id, ()), lang or self.lang,

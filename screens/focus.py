@@ -119,6 +119,15 @@ def _takes_focus(button) -> bool:
     return not button.disabled and button.width >= 1 and button.height >= 1
 
 
+def _list_of(widget):
+    """The long list (screens/lists.py VirtualList) whose row `widget` is, else None."""
+    if not getattr(widget, "recycled_row", False):
+        return None
+    layout = widget.parent
+    rows = getattr(layout, "parent", None)
+    return rows if hasattr(rows, "step_from") else None
+
+
 class Navigator:
     """The focus, the keys and what they say. The App makes one and routes its key events here."""
 
@@ -332,7 +341,10 @@ class Navigator:
         """The focused control if it is still on screen, else the one that replaced it (a list
         rebuilt, the language changed), else None."""
         controls = self.controls()
-        if self.focused is not None and any(c is self.focused for c in controls):
+        if self.focused is not None and any(c is self.focused for c in controls) and not (
+                getattr(self.focused, "recycled_row", False) and self._key_of(self.focused) != self._focus_key):
+            # (a long list's row widget shows another row once the list scrolled: the focus is the
+            # row, found again by its key below, not the widget)
             return self.focused
         if self._focus_key is not None:
             pid, label = self._focus_key
@@ -352,6 +364,13 @@ class Navigator:
         if current is None:
             index = 0 if step > 0 else len(controls) - 1
         else:
+            # in a long list (screens/lists.py) only the rows on screen are controls: the next row
+            # is brought into view and focused, to the list's end, as if every row were there
+            rows = _list_of(current)
+            row = rows.step_from(current, step) if rows is not None else None
+            if row is not None:
+                self.focus(row)
+                return
             index = (next(i for i, c in enumerate(controls) if c is current) + step) % len(controls)
         self.focus(controls[index])
 
@@ -372,6 +391,12 @@ class Navigator:
             self.focus(controls[0], speak=False)
 
     def _scroll_into_view(self, widget) -> None:
+        rows = _list_of(widget)
+        if rows is not None:  # a long list scrolls by its rows, whose widgets are made as they show
+            index = rows.views_index(widget)
+            if index is not None:
+                rows.view_at(index)
+            return
         parent = widget.parent
         while parent is not None and parent is not getattr(parent, "parent", None):  # the Window is its own parent
             if isinstance(parent, ScrollView):

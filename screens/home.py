@@ -3,6 +3,7 @@ on-screen keyboard, with a "no results" state that still offers the categories."
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from kivy.app import App
@@ -13,7 +14,8 @@ from kivy.properties import BooleanProperty, ListProperty, OptionProperty, Strin
 from kiosk.i18n import NATIVE_NAMES
 from screens.background import LatestOnly
 from screens.keyboard import OnScreenKeyboard  # noqa: F401 (home.kv draws it)
-from screens.widgets import KButton, KioskScreen, LanguageButton, MutedLabel
+from screens.lists import VirtualList  # noqa: F401 (home.kv draws it)
+from screens.widgets import KButton, KioskScreen, LanguageButton
 
 # A search with no results is recorded once the customer has stopped typing for this long.
 NO_RESULT_PAUSE = 1.5
@@ -105,28 +107,32 @@ class HomeScreen(KioskScreen):
             grid.add_widget(CategoryTile(raw=cat.name, probe_id=f"category:{cat.id}", icon=cat.icon or "",
                                          on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
 
-    def _guide_button(self, app, guide_id: str, title: str, via: str) -> KButton:
-        # A guide not written in this language shows in its own, tagged with that language's
-        # name; ShapedText aligns and shapes the title for its own script, not the screen's.
-        own = app.untranslated_language(guide_id)
-        raw = f"{title} \u00b7 {NATIVE_NAMES.get(own, own)}" if own else title
-        return KButton(raw=raw, probe_id=f"guide:{guide_id}", base_halign="left", icon=app.guide_icon(guide_id),
-                       on_release=lambda _b: self.open_guide(guide_id, via))
+    def _guide_rows(self, app, items: list[tuple[str, str]], via: str, lang: str | None = None) -> list[dict]:
+        """The rows of a list of guides (screens/lists.py): plain dicts, made for thousands at once;
+        the buttons exist only for the rows on screen. A guide not written in this language shows in
+        its own, tagged with that language's name; ShapedText aligns and shapes the title for its
+        own script, not the screen's."""
+        icons = app.store.guide_icons()  # one dict for the whole list, not a query a row
+        rows = []
+        for gid, title in items:
+            own = app.untranslated_language(gid, lang)
+            rows.append({"raw": f"{title} \u00b7 {NATIVE_NAMES.get(own, own)}" if own else title,
+                         "probe_id": f"guide:{gid}", "icon": icons.get(gid, ""),
+                         "action": partial(self.open_guide, gid, via)})
+        return rows
 
-    def _fill_list(self, title: str, items: list[tuple[str, str]], via: str) -> None:
-        app = App.get_running_app()
+    def _category_rows(self, app) -> list[dict]:
+        return [{"raw": cat.name, "probe_id": f"category:{cat.id}", "icon": cat.icon or "", "base_halign": "center",
+                 "action": partial(self.show_category, cat.id, cat.name)} for cat in app.categories()]
+
+    def _fill_list(self, title: str, items: list[tuple[str, str]], via: str, extra: list[dict] = ()) -> None:
         self.ids.list_title.raw = title
-        box = self.ids.results
-        box.clear_widgets()
-        for gid, gtitle in items:
-            box.add_widget(self._guide_button(app, gid, gtitle, via))
-        self._settle(box)
+        self._show_rows(self._guide_rows(App.get_running_app(), items, via) + list(extra))
 
-    def _settle(self, box) -> None:
-        """Lay the new list out now and show its top. Waiting for the layout trigger sometimes
-        left a rebuilt list unplaced (seen with Arabic titles while typing fast)."""
-        box.do_layout()
-        self.ids.results_scroll.scroll_y = 1
+    def _show_rows(self, rows: list[dict]) -> None:
+        """Show these rows from the top, laid out now: waiting for the layout trigger sometimes left
+        a rebuilt list unplaced (seen with Arabic titles while typing fast)."""
+        self.ids.results.show(rows)
 
     def _fill_popular(self, app) -> None:
         self._fill_list(app.t("Popular guides"), [(g.id, g.title) for g in app.popular_guides()], "popular")
@@ -134,8 +140,22 @@ class HomeScreen(KioskScreen):
     _category_id = ""
 
     def _fill_category(self, app, category_id: str) -> None:
-        guides = app.guides_in(category_id)
-        self._fill_list(self.category_name, [(g.id, g.title) for g in guides], "category")
+        """The category's guides, read and made into rows off the UI thread (a category can hold
+        thousands: the read alone took 40 ms of 2,500), drawn once they come unless the traveller
+        has moved on; the list is empty meanwhile, under the category's name."""
+        self.ids.list_title.raw = self.category_name
+        self.ids.results.clear()
+        lang = app.lang
+
+        def rows() -> list[dict]:
+            guides = app.guides_in(category_id, lang)
+            return self._guide_rows(app, [(g.id, g.title) for g in guides], "category", lang)
+
+        def show(made: list[dict]) -> None:
+            if self.mode == "category" and self._category_id == category_id and app.lang == lang:
+                self._show_rows(made)
+
+        self._searches.submit(rows, show)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -200,7 +220,7 @@ class HomeScreen(KioskScreen):
             self._searches.cancel()
             self.hits = []
             self.ids.list_title.raw = app.t("Type what you need help with")
-            self.ids.results.clear_widgets()
+            self.ids.results.clear()
             return
         lang = app.lang
         self._searches.submit(lambda: app.search_results(text, lang),
@@ -216,25 +236,18 @@ class HomeScreen(KioskScreen):
         self.suggestion = results.suggestion
         if hits and results.suggestion:
             # Only a correction found these: say what was searched for, and let a tap take it.
+            take = {"raw": app.t("Search for \u201c{query}\u201d").format(query=results.suggestion),
+                    "probe_id": "did-you-mean", "base_halign": "center", "action": self.take_suggestion}
             self._fill_list(app.t("Did you mean \u201c{query}\u201d?").format(query=results.suggestion),
-                            list(self.hits), "search")
-            self.ids.results.add_widget(
-                KButton(raw=app.t("Search for \u201c{query}\u201d").format(query=results.suggestion),
-                        probe_id="did-you-mean", on_release=lambda _b: self.take_suggestion()), index=len(hits))
-            self._settle(self.ids.results)
+                            list(self.hits), "search", extra=[take])
             self._record_trigger()
         elif hits:
             self._fill_list(app.t("Results for \u201c{query}\u201d").format(query=text),
                             list(self.hits), "search")
         else:
             self.ids.list_title.raw = app.t("No guides match \u201c{query}\u201d").format(query=text)
-            box = self.ids.results
-            box.clear_widgets()
-            box.add_widget(MutedLabel(raw=app.t("Try another word, or pick a category:")))
-            for cat in app.categories():
-                box.add_widget(KButton(raw=cat.name, probe_id=f"category:{cat.id}", icon=cat.icon or "",
-                                       on_release=lambda _b, c=cat: self.show_category(c.id, c.name)))
-            self._settle(box)
+            self._show_rows([{"viewclass": "ListNote", "raw": app.t("Try another word, or pick a category:")},
+                             *self._category_rows(app)])
             self._record_trigger()
 
     def _record_no_results(self, *_):

@@ -3,12 +3,14 @@ Back to the kiosk, and Exit (the only way to close the app)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from screens.lists import VirtualList  # noqa: F401 (staff_status.kv draws it)
 from screens.widgets import KioskScreen
 
 
@@ -51,29 +53,28 @@ class StaffStatusScreen(KioskScreen):
         self.refresh()
 
     def scan(self) -> None:
-        """List what could be imported from USB sticks, as large buttons."""
-        self.ids.candidates.clear_widgets()
+        """List what could be imported from USB sticks, as large buttons (a long list: only the
+        rows on screen are widgets, screens/lists.py)."""
+        self.ids.candidates.clear()
         App.get_running_app().staff.import_candidates(self._show_candidates)
 
     def _show_candidates(self, paths: list[str]) -> None:
-        from screens.widgets import KButton, MutedLabel
-
-        box = self.ids.candidates
-        box.clear_widgets()
         app = App.get_running_app()
-        if not paths:
-            box.add_widget(MutedLabel(raw=app.t("No guide library found on a USB stick.")))
-        for path in paths:
-            box.add_widget(KButton(raw=path, probe_id=f"import:{Path(path).name}", base_halign="left",
-                                   font_size=app.theme.font_small, selected=path == self.import_path,
-                                   on_release=lambda _b, p=path: self.choose(p)))
-        box.do_layout()
+        rows: list[dict] = [{"viewclass": "ListNote", "raw": app.t("No guide library found on a USB stick.")}] \
+            if not paths else []
+        rows += [{"raw": path, "probe_id": f"import:{Path(path).name}", "font_size": app.theme.font_small,
+                  "selected": path == self.import_path, "primary": path == self.import_path,
+                  "action": partial(self.choose, path)} for path in paths]
+        self.ids.candidates.show(rows)
 
     def choose(self, path: str) -> None:
         self.import_path = path
-        for button in self.ids.candidates.children:
-            if hasattr(button, "primary"):
-                button.primary = button.raw == path
+
+        def light(row: dict) -> None:
+            if "action" in row:
+                row["primary"] = row["selected"] = row["raw"] == path
+
+        self.ids.candidates.update_rows(light)
 
     def start_import(self) -> None:
         if not self.import_path:

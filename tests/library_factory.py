@@ -439,3 +439,26 @@ def snapshot_counts(conn: sqlite3.Connection) -> tuple:
         )
     finally:
         conn.execute("COMMIT")
+
+
+def write_one_category_library(root: Path, count: int, category: str = "Everything",
+                               seed: int = 16) -> list[tuple[str, str]]:
+    """`count` one-question English guides, all in the category `category`: a list as long as a big
+    airport's (the long-list test and bench/bench_ui.py). Returns (id, English title) of each in
+    the order the kiosk lists them (by title)."""
+    import json
+
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n in range(count):
+        doc = generated_guide(n, "longlist", rng, steps=1)
+        # lean: the title and one question in English, so 2,500 import in a second or two
+        doc["title"], doc["category"] = {"en": doc["title"]["en"]}, {"en": category}
+        doc["keywords"] = {"en": doc["keywords"]["en"][:2]}
+        doc["steps"] = {"s0": {"text": {"en": f"Is this the help you need ({n})?"},
+                               "choices": [{"label": {"en": "Yes"}, "next": "done"}]},
+                        "done": {"text": {"en": "Good."}, "end": "resolved"}}
+        rows.append((doc["id"], doc["title"]["en"]))
+        (root / f"{doc['id']}.yaml").write_text(json.dumps(doc), encoding="utf-8")
+    return sorted(rows, key=lambda r: r[1].casefold())

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from contract.delta import DeltaMismatch, apply_delta
@@ -71,6 +72,19 @@ class _StoredImages(Mapping):
         return len(self._hashes)
 
 
+@dataclass
+class StagedSwitch:
+    """A round's verified new content that waited for a session to end: everything step 6 needs."""
+
+    installed_version: str | None  # the content it replaces: stale once another switch happened
+    reply: ManifestReply
+    plan: Plan
+    changed: list
+    manifest: dict[str, Any]
+    settings: Any
+    prepared: dict[str, Any]
+
+
 class PullMixin:
     """SyncService's pull half. What it uses of the service is declared here; SyncService.__init__
     sets it."""
@@ -86,6 +100,7 @@ class PullMixin:
     may_switch: Callable[[], bool] | None
     on_content_changed: Callable[[str], None] | None
     _stop: threading.Event
+    _staged_switch: StagedSwitch | None
 
     def _pinned_key(self) -> str:
         """The settings' server_key; without one, the key first seen is pinned (trust on first
@@ -145,19 +160,29 @@ class PullMixin:
                     log.info("image downloads stopped: %s", images.exception())
                 raise
             images.result()
+        switch = StagedSwitch(installed_version, reply, plan, changed, manifest, settings, prepared)
         if self.may_switch is not None and not self.may_switch():
             rnd.pending = plan.content_version
+            # kept, verified and ready, for switch_staged(): the app asks for it the moment the
+            # session ends, not a poll later that may find the next customer already there
+            self._staged_switch = switch
             log.info("content version %s is ready; switching once no session is in progress",
                      plan.content_version)
             return OK if (rnd.guides or rnd.images) else UNCHANGED
-
-        with tables.transaction():
-            self.store.install_content(plan.content_version, changed, set(manifest["guides"]), settings=settings,
-                                       prepared=prepared)
-            self._remember_manifest(reply, plan.content_version, manifest)
-            tables.clear_staging()
-        removed = self.store.remove_unused_images()
+        self._switch(switch)
         rnd.changed = True
+        return OK
+
+    def _switch(self, switch: StagedSwitch) -> None:
+        """Step 6 and 7: one transaction installs the new content; then unused images go."""
+        self._staged_switch = None
+        plan, changed, manifest = switch.plan, switch.changed, switch.manifest
+        with self.tables.transaction():
+            self.store.install_content(plan.content_version, changed, set(manifest["guides"]),
+                                       settings=switch.settings, prepared=switch.prepared)
+            self._remember_manifest(switch.reply, plan.content_version, manifest)
+            self.tables.clear_staging()
+        removed = self.store.remove_unused_images()
         log.info("installed content version %s: %d guides changed, %d removed, %d images added, %d dropped",
                  plan.content_version, len(changed), len(plan.removed), len(plan.images), removed)
         if self.on_content_changed:
@@ -165,7 +190,6 @@ class PullMixin:
                 self.on_content_changed(plan.content_version)
             except Exception:
                 log.exception("on_content_changed callback failed")
-        return OK
 
     def _fetch_manifest(self, etag: str | None, installed_version: str | None) -> ManifestReply:
         """The manifest meant for this kiosk: assembled from a delta against the installed one when

@@ -105,7 +105,8 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
         # again) and the switch is retried shortly. The app answers "no customer mid-session", so
         # a guide never changes under someone's finger.
         self.may_switch: Callable[[], bool] | None = None
-        self.pending_retry = 15.0  # seconds until a deferred switch is tried again
+        self.pending_retry = 15.0  # seconds until a deferred switch is tried again (if no one asks first)
+        self._staged_switch = None  # the content a round verified while a session was open
         self._round_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -224,6 +225,37 @@ class SyncService(PushMixin, PullMixin, HeartbeatMixin, SchedulerMixin):
                    f"{result.guides_downloaded} guides and {result.images_downloaded} images downloaded, "
                    f"{result.events_sent} events sent, {result.outbox_depth} waiting.")
         return summary + (f" Problem: {result.error}" if result.error else "")
+
+    @property
+    def has_staged(self) -> bool:
+        """A round has new content verified and waiting for the session to end."""
+        return self._staged_switch is not None
+
+    def switch_staged(self) -> bool:
+        """Install the content a round staged while a session was open, now, if no session is: the
+        app calls it (off the UI thread) as soon as a session ends, so the next customer starts on
+        the new content. Nothing is fetched or checked again. False when nothing waits, when a round
+        is running (it switches itself: may_switch is true now), when a session has begun again,
+        or when other content was installed since (that round's plan is then dropped)."""
+        staged = self._staged_switch
+        if staged is None:
+            return False
+        try:
+            with self._exclusive():
+                if self._staged_switch is not staged:
+                    return False
+                if self.store.content_version != staged.installed_version:
+                    self._staged_switch = None
+                    return False
+                if self.may_switch is not None and not self.may_switch():
+                    return False
+                self._switch(staged)
+        except SyncBusy:
+            return False
+        except Exception:  # the staged content stays staged; the next round tries again
+            log.exception("the staged content could not be switched in")
+            return False
+        return True
 
     def reachable(self) -> bool:
         try:

@@ -36,6 +36,10 @@ class Probe:
         self._drawn_at = 0.0
         self._frame = 0
         self._last_input_t = 0.0
+        # the UI thread's CPU time (time.thread_time) at the last touch-up and at each frame: the
+        # work a screen cost the UI thread, whatever else the machine was doing meanwhile
+        self._last_input_cpu = 0.0
+        self._drawn_cpu = 0.0
 
     def attach(self, app) -> None:
         from kivy.core.window import Window
@@ -57,10 +61,12 @@ class Probe:
 
     def _on_any_touch_up(self, _window, _touch):
         self._last_input_t = time.time()
+        self._last_input_cpu = time.thread_time()
         return False
 
     def _before_flip(self, *_):
         self._drawn_at = time.time()  # the UI thread's work for this frame is done; the swap follows
+        self._drawn_cpu = time.thread_time()
 
     def _write_probe(self, window, *_):
         """After a frame that changed what is on screen, write what a person would see: the
@@ -76,7 +82,8 @@ class Probe:
         frames = (self._pending.get("frames", []) if self._event is not None else [])[-15:]
         frames.append({"t": flipped_at, "drawn_t": self._drawn_at, "labels": snap["labels"][:6]})
         self._pending = dict(snap, frame=self._frame, t=flipped_at, drawn_t=self._drawn_at,
-                             input_t=self._last_input_t, frames=frames)
+                             input_t=self._last_input_t, frames=frames,
+                             drawn_cpu=self._drawn_cpu, input_cpu=self._last_input_cpu)
         # Written once the screen has settled (no changed frame for PROBE_SETTLE s): a layout can
         # take a few frames, and a test must not aim at a button that is still moving.
         if self._event is not None:
@@ -90,6 +97,16 @@ class Probe:
             json.dump(self._pending, fh, ensure_ascii=False)
         os.replace(tmp, self.path)
 
+    @staticmethod
+    def _gc(app) -> dict:
+        """The longest garbage-collection pauses so far (kiosk/collector.py), in ms: automatic ones
+        (any generation, and full ones) and those asked for between sessions."""
+        collector = getattr(app, "collector", None)
+        if collector is None:
+            return {}
+        return {"auto_max_ms": round(collector.worst(), 1), "auto_full_max_ms": round(collector.worst(2), 1),
+                "between_max_ms": round(collector.worst(explicit=True), 1)}
+
     def snapshot(self, window) -> dict:
         from kivy.uix.button import Button
         from kivy.uix.label import Label
@@ -100,6 +117,7 @@ class Probe:
         labels: list[str] = []
         buttons: list[dict] = []
         label_boxes: list[dict] = []
+        lists: list[dict] = []
         height = window.height
         left, top = int(window.left), int(window.top)
 
@@ -108,6 +126,11 @@ class Probe:
                 return
             if isinstance(widget, ScrollView):
                 x0, y0 = widget.to_window(widget.x, widget.y)
+                if hasattr(widget, "step_from"):  # a long list (screens/lists.py): where its bar is
+                    lists.append({"box": [left + round(x0), top + round(height - y0 - widget.height),
+                                          round(widget.width), round(widget.height)],
+                                  "rows": len(widget.data), "scroll_y": round(widget.scroll_y, 5),
+                                  "bar": widget.bar_pos_y, "bar_width": round(widget.bar_width)})
                 box = (x0, y0, x0 + widget.width, y0 + widget.height)
                 clip = (max(clip[0], box[0]), max(clip[1], box[1]), min(clip[2], box[2]), min(clip[3], box[3]))
             if isinstance(widget, Label):
@@ -172,7 +195,8 @@ class Probe:
         return {"screen": app.sm.current, "overlay": overlay, "mouse": [left + round(mx), top + round(height - my)], "lang": app.lang, "session": app.engine.session_id,
                 "audio": bool(getattr(app, "audio_mode", False)),
                 "volume": app.speaker.volume if getattr(app, "speaker", None) is not None else None,
-                "labels": labels, "buttons": buttons, "label_boxes": label_boxes,
+                "labels": labels, "buttons": buttons, "label_boxes": label_boxes, "lists": lists,
+                "gc": self._gc(app),
                 # the panel, for the layout audit: window pixels, pixels per mm, the panel's height
                 "window": [round(window.width), round(window.height)], "mm": app.theme.mm,
                 "panel_bottom_mm": app.theme.panel_bottom_mm, "rtl": app.theme.rtl,
