@@ -70,7 +70,7 @@ class HomeScreen(KioskScreen):
         self.suggestion = None
         if "results" in self.ids:
             self.ids.list_title.raw = ""
-            self.ids.results.clear_widgets()
+            self.ids.results.clear()
         if "keyboard" in self.ids:
             self.ids.keyboard.reset()
 
