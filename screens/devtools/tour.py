@@ -59,11 +59,15 @@ def focus_walk(app) -> list[dict]:
     nav = app.navigator
     nav.audio_mode, nav.focused, nav._focus_key = True, None, None  # on, without its announcement
     walked: list[dict] = []
+    # A long list (screens/lists.py) has widgets for the rows on screen only, and recycles them as
+    # the focus scrolls it: the round is as long as every row, and it is over when the first
+    # control's id and label come back, not its widget (which may be showing another row by then).
+    rows = sum(len(w.data) for w in app.root.walk(restrict=True) if hasattr(w, "step_from"))
     try:
-        for _ in range(len(nav.controls()) + 1):
+        for _ in range(len(nav.controls()) + rows + 1):
             press_key("tab")
             widget = nav._current()
-            if widget is None or (walked and widget is walked[0]["widget"]):
+            if widget is None or (walked and nav._key_of(widget) == (walked[0]["id"], walked[0]["text"])):
                 break
             x, y = widget.to_window(widget.x, widget.y)
             walked.append({"widget": widget, "id": getattr(widget, "probe_id", ""), "text": control_label(widget),
