@@ -371,7 +371,28 @@ class Navigator:
             if row is not None:
                 self.focus(row)
                 return
-            index = (next(i for i, c in enumerate(controls) if c is current) + step) % len(controls)
+            if rows is not None:
+                # past the list's end: the control after (or before) all of its rows. The row widgets
+                # are recycled in any order, so the next widget in the tree may be another row of it,
+                # which trapped the focus inside the list.
+                mine = [i for i, c in enumerate(controls) if _list_of(c) is rows]
+                outside = [i for i, c in enumerate(controls) if _list_of(c) is not rows]
+                if not outside:
+                    index = mine[0]
+                elif step > 0:
+                    index = next((i for i in outside if i > mine[-1]), outside[0])
+                else:
+                    index = next((i for i in reversed(outside) if i < mine[0]), outside[-1])
+            else:
+                index = (next(i for i, c in enumerate(controls) if c is current) + step) % len(controls)
+        entered = _list_of(controls[index])
+        if entered is not None and (current is None or _list_of(current) is not entered):
+            # into a long list from outside: its first row on screen (its last, going back), whichever
+            # widget shows it (recycled widgets are in no order in the tree)
+            shown = sorted((entered.views_index(c), n) for n, c in enumerate(controls)
+                           if _list_of(c) is entered and entered.views_index(c) is not None)
+            if shown:
+                index = shown[0][1] if step > 0 else shown[-1][1]
         self.focus(controls[index])
 
     def focus(self, widget, *, speak: bool = True) -> None:
