@@ -18,9 +18,10 @@ default 23.8" panel whose lower edge is 700 mm above the floor):
 The suite audits the portrait panel, 1080x1920 (the reach rule, the narrowest lines), in en and ar,
 in normal mode, large text and high contrast (the modes on a branded kiosk, tests/ui/tours.py BRAND:
 a site's colours and logo, which high contrast overrides): the pictures the suite takes once (the
-`portrait_tour` fixture, shared with test_screenshots). The landscape sizes (1920x1080, 1280x800)
-in every mode, and zh and de at every size, are marked `matrix`, which .ci/run runs as a step of
-its own.
+`portrait_tour` fixture, shared with test_screenshots). It audits the four languages (en, zh, ar,
+de) in normal mode at 1920x1080, 1080x1920 and 1280x800 (the `languages` fixture, three tours two
+at a time). The modes at the landscape sizes, and zh and de in the modes, are marked `matrix`,
+which .ci/run runs as a step of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from PIL import Image
 
 from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_ratio
 from tests.ui.reading import reading_order_problems
-from tests.ui.tours import MODES, PORTRAIT, customer_snapshots, run_tour, tours_at
+from tests.ui.tours import BRAND, LANGUAGE_TOURS, MODES, PORTRAIT, customer_snapshots, languages_at, run_tour
 
 # the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
@@ -58,9 +59,20 @@ def shots(portrait_tour) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
+def languages(tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """en, zh, ar and de in normal mode at the two landscape sizes, zh and de in portrait (en and
+    ar there are the portrait tour's): {size: {shot: snapshot}} (tests/ui/tours.py)."""
+    return languages_at(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
 def landscape(tmp_path_factory) -> dict[str, dict[str, dict]]:
-    """The matrix's: the two landscape sizes, en and ar, in every mode: {size: {shot: snapshot}}."""
-    return {size: tours_at(size, tmp_path_factory)[1] for size in SIZES[1:]}
+    """The matrix's: the two landscape sizes, en and ar, in large text and high contrast (normal
+    mode is the suite's): {size: {shot: snapshot}}."""
+    modes = ",".join(MODES)
+    return {size: customer_snapshots(run_tour(size, "en,ar", tmp_path_factory.mktemp(f"modes-{size}"), modes,
+                                              brand=BRAND), modes)
+            for size in SIZES[1:]}
 
 
 # --- contrast, from the screenshot's pixels (tests/ui/pixels.py) ---------------------------------
@@ -285,10 +297,26 @@ def test_sizes_come_from_the_panel(shots):
     assert mm(step, back["box"][3]) == pytest.approx(18.0, abs=0.5)
 
 
-@pytest.mark.matrix
-def test_the_same_millimetres_at_every_resolution(landscape):
+def test_the_suite_audits_four_languages_at_every_size(languages):
+    assert set(languages) == set(SIZES) == set(LANGUAGE_TOURS)
+    for size, shots in languages.items():
+        assert all(snap["window"] == [int(n) for n in size.split("x")] for snap in shots.values())
+        assert {name[:2] for name in shots} == set(LANGUAGE_TOURS[size].split(","))
+        assert {name[3:] for name in shots if name.startswith("zh-")} == {name[3:] for name in shots if name.startswith("de-")}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_rule_in_four_languages_at_every_size(languages, size):
+    """Targets, gaps, clipping, contrast, reading order, focus and (landscape, en against ar) the
+    mirror, on every customer screen in zh and de (and en and ar at the landscape sizes); in
+    portrait the reach rule too."""
+    problems = every_problem(languages[size], portrait=size == PORTRAIT)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_same_millimetres_at_every_resolution(languages):
     """The same panel (23.8") at two resolutions: the same millimetres, different pixels."""
-    big, small = landscape["1920x1080"]["en-05-step"], landscape["1280x800"]["en-05-step"]
+    big, small = languages["1920x1080"]["en-05-step"], languages["1280x800"]["en-05-step"]
     assert big["mm"] == pytest.approx(math.hypot(1920, 1080) / (23.8 * 25.4))
     assert small["mm"] == pytest.approx(math.hypot(1280, 800) / (23.8 * 25.4))
     heights = [{b["id"]: mm(snap, b["box"][3]) for b in snap["buttons"]} for snap in (big, small)]
@@ -305,7 +333,8 @@ def test_every_rule_at_the_landscape_sizes_in_the_matrix(landscape, size):
 @pytest.mark.matrix
 @pytest.mark.parametrize("size", SIZES)
 def test_every_language_in_the_matrix(tmp_path, size):
-    modes = "normal," + ",".join(MODES)
+    """zh and de in large text and high contrast (normal mode is the suite's)."""
+    modes = ",".join(MODES)
     shots = customer_snapshots(run_tour(size, "zh,de", tmp_path, modes), modes)
     problems = every_problem(shots, portrait=size == PORTRAIT)
     assert not problems, "\n".join(problems)

@@ -5,8 +5,9 @@ The suite takes its pictures once: the portrait tour (`portrait_tour`, session-s
 screen at 1080x1920 in en and ar in normal mode, with the staff screens, the keyboards, the modes'
 pictures and audio mode's focus ring, beside a second process that walks the customer screens in
 large text and high contrast. The layout audit measures those shots and test_screenshots checks the
-full set was written; neither starts an app of its own. The other sizes and languages are the
-matrix's (tests/ui/test_layout_audit.py).
+full set was written; neither starts an app of its own. The four languages in normal mode at every
+size are the audit's `languages` fixture (`languages_at`); the modes at the landscape sizes, and
+zh and de in the modes, are the matrix's (tests/ui/test_layout_audit.py).
 """
 
 from __future__ import annotations
@@ -95,3 +96,17 @@ def portrait_tour(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     """The suite's one set of pictures (see the module's words): (the normal tour's folder,
     {shot name: snapshot} of every customer screen in normal, large and contrast)."""
     return tours_at(PORTRAIT, tmp_path_factory, full=True)
+
+
+# The four languages of the audit, in normal mode, at each size; en and ar in portrait are the
+# portrait tour's, so portrait walks zh and de only.
+LANGUAGE_TOURS = {"1920x1080": "en,zh,ar,de", "1280x800": "en,zh,ar,de", PORTRAIT: "zh,de"}
+
+
+def languages_at(tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """The customer screens in normal mode at every size of LANGUAGE_TOURS, two processes at a time
+    (each about 40 s on a quiet 2-core machine): {size: {shot name: snapshot}}."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = {size: pool.submit(run_tour, size, langs, tmp_path_factory.mktemp(f"languages-{size}"))
+                for size, langs in LANGUAGE_TOURS.items()}
+        return {size: customer_snapshots(run.result(), "normal") for size, run in runs.items()}
