@@ -315,11 +315,12 @@ def flip_then_time():
             Clock.schedule_once(change, 0.05)
 Window.flip = flip_then_time
 Window.bind(on_flip=on_drawn)
-class Bare(App):
-    def build(self):
-        Clock.schedule_once(change, 1.0)
-        return label
-Bare().run()
+def build():
+    Clock.schedule_once(change, 1.0)
+    return label
+app = App()  # not a subclass: Kivy looks for a subclass's .kv beside its source, and -c has none
+app.build = build
+app.run()
 """
 
 
