@@ -260,12 +260,16 @@ def bench_taps(taps: int) -> tuple[list[float], list[float]]:
             app.stop()
 
 
-BARE_KIVY = """
+# Both bare Apps: argv is (output file, window size WxH, ...), the window that size.
+BARE_PREAMBLE = """
 import os, sys, time
 os.environ["KIVY_NO_ARGS"] = "1"
 from kivy.config import Config
 width, height = sys.argv[2].split("x")
 Config.set("graphics", "width", width); Config.set("graphics", "height", height)
+"""
+
+BARE_KIVY = BARE_PREAMBLE + """
 from kivy.app import App
 from kivy.uix.label import Label
 from kivy.core.window import Window
@@ -282,12 +286,8 @@ App().run()
 # text, timed from the change to the frame drawn (on_flip, before the swap) and to the buffers
 # swapped. Without a GPU (Xvfb, llvmpipe) the swap of a 1080x1920 frame costs far more than a
 # frame; the kiosk's in-app figure is read beside this one.
-BARE_SWAP = """
-import json, os, sys, time
-os.environ["KIVY_NO_ARGS"] = "1"
-from kivy.config import Config
-width, height = sys.argv[2].split("x")
-Config.set("graphics", "width", width); Config.set("graphics", "height", height)
+BARE_SWAP = BARE_PREAMBLE + """
+import json
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
@@ -324,14 +324,19 @@ app.run()
 """
 
 
+def run_bare(script: str, marker: Path, *extra: str, timeout: float = 60) -> str:
+    """Run a bare App script (BARE_PREAMBLE) at WINDOW_SIZE; returns what it wrote to `marker`."""
+    marker.unlink(missing_ok=True)
+    env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(marker.parent / "kivy-home"))
+    subprocess.run([sys.executable, "-c", script, str(marker), WINDOW_SIZE, *extra], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    return marker.read_text()
+
+
 def bench_bare_swap(frames: int) -> dict[str, list[float]]:
     """The renderer's floor (BARE_SWAP) at WINDOW_SIZE: {"drawn": ms, "swapped": ms} per frame."""
     with tempfile.TemporaryDirectory(prefix="bench-swap-") as tmp:
-        marker = Path(tmp) / "swap.json"
-        env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(Path(tmp) / "kivy-home"))
-        subprocess.run([sys.executable, "-c", BARE_SWAP, str(marker), WINDOW_SIZE, str(frames)], env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-        return json.loads(marker.read_text())
+        return json.loads(run_bare(BARE_SWAP, Path(tmp) / "swap.json", str(frames), timeout=120))
 
 
 def bench_cold_start(runs: int) -> tuple[list[float], list[float]]:
@@ -345,13 +350,8 @@ def bench_cold_start(runs: int) -> tuple[list[float], list[float]]:
             snap = app.wait(lambda s: s["screen"] == "attract", 60)
             kiosk_ms.append((snap["t"] - app.started) * 1000)
             app.stop()
-            marker = tmp / "bare.txt"
-            marker.unlink(missing_ok=True)
-            env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(tmp / "kivy-home"))
             started = time.time()
-            subprocess.run([sys.executable, "-c", BARE_KIVY, str(marker), WINDOW_SIZE], env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-            bare_ms.append((float(marker.read_text()) - started) * 1000)
+            bare_ms.append((float(run_bare(BARE_KIVY, tmp / "bare.txt")) - started) * 1000)
     return kiosk_ms, bare_ms
 
 

@@ -33,7 +33,15 @@ from PIL import Image
 
 from tests.ui.pixels import colours, frame_colour, ratio, ring_colour, text_ratio
 from tests.ui.reading import reading_order_problems
-from tests.ui.tours import BRAND, LANGUAGE_TOURS, MODES, PORTRAIT, customer_snapshots, languages_at, run_tour
+from tests.ui.tours import (
+    LANGUAGE_TOURS,
+    MODES,
+    PORTRAIT,
+    customer_snapshots,
+    languages_at,
+    modes_tour,
+    run_tour,
+)
 
 # the first test builds the session's pictures (tests/ui/tours.py): minutes on a loaded machine
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
@@ -69,10 +77,7 @@ def languages(tmp_path_factory) -> dict[str, dict[str, dict]]:
 def landscape(tmp_path_factory) -> dict[str, dict[str, dict]]:
     """The matrix's: the two landscape sizes, en and ar, in large text and high contrast (normal
     mode is the suite's): {size: {shot: snapshot}}."""
-    modes = ",".join(MODES)
-    return {size: customer_snapshots(run_tour(size, "en,ar", tmp_path_factory.mktemp(f"modes-{size}"), modes,
-                                              brand=BRAND), modes)
-            for size in SIZES[1:]}
+    return {size: modes_tour(size, "en,ar", tmp_path_factory.mktemp(f"modes-{size}")) for size in SIZES[1:]}
 
 
 # --- contrast, from the screenshot's pixels (tests/ui/pixels.py) ---------------------------------

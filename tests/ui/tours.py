@@ -77,17 +77,23 @@ def customer_snapshots(shots: Path, modes: str) -> dict[str, dict]:
     return found
 
 
+def modes_tour(size: str, langs: str, out: Path) -> dict[str, dict]:
+    """The customer screens in large text and high contrast at `size`, on the branded kiosk
+    (BRAND): {shot name: snapshot}."""
+    modes = ",".join(MODES)
+    return customer_snapshots(run_tour(size, langs, out, modes, brand=BRAND), modes)
+
+
 def tours_at(size: str, tmp_path_factory, *, full: bool = False, langs: str = "en,ar") -> tuple[Path, dict[str, dict]]:
     """Normal mode and the modes at `size`, in two processes at once; with `full`, the normal
     tour also takes the staff screens, the en and ar keyboards and audio mode's pictures.
     Returns the normal tour's folder and every customer snapshot."""
     normal_dir = tmp_path_factory.mktemp(f"tour-{size}")
     with ThreadPoolExecutor(2) as pool:
-        modes = pool.submit(run_tour, size, langs, tmp_path_factory.mktemp(f"tour-{size}-modes"), ",".join(MODES),
-                            brand=BRAND)
+        modes = pool.submit(modes_tour, size, langs, tmp_path_factory.mktemp(f"tour-{size}-modes"))
         normal = run_tour(size, langs, normal_dir, customer_only=not full, keyboards="en,ar" if full else "")
         found = customer_snapshots(normal, "normal")
-        found.update(customer_snapshots(modes.result(), ",".join(MODES)))
+        found.update(modes.result())
     return normal, found
 
 
